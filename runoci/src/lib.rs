@@ -1,0 +1,3 @@
+//! runoci: a daemonless OCI container runtime.
+pub mod lifecycle;
+pub mod spec;
