@@ -78,7 +78,12 @@ pub struct Process {
     pub io_priority: Option<IoPriority>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scheduler: Option<serde_json::Value>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Spec 1.2 spells it `execCPUAffinity`, not camelCase.
+    #[serde(
+        default,
+        rename = "execCPUAffinity",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub exec_cpu_affinity: Option<serde_json::Value>,
     /// run_oci extension: the file mode creation mask (default 0022).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -339,7 +344,11 @@ pub struct Memory {
     pub kernel_tcp: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub swappiness: Option<u64>,
-    #[serde(default, rename = "disableOOMKiller", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        rename = "disableOOMKiller",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub disable_oom_killer: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub use_hierarchy: Option<bool>,
