@@ -1,0 +1,269 @@
+//! The names `config.json` and the command line use for kernel constants
+//! (capabilities, rlimits, securebits, propagation, namespaces, signals,
+//! mount options), and the constants they stand for. Validation and
+//! container creation share these tables, so a name that validates is a name
+//! creation can use.
+
+use nix::mount::MsFlags;
+use nix::sched::CloneFlags;
+use nix::sys::signal::Signal;
+use std::str::FromStr;
+
+/// A capability by its spec name, exactly as the spec spells it
+/// (`CAP_KILL`); `None` for anything else.
+pub fn capability(name: &str) -> Option<caps::Capability> {
+    caps::Capability::from_str(name).ok()
+}
+
+/// The 16 Linux resource limits, by their spec names.
+const RLIMITS: [(&str, libc::__rlimit_resource_t); 16] = [
+    ("RLIMIT_AS", libc::RLIMIT_AS),
+    ("RLIMIT_CORE", libc::RLIMIT_CORE),
+    ("RLIMIT_CPU", libc::RLIMIT_CPU),
+    ("RLIMIT_DATA", libc::RLIMIT_DATA),
+    ("RLIMIT_FSIZE", libc::RLIMIT_FSIZE),
+    ("RLIMIT_LOCKS", libc::RLIMIT_LOCKS),
+    ("RLIMIT_MEMLOCK", libc::RLIMIT_MEMLOCK),
+    ("RLIMIT_MSGQUEUE", libc::RLIMIT_MSGQUEUE),
+    ("RLIMIT_NICE", libc::RLIMIT_NICE),
+    ("RLIMIT_NOFILE", libc::RLIMIT_NOFILE),
+    ("RLIMIT_NPROC", libc::RLIMIT_NPROC),
+    ("RLIMIT_RSS", libc::RLIMIT_RSS),
+    ("RLIMIT_RTPRIO", libc::RLIMIT_RTPRIO),
+    ("RLIMIT_RTTIME", libc::RLIMIT_RTTIME),
+    ("RLIMIT_SIGPENDING", libc::RLIMIT_SIGPENDING),
+    ("RLIMIT_STACK", libc::RLIMIT_STACK),
+];
+
+/// A resource limit by its spec name (`RLIMIT_NOFILE`).
+pub fn rlimit_resource(name: &str) -> Option<libc::__rlimit_resource_t> {
+    lookup(&RLIMITS, name)
+}
+
+/// The securebits of `linux.skipSecurebits` (run_oci), as bit values
+/// (`<linux/securebits.h>`).
+const SECUREBITS: [(&str, u32); 8] = [
+    ("NOROOT", 1 << 0),
+    ("NOROOT_LOCKED", 1 << 1),
+    ("NO_SETUID_FIXUP", 1 << 2),
+    ("NO_SETUID_FIXUP_LOCKED", 1 << 3),
+    ("KEEP_CAPS", 1 << 4),
+    ("KEEP_CAPS_LOCKED", 1 << 5),
+    ("NO_CAP_AMBIENT_RAISE", 1 << 6),
+    ("NO_CAP_AMBIENT_RAISE_LOCKED", 1 << 7),
+];
+
+/// A securebit's value (not its index) by its name (`KEEP_CAPS` → 0x10).
+pub fn securebit(name: &str) -> Option<u32> {
+    lookup(&SECUREBITS, name)
+}
+
+/// Mount propagation names, as in `linux.rootfsPropagation` and mount
+/// options; the `r` variants add `MS_REC`.
+const PROPAGATIONS: [(&str, MsFlags); 8] = [
+    ("shared", MsFlags::MS_SHARED),
+    ("rshared", MsFlags::MS_SHARED.union(MsFlags::MS_REC)),
+    ("slave", MsFlags::MS_SLAVE),
+    ("rslave", MsFlags::MS_SLAVE.union(MsFlags::MS_REC)),
+    ("private", MsFlags::MS_PRIVATE),
+    ("rprivate", MsFlags::MS_PRIVATE.union(MsFlags::MS_REC)),
+    ("unbindable", MsFlags::MS_UNBINDABLE),
+    ("runbindable", MsFlags::MS_UNBINDABLE.union(MsFlags::MS_REC)),
+];
+
+/// The propagation flags for `name` (`rprivate` → `MS_PRIVATE | MS_REC`).
+pub fn propagation(name: &str) -> Option<MsFlags> {
+    lookup(&PROPAGATIONS, name)
+}
+
+/// `CLONE_NEWTIME` (Linux 5.6); nix 0.29 has no name for it.
+const CLONE_NEWTIME: CloneFlags = CloneFlags::from_bits_retain(libc::CLONE_NEWTIME);
+
+const NAMESPACES: [(&str, CloneFlags); 8] = [
+    ("pid", CloneFlags::CLONE_NEWPID),
+    ("network", CloneFlags::CLONE_NEWNET),
+    ("mount", CloneFlags::CLONE_NEWNS),
+    ("ipc", CloneFlags::CLONE_NEWIPC),
+    ("uts", CloneFlags::CLONE_NEWUTS),
+    ("user", CloneFlags::CLONE_NEWUSER),
+    ("cgroup", CloneFlags::CLONE_NEWCGROUP),
+    ("time", CLONE_NEWTIME),
+];
+
+/// The clone flag of a namespace type as the spec names it (`network`).
+pub fn namespace_flag(typ: &str) -> Option<CloneFlags> {
+    lookup(&NAMESPACES, typ)
+}
+
+/// Signal names without `SIG`: every signal nix knows, plus the reference's
+/// aliases (`CLD`, `POLL`) and `IOT`.
+const SIGNALS: [(&str, Signal); 34] = [
+    ("HUP", Signal::SIGHUP),
+    ("INT", Signal::SIGINT),
+    ("QUIT", Signal::SIGQUIT),
+    ("ILL", Signal::SIGILL),
+    ("TRAP", Signal::SIGTRAP),
+    ("ABRT", Signal::SIGABRT),
+    ("IOT", Signal::SIGABRT),
+    ("BUS", Signal::SIGBUS),
+    ("FPE", Signal::SIGFPE),
+    ("KILL", Signal::SIGKILL),
+    ("USR1", Signal::SIGUSR1),
+    ("SEGV", Signal::SIGSEGV),
+    ("USR2", Signal::SIGUSR2),
+    ("PIPE", Signal::SIGPIPE),
+    ("ALRM", Signal::SIGALRM),
+    ("TERM", Signal::SIGTERM),
+    ("STKFLT", Signal::SIGSTKFLT),
+    ("CLD", Signal::SIGCHLD),
+    ("CHLD", Signal::SIGCHLD),
+    ("CONT", Signal::SIGCONT),
+    ("STOP", Signal::SIGSTOP),
+    ("TSTP", Signal::SIGTSTP),
+    ("TTIN", Signal::SIGTTIN),
+    ("TTOU", Signal::SIGTTOU),
+    ("URG", Signal::SIGURG),
+    ("XCPU", Signal::SIGXCPU),
+    ("XFSZ", Signal::SIGXFSZ),
+    ("VTALRM", Signal::SIGVTALRM),
+    ("PROF", Signal::SIGPROF),
+    ("WINCH", Signal::SIGWINCH),
+    ("POLL", Signal::SIGIO),
+    ("IO", Signal::SIGIO),
+    ("PWR", Signal::SIGPWR),
+    ("SYS", Signal::SIGSYS),
+];
+
+/// A signal by name or number, as `kill` takes it: `TERM`, `SIGTERM`,
+/// `term`, `sigterm` (case does not matter, as in runc) or `15`. Real-time
+/// signals and 0 are not signals here.
+pub fn signal(name: &str) -> Option<Signal> {
+    if !name.is_empty() && name.bytes().all(|b| b.is_ascii_digit()) {
+        let number: i32 = name.parse().ok()?;
+        return Signal::try_from(number).ok();
+    }
+    let upper = name.to_ascii_uppercase();
+    let bare = upper.strip_prefix("SIG").unwrap_or(&upper);
+    lookup(&SIGNALS, bare)
+}
+
+/// A mount's `options`, sorted into what mount(2) and the code around it
+/// need.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MountOptions {
+    /// Flags to set (`ro` → `MS_RDONLY`). Holds `MS_REC` when `recursive`.
+    pub flags: MsFlags,
+    /// Flags the options turn off (`rw` → `MS_RDONLY`), for remounts and
+    /// bind mounts that would otherwise inherit them.
+    pub clear: MsFlags,
+    /// Propagation to apply with a separate mount(2) (`MS_PRIVATE` ...), with
+    /// `MS_REC` for the `r` variants and when `recursive` is set.
+    pub propagation: MsFlags,
+    /// Every option not known here, joined with `,`: the filesystem's data.
+    pub data: String,
+    /// `loop`: mount through a loop device (run_oci).
+    pub loop_device: bool,
+    /// `dm=...`: dm-verity parameters (run_oci).
+    pub verity: Option<String>,
+    /// `rbind` or `recursive`.
+    pub recursive: bool,
+}
+
+/// `MS_NOSYMFOLLOW` (Linux 5.10); neither nix 0.29 nor libc name it.
+const MS_NOSYMFOLLOW: MsFlags = MsFlags::from_bits_retain(256);
+
+/// Options that set a flag (`true`) or clear it (`false`), as runc's table.
+const FLAG_OPTIONS: [(&str, bool, MsFlags); 30] = [
+    ("ro", true, MsFlags::MS_RDONLY),
+    ("rw", false, MsFlags::MS_RDONLY),
+    ("nosuid", true, MsFlags::MS_NOSUID),
+    ("suid", false, MsFlags::MS_NOSUID),
+    ("nodev", true, MsFlags::MS_NODEV),
+    ("dev", false, MsFlags::MS_NODEV),
+    ("noexec", true, MsFlags::MS_NOEXEC),
+    ("exec", false, MsFlags::MS_NOEXEC),
+    ("sync", true, MsFlags::MS_SYNCHRONOUS),
+    ("async", false, MsFlags::MS_SYNCHRONOUS),
+    ("dirsync", true, MsFlags::MS_DIRSYNC),
+    ("remount", true, MsFlags::MS_REMOUNT),
+    ("mand", true, MsFlags::MS_MANDLOCK),
+    ("nomand", false, MsFlags::MS_MANDLOCK),
+    ("noatime", true, MsFlags::MS_NOATIME),
+    ("atime", false, MsFlags::MS_NOATIME),
+    ("nodiratime", true, MsFlags::MS_NODIRATIME),
+    ("diratime", false, MsFlags::MS_NODIRATIME),
+    ("bind", true, MsFlags::MS_BIND),
+    ("relatime", true, MsFlags::MS_RELATIME),
+    ("norelatime", false, MsFlags::MS_RELATIME),
+    ("strictatime", true, MsFlags::MS_STRICTATIME),
+    ("nostrictatime", false, MsFlags::MS_STRICTATIME),
+    ("lazytime", true, MsFlags::MS_LAZYTIME),
+    ("nolazytime", false, MsFlags::MS_LAZYTIME),
+    ("silent", true, MsFlags::MS_SILENT),
+    ("loud", false, MsFlags::MS_SILENT),
+    ("nosymfollow", true, MS_NOSYMFOLLOW),
+    ("symfollow", false, MS_NOSYMFOLLOW),
+    // fstab's "defaults": nothing to set; kept out of the data.
+    ("defaults", true, MsFlags::empty()),
+];
+
+/// Sorts mount options as the reference's `ParseMountOptions` does, with
+/// runc's full table of flag names. A later option wins over an earlier
+/// one (`ro,rw` is read-write).
+pub fn mount_options(options: &[String]) -> MountOptions {
+    let mut parsed = MountOptions {
+        flags: MsFlags::empty(),
+        clear: MsFlags::empty(),
+        propagation: MsFlags::empty(),
+        data: String::new(),
+        loop_device: false,
+        verity: None,
+        recursive: false,
+    };
+    let mut data: Vec<&str> = Vec::new();
+    for option in options {
+        let option = option.as_str();
+        if let Some(&(_, set, flag)) = FLAG_OPTIONS.iter().find(|(name, ..)| *name == option) {
+            if set {
+                parsed.flags.insert(flag);
+                parsed.clear.remove(flag);
+            } else {
+                parsed.flags.remove(flag);
+                parsed.clear.insert(flag);
+            }
+        } else if let Some(flags) = propagation(option) {
+            parsed.propagation.insert(flags);
+        } else if option == "rbind" {
+            parsed.flags.insert(MsFlags::MS_BIND);
+            parsed.recursive = true;
+        } else if option == "recursive" {
+            parsed.recursive = true;
+        } else if option == "loop" {
+            parsed.loop_device = true;
+        } else if let Some(verity) = option.strip_prefix("dm=") {
+            parsed.verity = Some(verity.to_string());
+        } else {
+            data.push(option);
+        }
+    }
+    if parsed.recursive {
+        parsed.flags.insert(MsFlags::MS_REC);
+        if !parsed.propagation.is_empty() {
+            parsed.propagation.insert(MsFlags::MS_REC);
+        }
+    }
+    parsed.data = data.join(",");
+    parsed
+}
+
+fn lookup<T: Copy>(table: &[(&str, T)], name: &str) -> Option<T> {
+    table
+        .iter()
+        .find(|(known, _)| *known == name)
+        .map(|&(_, value)| value)
+}
+
+/// Every name of a table, for "want one of" hints.
+pub(crate) fn namespace_names() -> impl Iterator<Item = &'static str> {
+    NAMESPACES.iter().map(|(name, _)| *name)
+}
