@@ -1,3 +1,40 @@
-//! The container configuration: model (`types`), loading and validation.
+//! The container configuration: model (`types`), loading (`load`),
+//! validation (`validate`) and the kernel constants its names stand for
+//! (`names`).
+mod error;
+mod load;
+pub mod names;
+#[cfg(test)]
+mod tests;
 mod types;
+mod validate;
+
+pub use error::SpecError;
+pub use load::{load, parse, MAX_CONFIG_SIZE};
+pub use names::{
+    capability, mount_options, namespace_flag, propagation, rlimit_resource, securebit, signal,
+    MountOptions,
+};
 pub use types::*;
+pub use validate::validate;
+
+/// The file mode creation mask when the config sets none.
+pub const DEFAULT_UMASK: u32 = 0o022;
+
+impl Spec {
+    /// The container process's umask: `process.user.umask` (spec 1.1), else
+    /// run_oci's `process.umask`, else 0022.
+    pub fn umask(&self) -> u32 {
+        self.process
+            .as_ref()
+            .and_then(|process| process.user.umask.or(process.umask))
+            .unwrap_or(DEFAULT_UMASK)
+    }
+
+    /// Whether `linux.namespaces` lists a namespace of type `typ` (`"uts"`).
+    pub fn has_namespace(&self, typ: &str) -> bool {
+        self.linux
+            .as_ref()
+            .is_some_and(|linux| linux.namespaces.iter().any(|ns| ns.typ == typ))
+    }
+}

@@ -1,0 +1,625 @@
+//! Unit tests of the config model: the reference's fixtures, the table of
+//! broken configs in `tests/fixtures/bad/expected.txt`, `load`'s file
+//! checks, and the name tables.
+
+use super::*;
+use nix::mount::MsFlags;
+use nix::sched::CloneFlags;
+use nix::sys::signal::Signal;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+fn parse_fixture(name: &str) -> Result<Spec, SpecError> {
+    let path = fixtures().join(name);
+    let text = fs::read_to_string(&path).expect("fixture is readable");
+    parse(&text, name)
+}
+
+/// A fresh empty directory under the system temp dir, removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(tag: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("runoci-spec-{tag}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).expect("create temp dir");
+        TempDir(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+#[test]
+fn basic_json_parses_with_the_reference_values() {
+    let spec = parse_fixture("basic.json").expect("basic.json is valid");
+    assert_eq!(spec.oci_version, "1.0.0-rc1");
+    let platform = spec.platform.as_ref().expect("platform");
+    assert_eq!(
+        (platform.os.as_str(), platform.arch.as_str()),
+        ("linux", "amd64")
+    );
+    let root = spec.root.as_ref().expect("root");
+    assert_eq!(root.path, "rootfs");
+    assert!(root.readonly);
+
+    let process = spec.process.as_ref().expect("process");
+    assert!(process.terminal);
+    assert_eq!((process.user.uid, process.user.gid), (0, 0));
+    assert_eq!(process.user.additional_gids, vec![1, 2]);
+    assert_eq!(process.args, vec!["sh"]);
+    assert_eq!(process.env.len(), 2);
+    assert!(process.env[0].starts_with("PATH=/usr/local/sbin:"));
+    assert_eq!(process.env[1], "TERM=xterm");
+    assert_eq!(process.cwd, "/");
+    assert_eq!(process.rlimits.len(), 1);
+    assert_eq!(process.rlimits[0].typ, "RLIMIT_NICE");
+    assert_eq!((process.rlimits[0].soft, process.rlimits[0].hard), (11, 12));
+    assert!(process.no_new_privileges);
+    assert_eq!(process.umask, Some(0));
+    assert_eq!(spec.umask(), 0);
+    let capabilities = process.capabilities.as_ref().expect("capabilities");
+    let expected_caps = ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"];
+    for set in [
+        &capabilities.bounding,
+        &capabilities.effective,
+        &capabilities.inheritable,
+        &capabilities.permitted,
+        &capabilities.ambient,
+    ] {
+        assert_eq!(set, &expected_caps);
+    }
+
+    assert_eq!(spec.hostname.as_deref(), Some("tester"));
+    assert_eq!(spec.mounts.len(), 7);
+    assert_eq!(spec.mounts[1].destination, "/dev");
+    assert_eq!(
+        spec.mounts[1].options,
+        vec!["nosuid", "strictatime", "mode=755", "size=65536k"]
+    );
+
+    let hooks = spec.hooks.as_ref().expect("hooks");
+    assert_eq!(hooks.precreate.len(), 1);
+    assert_eq!(hooks.prestart.len(), 2);
+    assert_eq!(hooks.prestart[0].args, vec!["fix-mounts", "arg1", "arg2"]);
+    assert_eq!(
+        hooks.prestart[0].env.as_deref(),
+        Some(&["key1=value1".to_string()][..])
+    );
+    assert_eq!(hooks.poststart.len(), 1);
+    assert_eq!(hooks.poststart[0].timeout, Some(5));
+    assert_eq!(hooks.poststop.len(), 1);
+
+    let linux = spec.linux.as_ref().expect("linux");
+    assert_eq!(linux.rootfs_propagation.as_deref(), Some("rprivate"));
+    assert_eq!(linux.alt_syscall.as_deref(), Some("android"));
+    assert_eq!(linux.skip_securebits, vec!["KEEP_CAPS", "KEEP_CAPS_LOCKED"]);
+    assert_eq!(
+        linux.cgroups_path.as_deref(),
+        Some("/session_manager_containers")
+    );
+
+    assert_eq!(linux.devices.len(), 3);
+    let fuse = &linux.devices[0];
+    assert_eq!((fuse.path.as_str(), fuse.typ.as_str()), ("/dev/fuse", "c"));
+    assert_eq!((fuse.major, fuse.minor), (10, 229));
+    assert_eq!(fuse.file_mode, Some(438));
+    assert_eq!(fuse.gid, Some(3_221_225_472));
+    let binder = &linux.devices[2];
+    assert_eq!(binder.path, "/dev/binder");
+    assert_eq!(binder.major, 10);
+    assert!(binder.dynamic_minor);
+    assert!(!binder.dynamic_major);
+
+    let types: Vec<&str> = linux.namespaces.iter().map(|ns| ns.typ.as_str()).collect();
+    assert_eq!(types, ["pid", "network", "ipc", "uts", "mount"]);
+    assert_eq!(
+        linux.namespaces[0].path.as_deref(),
+        Some("/proc/1234/ns/pid")
+    );
+    assert_eq!(linux.namespaces[1].path, None);
+    assert!(spec.has_namespace("uts"));
+    assert!(!spec.has_namespace("user"));
+
+    let uid_map = linux.uid_mappings.first().expect("uid mapping");
+    assert_eq!(
+        (uid_map.host_id, uid_map.container_id, uid_map.size),
+        (1000, 0, 10)
+    );
+    assert_eq!(linux.gid_mappings.len(), 1);
+    assert!(linux.seccomp.is_some());
+    assert_eq!(linux.masked_paths.len(), 5);
+    assert_eq!(linux.readonly_paths.len(), 6);
+
+    let cpu = linux.cpu.as_ref().expect("linux.cpu");
+    assert_eq!(cpu.shares, Some(1024));
+    assert_eq!(cpu.quota, Some(1_000_000));
+    assert_eq!(cpu.period, Some(500_000));
+    assert_eq!(cpu.realtime_runtime, Some(950_000));
+    assert_eq!(cpu.realtime_period, Some(1_000_000));
+
+    let resources = linux.resources.as_ref().expect("resources");
+    assert_eq!(resources.devices.len(), 1);
+    assert!(!resources.devices[0].allow);
+    assert_eq!(resources.devices[0].access.as_deref(), Some("rwm"));
+    let network = resources.network.as_ref().expect("network");
+    assert_eq!(network.class_id, Some(1_048_577));
+    assert_eq!(network.priorities.len(), 2);
+}
+
+#[test]
+fn stripped_json_parses() {
+    let spec = parse_fixture("stripped.json").expect("stripped.json is valid");
+    assert!(spec.hooks.is_none());
+    assert!(spec
+        .process
+        .as_ref()
+        .is_some_and(|p| p.capabilities.is_none()));
+    assert!(spec.linux.as_ref().is_some_and(|l| l.devices.is_empty()));
+    assert_eq!(spec.hostname.as_deref(), Some("tester"));
+    assert_eq!(spec.umask(), 0o022);
+}
+
+#[test]
+fn invalid_hostname_json_is_refused() {
+    let err = parse_fixture("invalid-hostname.json").expect_err("must be refused");
+    assert_eq!(
+        err.to_string(),
+        "invalid-hostname.json: hostname: invalid hostname \"../secrets\""
+    );
+    assert_eq!(err.json_path(), Some("hostname"));
+}
+
+/// Every line of `bad/expected.txt`: the file and the substring its error
+/// must contain.
+fn bad_cases() -> Vec<(String, String)> {
+    let table = fs::read_to_string(fixtures().join("bad/expected.txt")).expect("expected.txt");
+    table
+        .lines()
+        .filter(|line| !line.trim().is_empty() && !line.starts_with('#'))
+        .map(|line| {
+            let (name, expected) = line.split_once('\t').expect("NAME<TAB>expected");
+            (name.to_string(), expected.to_string())
+        })
+        .collect()
+}
+
+#[test]
+fn every_broken_config_is_refused_with_its_message() {
+    let cases = bad_cases();
+    assert!(cases.len() >= 20, "only {} broken configs", cases.len());
+    let mut failures = Vec::new();
+    for (name, expected) in &cases {
+        let origin = format!("bad/{name}");
+        match parse_fixture(&origin) {
+            Ok(_) => failures.push(format!("{name}: accepted")),
+            Err(err) => {
+                let message = err.to_string();
+                let prefix = format!("{origin}: ");
+                if !message.starts_with(&prefix) || !message.contains(expected.as_str()) {
+                    failures.push(format!("{name}: got {message:?}, want {expected:?}"));
+                }
+                if message.contains('\n') {
+                    failures.push(format!("{name}: message has more than one line"));
+                }
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn every_bad_fixture_is_in_the_table() {
+    let listed: Vec<String> = bad_cases().into_iter().map(|(name, _)| name).collect();
+    for entry in fs::read_dir(fixtures().join("bad")).expect("bad dir") {
+        let name = entry.expect("dir entry").file_name();
+        let name = name.to_string_lossy();
+        if name.ends_with(".json") {
+            assert!(
+                listed.iter().any(|l| *l == name),
+                "{name} not in expected.txt"
+            );
+        }
+    }
+}
+
+#[test]
+fn syntax_errors_give_line_and_column() {
+    let err = parse(
+        "{\n  \"ociVersion\": \"1.0.0\"\n  \"root\": {}\n}",
+        "/b/config.json",
+    )
+    .expect_err("missing comma");
+    assert_eq!(
+        err.to_string(),
+        "/b/config.json: invalid JSON at line 3 column 3: expected `,` or `}`"
+    );
+}
+
+#[test]
+fn type_errors_name_the_path_without_position() {
+    let json = r#"{"ociVersion": "1.0.0", "root": {"path": "r"},
+        "process": {"args": ["sh"], "user": {"uid": "x", "gid": 0}}}"#;
+    let err = parse(json, "/b/config.json").expect_err("uid is a string");
+    assert_eq!(
+        err.to_string(),
+        "/b/config.json: process.user.uid: invalid type: string \"x\", expected u32"
+    );
+}
+
+const MINIMAL: &str = r#"{"ociVersion": "1.2.0", "root": {"path": "rootfs"},
+    "process": {"args": ["sh"], "cwd": "/", "env": ["A=b=c", "EMPTY="]}}"#;
+
+#[test]
+fn env_values_may_contain_equals() {
+    parse(MINIMAL, "minimal").expect("A=b=c and EMPTY= are fine");
+}
+
+#[test]
+fn empty_rootfs_propagation_means_unset() {
+    let json = MINIMAL.replace(
+        "\"root\":",
+        "\"linux\": {\"rootfsPropagation\": \"\"}, \"root\":",
+    );
+    let spec = parse(&json, "minimal").expect("empty propagation is accepted");
+    assert_eq!(spec.linux.and_then(|l| l.rootfs_propagation), None);
+}
+
+#[test]
+fn hostname_needs_uts_only_when_namespaces_are_listed() {
+    let with_hostname = MINIMAL.replace("\"root\":", "\"hostname\": \"a-b.example\", \"root\":");
+    parse(&with_hostname, "no namespaces key").expect("no linux.namespaces is accepted");
+    let with_uts = with_hostname.replace(
+        "\"root\":",
+        "\"linux\": {\"namespaces\": [{\"type\": \"uts\"}]}, \"root\":",
+    );
+    parse(&with_uts, "uts").expect("uts namespace is listed");
+}
+
+#[test]
+fn user_namespace_with_a_path_needs_no_mappings() {
+    let json = MINIMAL.replace(
+        "\"root\":",
+        "\"linux\": {\"namespaces\": [{\"type\": \"user\", \"path\": \"/proc/1/ns/user\"}]}, \"root\":",
+    );
+    parse(&json, "joined userns").expect("joining a user namespace needs no mappings");
+}
+
+#[test]
+fn hostname_rules() {
+    use super::validate::is_valid_hostname;
+    for good in ["a", "tester", "a-b", "x1.example.com", &"a".repeat(63)] {
+        assert!(is_valid_hostname(good), "{good:?}");
+    }
+    let too_long = ["a".repeat(63).as_str(); 5].join(".");
+    for bad in [
+        "",
+        "-a",
+        "a-",
+        "a..b",
+        ".a",
+        "a.",
+        "../secrets",
+        "a/b",
+        "a b",
+        "ä",
+        &"a".repeat(64),
+        &too_long,
+    ] {
+        assert!(!is_valid_hostname(bad), "{bad:?}");
+    }
+}
+
+#[test]
+fn user_umask_wins_over_the_run_oci_extension() {
+    let json = MINIMAL.replace(
+        "\"args\":",
+        "\"umask\": 7, \"user\": {\"umask\": 63}, \"args\":",
+    );
+    let spec = parse(&json, "umask").expect("valid");
+    assert_eq!(spec.umask(), 63);
+}
+
+#[test]
+fn load_reads_and_validates_config_json() {
+    let bundle = TempDir::new("load-ok");
+    fs::copy(fixtures().join("basic.json"), bundle.0.join("config.json")).expect("copy");
+    let spec = load(&bundle.0).expect("basic.json loads");
+    assert_eq!(spec.hostname.as_deref(), Some("tester"));
+}
+
+#[test]
+fn load_refuses_a_symlinked_config() {
+    let bundle = TempDir::new("load-symlink");
+    let target = bundle.0.join("real.json");
+    fs::copy(fixtures().join("basic.json"), &target).expect("copy");
+    std::os::unix::fs::symlink(&target, bundle.0.join("config.json")).expect("symlink");
+    let err = load(&bundle.0).expect_err("symlink refused");
+    assert!(matches!(err, SpecError::Symlink { .. }), "{err}");
+    let origin = bundle.0.join("config.json");
+    assert_eq!(
+        err.to_string(),
+        format!("{}: is a symlink; refusing to follow it", origin.display())
+    );
+}
+
+#[test]
+fn load_refuses_a_config_over_100_mib() {
+    let bundle = TempDir::new("load-large");
+    let file = fs::File::create(bundle.0.join("config.json")).expect("create");
+    file.set_len(MAX_CONFIG_SIZE + 1).expect("sparse file");
+    let err = load(&bundle.0).expect_err("too large");
+    assert!(
+        err.to_string()
+            .ends_with("config.json: larger than 100 MiB"),
+        "{err}"
+    );
+}
+
+#[test]
+fn load_reports_a_missing_config() {
+    let bundle = TempDir::new("load-missing");
+    let err = load(&bundle.0).expect_err("no config.json");
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "{}: cannot open: No such file or directory (os error 2)",
+            bundle.0.join("config.json").display()
+        )
+    );
+}
+
+#[test]
+fn load_refuses_a_directory_and_non_utf8() {
+    let bundle = TempDir::new("load-odd");
+    fs::create_dir(bundle.0.join("config.json")).expect("mkdir");
+    let err = load(&bundle.0).expect_err("directory");
+    assert!(err.to_string().ends_with("is not a regular file"), "{err}");
+
+    fs::remove_dir(bundle.0.join("config.json")).expect("rmdir");
+    fs::write(bundle.0.join("config.json"), b"{\"a\": \"\xff\"}").expect("write");
+    let err = load(&bundle.0).expect_err("not UTF-8");
+    assert!(
+        err.to_string().ends_with("not valid UTF-8 (at byte 7)"),
+        "{err}"
+    );
+}
+
+fn strings(options: &[&str]) -> Vec<String> {
+    options.iter().map(|s| s.to_string()).collect()
+}
+
+#[test]
+fn mount_options_as_the_reference_parses_them() {
+    let parsed = mount_options(&strings(&[
+        "nodev",
+        "noexec",
+        "nosuid",
+        "bind",
+        "ro",
+        "remount",
+        "mode=755",
+        "size=65536k",
+    ]));
+    assert_eq!(
+        parsed.flags,
+        MsFlags::MS_NODEV
+            | MsFlags::MS_NOEXEC
+            | MsFlags::MS_NOSUID
+            | MsFlags::MS_BIND
+            | MsFlags::MS_RDONLY
+            | MsFlags::MS_REMOUNT
+    );
+    assert_eq!(parsed.data, "mode=755,size=65536k");
+    assert!(parsed.clear.is_empty());
+    assert!(!parsed.loop_device && parsed.verity.is_none() && !parsed.recursive);
+
+    let parsed = mount_options(&strings(&["private", "recursive"]));
+    assert_eq!(parsed.propagation, MsFlags::MS_PRIVATE | MsFlags::MS_REC);
+    assert!(parsed.recursive);
+    assert!(parsed.flags.contains(MsFlags::MS_REC));
+
+    let parsed = mount_options(&strings(&["slave"]));
+    assert_eq!(parsed.propagation, MsFlags::MS_SLAVE);
+    assert!(parsed.flags.is_empty());
+
+    let parsed = mount_options(&strings(&["loop", "dm=root,payload=ROOT", "uid=5"]));
+    assert!(parsed.loop_device);
+    assert_eq!(parsed.verity.as_deref(), Some("root,payload=ROOT"));
+    assert_eq!(parsed.data, "uid=5");
+}
+
+#[test]
+fn mount_options_runc_table() {
+    let parsed = mount_options(&strings(&["rbind", "rw", "dev", "exec", "suid", "atime"]));
+    assert_eq!(parsed.flags, MsFlags::MS_BIND | MsFlags::MS_REC);
+    assert!(parsed.recursive);
+    assert_eq!(
+        parsed.clear,
+        MsFlags::MS_RDONLY
+            | MsFlags::MS_NODEV
+            | MsFlags::MS_NOEXEC
+            | MsFlags::MS_NOSUID
+            | MsFlags::MS_NOATIME
+    );
+    // The later option wins.
+    let parsed = mount_options(&strings(&["rw", "ro"]));
+    assert_eq!(parsed.flags, MsFlags::MS_RDONLY);
+    assert!(parsed.clear.is_empty());
+    let parsed = mount_options(&strings(&["ro", "rw"]));
+    assert!(parsed.flags.is_empty());
+    assert_eq!(parsed.clear, MsFlags::MS_RDONLY);
+
+    let parsed = mount_options(&strings(&[
+        "sync",
+        "dirsync",
+        "mand",
+        "noatime",
+        "nodiratime",
+        "relatime",
+        "strictatime",
+        "rshared",
+        "defaults",
+    ]));
+    assert_eq!(
+        parsed.flags,
+        MsFlags::MS_SYNCHRONOUS
+            | MsFlags::MS_DIRSYNC
+            | MsFlags::MS_MANDLOCK
+            | MsFlags::MS_NOATIME
+            | MsFlags::MS_NODIRATIME
+            | MsFlags::MS_RELATIME
+            | MsFlags::MS_STRICTATIME
+    );
+    assert_eq!(parsed.propagation, MsFlags::MS_SHARED | MsFlags::MS_REC);
+    assert!(!parsed.recursive);
+    assert_eq!(parsed.data, "");
+}
+
+#[test]
+fn signal_names_and_numbers() {
+    assert_eq!(signal("TERM"), Some(Signal::SIGTERM));
+    assert_eq!(signal("SIGTERM"), Some(Signal::SIGTERM));
+    assert_eq!(signal("term"), Some(Signal::SIGTERM));
+    assert_eq!(signal("15"), Some(Signal::SIGTERM));
+    assert_eq!(signal("KILL"), Some(Signal::SIGKILL));
+    assert_eq!(signal("9"), Some(Signal::SIGKILL));
+    assert_eq!(signal("CLD"), Some(Signal::SIGCHLD));
+    assert_eq!(signal("POLL"), Some(Signal::SIGIO));
+    assert_eq!(signal("IO"), Some(Signal::SIGIO));
+    assert_eq!(signal("PWR"), Some(Signal::SIGPWR));
+    for bad in [
+        "",
+        "SIG",
+        "BOGUS",
+        "0",
+        "65",
+        "-9",
+        "+9",
+        "99999999999999999999",
+        "SIGSIGTERM",
+    ] {
+        assert_eq!(signal(bad), None, "{bad:?}");
+    }
+}
+
+#[test]
+fn capability_names_are_the_spec_spelling() {
+    assert_eq!(capability("CAP_KILL"), Some(caps::Capability::CAP_KILL));
+    assert_eq!(
+        capability("CAP_SYS_ADMIN"),
+        Some(caps::Capability::CAP_SYS_ADMIN)
+    );
+    assert_eq!(
+        capability("CAP_CHECKPOINT_RESTORE"),
+        Some(caps::Capability::CAP_CHECKPOINT_RESTORE)
+    );
+    for bad in ["KILL", "cap_kill", "CAP_FOO", ""] {
+        assert_eq!(capability(bad), None, "{bad:?}");
+    }
+}
+
+#[test]
+fn rlimit_table_has_all_sixteen() {
+    let names = [
+        "AS",
+        "CORE",
+        "CPU",
+        "DATA",
+        "FSIZE",
+        "LOCKS",
+        "MEMLOCK",
+        "MSGQUEUE",
+        "NICE",
+        "NOFILE",
+        "NPROC",
+        "RSS",
+        "RTPRIO",
+        "RTTIME",
+        "SIGPENDING",
+        "STACK",
+    ];
+    let mut resources: Vec<_> = names
+        .iter()
+        .map(|name| rlimit_resource(&format!("RLIMIT_{name}")).expect(name))
+        .collect();
+    resources.sort_unstable();
+    resources.dedup();
+    assert_eq!(resources.len(), 16);
+    assert_eq!(rlimit_resource("RLIMIT_NOFILE"), Some(libc::RLIMIT_NOFILE));
+    assert_eq!(rlimit_resource("RLIMIT_RTTIME"), Some(libc::RLIMIT_RTTIME));
+    assert_eq!(rlimit_resource("NOFILE"), None);
+}
+
+#[test]
+fn securebit_values() {
+    assert_eq!(securebit("NOROOT"), Some(0x01));
+    assert_eq!(securebit("KEEP_CAPS"), Some(0x10));
+    assert_eq!(securebit("KEEP_CAPS_LOCKED"), Some(0x20));
+    assert_eq!(securebit("NO_CAP_AMBIENT_RAISE_LOCKED"), Some(0x80));
+    assert_eq!(securebit("keep_caps"), None);
+}
+
+#[test]
+fn propagation_table() {
+    assert_eq!(propagation("shared"), Some(MsFlags::MS_SHARED));
+    assert_eq!(
+        propagation("rslave"),
+        Some(MsFlags::MS_SLAVE | MsFlags::MS_REC)
+    );
+    assert_eq!(
+        propagation("rprivate"),
+        Some(MsFlags::MS_PRIVATE | MsFlags::MS_REC)
+    );
+    assert_eq!(
+        propagation("runbindable"),
+        Some(MsFlags::MS_UNBINDABLE | MsFlags::MS_REC)
+    );
+    assert_eq!(propagation(""), None);
+    assert_eq!(propagation("Private"), None);
+}
+
+#[test]
+fn namespace_table() {
+    assert_eq!(namespace_flag("network"), Some(CloneFlags::CLONE_NEWNET));
+    assert_eq!(namespace_flag("mount"), Some(CloneFlags::CLONE_NEWNS));
+    assert_eq!(
+        namespace_flag("time").map(|f| f.bits()),
+        Some(libc::CLONE_NEWTIME)
+    );
+    assert_eq!(namespace_flag("net"), None);
+}
+
+#[test]
+fn no_panic_on_odd_documents() {
+    for json in [
+        "",
+        "null",
+        "0",
+        "\"x\"",
+        "{}",
+        "{\"ociVersion\": 1}",
+        "[",
+        "{\"a\":",
+    ] {
+        assert!(parse(json, "odd").is_err(), "{json:?}");
+    }
+}
+
+#[test]
+fn exec_cpu_affinity_uses_the_spec_spelling() {
+    let json = MINIMAL.replace(
+        "\"args\":",
+        "\"execCPUAffinity\": {\"initial\": \"0\", \"final\": \"0-1\"}, \"args\":",
+    );
+    let spec = parse(&json, "affinity").expect("valid");
+    let affinity = spec.process.and_then(|p| p.exec_cpu_affinity);
+    assert!(affinity.is_some_and(|a| a["final"] == "0-1"));
+}
