@@ -1,0 +1,96 @@
+//! The command line: the run_oci dialect (`run|start|kill|destroy`) and the
+//! runc dialect engines call, in one clap definition.
+
+use crate::log::LogFormat;
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+pub const DEFAULT_ROOT: &str = "/run/containers";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "runoci",
+    version,
+    about = "A daemonless OCI container runtime",
+    long_about = "runoci runs OCI bundles (a config.json and a root filesystem).\n\n\
+run_oci dialect:  runoci run|start [-c BUNDLE] [-b SRC:DST]... ID [-- ARGS]\n\
+                  runoci kill [-S SIGNAL] ID;  runoci destroy ID\n\
+runc dialect:     runoci create --bundle B ID; runoci start ID; runoci state ID;\n\
+                  runoci kill ID [SIGNAL]; runoci delete [-f] ID",
+    after_help = "Examples:\n  runoci run -c /var/lib/bundles/web web -- --port 8080\n  runoci start -c ./bundle svc && runoci kill -S TERM svc && runoci destroy svc"
+)]
+pub struct Cli {
+    /// Directory for container state.
+    #[arg(long, global = true, default_value = DEFAULT_ROOT, value_name = "DIR")]
+    pub root: PathBuf,
+    /// Write log messages to FILE (engines pass this).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub log: Option<PathBuf>,
+    /// Format of --log: text or json lines.
+    #[arg(long = "log-format", global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+    /// Log each step with timings.
+    #[arg(long, global = true)]
+    pub debug: bool,
+    /// Take cgroupsPath as systemd's "slice:prefix:name".
+    #[arg(long = "systemd-cgroup", global = true)]
+    pub systemd_cgroup: bool,
+    /// run_oci: write log messages (and hooks' output) to a file in DIR.
+    #[arg(short = 'l', long = "log_dir", global = true, value_name = "DIR")]
+    pub log_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create and run a container in the foreground; exits with its status.
+    Run(RunArgs),
+}
+
+/// Options of `run` and `start` (both dialects).
+#[derive(Debug, Args, Clone)]
+pub struct RunArgs {
+    /// run_oci: the bundle directory (default: the current directory).
+    #[arg(short = 'c', long = "container_path", value_name = "PATH")]
+    pub container_path: Option<PathBuf>,
+    /// runc: the bundle directory.
+    #[arg(long = "bundle", value_name = "PATH")]
+    pub bundle: Option<PathBuf>,
+    /// run_oci: bind mount host path A at B in the container (A:B);
+    /// runc: `-b DIR` without a colon is the bundle.
+    #[arg(short = 'b', long = "bind_mount", value_name = "A:B")]
+    pub bind_mount: Vec<String>,
+    /// Parent cgroup of the container.
+    #[arg(short = 'p', long = "cgroup_parent", value_name = "NAME")]
+    pub cgroup_parent: Option<String>,
+    /// Map only the current user and group (to root) in a user namespace.
+    #[arg(short = 'u', long = "use_current_user")]
+    pub use_current_user: bool,
+    /// Do not run the program as PID 1; a small init reaps and forwards.
+    #[arg(short = 'i', long = "dont_run_as_init")]
+    pub dont_run_as_init: bool,
+    /// runc: run detached (create + start).
+    #[arg(short = 'd', long)]
+    pub detach: bool,
+    /// runc: write the init's pid to FILE.
+    #[arg(long = "pid-file", value_name = "FILE")]
+    pub pid_file: Option<PathBuf>,
+    /// runc: send the pty master over this Unix socket.
+    #[arg(long = "console-socket", value_name = "PATH")]
+    pub console_socket: Option<PathBuf>,
+    /// runc: pass N extra fds (from 3) to the container.
+    #[arg(long = "preserve-fds", default_value_t = 0)]
+    pub preserve_fds: u32,
+    /// runc: accepted for compatibility.
+    #[arg(long = "no-pivot")]
+    pub no_pivot: bool,
+    /// runc: accepted for compatibility.
+    #[arg(long = "no-new-keyring")]
+    pub no_new_keyring: bool,
+    /// The container id.
+    pub id: String,
+    /// Arguments appended to process.args.
+    #[arg(last = true)]
+    pub extra_args: Vec<String>,
+}

@@ -1,0 +1,59 @@
+//! One module per command.
+pub mod run;
+
+use crate::cli::RunArgs;
+use crate::container::ContainerOptions;
+use crate::error::{Context, Error, Result};
+use std::path::{Path, PathBuf};
+
+fn absolute(p: &Path) -> Result<PathBuf> {
+    let joined = if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        std::env::current_dir().ctx("getcwd")?.join(p)
+    };
+    joined
+        .canonicalize()
+        .with_ctx(|| format!("bundle {}", joined.display()))
+}
+
+/// The options shared by `run` and `start`, from their command line.
+pub fn container_options(args: &RunArgs) -> Result<ContainerOptions> {
+    crate::ids::validate(&args.id)?;
+    let mut bundle = args.bundle.clone().or_else(|| args.container_path.clone());
+    let mut binds = Vec::new();
+    for b in &args.bind_mount {
+        match b.split_once(':') {
+            Some((src, dst)) if !src.is_empty() && !dst.is_empty() => {
+                let src = absolute(Path::new(src)).with_ctx(|| format!("-b {b}"))?;
+                binds.push((src, dst.to_string()));
+            }
+            Some(_) => {
+                return Err(Error::new(format!(
+                    "-b {b:?}: expected HOST_PATH:CONTAINER_PATH"
+                )))
+            }
+            // runc's `-b DIR`: the bundle.
+            None if bundle.is_none() => bundle = Some(PathBuf::from(b)),
+            None => {
+                return Err(Error::new(format!(
+                    "-b {b:?}: expected HOST_PATH:CONTAINER_PATH"
+                )))
+            }
+        }
+    }
+    let bundle = absolute(&bundle.unwrap_or_else(|| PathBuf::from(".")))?;
+    Ok(ContainerOptions {
+        id: args.id.clone(),
+        container_dir: bundle.clone(),
+        bundle,
+        extra_args: args.extra_args.clone(),
+        bind_mounts: binds,
+        cgroup_parent: args.cgroup_parent.clone(),
+        systemd_cgroup: false,
+        use_current_user: args.use_current_user,
+        run_as_init: !args.dont_run_as_init,
+        exec_fifo: None,
+        preserve_fds: args.preserve_fds,
+    })
+}

@@ -1,0 +1,394 @@
+//! Creating a container, from the parent's side: one path for `run`, the
+//! detached `start`, runc's `create` and (later) `exec`.
+//!
+//! The parent clones the child into its new namespaces, writes its id maps,
+//! places it in its cgroups, answers its requests to run hooks in the
+//! runtime namespace, and learns that the program exec'd when the creation
+//! channel (close-on-exec) reaches EOF.
+
+use crate::cgroups_stub as cgroups;
+use crate::error::{Context, Error, Result};
+use crate::init::{child_main, ChildArgs};
+use crate::namespaces::{self, Plan};
+use crate::rootfs;
+use crate::spec::{IdMapping, Spec};
+use crate::sync::{self, Channel, Message, ParentHooks};
+use nix::sched::CloneFlags;
+use runoci_proto::{State, Status, CONTAINER_ROOT_ANNOTATION};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::path::PathBuf;
+
+/// Everything about one container that is not in config.json.
+#[derive(Debug, Clone, Default)]
+pub struct ContainerOptions {
+    pub id: String,
+    /// Absolute bundle directory.
+    pub bundle: PathBuf,
+    /// `-- args` appended to process.args.
+    pub extra_args: Vec<String>,
+    /// `-b A:B`: host path, container path.
+    pub bind_mounts: Vec<(PathBuf, String)>,
+    pub cgroup_parent: Option<String>,
+    pub systemd_cgroup: bool,
+    pub use_current_user: bool,
+    /// false with `-i`: our init is PID 1 and the program its child.
+    pub run_as_init: bool,
+    /// The directory named by the container_root annotation: the state
+    /// directory for detached containers, the bundle for `run`.
+    pub container_dir: PathBuf,
+    /// runc `create`: the child waits on this FIFO until `start`.
+    pub exec_fifo: Option<PathBuf>,
+    pub preserve_fds: u32,
+}
+
+/// The state handed to hooks.
+pub struct HookState {
+    state: State,
+}
+
+impl HookState {
+    pub fn new(spec: &Spec, opts: &ContainerOptions, pid: i32) -> HookState {
+        let mut annotations = spec.annotations.clone();
+        annotations.insert(
+            CONTAINER_ROOT_ANNOTATION.to_string(),
+            opts.container_dir.display().to_string(),
+        );
+        HookState {
+            state: State {
+                oci_version: spec.oci_version.clone(),
+                id: opts.id.clone(),
+                status: Status::Creating,
+                pid,
+                bundle: opts.bundle.display().to_string(),
+                rootfs: String::new(),
+                created: String::new(),
+                owner: String::new(),
+                annotations,
+                exit: None,
+            },
+        }
+    }
+
+    /// The OCI state document with `status`, pretty-printed as the
+    /// reference does (scripts grep it).
+    pub fn json(&self, status: &str) -> String {
+        let mut v = serde_json::to_value(&self.state).unwrap_or_default();
+        if let Some(o) = v.as_object_mut() {
+            o.insert("status".into(), status.into());
+            o.remove("rootfs");
+            o.remove("created");
+            o.remove("owner");
+        }
+        serde_json::to_string_pretty(&v).unwrap_or_default()
+    }
+}
+
+/// A container whose init exists: exec'd, or waiting on the exec FIFO.
+pub struct Created {
+    pub pid: i32,
+    /// A pidfd of the init: signals and waits cannot hit a recycled pid.
+    pub pidfd: OwnedFd,
+    pub cgroup: Option<cgroups::Cgroup>,
+    pub hook_state: HookState,
+}
+
+impl Created {
+    /// Kill and reap the init and remove its cgroups: the failure path.
+    pub fn abandon(self) {
+        kill_and_reap(self.pid, &self.pidfd);
+        if let Some(cg) = &self.cgroup {
+            let _ = cg.destroy();
+        }
+    }
+}
+
+pub fn pidfd_open(pid: i32) -> std::io::Result<OwnedFd> {
+    // SAFETY: plain syscall returning a new fd or -1.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: a new fd owned by nobody else.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
+}
+
+fn kill_and_reap(pid: i32, pidfd: &OwnedFd) {
+    // SAFETY: signalling through our pidfd (no pid reuse race).
+    unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            pidfd.as_raw_fd(),
+            libc::SIGKILL,
+            0,
+            0,
+        )
+    };
+    let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
+}
+
+fn id_maps(spec: &Spec, opts: &ContainerOptions) -> (Vec<IdMapping>, Vec<IdMapping>) {
+    if opts.use_current_user {
+        let one = |id: u32| {
+            vec![IdMapping {
+                container_id: 0,
+                host_id: id,
+                size: 1,
+            }]
+        };
+        return (
+            one(nix::unistd::getuid().as_raw()),
+            one(nix::unistd::getgid().as_raw()),
+        );
+    }
+    let l = spec.linux.clone().unwrap_or_default();
+    (l.uid_mappings, l.gid_mappings)
+}
+
+/// Create the container: on success its init exists and (without an exec
+/// FIFO) runs the program; on error nothing of it is left.
+pub fn create(spec: &Spec, opts: &ContainerOptions) -> Result<Created> {
+    let rootfs = rootfs::rootfs_path(spec, &opts.bundle)?;
+    let mut ns = namespaces::plan(spec)?;
+    if opts.use_current_user {
+        ns.clone_flags |= CloneFlags::CLONE_NEWUSER;
+    }
+    if spec.hostname.is_some()
+        && !ns.clone_flags.contains(CloneFlags::CLONE_NEWUTS)
+        && ns.join_of(CloneFlags::CLONE_NEWUTS).is_none()
+    {
+        return Err(Error::new(
+            "hostname: set but the container has no uts namespace; add {\"type\": \"uts\"} to linux.namespaces",
+        ));
+    }
+    if let Some(h) = &spec.hooks {
+        let pre = HookState::new(spec, opts, 0);
+        crate::hooks::run_stage("precreate", &h.precreate, &pre.json("creating"))?;
+    }
+    if spec
+        .mounts
+        .iter()
+        .any(|m| m.perform_in_intermediate_namespace)
+    {
+        enter_intermediate_namespace(spec, opts, &rootfs)?;
+    }
+
+    let cgroup = setup_cgroup(spec, opts)?;
+    let result = spawn(spec, opts, &ns, rootfs, cgroup.as_ref());
+    match result {
+        Ok((pid, pidfd, chan)) => {
+            let created = Created {
+                pid,
+                pidfd,
+                cgroup,
+                hook_state: HookState::new(spec, opts, pid),
+            };
+            match drive_child(spec, opts, &ns, &created, &chan) {
+                Ok(()) => Ok(created),
+                Err(e) => {
+                    created.abandon();
+                    Err(e)
+                }
+            }
+        }
+        Err(e) => {
+            if let Some(cg) = &cgroup {
+                let _ = cg.destroy();
+            }
+            Err(e)
+        }
+    }
+}
+
+fn setup_cgroup(spec: &Spec, opts: &ContainerOptions) -> Result<Option<cgroups::Cgroup>> {
+    let linux = spec.linux.as_ref();
+    let layout = cgroups::Layout::detect().ctx("detect the cgroup layout")?;
+    let rel = cgroups::resolve_path(
+        &opts.id,
+        linux.and_then(|l| l.cgroups_path.as_deref()),
+        opts.cgroup_parent.as_deref(),
+        opts.systemd_cgroup,
+    )?;
+    let cg = cgroups::Cgroup::create(&layout, &rel, None)?;
+    let res = linux.and_then(|l| l.resources.clone()).unwrap_or_default();
+    if let Err(e) = cg.apply(&res, linux.and_then(|l| l.cpu.as_ref())) {
+        let _ = cg.destroy();
+        return Err(e.into());
+    }
+    Ok(Some(cg))
+}
+
+/// run_oci's performInIntermediateNamespace: the runtime itself moves to a
+/// mount namespace of its own and mounts those entries there; the child,
+/// cloned from it, inherits them; the host never sees them.
+fn enter_intermediate_namespace(
+    spec: &Spec,
+    opts: &ContainerOptions,
+    rootfs: &std::path::Path,
+) -> Result<()> {
+    nix::sched::unshare(CloneFlags::CLONE_NEWNS).ctx("unshare the intermediate mount namespace")?;
+    let prop = spec
+        .linux
+        .as_ref()
+        .and_then(|l| l.rootfs_propagation.as_deref())
+        .and_then(crate::spec::propagation)
+        .unwrap_or(nix::mount::MsFlags::MS_PRIVATE)
+        | nix::mount::MsFlags::MS_REC;
+    nix::mount::mount(None::<&str>, "/", None::<&str>, prop, None::<&str>)
+        .ctx("set propagation of / in the intermediate namespace")?;
+    rootfs::mount_intermediate(spec, &opts.bundle, rootfs)
+}
+
+/// clone() the child. Returns its pid, a pidfd and the parent's channel.
+fn spawn(
+    spec: &Spec,
+    opts: &ContainerOptions,
+    ns: &Plan,
+    rootfs: PathBuf,
+    cgroup: Option<&cgroups::Cgroup>,
+) -> Result<(i32, OwnedFd, Channel)> {
+    let (parent_chan, child_chan) = sync::pair()?;
+    // A pid namespace to join applies to children: enter it for the clone
+    // and come back right after. Same for a new time namespace.
+    let restore_pid = match ns.join_of(CloneFlags::CLONE_NEWPID) {
+        Some(j) => {
+            let own = std::fs::File::open("/proc/self/ns/pid").ctx("open own pid namespace")?;
+            nix::sched::setns(&j.fd, CloneFlags::CLONE_NEWPID)
+                .with_ctx(|| format!("join pid namespace {}", j.path))?;
+            Some(own)
+        }
+        None => None,
+    };
+    let restore_time = if ns.unshare_time {
+        let own = std::fs::File::open("/proc/self/ns/time").ctx("open own time namespace")?;
+        nix::sched::unshare(CloneFlags::from_bits_retain(libc::CLONE_NEWTIME))
+            .ctx("unshare time namespace")?;
+        write_time_offsets(spec)?;
+        Some(own)
+    } else {
+        None
+    };
+    let flags = ns.clone_flags.bits() as libc::c_ulong | libc::SIGCHLD as libc::c_ulong;
+    // SAFETY: clone without a new stack behaves like fork: the child runs
+    // on a copy of our stack. We are single-threaded, so the child may
+    // allocate; it never returns from child_main.
+    let pid = unsafe { libc::syscall(libc::SYS_clone, flags, 0usize, 0usize, 0usize, 0usize) };
+    if pid == 0 {
+        drop(parent_chan);
+        child_main(ChildArgs {
+            spec,
+            opts,
+            ns,
+            chan: child_chan,
+            rootfs,
+        });
+    }
+    let clone_err = std::io::Error::last_os_error();
+    if let Some(own) = restore_pid {
+        let _ = nix::sched::setns(&own, CloneFlags::CLONE_NEWPID);
+    }
+    if let Some(own) = restore_time {
+        let _ = nix::sched::setns(&own, CloneFlags::from_bits_retain(libc::CLONE_NEWTIME));
+    }
+    if pid < 0 {
+        return Err(
+            Error::from(clone_err).context(format!("clone with namespaces {:?}", ns.clone_flags))
+        );
+    }
+    drop(child_chan);
+    let pid = pid as i32;
+    let pidfd = match pidfd_open(pid) {
+        Ok(fd) => fd,
+        Err(e) => {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+            let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
+            return Err(Error::from(e).context("pidfd_open of the container init"));
+        }
+    };
+    let setup = || -> Result<()> {
+        if let Some(cg) = cgroup {
+            cg.add_pid(pid)?;
+        }
+        if ns.new_user() {
+            let (u, g) = id_maps(spec, opts);
+            namespaces::write_id_maps(pid, &u, &g)?;
+        }
+        parent_chan.send(&Message::Start { host_pid: pid })
+    };
+    if let Err(e) = setup() {
+        kill_and_reap(pid, &pidfd);
+        return Err(e);
+    }
+    Ok((pid, pidfd, parent_chan))
+}
+
+fn write_time_offsets(spec: &Spec) -> Result<()> {
+    let Some(offsets) = spec.linux.as_ref().and_then(|l| l.time_offsets.as_ref()) else {
+        return Ok(());
+    };
+    let mut text = String::new();
+    for (clock, off) in offsets {
+        text.push_str(&format!("{clock} {} {}\n", off.secs, off.nanosecs));
+    }
+    crate::procfs::write("/proc/self/timens_offsets", text.as_bytes()).ctx("linux.timeOffsets")
+}
+
+/// Serve the child's requests until it is ready (and, without an exec
+/// FIFO, until its exec closed the channel).
+fn drive_child(
+    spec: &Spec,
+    opts: &ContainerOptions,
+    _ns: &Plan,
+    c: &Created,
+    chan: &Channel,
+) -> Result<()> {
+    let hooks = spec.hooks.clone().unwrap_or_default();
+    let mut ready = false;
+    loop {
+        match chan.recv()? {
+            Some((Message::RunHooks(stage), _)) => {
+                let state = c.hook_state.json("creating");
+                let r = match stage {
+                    ParentHooks::CreateRuntime => crate::hooks::run_stage(
+                        "prestart",
+                        &hooks.prestart,
+                        &state,
+                    )
+                    .and_then(|_| {
+                        crate::hooks::run_stage("createRuntime", &hooks.create_runtime, &state)
+                    }),
+                    ParentHooks::PreChroot => {
+                        crate::hooks::run_stage("prechroot", &hooks.prechroot, &state)
+                    }
+                };
+                match r {
+                    Ok(()) => chan.send(&Message::Proceed)?,
+                    Err(e) => {
+                        let _ = chan.send(&Message::Error(e.to_string()));
+                        return Err(e);
+                    }
+                }
+            }
+            Some((Message::Ready, _)) => {
+                ready = true;
+                if opts.exec_fifo.is_some() {
+                    return Ok(());
+                }
+            }
+            Some((Message::Error(e), _)) => return Err(Error::new(e)),
+            Some((other, _)) => {
+                return Err(Error::new(format!(
+                    "creation channel: unexpected {other:?}"
+                )))
+            }
+            None if ready => return Ok(()),
+            None => {
+                return Err(Error::new(
+                    "the container init died during set-up without saying why",
+                ))
+            }
+        }
+    }
+}

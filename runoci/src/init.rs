@@ -1,0 +1,372 @@
+//! The child: everything between clone() and execve(), in the container's
+//! new namespaces. Each step is in the order the kernel and the spec need;
+//! the comments say why where it matters.
+
+use crate::container::{ContainerOptions, HookState};
+use crate::error::{Context, Error, Result};
+use crate::namespaces::Plan;
+use crate::process;
+use crate::rootfs::{self, RootfsPlan};
+use crate::spec::Spec;
+use crate::sync::{Channel, Message, ParentHooks};
+use nix::sched::CloneFlags;
+use nix::sys::signal::{SigSet, SigmaskHow, Signal};
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+
+pub struct ChildArgs<'a> {
+    pub spec: &'a Spec,
+    pub opts: &'a ContainerOptions,
+    pub ns: &'a Plan,
+    pub chan: Channel,
+    pub rootfs: PathBuf,
+}
+
+/// Entry point right after clone(); never returns.
+pub fn child_main(args: ChildArgs) -> ! {
+    // Not dumpable until execve: other processes in the container cannot
+    // open /proc/<pid>/exe (the runoci binary) or our fds (CVE-2019-5736).
+    // SAFETY: prctl with integer arguments.
+    unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) };
+    let err = match run(&args) {
+        Ok(never) => match never {},
+        Err(e) => e,
+    };
+    if args.chan.send(&Message::Error(err.to_string())).is_err() {
+        // The runtime is gone (runc-style create already returned): say it
+        // where the caller of the container can see it.
+        eprintln!("runoci: container {}: {err}", args.opts.id);
+    }
+    // SAFETY: _exit skips atexit handlers and destructors of the parent's
+    // copied state, which must not run twice.
+    unsafe { libc::_exit(1) }
+}
+
+enum Never {}
+
+fn run(a: &ChildArgs) -> Result<Never> {
+    let spec = a.spec;
+    let process = spec
+        .process
+        .as_ref()
+        .ok_or_else(|| Error::new("process: missing"))?;
+    // Die with the runtime while we are being set up.
+    // SAFETY: prctl with integer arguments.
+    unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) };
+
+    // A user namespace to join comes first: the others are then owned by it.
+    if let Some(j) = a.ns.join_of(CloneFlags::CLONE_NEWUSER) {
+        nix::sched::setns(&j.fd, CloneFlags::CLONE_NEWUSER)
+            .with_ctx(|| format!("join user namespace {}", j.path))?;
+    }
+    // Wait for the parent: id maps written, cgroups joined.
+    let host_pid = match a.chan.recv()? {
+        Some((Message::Start { host_pid }, _)) => host_pid,
+        Some((Message::Error(e), _)) => return Err(Error::new(e)),
+        _ => return Err(Error::new("creation channel: expected Start")),
+    };
+    if a.ns.new_user() || a.ns.join_of(CloneFlags::CLONE_NEWUSER).is_some() {
+        // Become root of the new namespace (mapped per uidMappings).
+        nix::unistd::setresgid(0.into(), 0.into(), 0.into())
+            .ctx("setresgid 0 in the user namespace")?;
+        nix::unistd::setresuid(0.into(), 0.into(), 0.into())
+            .ctx("setresuid 0 in the user namespace")?;
+    }
+    for j in
+        a.ns.joins
+            .iter()
+            .filter(|j| j.flag != CloneFlags::CLONE_NEWUSER && j.flag != CloneFlags::CLONE_NEWPID)
+    {
+        nix::sched::setns(&j.fd, j.flag).with_ctx(|| format!("join namespace {}", j.path))?;
+    }
+    if a.ns.unshare_cgroup {
+        nix::sched::unshare(CloneFlags::CLONE_NEWCGROUP).ctx("unshare cgroup namespace")?;
+    }
+    let state = HookState::new(spec, a.opts, host_pid);
+
+    a.chan
+        .send(&Message::RunHooks(ParentHooks::CreateRuntime))?;
+    a.chan.expect_proceed()?;
+
+    if let Some(h) = &spec.hostname {
+        nix::unistd::sethostname(h).with_ctx(|| format!("sethostname {h:?}"))?;
+    }
+    if let Some(d) = &spec.domainname {
+        let c = std::ffi::CString::new(d.as_str())
+            .map_err(|_| Error::new("domainname contains NUL"))?;
+        // SAFETY: valid pointer and length.
+        if unsafe { libc::setdomainname(c.as_ptr(), d.len()) } < 0 {
+            return Err(Error::from(std::io::Error::last_os_error())
+                .context(format!("setdomainname {d:?}")));
+        }
+    }
+    if let Some(adj) = process.oom_score_adj {
+        crate::procfs::write("/proc/self/oom_score_adj", adj.to_string().as_bytes())
+            .ctx("process.oomScoreAdj (lowering it needs CAP_SYS_RESOURCE)")?;
+    }
+
+    // Files we create during set-up get exactly the modes we ask for.
+    // SAFETY: umask cannot fail.
+    unsafe { libc::umask(0) };
+    let in_userns = a.ns.new_user() || a.ns.join_of(CloneFlags::CLONE_NEWUSER).is_some();
+    let new_mountns = a.ns.clone_flags.contains(CloneFlags::CLONE_NEWNS);
+    let exec_fifo = match &a.opts.exec_fifo {
+        Some(p) => Some(crate::rootfs::mounts::open_path(p).ctx("open exec FIFO")?),
+        None => None,
+    };
+    if new_mountns {
+        let plan = RootfsPlan {
+            spec,
+            bundle: &a.opts.bundle,
+            rootfs: a.rootfs.clone(),
+            extra_binds: &a.opts.bind_mounts,
+            in_userns,
+            new_cgroupns: a.ns.unshare_cgroup,
+        };
+        let root = rootfs::prepare(&plan)?;
+        if let Some(h) = &spec.hooks {
+            // createContainer: container namespaces, before pivot_root.
+            crate::hooks::run_stage(
+                "createContainer",
+                &h.create_container,
+                &state.json("creating"),
+            )?;
+        }
+        a.chan.send(&Message::RunHooks(ParentHooks::PreChroot))?;
+        a.chan.expect_proceed()?;
+        rootfs::pivot(&root)?;
+        drop(root);
+    } else {
+        // Without a mount namespace there is nothing to pivot: chroot, as
+        // runc --no-pivot would, still confined by the fd-based lookups.
+        if let Some(h) = &spec.hooks {
+            crate::hooks::run_stage(
+                "createContainer",
+                &h.create_container,
+                &state.json("creating"),
+            )?;
+        }
+        a.chan.send(&Message::RunHooks(ParentHooks::PreChroot))?;
+        a.chan.expect_proceed()?;
+        nix::unistd::chroot(&a.rootfs).with_ctx(|| format!("chroot {}", a.rootfs.display()))?;
+        nix::unistd::chdir("/").ctx("chdir /")?;
+    }
+    if new_mountns {
+        for (k, v) in &spec
+            .linux
+            .as_ref()
+            .map(|l| l.sysctl.clone())
+            .unwrap_or_default()
+        {
+            let path = format!("/proc/sys/{}", k.replace('.', "/"));
+            crate::procfs::write(&path, v.as_bytes())
+                .with_ctx(|| format!("linux.sysctl {k}={v}"))?;
+        }
+    }
+    make_cwd(&process.cwd)?;
+    if new_mountns {
+        rootfs::finish(spec)?;
+    }
+    nix::unistd::chdir(Path::new(&process.cwd))
+        .with_ctx(|| format!("chdir to process.cwd {}", process.cwd))?;
+    check_cwd_inside(&process.cwd)?;
+    process::set_rlimits(process)?;
+    set_alt_syscall(spec)?;
+    set_selinux_label(process.selinux_label.as_deref())?;
+
+    let mut args: Vec<String> = process.args.clone();
+    args.extend(a.opts.extra_args.iter().cloned());
+    let env = &process.env;
+    // Resolve now (before caps drop and seccomp) so a missing binary is
+    // reported by `create`, not after `start`.
+    let program = process::find_program(args.first().map(String::as_str).unwrap_or(""), env)?;
+    if !program.exists() {
+        return Err(Error::new(format!(
+            "exec {}: no such file in the rootfs",
+            program.display()
+        )));
+    }
+
+    a.chan.send(&Message::Ready)?;
+    // Setup is done; the parent may now go away (runc-style create).
+    // SAFETY: prctl with integer arguments.
+    unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, 0, 0, 0, 0) };
+
+    if let Some(fifo) = exec_fifo {
+        wait_for_start(&fifo)?;
+    }
+    if let Some(h) = &spec.hooks {
+        // startContainer: in the container, after start, before the program.
+        crate::hooks::run_stage("startContainer", &h.start_container, &state.json("created"))?;
+    }
+
+    process::set_user_and_caps(process)?;
+    if process.no_new_privileges {
+        process::set_no_new_privileges()?;
+    }
+    // SAFETY: umask cannot fail.
+    unsafe { libc::umask(spec.umask() as libc::mode_t) };
+    process::close_fds_on_exec(a.opts.preserve_fds)?;
+
+    if !a.opts.run_as_init {
+        return run_with_our_init(a, &program, &args, env);
+    }
+    reset_signals();
+    Err(process::exec(&program, &args, env))
+}
+
+/// runc's exec.fifo: opening it for writing blocks until `start` opens it
+/// for reading; then we write one byte so `start` knows we got past it.
+fn wait_for_start(fifo: &std::os::fd::OwnedFd) -> Result<()> {
+    use std::io::Write;
+    let path = format!("/proc/self/fd/{}", fifo.as_raw_fd());
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .ctx("open exec FIFO for writing")?;
+    f.write_all(b"0").ctx("write exec FIFO")?;
+    Ok(())
+}
+
+fn make_cwd(cwd: &str) -> Result<()> {
+    if !cwd.starts_with('/') {
+        return Err(Error::new(format!("process.cwd {cwd:?}: must be absolute")));
+    }
+    // Refuse a cwd that names an fd (CVE-2024-21626: /proc/self/fd/N would
+    // leave the process holding a host directory).
+    if cwd.starts_with("/proc/self/fd") || cwd.starts_with("/proc/thread-self/fd") {
+        return Err(Error::new(format!(
+            "process.cwd {cwd:?}: refusing a cwd under /proc/self/fd"
+        )));
+    }
+    let root = std::fs::File::open("/").ctx("open /")?;
+    rootfs::resolve::mkdir_all_in_root(
+        root.as_raw_fd(),
+        Path::new(cwd),
+        rootfs::resolve::Kind::Dir,
+    )
+    .with_ctx(|| format!("create process.cwd {cwd}"))?;
+    Ok(())
+}
+
+/// After chdir: the kernel says "(unreachable)" for a cwd outside our root.
+fn check_cwd_inside(cwd: &str) -> Result<()> {
+    let now = nix::unistd::getcwd().ctx("getcwd")?;
+    if !now.starts_with("/") || now.to_string_lossy().contains("(unreachable)") {
+        return Err(Error::new(format!(
+            "process.cwd {cwd:?}: resolves outside the container"
+        )));
+    }
+    Ok(())
+}
+
+/// Chromium OS's alternate syscall table (a prctl only its kernels have).
+fn set_alt_syscall(spec: &Spec) -> Result<()> {
+    let Some(table) = spec.linux.as_ref().and_then(|l| l.alt_syscall.as_deref()) else {
+        return Ok(());
+    };
+    const PR_ALT_SYSCALL: libc::c_int = 0x4372_4f53;
+    const PR_ALT_SYSCALL_SET_SYSCALL_TABLE: libc::c_ulong = 1;
+    let c =
+        std::ffi::CString::new(table).map_err(|_| Error::new("linux.altSyscall contains NUL"))?;
+    // SAFETY: prctl with a valid C string pointer.
+    let rc = unsafe {
+        libc::prctl(
+            PR_ALT_SYSCALL,
+            PR_ALT_SYSCALL_SET_SYSCALL_TABLE,
+            c.as_ptr(),
+            0,
+            0,
+        )
+    };
+    if rc < 0 {
+        let e = std::io::Error::last_os_error();
+        return Err(Error::new(format!(
+            "linux.altSyscall {table:?}: this kernel has no alternate syscall tables (a Chromium OS kernel feature): {e}"
+        )));
+    }
+    Ok(())
+}
+
+fn set_selinux_label(label: Option<&str>) -> Result<()> {
+    let Some(label) = label.filter(|l| !l.is_empty()) else {
+        return Ok(());
+    };
+    let enabled = std::fs::read_to_string("/proc/filesystems")
+        .map(|f| f.contains("selinuxfs"))
+        .unwrap_or(false)
+        && Path::new("/sys/fs/selinux/enforce").exists();
+    if !enabled {
+        return Err(Error::new(format!(
+            "process.selinuxLabel {label:?}: SELinux is not enabled on this host"
+        )));
+    }
+    crate::procfs::write("/proc/thread-self/attr/exec", label.as_bytes())
+        .with_ctx(|| format!("process.selinuxLabel {label:?}"))
+}
+
+/// Undo what the runtime's process state would leak into the program: its
+/// blocked signals and ignored SIGPIPE (Rust ignores it at start).
+fn reset_signals() {
+    for sig in Signal::iterator() {
+        if sig != Signal::SIGKILL && sig != Signal::SIGSTOP {
+            // SAFETY: resetting a disposition to the default.
+            unsafe { libc::signal(sig as libc::c_int, libc::SIG_DFL) };
+        }
+    }
+    let _ = nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
+}
+
+/// `-i`: our own small init is PID 1: it forks the program, forwards every
+/// signal to it, reaps every orphan, and exits with the program's status.
+fn run_with_our_init(
+    a: &ChildArgs,
+    program: &Path,
+    args: &[String],
+    env: &[String],
+) -> Result<Never> {
+    let all = SigSet::all();
+    nix::sys::signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&all), None).ctx("block signals")?;
+    // SAFETY: single-threaded; the child only execs.
+    match unsafe { nix::unistd::fork() }.ctx("fork the program under our init")? {
+        nix::unistd::ForkResult::Child => {
+            reset_signals();
+            Err(process::exec(program, args, env))
+        }
+        nix::unistd::ForkResult::Parent { child } => {
+            // The program's exec closes its copy; ours must go too, or the
+            // parent would wait for EOF forever.
+            // SAFETY: closing our own copy of the channel fd.
+            unsafe { libc::close(a.chan.raw_fd()) };
+            init_loop(child, &all)
+        }
+    }
+}
+
+fn init_loop(main: nix::unistd::Pid, all: &SigSet) -> ! {
+    use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+    loop {
+        let sig = match all.wait() {
+            Ok(s) => s,
+            Err(_) => continue,
+        };
+        if sig != Signal::SIGCHLD {
+            let _ = nix::sys::signal::kill(main, sig);
+            continue;
+        }
+        loop {
+            match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
+                Ok(WaitStatus::Exited(pid, code)) if pid == main => {
+                    // SAFETY: leaving the process; nothing to unwind.
+                    unsafe { libc::_exit(code) }
+                }
+                Ok(WaitStatus::Signaled(pid, s, _)) if pid == main => {
+                    // SAFETY: as above.
+                    unsafe { libc::_exit(128 + s as i32) }
+                }
+                Ok(WaitStatus::StillAlive) | Err(_) => break,
+                Ok(_) => continue,
+            }
+        }
+    }
+}

@@ -1,0 +1,101 @@
+//! Namespaces: which to create at clone, which to join by path, and the
+//! user namespace's id maps.
+
+use crate::error::{Context, Error, Result};
+use crate::spec::{self, IdMapping, Spec};
+use nix::sched::CloneFlags;
+use std::os::fd::OwnedFd;
+
+/// A namespace to join: its kind and an fd opened from `path` before the
+/// clone (so a path inside a container cannot be swapped under us).
+pub struct Join {
+    pub flag: CloneFlags,
+    pub fd: OwnedFd,
+    pub path: String,
+}
+
+pub struct Plan {
+    /// To create with clone() (user, mount, uts, ipc, net, pid).
+    pub clone_flags: CloneFlags,
+    /// To create in the child with unshare(), after the parent has placed
+    /// it in its cgroups (a cgroup namespace's root is the cgroup the
+    /// process is in when it is made).
+    pub unshare_cgroup: bool,
+    /// To create in the parent before the clone (time: applies to children).
+    pub unshare_time: bool,
+    pub joins: Vec<Join>,
+}
+
+impl Plan {
+    pub fn new_user(&self) -> bool {
+        self.clone_flags.contains(CloneFlags::CLONE_NEWUSER)
+    }
+    pub fn join_of(&self, flag: CloneFlags) -> Option<&Join> {
+        self.joins.iter().find(|j| j.flag == flag)
+    }
+}
+
+pub fn plan(spec: &Spec) -> Result<Plan> {
+    let mut p = Plan {
+        clone_flags: CloneFlags::empty(),
+        unshare_cgroup: false,
+        unshare_time: false,
+        joins: Vec::new(),
+    };
+    let Some(linux) = &spec.linux else {
+        return Ok(p);
+    };
+    for (i, ns) in linux.namespaces.iter().enumerate() {
+        let flag = spec::namespace_flag(&ns.typ).ok_or_else(|| {
+            Error::new(format!(
+                "linux.namespaces[{i}].type: unknown namespace {:?}",
+                ns.typ
+            ))
+        })?;
+        match &ns.path {
+            Some(path) if !path.is_empty() => {
+                let f = std::fs::File::open(path).with_ctx(|| {
+                    format!("linux.namespaces[{i}]: open {} namespace {path}", ns.typ)
+                })?;
+                p.joins.push(Join {
+                    flag,
+                    fd: f.into(),
+                    path: path.clone(),
+                });
+            }
+            _ if flag == CloneFlags::CLONE_NEWCGROUP => p.unshare_cgroup = true,
+            _ if flag.bits() == libc::CLONE_NEWTIME => p.unshare_time = true,
+            _ => p.clone_flags |= flag,
+        }
+    }
+    Ok(p)
+}
+
+/// Kernel id_map text: "containerID hostID size" per line.
+pub fn id_map_text(maps: &[IdMapping]) -> String {
+    maps.iter()
+        .map(|m| format!("{} {} {}\n", m.container_id, m.host_id, m.size))
+        .collect()
+}
+
+/// Write the child's uid/gid maps (from the parent, in the host's
+/// namespace, through the verified procfs). setgroups is denied first when
+/// the caller is not privileged in the parent namespace, as the kernel
+/// requires for an unprivileged gid_map.
+pub fn write_id_maps(pid: i32, uid_maps: &[IdMapping], gid_maps: &[IdMapping]) -> Result<()> {
+    let privileged = nix::unistd::geteuid().is_root();
+    if !privileged {
+        crate::procfs::write(&format!("/proc/{pid}/setgroups"), b"deny")?;
+    }
+    crate::procfs::write(
+        &format!("/proc/{pid}/uid_map"),
+        id_map_text(uid_maps).as_bytes(),
+    )
+    .ctx("write uid_map (linux.uidMappings)")?;
+    crate::procfs::write(
+        &format!("/proc/{pid}/gid_map"),
+        id_map_text(gid_maps).as_bytes(),
+    )
+    .ctx("write gid_map (linux.gidMappings)")?;
+    Ok(())
+}

@@ -1,0 +1,66 @@
+//! Writes to procfs through handles verified to be a real procfs.
+//!
+//! Defends against CVE-2019-16884 / CVE-2025-52881: a container can mount
+//! something else over `/proc` (or plant symlinks in it) so that a write
+//! meant for `/proc/self/attr/exec` or `/proc/sys/...` lands elsewhere. We
+//! open every procfs file with O_NOFOLLOW relative to a directory fd whose
+//! filesystem magic we checked with fstatfs, and check the file again.
+
+use crate::error::{Context, Error, Result};
+use crate::rootfs::resolve;
+use std::io::Write;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::Path;
+
+const PROC_SUPER_MAGIC: i64 = 0x9fa0;
+
+fn check_procfs(fd: &OwnedFd, what: &Path) -> Result<()> {
+    // SAFETY: statfs is plain data written by a successful fstatfs.
+    let mut st: libc::statfs = unsafe { std::mem::zeroed() };
+    // SAFETY: valid fd and pointer.
+    if unsafe { libc::fstatfs(fd.as_raw_fd(), &mut st) } < 0 {
+        return Err(Error::from(std::io::Error::last_os_error()).context(what.display()));
+    }
+    if st.f_type as i64 != PROC_SUPER_MAGIC {
+        return Err(Error::new(format!(
+            "{}: not on procfs (f_type {:#x}); refusing to write",
+            what.display(),
+            st.f_type
+        )));
+    }
+    Ok(())
+}
+
+/// Write `value` to `path` (absolute, under /proc) of the procfs mounted at
+/// /proc in the current mount namespace. Each component is opened with
+/// O_NOFOLLOW except `self`/`thread-self`, which are resolved by the kernel
+/// to our own pid directory.
+pub fn write(path: &str, value: &[u8]) -> Result<()> {
+    let rel = path
+        .strip_prefix("/proc/")
+        .ok_or_else(|| Error::new(format!("{path}: not under /proc")))?;
+    let proc_dir = std::fs::File::open("/proc").ctx("open /proc")?;
+    let proc_fd: OwnedFd = proc_dir.into();
+    check_procfs(&proc_fd, Path::new("/proc"))?;
+    // `self` is a link the kernel answers with our pid in the pid
+    // namespace of this procfs; read it from the verified fd and resolve
+    // the rest inside the procfs (RESOLVE_IN_ROOT), so no symlink leaves it.
+    let rel = match rel.split_once('/') {
+        Some(("self", rest)) => {
+            let pid = nix::fcntl::readlinkat(Some(proc_fd.as_raw_fd()), "self")
+                .with_ctx(|| "readlink /proc/self")?;
+            format!("{}/{rest}", pid.to_string_lossy())
+        }
+        _ => rel.to_string(),
+    };
+    let fd = resolve::open_in_root(
+        proc_fd.as_raw_fd(),
+        Path::new(&rel),
+        libc::O_WRONLY | libc::O_NOFOLLOW,
+    )
+    .with_ctx(|| format!("open {path}"))?;
+    check_procfs(&fd, Path::new(path))?;
+    let mut f = std::fs::File::from(fd);
+    f.write_all(value).with_ctx(|| format!("write {path}"))?;
+    Ok(())
+}

@@ -1,0 +1,195 @@
+//! A `"type": "cgroup"` mount: the container's view of /sys/fs/cgroup.
+//!
+//! Mounting plain "cgroup" would try to combine every v1 controller into
+//! one hierarchy (EBUSY on any real host). Like runc, we rebuild the host's
+//! layout: on pure v2 a cgroup2 mount; on v1 or hybrid a tmpfs with one
+//! mount per hierarchy. Inside a cgroup namespace each hierarchy is mounted
+//! fresh (the kernel shows the namespace root); without one, the
+//! container's own cgroup directories are bind-mounted so the host tree
+//! stays hidden.
+
+use super::resolve::{self, fd_path, Kind};
+use crate::error::{Context, Result};
+use nix::mount::{mount, MsFlags};
+use std::os::fd::RawFd;
+use std::path::Path;
+
+const CGROUP_ROOT: &str = "/sys/fs/cgroup";
+
+struct Hierarchy {
+    /// Name under /sys/fs/cgroup ("memory", "unified", "systemd"...).
+    name: String,
+    v2: bool,
+    /// Super options for a fresh mount ("cpu,cpuacct" or "none,name=systemd").
+    options: String,
+}
+
+fn host_hierarchies() -> Result<(bool, Vec<Hierarchy>)> {
+    let info = std::fs::read_to_string("/proc/self/mountinfo").ctx("read /proc/self/mountinfo")?;
+    let mut pure_v2 = false;
+    let mut out = Vec::new();
+    for line in info.lines() {
+        let Some((left, right)) = line.split_once(" - ") else {
+            continue;
+        };
+        let fields: Vec<&str> = left.split(' ').collect();
+        let rfields: Vec<&str> = right.split(' ').collect();
+        if fields.len() < 5 || rfields.len() < 3 {
+            continue;
+        }
+        let mountpoint = fields[4];
+        let fstype = rfields[0];
+        if fstype != "cgroup" && fstype != "cgroup2" {
+            continue;
+        }
+        if mountpoint == CGROUP_ROOT && fstype == "cgroup2" {
+            pure_v2 = true;
+            continue;
+        }
+        let Some(name) = mountpoint.strip_prefix("/sys/fs/cgroup/") else {
+            continue;
+        };
+        if name.contains('/') {
+            continue;
+        }
+        let options = rfields[2]
+            .split(',')
+            .filter(|o| !matches!(*o, "rw" | "ro") && !o.starts_with("release_agent"))
+            .collect::<Vec<_>>()
+            .join(",");
+        out.push(Hierarchy {
+            name: name.to_string(),
+            v2: fstype == "cgroup2",
+            options,
+        });
+    }
+    Ok((pure_v2, out))
+}
+
+/// Our path in each hierarchy, from /proc/self/cgroup: keyed by the
+/// controller list ("cpu", "name=systemd") or "" for cgroup2.
+fn own_paths() -> Vec<(String, String)> {
+    std::fs::read_to_string("/proc/self/cgroup")
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| {
+            let mut it = l.splitn(3, ':');
+            let _id = it.next()?;
+            let ctrls = it.next()?;
+            let path = it.next()?;
+            Some((ctrls.to_string(), path.to_string()))
+        })
+        .collect()
+}
+
+pub fn mount_cgroupfs(root: RawFd, dest: &str, flags: MsFlags, in_cgroupns: bool) -> Result<()> {
+    let (pure_v2, hierarchies) = host_hierarchies()?;
+    let sub_flags =
+        flags & (MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC | MsFlags::MS_RDONLY);
+    let paths = own_paths();
+    if pure_v2 {
+        let dst = resolve::mkdir_all_in_root(root, Path::new(dest), Kind::Dir)?;
+        drop(dst);
+        let h = Hierarchy {
+            name: String::new(),
+            v2: true,
+            options: String::new(),
+        };
+        return mount_one(root, dest, &h, in_cgroupns, &paths, sub_flags)
+            .with_ctx(|| format!("mount cgroup2 on {dest}"));
+    }
+    let dst = resolve::mkdir_all_in_root(root, Path::new(dest), Kind::Dir)?;
+    mount(
+        Some("tmpfs"),
+        &fd_path(&dst),
+        Some("tmpfs"),
+        (flags & !MsFlags::MS_RDONLY) | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+        Some("mode=755"),
+    )
+    .with_ctx(|| format!("mount tmpfs on {dest}"))?;
+    for h in &hierarchies {
+        let sub = format!("{}/{}", dest.trim_end_matches('/'), h.name);
+        resolve::mkdir_all_in_root(root, Path::new(&sub), Kind::Dir)?;
+        mount_one(root, &sub, h, in_cgroupns, &paths, sub_flags)
+            .with_ctx(|| format!("mount cgroup hierarchy {} on {sub}", h.name))?;
+    }
+    if flags.contains(MsFlags::MS_RDONLY) {
+        let d = resolve::open_in_root(root, Path::new(dest), libc::O_PATH)?;
+        mount(
+            None::<&str>,
+            &fd_path(&d),
+            None::<&str>,
+            MsFlags::MS_REMOUNT
+                | MsFlags::MS_BIND
+                | MsFlags::MS_RDONLY
+                | MsFlags::MS_NOSUID
+                | MsFlags::MS_NODEV
+                | MsFlags::MS_NOEXEC,
+            None::<&str>,
+        )
+        .with_ctx(|| format!("remount {dest} read-only"))?;
+    }
+    Ok(())
+}
+
+fn mount_one(
+    root: RawFd,
+    dest: &str,
+    h: &Hierarchy,
+    fresh: bool,
+    own: &[(String, String)],
+    flags: MsFlags,
+) -> Result<()> {
+    let (v2, options) = (h.v2, h.options.as_str());
+    let dst = resolve::open_in_root(root, Path::new(dest), libc::O_PATH)?;
+    let target = &fd_path(&dst);
+    if fresh {
+        let (fstype, data) = if v2 {
+            ("cgroup2", None)
+        } else {
+            ("cgroup", Some(options))
+        };
+        mount(Some(fstype), target, Some(fstype), flags, data)?;
+        return Ok(());
+    }
+    // No cgroup namespace: bind our own directory of this hierarchy.
+    let key = if v2 {
+        String::new()
+    } else {
+        options.to_string()
+    };
+    let rel = own
+        .iter()
+        .find(|(k, _)| {
+            *k == key || (!v2 && k.split(',').all(|c| options.split(',').any(|o| o == c)))
+        })
+        .map(|(_, p)| p.clone())
+        .unwrap_or_else(|| "/".into());
+    let src = if h.name.is_empty() {
+        format!("{CGROUP_ROOT}{rel}")
+    } else {
+        format!("{CGROUP_ROOT}/{}{rel}", h.name)
+    };
+    let src_fd = super::mounts::open_path(Path::new(&src))?;
+    mount(
+        Some(&fd_path(&src_fd)),
+        target,
+        None::<&str>,
+        MsFlags::MS_BIND | MsFlags::MS_REC,
+        None::<&str>,
+    )
+    .with_ctx(|| format!("bind {src}"))?;
+    if !flags.is_empty() {
+        // Reopen: the fd above names the directory under the new mount.
+        let mounted = resolve::open_in_root(root, Path::new(dest), libc::O_PATH)?;
+        mount(
+            None::<&str>,
+            &fd_path(&mounted),
+            None::<&str>,
+            MsFlags::MS_REMOUNT | MsFlags::MS_BIND | flags,
+            None::<&str>,
+        )
+        .with_ctx(|| format!("remount {src}"))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,176 @@
+//! `/dev`: the runtime spec's default devices, `linux.devices`, and the
+//! standard symlinks. Nodes are made with mknodat from a parent fd resolved
+//! inside the rootfs; in a user namespace, where mknod is not allowed, the
+//! host's node is bind-mounted instead (as runc does).
+
+use super::resolve::{self, fd_path, Kind};
+use crate::error::{Context, Error, Result};
+use crate::spec::Device;
+use nix::mount::{mount, MsFlags};
+use std::ffi::CString;
+use std::os::fd::{AsRawFd, RawFd};
+use std::path::Path;
+
+/// The runtime spec's default devices ("Default Devices", config-linux.md).
+const DEFAULT_DEVICES: &[(&str, u64, u64)] = &[
+    ("/dev/null", 1, 3),
+    ("/dev/zero", 1, 5),
+    ("/dev/full", 1, 7),
+    ("/dev/random", 1, 8),
+    ("/dev/urandom", 1, 9),
+    ("/dev/tty", 5, 0),
+];
+
+const DEFAULT_LINKS: &[(&str, &str)] = &[
+    ("/proc/self/fd", "/dev/fd"),
+    ("/proc/self/fd/0", "/dev/stdin"),
+    ("/proc/self/fd/1", "/dev/stdout"),
+    ("/proc/self/fd/2", "/dev/stderr"),
+];
+
+/// A node to create: type char ('c', 'b', 'u', 'p'), numbers, mode, owner.
+#[derive(Debug, Clone)]
+pub struct Node {
+    pub path: String,
+    pub kind: char,
+    pub major: u64,
+    pub minor: u64,
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+}
+
+impl Node {
+    /// From a `linux.devices` entry; run_oci's dynamic numbers come from
+    /// the host's node at the same path.
+    pub fn from_spec(d: &Device) -> Result<Node> {
+        let (mut major, mut minor) = (d.major.max(0) as u64, d.minor.max(0) as u64);
+        if d.dynamic_major || d.dynamic_minor {
+            let st = nix::sys::stat::stat(Path::new(&d.path)).with_ctx(|| {
+                format!("linux.devices {}: dynamic numbers: stat host node", d.path)
+            })?;
+            if d.dynamic_major {
+                major = libc::major(st.st_rdev) as u64;
+            }
+            if d.dynamic_minor {
+                minor = libc::minor(st.st_rdev) as u64;
+            }
+        }
+        Ok(Node {
+            path: d.path.clone(),
+            kind: d.typ.chars().next().unwrap_or('c'),
+            major,
+            minor,
+            mode: d.file_mode.unwrap_or(0o666),
+            uid: d.uid.unwrap_or(0),
+            gid: d.gid.unwrap_or(0),
+        })
+    }
+}
+
+pub fn default_nodes() -> Vec<Node> {
+    DEFAULT_DEVICES
+        .iter()
+        .map(|(p, maj, min)| Node {
+            path: p.to_string(),
+            kind: 'c',
+            major: *maj,
+            minor: *min,
+            mode: 0o666,
+            uid: 0,
+            gid: 0,
+        })
+        .collect()
+}
+
+fn split_parent(path: &str) -> (&str, &str) {
+    let trimmed = path.trim_end_matches('/');
+    match trimmed.rfind('/') {
+        Some(i) => (if i == 0 { "/" } else { &trimmed[..i] }, &trimmed[i + 1..]),
+        None => ("/", trimmed),
+    }
+}
+
+/// Create `node` inside `root`, replacing a non-directory already there.
+pub fn create_node(root: RawFd, node: &Node, in_userns: bool) -> Result<()> {
+    let what = || format!("create device {}", node.path);
+    if in_userns {
+        return bind_host_node(root, node).with_ctx(what);
+    }
+    let (parent, name) = split_parent(&node.path);
+    let dir = resolve::mkdir_all_in_root(root, Path::new(parent), Kind::Dir).with_ctx(what)?;
+    let cname = CString::new(name).map_err(|_| Error::new("device path contains NUL"))?;
+    let kind = match node.kind {
+        'b' => libc::S_IFBLK,
+        'p' => libc::S_IFIFO,
+        _ => libc::S_IFCHR,
+    };
+    let dev = libc::makedev(node.major as u32, node.minor as u32);
+    // SAFETY: plain syscalls with a valid dir fd and C string.
+    unsafe {
+        libc::unlinkat(dir.as_raw_fd(), cname.as_ptr(), 0);
+        if libc::mknodat(
+            dir.as_raw_fd(),
+            cname.as_ptr(),
+            kind | (node.mode & 0o7777),
+            dev,
+        ) < 0
+        {
+            return Err(Error::from(std::io::Error::last_os_error()).context(what()));
+        }
+        if libc::fchownat(
+            dir.as_raw_fd(),
+            cname.as_ptr(),
+            node.uid,
+            node.gid,
+            libc::AT_SYMLINK_NOFOLLOW,
+        ) < 0
+        {
+            return Err(Error::from(std::io::Error::last_os_error()).context(what()));
+        }
+        // mknod applies the umask; set the exact mode the config asks for.
+        if libc::fchmodat(dir.as_raw_fd(), cname.as_ptr(), node.mode & 0o7777, 0) < 0 {
+            return Err(Error::from(std::io::Error::last_os_error()).context(what()));
+        }
+    }
+    Ok(())
+}
+
+fn bind_host_node(root: RawFd, node: &Node) -> Result<()> {
+    let src = super::mounts::open_path(Path::new(&node.path))?;
+    let dst = resolve::mkdir_all_in_root(root, Path::new(&node.path), Kind::File)?;
+    mount(
+        Some(&fd_path(&src)),
+        &fd_path(&dst),
+        None::<&str>,
+        MsFlags::MS_BIND,
+        None::<&str>,
+    )
+    .with_ctx(|| format!("bind host {}", node.path))?;
+    Ok(())
+}
+
+/// /dev/ptmx → pts/ptmx and the /proc/self/fd links; existing entries are
+/// left alone except ptmx, which must point into the container's devpts.
+pub fn create_links(root: RawFd, with_pts: bool) -> Result<()> {
+    let dev = resolve::open_in_root(root, Path::new("/dev"), libc::O_PATH | libc::O_DIRECTORY)
+        .ctx("open /dev in rootfs")?;
+    let mut links: Vec<(&str, &str)> = DEFAULT_LINKS.to_vec();
+    if with_pts {
+        // SAFETY: plain syscall on a valid dir fd.
+        unsafe { libc::unlinkat(dev.as_raw_fd(), c"ptmx".as_ptr(), 0) };
+        links.push(("pts/ptmx", "/dev/ptmx"));
+    }
+    for (target, link) in links {
+        let name = CString::new(&link[5..]).map_err(|_| Error::new("NUL"))?;
+        let t = CString::new(target).map_err(|_| Error::new("NUL"))?;
+        // SAFETY: plain syscall with valid C strings and dir fd.
+        if unsafe { libc::symlinkat(t.as_ptr(), dev.as_raw_fd(), name.as_ptr()) } < 0 {
+            let e = std::io::Error::last_os_error();
+            if e.raw_os_error() != Some(libc::EEXIST) {
+                return Err(Error::from(e).context(format!("symlink {link} -> {target}")));
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,320 @@
+//! Resolving paths inside the container's rootfs without ever leaving it.
+//!
+//! Defends against CVE-2021-30465 / CVE-2024-45310 style attacks: a rootfs
+//! whose `/dev`, `/proc` or a mount target is a symlink to `/` or `..` (or
+//! is swapped for one while we work) must resolve inside the rootfs. Every
+//! lookup goes through `openat2(RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS)`
+//! from an fd of the rootfs; where the kernel lacks openat2 an equivalent
+//! walk resolves one component at a time with O_NOFOLLOW and clamps `..`
+//! and absolute symlinks to the root. Callers mount onto the resulting fd
+//! (`/proc/self/fd/N`), never onto a joined path string.
+
+use crate::error::{Context, Error, Result};
+use std::ffi::CString;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::path::{Component, Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+static NO_OPENAT2: AtomicBool = AtomicBool::new(false);
+
+/// Test hook and kernel fallback: use the component walk instead of openat2.
+pub fn force_fallback(on: bool) {
+    NO_OPENAT2.store(on, Ordering::Relaxed);
+}
+
+fn openat2_disabled() -> bool {
+    NO_OPENAT2.load(Ordering::Relaxed) || std::env::var_os("RUNOCI_NO_OPENAT2").is_some()
+}
+
+const MAX_SYMLINKS: usize = 40;
+
+/// Open `path` (absolute or relative, taken as inside `root`) with `flags`
+/// (O_PATH, O_DIRECTORY, ...; O_CLOEXEC is always added).
+pub fn open_in_root(root: RawFd, path: &Path, flags: i32) -> Result<OwnedFd> {
+    if !openat2_disabled() {
+        match openat2_in_root(root, path, flags) {
+            Err(e) if e.raw_os_error() == Some(libc::ENOSYS) => {
+                NO_OPENAT2.store(true, Ordering::Relaxed)
+            }
+            r => return r.with_ctx(|| path.display()),
+        }
+    }
+    walk_in_root(root, path, flags).with_ctx(|| path.display())
+}
+
+fn openat2_in_root(root: RawFd, path: &Path, flags: i32) -> std::io::Result<OwnedFd> {
+    let rel = relative(path);
+    let c = CString::new(rel.as_os_str().as_encoded_bytes())
+        .map_err(|_| std::io::Error::from_raw_os_error(libc::EINVAL))?;
+    // SAFETY: open_how is plain data; zeroed is a valid value.
+    let mut how: libc::open_how = unsafe { std::mem::zeroed() };
+    how.flags = (flags | libc::O_CLOEXEC) as u64;
+    how.resolve = libc::RESOLVE_IN_ROOT | libc::RESOLVE_NO_MAGICLINKS;
+    loop {
+        // SAFETY: valid pointers for the call's duration; the kernel copies
+        // `how` and the path.
+        let fd = unsafe {
+            libc::syscall(
+                libc::SYS_openat2,
+                root,
+                c.as_ptr(),
+                &how as *const libc::open_how,
+                std::mem::size_of::<libc::open_how>(),
+            )
+        };
+        if fd >= 0 {
+            // SAFETY: the kernel returned a new fd that nothing else owns.
+            return Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) });
+        }
+        let err = std::io::Error::last_os_error();
+        // EAGAIN: a rename raced the lookup; the kernel asks us to retry.
+        if err.raw_os_error() != Some(libc::EAGAIN) && err.raw_os_error() != Some(libc::EINTR) {
+            return Err(err);
+        }
+    }
+}
+
+/// The openat2-less walk: one component at a time, O_NOFOLLOW, symlinks
+/// read and re-resolved from the root, `..` never above the root.
+fn walk_in_root(root: RawFd, path: &Path, flags: i32) -> std::io::Result<OwnedFd> {
+    let mut pending: Vec<std::ffi::OsString> = components(path);
+    pending.reverse();
+    let mut stack: Vec<OwnedFd> = vec![dup(root)?];
+    let mut links = 0;
+    while let Some(name) = pending.pop() {
+        if name == ".." {
+            if stack.len() > 1 {
+                stack.pop();
+            }
+            continue;
+        }
+        let cur = stack.last().map(|f| f.as_raw_fd()).unwrap_or(root);
+        let last = pending.is_empty();
+        let c = CString::new(name.as_encoded_bytes())
+            .map_err(|_| std::io::Error::from_raw_os_error(libc::EINVAL))?;
+        let fd = openat(cur, &c, libc::O_PATH | libc::O_NOFOLLOW)?;
+        if is_symlink(&fd)? {
+            links += 1;
+            if links > MAX_SYMLINKS {
+                return Err(std::io::Error::from_raw_os_error(libc::ELOOP));
+            }
+            let target = readlinkat(cur, &c)?;
+            // A procfs magic link read this way is only a string, resolved
+            // inside the root like any other: it is never followed.
+            if target.is_absolute() {
+                stack.truncate(1);
+            }
+            let mut more = components(&target);
+            more.reverse();
+            pending.extend(more);
+            continue;
+        }
+        if last {
+            // Reopen the final component with the caller's flags, still
+            // without following: it is not a symlink (checked above).
+            drop(fd);
+            let f = openat(cur, &c, flags | libc::O_NOFOLLOW)?;
+            return Ok(f);
+        }
+        stack.push(fd);
+    }
+    // The path resolved to a directory on the stack (root or via `..`).
+    let top = stack.last().map(|f| f.as_raw_fd()).unwrap_or(root);
+    openat(top, c".", flags)
+}
+
+fn components(path: &Path) -> Vec<std::ffi::OsString> {
+    path.components()
+        .filter_map(|c| match c {
+            Component::Normal(n) => Some(n.to_os_string()),
+            Component::ParentDir => Some("..".into()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn relative(path: &Path) -> PathBuf {
+    let rel: PathBuf = path
+        .components()
+        .filter(|c| !matches!(c, Component::RootDir | Component::Prefix(_)))
+        .collect();
+    if rel.as_os_str().is_empty() {
+        PathBuf::from(".")
+    } else {
+        rel
+    }
+}
+
+fn openat(dir: RawFd, name: &std::ffi::CStr, flags: i32) -> std::io::Result<OwnedFd> {
+    // SAFETY: plain syscall on a valid C string.
+    let fd = unsafe { libc::openat(dir, name.as_ptr(), flags | libc::O_CLOEXEC) };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: new fd owned by nobody else.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+fn dup(fd: RawFd) -> std::io::Result<OwnedFd> {
+    // SAFETY: F_DUPFD_CLOEXEC returns a new fd or -1.
+    let n = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 0) };
+    if n < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: new fd owned by nobody else.
+    Ok(unsafe { OwnedFd::from_raw_fd(n) })
+}
+
+fn is_symlink(fd: &OwnedFd) -> std::io::Result<bool> {
+    Ok(fstat(fd.as_raw_fd())?.st_mode & libc::S_IFMT == libc::S_IFLNK)
+}
+
+pub fn fstat(fd: RawFd) -> std::io::Result<libc::stat> {
+    // SAFETY: stat is plain data, fully written by a successful fstat.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: valid pointer.
+    if unsafe { libc::fstat(fd, &mut st) } < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(st)
+}
+
+fn readlinkat(dir: RawFd, name: &std::ffi::CStr) -> std::io::Result<PathBuf> {
+    let mut buf = vec![0u8; libc::PATH_MAX as usize];
+    // SAFETY: buf is valid for buf.len() bytes.
+    let n = unsafe { libc::readlinkat(dir, name.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
+    if n < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    buf.truncate(n as usize);
+    Ok(PathBuf::from(std::ffi::OsString::from_vec(buf)))
+}
+
+use std::os::unix::ffi::OsStringExt;
+
+/// What to create when the destination is missing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Dir,
+    File,
+}
+
+/// Open `path` inside `root` as O_PATH, creating missing directories (0755)
+/// and, for `Kind::File`, an empty final file (0644). Each directory is made
+/// with mkdirat from an fd already resolved inside the root, so a symlink
+/// planted anywhere on the way cannot send the mkdir outside.
+pub fn mkdir_all_in_root(root: RawFd, path: &Path, kind: Kind) -> Result<OwnedFd> {
+    match open_in_root(root, path, libc::O_PATH) {
+        Ok(fd) => return Ok(fd),
+        Err(_) => {}
+    }
+    let parts = components(path);
+    let mut cur = dup(root).ctx("dup rootfs fd")?;
+    let mut so_far = PathBuf::from("/");
+    for (i, name) in parts.iter().enumerate() {
+        so_far.push(name);
+        let last = i + 1 == parts.len();
+        match open_in_root(root, &so_far, libc::O_PATH) {
+            Ok(fd) => {
+                cur = fd;
+                continue;
+            }
+            Err(_) => {}
+        }
+        let c =
+            CString::new(name.as_encoded_bytes()).map_err(|_| Error::new("path contains NUL"))?;
+        // SAFETY: plain syscalls on valid C strings and fds.
+        let rc = unsafe {
+            if last && kind == Kind::File {
+                let fd = libc::openat(
+                    cur.as_raw_fd(),
+                    c.as_ptr(),
+                    libc::O_CREAT
+                        | libc::O_EXCL
+                        | libc::O_WRONLY
+                        | libc::O_NOFOLLOW
+                        | libc::O_CLOEXEC,
+                    0o644,
+                );
+                if fd >= 0 {
+                    libc::close(fd);
+                    0
+                } else {
+                    -1
+                }
+            } else {
+                libc::mkdirat(cur.as_raw_fd(), c.as_ptr(), 0o755)
+            }
+        };
+        if rc < 0 {
+            let e = std::io::Error::last_os_error();
+            if e.raw_os_error() != Some(libc::EEXIST) {
+                return Err(Error::from(e).context(format!("create {}", so_far.display())));
+            }
+        }
+        cur = open_in_root(root, &so_far, libc::O_PATH)?;
+    }
+    Ok(cur)
+}
+
+/// `/proc/self/fd/N`: the path through which mount(2) reaches an fd.
+pub fn fd_path(fd: &impl AsRawFd) -> PathBuf {
+    PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::symlink;
+
+    fn tmp(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("runoci-resolve-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    static MODE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+    fn check_escape(fallback: bool) {
+        let _serial = MODE.lock().unwrap_or_else(|e| e.into_inner());
+        let d = tmp(if fallback { "fb" } else { "o2" });
+        let root = d.join("root");
+        std::fs::create_dir_all(root.join("real")).unwrap();
+        symlink("/", root.join("toroot")).unwrap();
+        symlink("../../..", root.join("up")).unwrap();
+        symlink("/real", root.join("abs")).unwrap();
+        let rootfd = std::fs::File::open(&root).unwrap();
+        force_fallback(fallback);
+        let r = rootfd.as_raw_fd();
+        // "/toroot/etc" must land inside root, where etc does not exist.
+        assert!(open_in_root(r, Path::new("/toroot/etc/passwd"), libc::O_PATH).is_err());
+        assert!(open_in_root(r, Path::new("/up/etc/passwd"), libc::O_PATH).is_err());
+        let fd = open_in_root(r, Path::new("/abs"), libc::O_PATH).unwrap();
+        let st = fstat(fd.as_raw_fd()).unwrap();
+        let real = std::fs::metadata(root.join("real")).unwrap();
+        use std::os::unix::fs::MetadataExt;
+        assert_eq!(st.st_ino, real.ino());
+        // mkdir through a symlink to / creates inside the root.
+        mkdir_all_in_root(r, Path::new("/toroot/made/here"), Kind::Dir).unwrap();
+        assert!(
+            root.join("made/here").is_dir(),
+            "mkdir must stay in the root"
+        );
+        assert!(!Path::new("/made").exists());
+        mkdir_all_in_root(r, Path::new("/up/file"), Kind::File).unwrap();
+        assert!(root.join("file").is_file());
+        force_fallback(false);
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn symlinks_to_host_root_resolve_inside_with_openat2() {
+        check_escape(false);
+    }
+
+    #[test]
+    fn symlinks_to_host_root_resolve_inside_with_fallback_walk() {
+        check_escape(true);
+    }
+}
