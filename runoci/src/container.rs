@@ -6,7 +6,7 @@
 //! runtime namespace, and learns that the program exec'd when the creation
 //! channel (close-on-exec) reaches EOF.
 
-use crate::cgroups_stub as cgroups;
+use crate::cgroups;
 use crate::error::{Context, Error, Result};
 use crate::init::{child_main, ChildArgs};
 use crate::namespaces::{self, Plan};
@@ -209,12 +209,37 @@ fn setup_cgroup(spec: &Spec, opts: &ContainerOptions) -> Result<Option<cgroups::
         opts.systemd_cgroup,
     )?;
     let cg = cgroups::Cgroup::create(&layout, &rel, None)?;
-    let res = linux.and_then(|l| l.resources.clone()).unwrap_or_default();
+    let mut res = linux.and_then(|l| l.resources.clone()).unwrap_or_default();
+    if !res.devices.is_empty() {
+        res.devices.extend(default_device_rules(linux.map(|l| l.devices.as_slice()).unwrap_or(&[])));
+    }
     if let Err(e) = cg.apply(&res, linux.and_then(|l| l.cpu.as_ref())) {
         let _ = cg.destroy();
         return Err(e.into());
     }
     Ok(Some(cg))
+}
+
+/// runc's rules after the config's own: the default devices (and the
+/// configured ones) stay usable under a deny-all; pts and ptmx for
+/// terminals.
+fn default_device_rules(configured: &[crate::spec::Device]) -> Vec<crate::spec::DeviceCgroup> {
+    let rule = |typ: &str, major: Option<i64>, minor: Option<i64>| crate::spec::DeviceCgroup {
+        allow: true,
+        typ: Some(typ.to_string()),
+        major,
+        minor,
+        access: Some("rwm".to_string()),
+    };
+    let mut rules: Vec<_> = [(1, 3), (1, 5), (1, 7), (1, 8), (1, 9), (5, 0), (5, 1), (5, 2), (10, 200)]
+        .iter()
+        .map(|(ma, mi)| rule("c", Some(*ma), Some(*mi)))
+        .collect();
+    rules.push(rule("c", Some(136), None));
+    for d in configured {
+        rules.push(rule(&d.typ, Some(d.major), if d.dynamic_minor { None } else { Some(d.minor) }));
+    }
+    rules
 }
 
 /// run_oci's performInIntermediateNamespace: the runtime itself moves to a

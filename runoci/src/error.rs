@@ -79,3 +79,9 @@ impl From<caps::errors::CapsError> for Error {
         Error::new(e.to_string())
     }
 }
+
+impl From<crate::cgroups::CgroupError> for Error {
+    fn from(e: crate::cgroups::CgroupError) -> Self {
+        Error::new(e.to_string())
+    }
+}

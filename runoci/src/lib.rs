@@ -1,5 +1,5 @@
 //! runoci: a daemonless OCI container runtime.
-pub mod cgroups_stub;
+pub mod cgroups;
 pub mod cli;
 pub mod commands;
 pub mod container;

@@ -1,0 +1,521 @@
+//! A container's cgroup across every mounted hierarchy: creating it,
+//! moving processes in, signalling, freezing, and removing exactly the
+//! directories we made. Resource limits are in `apply.rs`.
+
+use super::error::CgroupError;
+use super::fs::{exists, read_file, read_value, write_file};
+use super::layout::Layout;
+use super::{v1, v2};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::ErrorKind;
+use std::os::unix::fs::DirBuilderExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// How long `destroy` retries an `rmdir` that fails with EBUSY (the last
+/// processes are still exiting), and `freeze` waits for the freeze.
+const SETTLE_TIMEOUT: Duration = Duration::from_secs(2);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CgroupVersion {
+    V1,
+    V2,
+}
+
+/// One hierarchy the container's cgroup lives in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hierarchy {
+    pub version: CgroupVersion,
+    /// Its mount point (the hierarchy root).
+    pub root: PathBuf,
+    /// v1: the controllers mounted there (`name=X` for named ones);
+    /// v2: the controllers the root offers (`cgroup.controllers`).
+    pub controllers: Vec<String>,
+    /// The container's directory in it.
+    pub dir: PathBuf,
+    /// Directories we created (or adopted: an existing, empty leaf), top
+    /// down; `destroy` removes them bottom up.
+    pub created: Vec<PathBuf>,
+}
+
+/// What the state directory keeps so that another process (`destroy`, the
+/// monitor) can find and remove the cgroup later.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CgroupRecord {
+    /// The container's cgroup relative to each hierarchy root.
+    pub path: PathBuf,
+    pub hierarchies: Vec<Hierarchy>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cgroup {
+    path: PathBuf,
+    hierarchies: Vec<Hierarchy>,
+}
+
+impl Cgroup {
+    /// Creates `rel` (from `resolve_path`) in every mounted hierarchy,
+    /// parents as needed; see the module docs for the rules. On error
+    /// nothing created here is left behind.
+    pub fn create(
+        layout: &Layout,
+        rel: &Path,
+        owner: Option<(u32, u32)>,
+    ) -> Result<Cgroup, CgroupError> {
+        if rel.as_os_str().is_empty()
+            || rel.is_absolute()
+            || rel
+                .components()
+                .any(|c| !matches!(c, std::path::Component::Normal(_)))
+        {
+            return Err(CgroupError::InvalidPath {
+                path: rel.display().to_string(),
+                reason: "must be a relative path of plain components".into(),
+            });
+        }
+        let mut cgroup = Cgroup {
+            path: rel.to_path_buf(),
+            hierarchies: planned_hierarchies(layout)?,
+        };
+        let result = (|| {
+            for index in 0..cgroup.hierarchies.len() {
+                create_in(&mut cgroup.hierarchies[index], rel, owner)?;
+            }
+            Ok(())
+        })();
+        match result {
+            Ok(()) => Ok(cgroup),
+            Err(e) => {
+                cgroup.remove_created_quietly();
+                Err(e)
+            }
+        }
+    }
+
+    /// The container's cgroup relative to the hierarchy roots.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn hierarchies(&self) -> &[Hierarchy] {
+        &self.hierarchies
+    }
+
+    /// The container's directory in the hierarchy holding `controller`
+    /// (a v1 controller, or one the cgroup2 tree offers), with its version.
+    pub fn controller_dir(&self, controller: &str) -> Option<(CgroupVersion, &Path)> {
+        let find = |version| {
+            self.hierarchies
+                .iter()
+                .find(|h| h.version == version && h.controllers.iter().any(|c| c == controller))
+                .map(|h| (h.version, h.dir.as_path()))
+        };
+        find(CgroupVersion::V1).or_else(|| find(CgroupVersion::V2))
+    }
+
+    /// The container's directory in the cgroup2 tree, if one is mounted.
+    pub fn unified_dir(&self) -> Option<&Path> {
+        self.hierarchies
+            .iter()
+            .find(|h| h.version == CgroupVersion::V2)
+            .map(|h| h.dir.as_path())
+    }
+
+    /// Moves process `pid` (all its threads) into the cgroup in every hierarchy.
+    pub fn add_pid(&self, pid: i32) -> Result<(), CgroupError> {
+        for hierarchy in &self.hierarchies {
+            write_file(&hierarchy.dir.join("cgroup.procs"), &pid.to_string())?;
+        }
+        Ok(())
+    }
+
+    /// The processes in the cgroup, from every hierarchy, sorted, without
+    /// duplicates. A hierarchy whose directory is gone contributes none.
+    pub fn pids(&self) -> Result<Vec<i32>, CgroupError> {
+        let mut pids = BTreeSet::new();
+        for hierarchy in &self.hierarchies {
+            pids.extend(read_procs(&hierarchy.dir)?);
+        }
+        Ok(pids.into_iter().collect())
+    }
+
+    /// Sends `signal` to every process of the cgroup. SIGKILL on cgroup2
+    /// uses `cgroup.kill` (atomic, no fork race). Otherwise the cgroup is
+    /// frozen while the signals are sent, when a freezer is available, so
+    /// that no process forks past us; processes that exited meanwhile are
+    /// not an error.
+    pub fn kill_all(&self, signal: i32) -> Result<(), CgroupError> {
+        if signal == libc::SIGKILL {
+            if let Some(dir) = self.unified_dir() {
+                let kill = dir.join("cgroup.kill");
+                if exists(&kill) {
+                    return write_file(&kill, "1");
+                }
+            }
+        }
+        let frozen = self.freeze().is_ok();
+        let result = self.signal_each(signal);
+        if frozen {
+            self.thaw()?;
+        }
+        result
+    }
+
+    fn signal_each(&self, signal: i32) -> Result<(), CgroupError> {
+        for pid in self.pids()? {
+            // SAFETY: kill(2) takes plain integers and touches no memory.
+            if unsafe { libc::kill(pid, signal) } == -1 {
+                let error = std::io::Error::last_os_error();
+                if error.raw_os_error() != Some(libc::ESRCH) {
+                    return Err(CgroupError::Signal {
+                        pid,
+                        signal,
+                        source: error,
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Freezes every process of the cgroup (v1 `freezer.state`, else v2
+    /// `cgroup.freeze`) and waits until the kernel reports it frozen.
+    pub fn freeze(&self) -> Result<(), CgroupError> {
+        self.set_frozen(true)
+    }
+
+    /// Undoes `freeze`.
+    pub fn thaw(&self) -> Result<(), CgroupError> {
+        self.set_frozen(false)
+    }
+
+    fn set_frozen(&self, frozen: bool) -> Result<(), CgroupError> {
+        let (file, value, done) = match self.controller_dir("freezer") {
+            Some((CgroupVersion::V1, dir)) => {
+                let state = v1::freezer_state(frozen);
+                (dir.join("freezer.state"), state, state)
+            }
+            _ => match self.unified_dir() {
+                Some(dir) => (dir.join("cgroup.freeze"), v2::freeze_value(frozen), ""),
+                None => {
+                    return Err(CgroupError::invalid(
+                        "freezer",
+                        "no freezer: neither a v1 freezer nor a cgroup2 tree is mounted",
+                    ))
+                }
+            },
+        };
+        write_file(&file, value)?;
+        let deadline = Instant::now() + SETTLE_TIMEOUT;
+        loop {
+            let settled = if done.is_empty() {
+                // v2: cgroup.events has "frozen 0|1".
+                let events = file.with_file_name("cgroup.events");
+                !exists(&events)
+                    || read_file(&events)?
+                        .lines()
+                        .any(|l| l == format!("frozen {}", v2::freeze_value(frozen)))
+            } else {
+                // v1: FREEZING until every task is frozen.
+                read_value(&file)? == done
+            };
+            if settled {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                return Err(CgroupError::BadContents {
+                    path: file,
+                    contents: format!("still not {value} after {SETTLE_TIMEOUT:?}"),
+                });
+            }
+            if !done.is_empty() {
+                write_file(&file, value)?;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Removes the directories we created, deepest first, in every
+    /// hierarchy. The container's own directory is emptied of sub-cgroups
+    /// the container made and retried while EBUSY (processes still
+    /// exiting); parents we created are removed only if nobody else uses
+    /// them. Directories already gone are fine. All hierarchies are tried;
+    /// the first error is returned.
+    pub fn destroy(&self) -> Result<(), CgroupError> {
+        let mut first_error = None;
+        for hierarchy in &self.hierarchies {
+            for dir in hierarchy.created.iter().rev() {
+                let result = if *dir == hierarchy.dir {
+                    remove_tree(dir)
+                } else {
+                    remove_parent(dir)
+                };
+                if let Err(e) = result {
+                    first_error.get_or_insert(e);
+                    break;
+                }
+            }
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+
+    fn remove_created_quietly(&self) {
+        for hierarchy in &self.hierarchies {
+            for dir in hierarchy.created.iter().rev() {
+                let _ = std::fs::remove_dir(dir);
+            }
+        }
+    }
+
+    pub fn to_record(&self) -> CgroupRecord {
+        CgroupRecord {
+            path: self.path.clone(),
+            hierarchies: self.hierarchies.clone(),
+        }
+    }
+
+    pub fn from_record(record: &CgroupRecord) -> Cgroup {
+        Cgroup {
+            path: record.path.clone(),
+            hierarchies: record.hierarchies.clone(),
+        }
+    }
+
+    /// How many processes the OOM killer killed in the cgroup: v2
+    /// `memory.events` or v1 `memory.oom_control`, both "oom_kill N".
+    /// `None` without a memory controller.
+    pub fn oom_kill_count(&self) -> Result<Option<u64>, CgroupError> {
+        let file = match self.controller_dir("memory") {
+            Some((CgroupVersion::V1, dir)) => dir.join("memory.oom_control"),
+            Some((CgroupVersion::V2, dir)) => dir.join("memory.events"),
+            None => return Ok(None),
+        };
+        let text = read_file(&file)?;
+        let count = text
+            .lines()
+            .find_map(|l| l.strip_prefix("oom_kill "))
+            .and_then(|n| n.trim().parse().ok());
+        match count {
+            Some(n) => Ok(Some(n)),
+            None => Err(CgroupError::BadContents {
+                path: file,
+                contents: text,
+            }),
+        }
+    }
+
+    /// The file to watch (inotify IN_MODIFY) for OOM events on cgroup2:
+    /// `memory.events`. v1 needs an eventfd on `memory.oom_control` through
+    /// `cgroup.event_control`, which is not done here.
+    pub fn oom_events_file(&self) -> Option<PathBuf> {
+        match self.controller_dir("memory") {
+            Some((CgroupVersion::V2, dir)) => Some(dir.join("memory.events")),
+            _ => None,
+        }
+    }
+}
+
+/// The hierarchies of `layout`, with the container directory not yet made:
+/// one per distinct v1 mount point (co-mounted controllers share one), plus
+/// the cgroup2 tree.
+fn planned_hierarchies(layout: &Layout) -> Result<Vec<Hierarchy>, CgroupError> {
+    let mut hierarchies = Vec::new();
+    if let Some(controllers) = layout.v1_controllers() {
+        let mut by_mount: BTreeMap<&Path, Vec<String>> = BTreeMap::new();
+        for (controller, mount) in controllers {
+            by_mount.entry(mount).or_default().push(controller.clone());
+        }
+        for (mount, controllers) in by_mount {
+            hierarchies.push(Hierarchy {
+                version: CgroupVersion::V1,
+                root: mount.to_path_buf(),
+                controllers,
+                dir: PathBuf::new(),
+                created: Vec::new(),
+            });
+        }
+    }
+    if let Some(root) = layout.unified_root() {
+        let list = root.join("cgroup.controllers");
+        let controllers = if exists(&list) {
+            read_file(&list)?
+                .split_whitespace()
+                .map(str::to_string)
+                .collect()
+        } else {
+            Vec::new()
+        };
+        hierarchies.push(Hierarchy {
+            version: CgroupVersion::V2,
+            root: root.to_path_buf(),
+            controllers,
+            dir: PathBuf::new(),
+            created: Vec::new(),
+        });
+    }
+    Ok(hierarchies)
+}
+
+/// Makes `rel` under `hierarchy.root`, recording what it made in `created`
+/// as it goes (so that a failure part-way can be undone by the caller).
+fn create_in(
+    hierarchy: &mut Hierarchy,
+    rel: &Path,
+    owner: Option<(u32, u32)>,
+) -> Result<(), CgroupError> {
+    hierarchy.dir = hierarchy.root.join(rel);
+    let is_cpuset = hierarchy.version == CgroupVersion::V1
+        && hierarchy.controllers.iter().any(|c| c == "cpuset");
+    let mut current = hierarchy.root.clone();
+    for component in rel.components() {
+        if hierarchy.version == CgroupVersion::V2 {
+            enable_controllers(&current);
+        }
+        let parent = current.clone();
+        current.push(component);
+        let is_leaf = current == hierarchy.dir;
+        match std::fs::DirBuilder::new().mode(0o755).create(&current) {
+            Ok(()) => {
+                hierarchy.created.push(current.clone());
+                if let Some((uid, gid)) = owner {
+                    chown(&current, uid, gid)?;
+                }
+                if is_cpuset {
+                    inherit_cpuset(&parent, &current)?;
+                }
+            }
+            Err(e) if e.kind() == ErrorKind::AlreadyExists && is_leaf => {
+                let pids = read_procs(&current)?;
+                if !pids.is_empty() {
+                    return Err(CgroupError::InUse {
+                        path: current,
+                        pids,
+                    });
+                }
+                hierarchy.created.push(current.clone());
+            }
+            Err(e) if e.kind() == ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(CgroupError::io(current, "mkdir", e)),
+        }
+    }
+    if let Some((uid, gid)) = owner {
+        // What a delegated owner needs to manage its own cgroup.
+        for file in [
+            "cgroup.procs",
+            "tasks",
+            "cgroup.threads",
+            "cgroup.subtree_control",
+        ] {
+            let path = hierarchy.dir.join(file);
+            if exists(&path) {
+                chown(&path, uid, gid)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// cgroup2: lets children of `dir` use every controller `dir` has, so the
+/// container's directory gets their files. Failures are left for the file
+/// writes to report (an enabled-elsewhere or busy controller is common and
+/// harmless when its files are not needed).
+fn enable_controllers(dir: &Path) {
+    let Ok(available) = read_file(&dir.join("cgroup.controllers")) else {
+        return;
+    };
+    let enabled = read_file(&dir.join("cgroup.subtree_control")).unwrap_or_default();
+    let enabled: BTreeSet<&str> = enabled.split_whitespace().collect();
+    for controller in available.split_whitespace() {
+        if !enabled.contains(controller) {
+            let _ = write_file(
+                &dir.join("cgroup.subtree_control"),
+                &format!("+{controller}"),
+            );
+        }
+    }
+}
+
+/// v1 cpuset: a new cpuset starts with no CPUs and no memory nodes, and no
+/// task can join it; copy the parent's, as the reference does.
+fn inherit_cpuset(parent: &Path, dir: &Path) -> Result<(), CgroupError> {
+    for file in ["cpuset.cpus", "cpuset.mems"] {
+        let own = dir.join(file);
+        // A real cpuset always has the file; a fake tree may not.
+        if exists(&own) && read_value(&own)?.is_empty() {
+            let inherited = read_value(&parent.join(file))?;
+            write_file(&own, &inherited)?;
+        }
+    }
+    Ok(())
+}
+
+fn chown(path: &Path, uid: u32, gid: u32) -> Result<(), CgroupError> {
+    std::os::unix::fs::lchown(path, Some(uid), Some(gid))
+        .map_err(|e| CgroupError::io(path, "chown", e))
+}
+
+/// The pids in `dir/cgroup.procs`; none when `dir` (or the file) is gone.
+fn read_procs(dir: &Path) -> Result<Vec<i32>, CgroupError> {
+    let file = dir.join("cgroup.procs");
+    let text = match read_file(&file) {
+        Ok(text) => text,
+        Err(CgroupError::Io { source, .. }) if source.kind() == ErrorKind::NotFound => {
+            return Ok(Vec::new())
+        }
+        Err(e) => return Err(e),
+    };
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            l.trim().parse().map_err(|_| CgroupError::BadContents {
+                path: file.clone(),
+                contents: l.to_string(),
+            })
+        })
+        .collect()
+}
+
+/// Removes the container's directory and any sub-cgroups under it (made by
+/// the container), deepest first, retrying on EBUSY until `SETTLE_TIMEOUT`.
+fn remove_tree(dir: &Path) -> Result<(), CgroupError> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(CgroupError::io(dir, "readdir", e)),
+    };
+    for entry in entries {
+        let entry = entry.map_err(|e| CgroupError::io(dir, "readdir", e))?;
+        let is_dir = entry
+            .file_type()
+            .map_err(|e| CgroupError::io(entry.path(), "stat", e))?
+            .is_dir();
+        if is_dir {
+            remove_tree(&entry.path())?;
+        }
+    }
+    let deadline = Instant::now() + SETTLE_TIMEOUT;
+    let mut pause = Duration::from_millis(5);
+    loop {
+        match std::fs::remove_dir(dir) {
+            Ok(()) => return Ok(()),
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(()),
+            Err(e) if e.raw_os_error() == Some(libc::EBUSY) && Instant::now() < deadline => {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(100));
+            }
+            Err(e) => return Err(CgroupError::io(dir, "rmdir", e)),
+        }
+    }
+}
+
+/// Removes a parent directory we created, unless another cgroup now lives
+/// in it (EBUSY / ENOTEMPTY): that one is someone else's to clean up.
+fn remove_parent(dir: &Path) -> Result<(), CgroupError> {
+    match std::fs::remove_dir(dir) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == ErrorKind::NotFound => Ok(()),
+        Err(e) if matches!(e.raw_os_error(), Some(libc::EBUSY) | Some(libc::ENOTEMPTY)) => Ok(()),
+        Err(e) => Err(CgroupError::io(dir, "rmdir", e)),
+    }
+}

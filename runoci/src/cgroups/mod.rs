@@ -1,0 +1,35 @@
+//! Container cgroups on cgroup v1, v2 and hybrid machines, managed through
+//! cgroupfs (no systemd D-Bus).
+//!
+//! - `layout`: which hierarchies are mounted where (from mountinfo);
+//! - `path`: where the container's cgroup goes (`resolve_path`);
+//! - `cgroup`: creating, joining, signalling, freezing and removing it;
+//! - `apply`: writing `linux.resources` to it, through `v1` / `v2`, with
+//!   `validate`, `convert` (v1 ↔ v2 values) and `devices` (v1 rules);
+//! - `fs`: the only place that opens control files (no symlinks, no FIFOs);
+//! - `stats`: usage figures in runc's `events --stats` shape.
+
+mod apply;
+mod cgroup;
+pub mod convert;
+pub mod devices;
+mod error;
+mod fs;
+mod layout;
+mod path;
+mod stats;
+mod v1;
+mod v2;
+mod validate;
+
+#[cfg(test)]
+mod tests_fake_tree;
+#[cfg(test)]
+mod tests_real;
+#[cfg(test)]
+mod testutil;
+
+pub use cgroup::{Cgroup, CgroupRecord, CgroupVersion, Hierarchy};
+pub use error::CgroupError;
+pub use layout::Layout;
+pub use path::resolve_path;
