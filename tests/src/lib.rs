@@ -1,1 +1,1196 @@
 //! Shared helpers for runoci integration tests.
+//!
+//! Every integration test of the project runs real containers as root. This
+//! crate gives them:
+//! - [`busybox_rootfs`]: a busybox root filesystem, copied cheaply from one
+//!   template per machine;
+//! - [`Bundle`]: a temporary OCI bundle (`rootfs/` + `config.json`) whose
+//!   config starts as [`default_config`] (like `runc spec`) and is edited as a
+//!   [`serde_json::Value`];
+//! - [`Runtime`]: a runtime binary (runoci, runc, crun) with its own `--root`
+//!   directory, so tests run in parallel; [`Runtime::run`] never hangs (every
+//!   command has a timeout) and returns an [`Output`] whose `assert_*`
+//!   helpers show the command, exit status, stdout and stderr on failure;
+//! - [`Cleanup`]: kills and deletes whatever containers are left in a root
+//!   (a [`Runtime`] owns one, so this happens when the runtime is dropped,
+//!   also when an assertion failed);
+//! - [`HostSnapshot`]: mounts, processes and cgroups of the host, to prove
+//!   that a failed operation left nothing behind;
+//! - [`unique_id`]: container ids that are unique per test process.
+//!
+//! Environment knobs: `RUNOCI_BIN` (use this binary instead of the
+//! workspace's runoci, e.g. `/usr/bin/runc` to check the tests themselves),
+//! `RUNOCI_TEST_DIR` (where bundles and roots go, default
+//! `$TMPDIR/runoci-tests`), `RUNOCI_TEST_TIMEOUT` (seconds per command,
+//! default 60), `RUNOCI_TEST_KEEP=1` (keep bundle directories).
+
+use std::collections::BTreeSet;
+use std::ffi::OsStr;
+use std::fmt;
+use std::fs::{self, File};
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{mpsc, OnceLock};
+use std::time::{Duration, Instant, SystemTime};
+
+use serde_json::{json, Value};
+
+/// Path of busybox-static on the host (Debian's `busybox-static`).
+pub const HOST_BUSYBOX: &str = "/bin/busybox";
+
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+fn next_counter() -> usize {
+    COUNTER.fetch_add(1, Ordering::Relaxed)
+}
+
+/// `prefix-<pid>-<counter>`: unique within this machine while the test
+/// process lives, and a valid container id (the prefix is sanitized to
+/// `[A-Za-z0-9_.-]`).
+pub fn unique_id(prefix: &str) -> String {
+    format!(
+        "{}-{}-{}",
+        sanitize(prefix, 40),
+        std::process::id(),
+        next_counter()
+    )
+}
+
+fn sanitize(s: &str, max: usize) -> String {
+    let mut out: String = s
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .take(max)
+        .collect();
+    if out.is_empty() || out.starts_with('.') {
+        out.insert(0, 't');
+    }
+    out
+}
+
+/// The directory under which bundles, runtime roots and the rootfs template
+/// live: `$RUNOCI_TEST_DIR`, else `$TMPDIR/runoci-tests`. Kept short because
+/// Unix socket paths (the monitor's) inside a root must fit in 108 bytes.
+pub fn test_dir() -> PathBuf {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = std::env::var_os("RUNOCI_TEST_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| std::env::temp_dir().join("runoci-tests"));
+        fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("create {}: {e}", dir.display()));
+        // Containers running as other users may need to traverse it.
+        let _ = fs::set_permissions(&dir, fs::Permissions::from_mode(0o755));
+        dir
+    })
+    .clone()
+}
+
+/// Default timeout of one command: `$RUNOCI_TEST_TIMEOUT` seconds, else 60.
+pub fn default_timeout() -> Duration {
+    let secs = std::env::var("RUNOCI_TEST_TIMEOUT")
+        .ok()
+        .and_then(|s| s.parse::<u64>().ok())
+        .unwrap_or(60);
+    Duration::from_secs(secs)
+}
+
+// ---------------------------------------------------------------------------
+// Root filesystem
+// ---------------------------------------------------------------------------
+
+const PASSWD: &str = "root:x:0:0:root:/root:/bin/sh\n\
+user:x:1000:1000:user:/home/user:/bin/sh\n\
+nobody:x:65534:65534:nobody:/nonexistent:/bin/false\n";
+const GROUP: &str = "root:x:0:\nuser:x:1000:\nnobody:x:65534:\n";
+const HOSTS: &str = "127.0.0.1\tlocalhost\n::1\tlocalhost\n";
+
+/// The busybox applets (`busybox --list`), without `busybox` itself.
+pub fn busybox_applets() -> &'static [String] {
+    static APPLETS: OnceLock<Vec<String>> = OnceLock::new();
+    APPLETS.get_or_init(|| {
+        let out = Command::new(HOST_BUSYBOX)
+            .arg("--list")
+            .output()
+            .unwrap_or_else(|e| {
+                panic!("cannot run {HOST_BUSYBOX} --list ({e}): apt-get install busybox-static")
+            });
+        assert!(out.status.success(), "{HOST_BUSYBOX} --list failed");
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(str::trim)
+            .filter(|a| !a.is_empty() && *a != "busybox" && !a.contains('/'))
+            .map(String::from)
+            .collect()
+    })
+}
+
+/// Builds a complete busybox rootfs at `dir` (which must not exist yet).
+fn build_rootfs_from_scratch(dir: &Path) -> io::Result<()> {
+    fs::create_dir_all(dir.join("bin"))?;
+    fs::copy(HOST_BUSYBOX, dir.join("bin/busybox"))?;
+    fs::set_permissions(dir.join("bin/busybox"), fs::Permissions::from_mode(0o755))?;
+    for applet in busybox_applets() {
+        std::os::unix::fs::symlink("busybox", dir.join("bin").join(applet))?;
+    }
+    for d in [
+        "proc",
+        "sys",
+        "dev",
+        "etc",
+        "root",
+        "home/user",
+        "var",
+        "run",
+        "mnt",
+        "usr",
+    ] {
+        fs::create_dir_all(dir.join(d))?;
+    }
+    fs::create_dir(dir.join("tmp"))?;
+    fs::set_permissions(dir.join("tmp"), fs::Permissions::from_mode(0o1777))?;
+    fs::set_permissions(dir.join("root"), fs::Permissions::from_mode(0o700))?;
+    std::os::unix::fs::chown(dir.join("home/user"), Some(1000), Some(1000))?;
+    std::os::unix::fs::symlink("bin", dir.join("sbin"))?;
+    std::os::unix::fs::symlink("../bin", dir.join("usr/bin"))?;
+    std::os::unix::fs::symlink("../bin", dir.join("usr/sbin"))?;
+    fs::write(dir.join("etc/passwd"), PASSWD)?;
+    fs::write(dir.join("etc/group"), GROUP)?;
+    fs::write(dir.join("etc/hosts"), HOSTS)?;
+    fs::write(dir.join("etc/hostname"), "runoci\n")?;
+    Ok(())
+}
+
+/// The shared template rootfs, built once per machine (keyed by the busybox
+/// binary's size and mtime) and once-checked per test process.
+pub fn busybox_template() -> &'static Path {
+    static TEMPLATE: OnceLock<PathBuf> = OnceLock::new();
+    TEMPLATE.get_or_init(|| {
+        let meta = fs::metadata(HOST_BUSYBOX)
+            .unwrap_or_else(|e| panic!("{HOST_BUSYBOX}: {e}: apt-get install busybox-static"));
+        let key = format!("busybox-template-{}-{}", meta.len(), meta.mtime());
+        let dir = test_dir().join(key);
+        if dir.join(".complete").exists() {
+            return dir;
+        }
+        // Build aside and rename: concurrent test processes race safely.
+        let tmp = test_dir().join(format!(
+            ".template-{}-{}",
+            std::process::id(),
+            next_counter()
+        ));
+        let _ = fs::remove_dir_all(&tmp);
+        build_rootfs_from_scratch(&tmp)
+            .and_then(|()| File::create(tmp.join(".complete")).map(drop))
+            .unwrap_or_else(|e| panic!("build busybox template {}: {e}", tmp.display()));
+        if fs::rename(&tmp, &dir).is_err() {
+            // Another process won the race; use theirs.
+            let _ = fs::remove_dir_all(&tmp);
+        }
+        assert!(
+            dir.join(".complete").exists(),
+            "no template at {}",
+            dir.display()
+        );
+        dir
+    })
+}
+
+/// Copies `src` to `dst` recursively: directories and symlinks are
+/// recreated, regular files copied, except `bin/busybox` which is
+/// hard-linked (falls back to a copy across filesystems). Ownership and
+/// modes are kept.
+fn copy_tree(src: &Path, dst: &Path, top: &Path) -> io::Result<()> {
+    let meta = fs::symlink_metadata(src)?;
+    let ft = meta.file_type();
+    if ft.is_symlink() {
+        std::os::unix::fs::symlink(fs::read_link(src)?, dst)?;
+        return Ok(());
+    }
+    if ft.is_dir() {
+        fs::create_dir(dst)?;
+        for entry in fs::read_dir(src)? {
+            let entry = entry?;
+            if entry.file_name() == ".complete" && src == top {
+                continue;
+            }
+            copy_tree(&entry.path(), &dst.join(entry.file_name()), top)?;
+        }
+    } else if src.strip_prefix(top).ok() == Some(Path::new("bin/busybox")) {
+        if fs::hard_link(src, dst).is_err() {
+            fs::copy(src, dst)?;
+        }
+        return Ok(());
+    } else {
+        fs::copy(src, dst)?;
+    }
+    fs::set_permissions(dst, fs::Permissions::from_mode(meta.mode() & 0o7777))?;
+    std::os::unix::fs::lchown(dst, Some(meta.uid()), Some(meta.gid()))?;
+    Ok(())
+}
+
+/// Makes a busybox root filesystem at `dir` (created; must not exist):
+/// `/bin/busybox` (static) with every applet symlinked in `/bin` (`sh`,
+/// `true`, `sleep`, ...), `/sbin`, `/usr/bin`, `/usr/sbin` → `/bin`, empty
+/// `/proc /sys /dev /tmp /run /mnt /var /root /home/user`, and `/etc/passwd`
+/// + `/etc/group` with root (0), user (1000) and nobody (65534).
+///
+/// `bin/busybox` is a hard link to a shared template: replace it, never
+/// modify it in place. Everything else is the bundle's own copy.
+pub fn busybox_rootfs(dir: &Path) -> io::Result<()> {
+    let template = busybox_template();
+    copy_tree(template, dir, template)
+}
+
+// ---------------------------------------------------------------------------
+// Bundle
+// ---------------------------------------------------------------------------
+
+/// The capabilities `runc spec` gives (bounding, effective, permitted).
+pub const DEFAULT_CAPS: &[&str] = &["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"];
+
+/// A config like `runc spec` prints, adjusted for tests: no terminal,
+/// `args ["sh"]`, writable root, hostname `runoci`, a cgroup namespace,
+/// capabilities only in bounding/effective/permitted, no `resources`, no
+/// seccomp.
+pub fn default_config() -> Value {
+    json!({
+        "ociVersion": "1.0.2",
+        "process": {
+            "terminal": false,
+            "user": { "uid": 0, "gid": 0 },
+            "args": ["sh"],
+            "env": ["PATH=/bin:/usr/bin:/sbin", "TERM=xterm"],
+            "cwd": "/",
+            "capabilities": {
+                "bounding": DEFAULT_CAPS,
+                "effective": DEFAULT_CAPS,
+                "permitted": DEFAULT_CAPS,
+            },
+            "rlimits": [ { "type": "RLIMIT_NOFILE", "hard": 1024, "soft": 1024 } ],
+            "noNewPrivileges": true
+        },
+        "root": { "path": "rootfs", "readonly": false },
+        "hostname": "runoci",
+        "mounts": [
+            { "destination": "/proc", "type": "proc", "source": "proc" },
+            { "destination": "/dev", "type": "tmpfs", "source": "tmpfs",
+              "options": ["nosuid", "strictatime", "mode=755", "size=65536k"] },
+            { "destination": "/dev/pts", "type": "devpts", "source": "devpts",
+              "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"] },
+            { "destination": "/dev/shm", "type": "tmpfs", "source": "shm",
+              "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"] },
+            { "destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue",
+              "options": ["nosuid", "noexec", "nodev"] },
+            { "destination": "/sys", "type": "sysfs", "source": "sysfs",
+              "options": ["nosuid", "noexec", "nodev", "ro"] },
+            { "destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
+              "options": ["nosuid", "noexec", "nodev", "relatime", "ro"] }
+        ],
+        "linux": {
+            "namespaces": [
+                { "type": "pid" }, { "type": "network" }, { "type": "ipc" },
+                { "type": "uts" }, { "type": "mount" }, { "type": "cgroup" }
+            ],
+            "maskedPaths": [
+                "/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys",
+                "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats",
+                "/proc/sched_debug", "/sys/firmware", "/proc/scsi"
+            ],
+            "readonlyPaths": [
+                "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"
+            ]
+        }
+    })
+}
+
+/// A temporary OCI bundle: `<dir>/rootfs` (busybox) and `<dir>/config.json`.
+///
+/// The config is held as a [`Value`]; edit it with [`Bundle::config_mut`] or
+/// [`Bundle::set_args`]. It is written by [`Bundle::write_config`], and also
+/// automatically whenever [`Bundle::path`] / [`Bundle::path_str`] is asked
+/// for after an edit, so passing `bundle.path()` to a runtime always passes
+/// the current config.
+///
+/// Drop unmounts anything left mounted under the bundle (lazily) and removes
+/// the directory; leftover mounts fail the test (unless it is already
+/// failing). `RUNOCI_TEST_KEEP=1` keeps the directory.
+///
+/// Declare the bundle *before* the [`Runtime`] that uses it: locals drop in
+/// reverse order, so the runtime's [`Cleanup`] then stops the containers
+/// before the bundle checks for leftover mounts.
+pub struct Bundle {
+    dir: PathBuf,
+    config: Value,
+    dirty: std::cell::Cell<bool>,
+}
+
+impl Bundle {
+    /// A new bundle named after `name` (sanitized; pid and a counter make it
+    /// unique), with a busybox rootfs and [`default_config`] written.
+    pub fn new(name: &str) -> Bundle {
+        let dir = test_dir().join(format!(
+            "b-{}-{}-{}",
+            sanitize(name, 40),
+            std::process::id(),
+            next_counter()
+        ));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir(&dir).unwrap_or_else(|e| panic!("create {}: {e}", dir.display()));
+        let bundle = Bundle {
+            config: default_config(),
+            dirty: std::cell::Cell::new(true),
+            dir,
+        };
+        busybox_rootfs(&bundle.rootfs())
+            .unwrap_or_else(|e| panic!("busybox rootfs in {}: {e}", bundle.dir.display()));
+        bundle.write_config();
+        bundle
+    }
+
+    /// The bundle directory; writes the config first if it was edited.
+    pub fn path(&self) -> &Path {
+        if self.dirty.get() {
+            self.write_config();
+        }
+        &self.dir
+    }
+
+    /// [`Bundle::path`] as a `&str` (test dirs are always UTF-8).
+    pub fn path_str(&self) -> &str {
+        self.path().to_str().expect("bundle path is UTF-8")
+    }
+
+    /// `<bundle>/rootfs`.
+    pub fn rootfs(&self) -> PathBuf {
+        self.dir.join("rootfs")
+    }
+
+    /// `<bundle>/config.json`.
+    pub fn config_path(&self) -> PathBuf {
+        self.dir.join("config.json")
+    }
+
+    /// The config as it will be written.
+    pub fn config(&self) -> &Value {
+        &self.config
+    }
+
+    /// The config, to edit; written at the next [`Bundle::path`] or
+    /// [`Bundle::write_config`].
+    pub fn config_mut(&mut self) -> &mut Value {
+        self.dirty.set(true);
+        &mut self.config
+    }
+
+    /// Sets `process.args`.
+    pub fn set_args(&mut self, args: &[&str]) -> &mut Self {
+        self.config_mut()["process"]["args"] = json!(args);
+        self
+    }
+
+    /// Writes `config.json` (pretty JSON) now.
+    pub fn write_config(&self) {
+        let text = serde_json::to_string_pretty(&self.config).expect("serialize config");
+        let path = self.config_path();
+        fs::write(&path, text).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
+        self.dirty.set(false);
+    }
+}
+
+impl Drop for Bundle {
+    fn drop(&mut self) {
+        let leftovers = unmount_under(&self.dir);
+        if std::env::var_os("RUNOCI_TEST_KEEP").is_none() {
+            if let Err(e) = fs::remove_dir_all(&self.dir) {
+                eprintln!("runoci-tests: cannot remove {}: {e}", self.dir.display());
+            }
+        }
+        if !leftovers.is_empty() && !std::thread::panicking() {
+            panic!(
+                "mounts were left under bundle {} (now unmounted): {leftovers:?}",
+                self.dir.display()
+            );
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Mounts and processes
+// ---------------------------------------------------------------------------
+
+fn unescape_mountinfo(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\'
+            && i + 3 < b.len()
+            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
+        {
+            let v = (b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0');
+            out.push(v);
+            i += 4;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Mount points of this process's mount namespace, in mount order.
+pub fn mount_points() -> Vec<String> {
+    let text = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    text.lines()
+        .filter_map(|l| l.split(' ').nth(4))
+        .map(unescape_mountinfo)
+        .collect()
+}
+
+/// Lazily unmounts (MNT_DETACH) every mount at or under `dir`, deepest
+/// first; returns the mount points it found.
+pub fn unmount_under(dir: &Path) -> Vec<String> {
+    let mut found: Vec<String> = mount_points()
+        .into_iter()
+        .filter(|m| Path::new(m).starts_with(dir))
+        .collect();
+    found.dedup();
+    for m in found.iter().rev() {
+        let _ = nix::mount::umount2(m.as_str(), nix::mount::MntFlags::MNT_DETACH);
+    }
+    found
+}
+
+/// Pids of all processes (from /proc).
+pub fn all_pids() -> BTreeSet<i32> {
+    fs::read_dir("/proc")
+        .map(|rd| {
+            rd.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Whether `pid` exists and is not a zombie.
+pub fn pid_alive(pid: i32) -> bool {
+    match fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => {
+            let state = stat
+                .rsplit_once(')')
+                .and_then(|(_, rest)| rest.trim_start().chars().next());
+            !matches!(state, Some('Z') | Some('X') | None)
+        }
+        Err(_) => false,
+    }
+}
+
+/// `/proc/PID/cmdline` with NULs as spaces (empty if gone).
+pub fn pid_cmdline(pid: i32) -> String {
+    fs::read(format!("/proc/{pid}/cmdline"))
+        .map(|b| {
+            String::from_utf8_lossy(&b)
+                .trim_end_matches('\0')
+                .replace('\0', " ")
+        })
+        .unwrap_or_default()
+}
+
+/// Describes a process if any of its cmdline, environment, cgroups, cwd or
+/// root mention one of `markers`.
+fn process_matches(pid: i32, markers: &[&str]) -> Option<String> {
+    if pid == std::process::id() as i32 || !pid_alive(pid) {
+        return None;
+    }
+    let cmdline = pid_cmdline(pid);
+    let mut texts = vec![cmdline.clone()];
+    if let Ok(env) = fs::read(format!("/proc/{pid}/environ")) {
+        texts.push(String::from_utf8_lossy(&env).into_owned());
+    }
+    if let Ok(cg) = fs::read_to_string(format!("/proc/{pid}/cgroup")) {
+        texts.push(cg);
+    }
+    for link in ["cwd", "root"] {
+        if let Ok(p) = fs::read_link(format!("/proc/{pid}/{link}")) {
+            texts.push(p.to_string_lossy().into_owned());
+        }
+    }
+    let hit = markers
+        .iter()
+        .filter(|m| !m.is_empty())
+        .find(|m| texts.iter().any(|t| t.contains(*m)))?;
+    Some(format!("pid {pid} ({cmdline:?}) mentions {hit:?}"))
+}
+
+/// Every cgroup directory under `/sys/fs/cgroup/*/` (and a pure-v2
+/// `/sys/fs/cgroup/`), at most `depth` levels down.
+pub fn cgroup_dirs() -> BTreeSet<PathBuf> {
+    fn walk(dir: &Path, depth: usize, out: &mut BTreeSet<PathBuf>) {
+        if depth == 0 {
+            return;
+        }
+        let Ok(rd) = fs::read_dir(dir) else { return };
+        for e in rd.flatten() {
+            if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+                let p = e.path();
+                walk(&p, depth - 1, out);
+                out.insert(p);
+            }
+        }
+    }
+    let mut out = BTreeSet::new();
+    walk(Path::new("/sys/fs/cgroup"), 10, &mut out);
+    out
+}
+
+// ---------------------------------------------------------------------------
+// HostSnapshot
+// ---------------------------------------------------------------------------
+
+/// What the host had at one moment: mount points, live pids, cgroup dirs.
+/// Compare with [`HostSnapshot::assert_nothing_leaked`] after an operation
+/// that must leave nothing behind. Tests run in parallel, so only what
+/// mentions one of the given markers (container id, bundle path, root path)
+/// counts.
+#[derive(Debug, Clone)]
+pub struct HostSnapshot {
+    pub mounts: BTreeSet<String>,
+    pub pids: BTreeSet<i32>,
+    pub cgroups: BTreeSet<PathBuf>,
+}
+
+impl HostSnapshot {
+    /// Snapshot now.
+    pub fn take() -> HostSnapshot {
+        HostSnapshot {
+            mounts: mount_points().into_iter().collect(),
+            pids: all_pids(),
+            cgroups: cgroup_dirs(),
+        }
+    }
+
+    /// What appeared since this snapshot and mentions one of `markers`:
+    /// new mounts whose mount point contains a marker, new live processes
+    /// whose cmdline/environ/cgroup/cwd/root contains one, and new cgroup
+    /// directories whose path contains one.
+    pub fn leaks(&self, markers: &[&str]) -> Vec<String> {
+        let markers: Vec<&str> = markers.iter().copied().filter(|m| !m.is_empty()).collect();
+        let now = HostSnapshot::take();
+        let mut leaks = Vec::new();
+        for m in now.mounts.difference(&self.mounts) {
+            if markers.iter().any(|k| m.contains(k)) {
+                leaks.push(format!("mount {m}"));
+            }
+        }
+        for pid in now.pids.difference(&self.pids) {
+            if let Some(d) = process_matches(*pid, &markers) {
+                leaks.push(format!("process {d}"));
+            }
+        }
+        for cg in now.cgroups.difference(&self.cgroups) {
+            let s = cg.to_string_lossy();
+            if markers.iter().any(|k| s.contains(k)) {
+                leaks.push(format!("cgroup {s}"));
+            }
+        }
+        leaks
+    }
+
+    /// Panics listing the leaks if, after up to 5 seconds of grace (for
+    /// processes that are still exiting), anything mentioning one of
+    /// `markers` remains. Use the container id, the bundle path and the
+    /// runtime root as markers.
+    #[track_caller]
+    pub fn assert_nothing_leaked(&self, markers: &[&str]) {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let leaks = self.leaks(markers);
+            if leaks.is_empty() {
+                return;
+            }
+            if Instant::now() >= deadline {
+                panic!(
+                    "left behind (markers {markers:?}):\n  {}",
+                    leaks.join("\n  ")
+                );
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Running commands
+// ---------------------------------------------------------------------------
+
+/// The result of a command run with a timeout. The `assert_*` helpers panic
+/// with the whole story: command, status, stdout, stderr.
+#[derive(Debug, Clone)]
+pub struct Output {
+    /// The command line, shell-like.
+    pub command: String,
+    pub status: ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+    /// The command did not finish in time and was SIGKILLed.
+    pub timed_out: bool,
+    /// Wall time from spawn to exit.
+    pub elapsed: Duration,
+}
+
+impl fmt::Display for Output {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use std::os::unix::process::ExitStatusExt;
+        writeln!(f, "command: {}", self.command)?;
+        if self.timed_out {
+            writeln!(f, "status:  TIMED OUT after {:?} (killed)", self.elapsed)?;
+        } else if let Some(c) = self.status.code() {
+            writeln!(f, "status:  exit code {c} ({:?})", self.elapsed)?;
+        } else {
+            writeln!(f, "status:  killed by signal {:?}", self.status.signal())?;
+        }
+        writeln!(f, "--- stdout ---\n{}", self.stdout.trim_end())?;
+        write!(f, "--- stderr ---\n{}", self.stderr.trim_end())
+    }
+}
+
+impl Output {
+    /// Exit code, `None` if killed by a signal or timed out.
+    pub fn code(&self) -> Option<i32> {
+        if self.timed_out {
+            None
+        } else {
+            self.status.code()
+        }
+    }
+
+    /// Signal that killed the command (SIGKILL if it timed out).
+    pub fn signal(&self) -> Option<i32> {
+        use std::os::unix::process::ExitStatusExt;
+        self.status.signal()
+    }
+
+    /// Exited 0 in time.
+    pub fn success(&self) -> bool {
+        self.code() == Some(0)
+    }
+
+    /// Panics unless the command exited 0.
+    #[track_caller]
+    pub fn assert_ok(&self) -> &Self {
+        if !self.success() {
+            panic!("command failed, expected success\n{self}");
+        }
+        self
+    }
+
+    /// Panics unless the command exited with `code`.
+    #[track_caller]
+    pub fn assert_code(&self, code: i32) -> &Self {
+        if self.code() != Some(code) {
+            panic!("expected exit code {code}\n{self}");
+        }
+        self
+    }
+
+    /// Panics unless the command exited in time with a non-zero code.
+    #[track_caller]
+    pub fn assert_failed(&self) -> &Self {
+        if matches!(self.code(), Some(0) | None) {
+            panic!("expected a failure exit code\n{self}");
+        }
+        self
+    }
+
+    /// Panics unless stdout contains `needle`.
+    #[track_caller]
+    pub fn assert_stdout_contains(&self, needle: &str) -> &Self {
+        if !self.stdout.contains(needle) {
+            panic!("stdout does not contain {needle:?}\n{self}");
+        }
+        self
+    }
+
+    /// Panics unless stderr contains `needle`.
+    #[track_caller]
+    pub fn assert_stderr_contains(&self, needle: &str) -> &Self {
+        if !self.stderr.contains(needle) {
+            panic!("stderr does not contain {needle:?}\n{self}");
+        }
+        self
+    }
+
+    /// Panics unless stdout equals `expected` (exactly).
+    #[track_caller]
+    pub fn assert_stdout_eq(&self, expected: &str) -> &Self {
+        if self.stdout != expected {
+            panic!("stdout is not {expected:?}\n{self}");
+        }
+        self
+    }
+
+    /// Stdout parsed as JSON; panics with the output if it is not.
+    #[track_caller]
+    pub fn json(&self) -> Value {
+        match serde_json::from_str(&self.stdout) {
+            Ok(v) => v,
+            Err(e) => panic!("stdout is not JSON ({e})\n{self}"),
+        }
+    }
+}
+
+fn describe_command(cmd: &Command) -> String {
+    fn quote(s: &OsStr) -> String {
+        let s = s.to_string_lossy();
+        if !s.is_empty()
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_./:=@,+%".contains(c))
+        {
+            s.into_owned()
+        } else {
+            format!("'{}'", s.replace('\'', r"'\''"))
+        }
+    }
+    std::iter::once(cmd.get_program())
+        .chain(cmd.get_args())
+        .map(quote)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// An unlinked temporary file (stdio capture that never blocks: a container
+/// that inherits it can keep it open without hanging the test).
+fn anon_file() -> io::Result<File> {
+    let path = test_dir().join(format!(".io-{}-{}", std::process::id(), next_counter()));
+    let f = fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .open(&path)?;
+    fs::remove_file(&path)?;
+    Ok(f)
+}
+
+fn read_all(mut f: File) -> String {
+    let mut buf = Vec::new();
+    let _ = f.seek(SeekFrom::Start(0));
+    let _ = f.read_to_end(&mut buf);
+    String::from_utf8_lossy(&buf).into_owned()
+}
+
+/// Runs `cmd` with stdin from `input` (empty: /dev/null-like), stdout and
+/// stderr captured in anonymous files, and kills it (SIGKILL) after
+/// `timeout`. Never hangs: children of the command (a container) may keep
+/// the captured files open, that does not matter.
+pub fn run_command(cmd: &mut Command, input: &[u8], timeout: Duration) -> Output {
+    let command = describe_command(cmd);
+    let stdin = if input.is_empty() {
+        Stdio::null()
+    } else {
+        let mut f = anon_file().expect("stdin temp file");
+        f.write_all(input).expect("write stdin");
+        f.seek(SeekFrom::Start(0)).expect("seek stdin");
+        Stdio::from(f)
+    };
+    let out = anon_file().expect("stdout temp file");
+    let err = anon_file().expect("stderr temp file");
+    cmd.stdin(stdin)
+        .stdout(out.try_clone().expect("dup"))
+        .stderr(err.try_clone().expect("dup"));
+    let start = Instant::now();
+    let mut child = cmd
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot spawn {command}: {e}"));
+    let pid = child.id() as i32;
+    let (tx, rx) = mpsc::channel();
+    let waiter = std::thread::spawn(move || {
+        let r = child.wait();
+        let _ = tx.send(());
+        r
+    });
+    let timed_out = rx.recv_timeout(timeout).is_err();
+    if timed_out {
+        // The child is not reaped until the waiter returns: the pid is ours.
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+    }
+    let status = waiter
+        .join()
+        .expect("waiter thread")
+        .unwrap_or_else(|e| panic!("wait for {command}: {e}"));
+    let elapsed = start.elapsed();
+    // Drop our write handles held by `cmd` (the Stdio was moved into it).
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    Output {
+        command,
+        status,
+        stdout: read_all(out),
+        stderr: read_all(err),
+        timed_out,
+        elapsed,
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Runtime and Cleanup
+// ---------------------------------------------------------------------------
+
+/// Kills and deletes every container left in a runtime root, then removes
+/// the root (and unmounts anything under it). Runs on drop, including when a
+/// test panicked; never panics itself.
+#[derive(Debug)]
+pub struct Cleanup {
+    bin: PathBuf,
+    root: PathBuf,
+}
+
+impl Cleanup {
+    pub fn new(bin: impl AsRef<Path>, root: impl AsRef<Path>) -> Cleanup {
+        Cleanup {
+            bin: bin.as_ref().to_path_buf(),
+            root: root.as_ref().to_path_buf(),
+        }
+    }
+
+    fn ids(&self) -> Vec<String> {
+        container_ids_in(&self.root)
+    }
+
+    /// Does the cleanup now (idempotent).
+    pub fn run_now(&self) {
+        let ids = self.ids();
+        let t = Duration::from_secs(10);
+        let rt = |args: &[&str]| {
+            let mut c = Command::new(&self.bin);
+            c.arg("--root").arg(&self.root).args(args);
+            run_command(&mut c, b"", t)
+        };
+        for id in &ids {
+            let pids = recorded_pids(&self.root.join(id));
+            let _ = rt(&["kill", id, "KILL"]);
+            let _ = rt(&["delete", "--force", id]);
+            if self.root.join(id).exists() {
+                // run_oci dialect spelling of delete.
+                let _ = rt(&["destroy", id]);
+            }
+            // Last resort: SIGKILL recorded pids that live in another pid
+            // namespace than ours (never a host process).
+            for pid in pids {
+                if pid_alive(pid) && other_pid_ns(pid) {
+                    eprintln!("runoci-tests: SIGKILL leftover container process {pid}");
+                    let _ = nix::sys::signal::kill(
+                        nix::unistd::Pid::from_raw(pid),
+                        nix::sys::signal::Signal::SIGKILL,
+                    );
+                }
+            }
+        }
+        let mounts = unmount_under(&self.root);
+        if !mounts.is_empty() {
+            eprintln!(
+                "runoci-tests: unmounted leftovers under {}: {mounts:?}",
+                self.root.display()
+            );
+        }
+        if self.root.exists() {
+            if let Err(e) = fs::remove_dir_all(&self.root) {
+                eprintln!("runoci-tests: cannot remove {}: {e}", self.root.display());
+            }
+        }
+    }
+}
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        self.run_now();
+    }
+}
+
+fn container_ids_in(root: &Path) -> Vec<String> {
+    let mut ids: Vec<String> = fs::read_dir(root)
+        .map(|rd| {
+            rd.flatten()
+                .filter(|e| e.file_type().map(|t| t.is_dir()).unwrap_or(false))
+                .filter_map(|e| e.file_name().into_string().ok())
+                .filter(|n| !n.starts_with('.'))
+                .collect()
+        })
+        .unwrap_or_default();
+    ids.sort();
+    ids
+}
+
+/// Pids a runtime recorded for a container: runoci's `container.pid`,
+/// runc's `state.json` `init_process_pid`, crun's `status` `pid`.
+fn recorded_pids(dir: &Path) -> Vec<i32> {
+    let mut pids = Vec::new();
+    if let Ok(s) = fs::read_to_string(dir.join("container.pid")) {
+        pids.extend(s.trim().parse::<i32>().ok());
+    }
+    for (file, key) in [("state.json", "init_process_pid"), ("status", "pid")] {
+        if let Ok(s) = fs::read_to_string(dir.join(file)) {
+            if let Ok(v) = serde_json::from_str::<Value>(&s) {
+                pids.extend(v[key].as_i64().map(|p| p as i32));
+            }
+        }
+    }
+    pids.retain(|p| *p > 1);
+    pids
+}
+
+fn other_pid_ns(pid: i32) -> bool {
+    match (
+        fs::read_link(format!("/proc/{pid}/ns/pid")),
+        fs::read_link("/proc/self/ns/pid"),
+    ) {
+        (Ok(a), Ok(b)) => a != b,
+        _ => false,
+    }
+}
+
+/// A runtime binary with its own `--root` directory (unique per Runtime, so
+/// tests run in parallel). Dropping it kills and deletes its containers and
+/// removes the root (see [`Cleanup`]).
+#[derive(Debug)]
+pub struct Runtime {
+    bin: PathBuf,
+    root: PathBuf,
+    timeout: Duration,
+    cleanup: Cleanup,
+}
+
+impl Runtime {
+    /// The workspace's runoci binary (see [`runoci_bin`]).
+    pub fn runoci() -> Runtime {
+        Runtime::at(runoci_bin())
+    }
+
+    /// `/usr/bin/runc`.
+    pub fn runc() -> Runtime {
+        Runtime::at("/usr/bin/runc")
+    }
+
+    /// `/usr/bin/crun`.
+    pub fn crun() -> Runtime {
+        Runtime::at("/usr/bin/crun")
+    }
+
+    /// Any runtime binary with the runc-style global `--root`.
+    pub fn at(bin: impl AsRef<Path>) -> Runtime {
+        let bin = bin.as_ref().to_path_buf();
+        let root = test_dir().join(format!("r{}-{}", std::process::id(), next_counter()));
+        let _ = fs::remove_dir_all(&root);
+        fs::create_dir(&root).unwrap_or_else(|e| panic!("create {}: {e}", root.display()));
+        fs::set_permissions(&root, fs::Permissions::from_mode(0o700))
+            .unwrap_or_else(|e| panic!("chmod {}: {e}", root.display()));
+        Runtime {
+            cleanup: Cleanup::new(&bin, &root),
+            bin,
+            root,
+            timeout: default_timeout(),
+        }
+    }
+
+    /// The binary.
+    pub fn bin(&self) -> &Path {
+        &self.bin
+    }
+
+    /// The `--root` directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// [`Runtime::root`] as a `&str`.
+    pub fn root_str(&self) -> &str {
+        self.root.to_str().expect("root path is UTF-8")
+    }
+
+    /// Per-command timeout (default [`default_timeout`]).
+    pub fn with_timeout(mut self, timeout: Duration) -> Runtime {
+        self.timeout = timeout;
+        self
+    }
+
+    /// `<bin> --root <root> <args...>`, not yet run.
+    pub fn cmd<I, S>(&self, args: I) -> Command
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        let mut c = Command::new(&self.bin);
+        c.arg("--root").arg(&self.root).args(args);
+        c
+    }
+
+    /// Runs `<bin> --root <root> <args...>` with stdin /dev/null and the
+    /// timeout.
+    pub fn run<I, S>(&self, args: I) -> Output
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        run_command(&mut self.cmd(args), b"", self.timeout)
+    }
+
+    /// Like [`Runtime::run`] with `input` on stdin.
+    pub fn run_with_input<I, S>(&self, args: I, input: &[u8]) -> Output
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        run_command(&mut self.cmd(args), input, self.timeout)
+    }
+
+    /// `state <id>`, asserted successful, parsed.
+    #[track_caller]
+    pub fn state(&self, id: &str) -> Value {
+        self.run(["state", id]).assert_ok().json()
+    }
+
+    /// Container ids present in the root directory.
+    pub fn container_ids(&self) -> Vec<String> {
+        container_ids_in(&self.root)
+    }
+
+    /// Kills and deletes every container in the root now (the root itself is
+    /// removed too, and recreated empty).
+    pub fn cleanup_now(&self) {
+        self.cleanup.run_now();
+        let _ = fs::create_dir(&self.root);
+        let _ = fs::set_permissions(&self.root, fs::Permissions::from_mode(0o700));
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Finding (and building) runoci
+// ---------------------------------------------------------------------------
+
+/// The workspace root (this crate's parent directory).
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace root")
+        .to_path_buf()
+}
+
+/// The target profile directory this test executable was built into
+/// (`<target>/<profile>`), from `<target>/<profile>/deps/<test-exe>`.
+fn profile_dir() -> PathBuf {
+    if let Ok(exe) = std::env::current_exe() {
+        if let Some(deps) = exe.parent() {
+            if deps.file_name() == Some(OsStr::new("deps")) {
+                if let Some(p) = deps.parent() {
+                    return p.to_path_buf();
+                }
+            }
+            // A bin target lives directly in <target>/<profile>.
+            if deps.join("deps").is_dir() {
+                return deps.to_path_buf();
+            }
+        }
+    }
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("target"));
+    target.join(if cfg!(debug_assertions) {
+        "debug"
+    } else {
+        "release"
+    })
+}
+
+fn newest_source_mtime() -> SystemTime {
+    fn walk(p: &Path, newest: &mut SystemTime) {
+        let Ok(meta) = fs::metadata(p) else { return };
+        if meta.is_dir() {
+            if let Ok(rd) = fs::read_dir(p) {
+                for e in rd.flatten() {
+                    walk(&e.path(), newest);
+                }
+            }
+        } else if let Ok(m) = meta.modified() {
+            let name = p.to_string_lossy();
+            if (name.ends_with(".rs") || name.ends_with(".toml") || name.ends_with(".lock"))
+                && m > *newest
+            {
+                *newest = m;
+            }
+        }
+    }
+    let root = workspace_root();
+    let mut newest = SystemTime::UNIX_EPOCH;
+    for p in [
+        "Cargo.toml",
+        "Cargo.lock",
+        "proto",
+        "runoci",
+        "runoci-monitor",
+    ] {
+        walk(&root.join(p), &mut newest);
+    }
+    newest
+}
+
+/// Path of the runoci binary under test: `$RUNOCI_BIN` if set, else
+/// `runoci` in the same target profile directory as this test executable.
+/// If that is missing or older than the sources of proto/, runoci/ and
+/// runoci-monitor/, runs `cargo build --bins` for that profile first (once
+/// per test process; cargo's lock serializes concurrent builds).
+pub fn runoci_bin() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        if let Some(p) = std::env::var_os("RUNOCI_BIN") {
+            return PathBuf::from(p);
+        }
+        let dir = profile_dir();
+        let bin = dir.join("runoci");
+        let fresh = fs::metadata(&bin)
+            .and_then(|m| m.modified())
+            .map(|m| m >= newest_source_mtime())
+            .unwrap_or(false);
+        if !fresh {
+            let cargo = std::env::var_os("CARGO").unwrap_or_else(|| env!("CARGO").into());
+            let mut c = Command::new(cargo);
+            c.current_dir(workspace_root()).args([
+                "build",
+                "--bins",
+                "-p",
+                "runoci",
+                "-p",
+                "runoci-monitor",
+            ]);
+            match dir.file_name().and_then(OsStr::to_str) {
+                Some("debug") => {}
+                Some("release") => {
+                    c.arg("--release");
+                }
+                Some(other) => {
+                    c.args(["--profile", other]);
+                }
+                None => {}
+            }
+            if let Some(target) = dir.parent() {
+                c.env("CARGO_TARGET_DIR", target);
+            }
+            let out = run_command(&mut c, b"", Duration::from_secs(1800));
+            if !out.success() {
+                panic!("building runoci failed\n{out}");
+            }
+        }
+        assert!(bin.exists(), "no runoci binary at {}", bin.display());
+        bin
+    })
+}
