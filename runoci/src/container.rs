@@ -211,7 +211,9 @@ fn setup_cgroup(spec: &Spec, opts: &ContainerOptions) -> Result<Option<cgroups::
     let cg = cgroups::Cgroup::create(&layout, &rel, None)?;
     let mut res = linux.and_then(|l| l.resources.clone()).unwrap_or_default();
     if !res.devices.is_empty() {
-        res.devices.extend(default_device_rules(linux.map(|l| l.devices.as_slice()).unwrap_or(&[])));
+        res.devices.extend(default_device_rules(
+            linux.map(|l| l.devices.as_slice()).unwrap_or(&[]),
+        ));
     }
     if let Err(e) = cg.apply(&res, linux.and_then(|l| l.cpu.as_ref())) {
         let _ = cg.destroy();
@@ -231,13 +233,27 @@ fn default_device_rules(configured: &[crate::spec::Device]) -> Vec<crate::spec::
         minor,
         access: Some("rwm".to_string()),
     };
-    let mut rules: Vec<_> = [(1, 3), (1, 5), (1, 7), (1, 8), (1, 9), (5, 0), (5, 1), (5, 2), (10, 200)]
-        .iter()
-        .map(|(ma, mi)| rule("c", Some(*ma), Some(*mi)))
-        .collect();
+    let mut rules: Vec<_> = [
+        (1, 3),
+        (1, 5),
+        (1, 7),
+        (1, 8),
+        (1, 9),
+        (5, 0),
+        (5, 1),
+        (5, 2),
+        (10, 200),
+    ]
+    .iter()
+    .map(|(ma, mi)| rule("c", Some(*ma), Some(*mi)))
+    .collect();
     rules.push(rule("c", Some(136), None));
     for d in configured {
-        rules.push(rule(&d.typ, Some(d.major), if d.dynamic_minor { None } else { Some(d.minor) }));
+        rules.push(rule(
+            &d.typ,
+            Some(d.major),
+            if d.dynamic_minor { None } else { Some(d.minor) },
+        ));
     }
     rules
 }
