@@ -38,6 +38,9 @@ pub struct Cli {
     /// run_oci: write log messages (and hooks' output) to a file in DIR.
     #[arg(short = 'l', long = "log_dir", global = true, value_name = "DIR")]
     pub log_dir: Option<PathBuf>,
+    /// The runoci-monitor binary (default: next to runoci; or RUNOCI_MONITOR).
+    #[arg(long = "monitor-path", global = true, value_name = "PATH")]
+    pub monitor_path: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -46,6 +49,57 @@ pub struct Cli {
 pub enum Command {
     /// Create and run a container in the foreground; exits with its status.
     Run(RunArgs),
+    /// Create and start a container in the background, under its monitor.
+    Start(RunArgs),
+    /// Send a signal to a container (default TERM).
+    Kill(KillArgs),
+    /// Remove a stopped container (poststop hooks, mounts, cgroups, record).
+    #[command(visible_alias = "delete")]
+    Destroy(DestroyArgs),
+    /// Print a container's OCI state as JSON.
+    State(IdArg),
+    /// List the containers under --root.
+    #[command(visible_alias = "ls")]
+    List(ListArgs),
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct IdArg {
+    /// The container id.
+    pub id: String,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct KillArgs {
+    /// run_oci: the signal name (TERM, SIGKILL) or number.
+    #[arg(short = 'S', long = "signal", value_name = "SIGNAL")]
+    pub signal_opt: Option<String>,
+    /// Signal every process of the container, not only its init.
+    #[arg(short = 'a', long)]
+    pub all: bool,
+    /// The container id.
+    pub id: String,
+    /// runc: the signal as a second argument.
+    pub signal: Option<String>,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct DestroyArgs {
+    /// Kill a running container first (SIGKILL).
+    #[arg(short = 'f', long)]
+    pub force: bool,
+    /// The container id.
+    pub id: String,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct ListArgs {
+    /// table or json.
+    #[arg(short = 'f', long, default_value = "table")]
+    pub format: String,
+    /// Print ids only.
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
 }
 
 /// Options of `run` and `start` (both dialects).

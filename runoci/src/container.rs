@@ -75,12 +75,27 @@ impl HookState {
         let mut v = serde_json::to_value(&self.state).unwrap_or_default();
         if let Some(o) = v.as_object_mut() {
             o.insert("status".into(), status.into());
-            o.remove("rootfs");
-            o.remove("created");
-            o.remove("owner");
         }
-        serde_json::to_string_pretty(&v).unwrap_or_default()
+        hook_state_json_value(v)
     }
+
+    pub fn state(&self) -> &State {
+        &self.state
+    }
+}
+
+/// The state given to hooks: the spec's fields only.
+pub fn hook_state_json(state: &State) -> String {
+    hook_state_json_value(serde_json::to_value(state).unwrap_or_default())
+}
+
+fn hook_state_json_value(mut v: serde_json::Value) -> String {
+    if let Some(o) = v.as_object_mut() {
+        for k in ["rootfs", "created", "owner", "exit"] {
+            o.remove(k);
+        }
+    }
+    serde_json::to_string_pretty(&v).unwrap_or_default()
 }
 
 /// A container whose init exists: exec'd, or waiting on the exec FIFO.

@@ -14,4 +14,5 @@ pub mod process;
 pub mod procfs;
 pub mod rootfs;
 pub mod spec;
+pub mod state;
 pub mod sync;

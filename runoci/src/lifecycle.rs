@@ -1,18 +1,91 @@
 //! What happens to a detached container after its init is gone. Shared by
 //! the monitor (normal path) and `destroy` (when the monitor died).
 
-use runoci_proto::ExitStatus;
+use crate::error::{Context, Result};
+use crate::state::{self, StateDir, EXIT_STATUS, POSTSTOP_DONE};
+use runoci_proto::{ExitStatus, Status};
 use std::path::Path;
+
+fn state_dir(dir: &Path) -> StateDir {
+    let id = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    StateDir { id, dir: dir.to_path_buf() }
+}
 
 /// The container's init has exited with `exit`: record it, run poststop
 /// hooks once, undo mounts and cgroups, mark the state stopped.
-pub fn container_exited(state_dir: &Path, exit: &ExitStatus) -> std::io::Result<()> {
-    let _ = (state_dir, exit);
+pub fn container_exited(dir: &Path, exit: &ExitStatus) -> Result<()> {
+    let sd = state_dir(dir);
+    let _lock = sd.lock()?;
+    sd.write_atomic(EXIT_STATUS, format!("{}\n", exit.as_exit_code()).as_bytes())?;
+    let mut st = sd.read_state()?;
+    st.exit = Some(*exit);
+    finish(&sd)?;
+    st.status = Status::Stopped;
+    sd.write_state(&st)
+}
+
+/// Poststop hooks (once: the marker is made before they run, so a crash
+/// mid-hook never runs them a second time — the hook process itself
+/// outlives us), then mounts and cgroups. Idempotent.
+pub fn finish(sd: &StateDir) -> Result<()> {
+    let record = sd.read_record().unwrap_or_default();
+    let marker = sd.file(POSTSTOP_DONE);
+    let first = std::fs::OpenOptions::new().write(true).create_new(true).open(&marker).is_ok();
+    if first && !record.poststop.is_empty() {
+        let mut st = sd.read_state()?;
+        st.status = Status::Stopped;
+        let json = crate::container::hook_state_json(&st);
+        if let Err(e) = crate::hooks::run_stage("poststop", &record.poststop, &json) {
+            eprintln!("runoci: container {}: {e}", sd.id);
+        }
+    }
+    unmount_under(&sd.dir);
+    if let Some(cg) = &record.cgroup {
+        crate::cgroups::Cgroup::from_record(cg)
+            .destroy()
+            .with_ctx(|| format!("container {}: remove cgroups", sd.id))?;
+    }
     Ok(())
 }
 
+/// Everything mounted under the state directory, deepest first (the
+/// reference's CleanUpContainer).
+fn unmount_under(dir: &Path) {
+    let Ok(info) = std::fs::read_to_string("/proc/self/mountinfo") else { return };
+    let prefix = dir.to_string_lossy().into_owned();
+    let mut points: Vec<String> = info
+        .lines()
+        .filter_map(|l| l.split(' ').nth(4).map(unescape))
+        .filter(|p| p == &prefix || p.starts_with(&format!("{prefix}/")))
+        .collect();
+    points.sort();
+    for p in points.iter().rev() {
+        let _ = nix::mount::umount2(p.as_str(), nix::mount::MntFlags::MNT_DETACH);
+    }
+}
+
+fn unescape(s: &str) -> String {
+    s.replace("\\040", " ").replace("\\011", "\t").replace("\\012", "\n").replace("\\134", "\\")
+}
+
 /// Send `signal` to every process of the container (its cgroup).
-pub fn kill_all(state_dir: &Path, signal: i32) -> std::io::Result<()> {
-    let _ = (state_dir, signal);
-    Ok(())
+pub fn kill_all(dir: &Path, signal: i32) -> Result<()> {
+    let sd = state_dir(dir);
+    let record = sd.read_record()?;
+    match &record.cgroup {
+        Some(cg) => crate::cgroups::Cgroup::from_record(cg)
+            .kill_all(signal)
+            .with_ctx(|| format!("container {}: signal every process", sd.id)),
+        None => {
+            // No cgroup: the init alone.
+            if state::same_process(record.pid, record.pid_start_time) {
+                nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(record.pid),
+                    nix::sys::signal::Signal::try_from(signal).ok(),
+                )
+                .ctx("kill")?;
+            }
+            Ok(())
+        }
+    }
 }

@@ -1,5 +1,10 @@
 //! One module per command.
+pub mod destroy;
+pub mod kill;
+pub mod monitor_client;
 pub mod run;
+pub mod start;
+pub mod state;
 
 use crate::cli::RunArgs;
 use crate::container::ContainerOptions;

@@ -1,0 +1,55 @@
+//! `runoci destroy` / `delete`: remove a stopped container's record, after
+//! its poststop hooks (once: not again if the monitor ran them) and its
+//! mounts and cgroups. A running container is refused unless `--force`.
+
+use crate::error::{Error, Result};
+use crate::state::{self, StateDir};
+use std::os::fd::AsRawFd;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+pub fn destroy(root: &Path, id: &str, force: bool) -> Result<()> {
+    let sd = StateDir::open(root, id)?;
+    let record = sd.read_record().unwrap_or_default();
+    if state::same_process(record.pid, record.pid_start_time) {
+        if !force {
+            return Err(Error::new(format!(
+                "container {id} is running (pid {}); stop it first (runoci kill {id}) or use --force",
+                record.pid
+            )));
+        }
+        kill_and_wait(id, record.pid, record.pid_start_time)?;
+    }
+    // A live monitor is finishing the cleanup itself: let it, then check.
+    if record.monitor_pid != 0 {
+        wait_gone(record.monitor_pid, record.monitor_start_time, Duration::from_secs(30));
+    }
+    let _lock = sd.lock()?;
+    crate::lifecycle::finish(&sd)?;
+    sd.remove()
+}
+
+fn kill_and_wait(id: &str, pid: i32, start: u64) -> Result<()> {
+    if let Ok(fd) = crate::container::pidfd_open(pid) {
+        if state::same_process(pid, start) {
+            // SAFETY: signalling through a pidfd we hold.
+            unsafe { libc::syscall(libc::SYS_pidfd_send_signal, fd.as_raw_fd(), libc::SIGKILL, 0, 0) };
+        }
+    }
+    if !wait_gone(pid, start, Duration::from_secs(10)) {
+        return Err(Error::new(format!("container {id}: pid {pid} did not die after SIGKILL")));
+    }
+    Ok(())
+}
+
+/// Wait until `pid` (with that start time) is gone or a zombie.
+fn wait_gone(pid: i32, start: u64, limit: Duration) -> bool {
+    let deadline = Instant::now() + limit;
+    while state::same_process(pid, start) {
+        if Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    true
+}

@@ -1,0 +1,48 @@
+//! `runoci kill`: signal a container's init (or all its processes).
+//! Through the monitor's socket while it lives (it holds a pidfd: no pid
+//! reuse race); otherwise through a pidfd of the recorded pid, after
+//! proving the pid is still the container's (its start time).
+
+use crate::error::{Error, Result};
+use crate::state::{self, StateDir};
+use std::os::fd::AsRawFd;
+use std::path::Path;
+
+pub fn parse_signal(s: &str) -> Result<i32> {
+    crate::spec::signal(s)
+        .map(|s| s as i32)
+        .ok_or_else(|| Error::new(format!("invalid signal {s:?}: use a name (TERM, SIGKILL) or a number")))
+}
+
+pub fn kill(root: &Path, id: &str, signal: i32, all: bool) -> Result<()> {
+    let sd = StateDir::open(root, id)?;
+    if let Some(r) = super::monitor_client::try_kill(&sd, signal, all) {
+        return r;
+    }
+    let record = sd.read_record().map_err(|e| e.context(format!("container {id}")))?;
+    if !sd.is_run_oci_managed() && record.monitor_pid != 0 {
+        return Err(Error::new(format!("container {id} is not run_oci-managed (no .run_oci tag)")));
+    }
+    if all {
+        return crate::lifecycle::kill_all(&sd.dir, signal);
+    }
+    if !state::same_process(record.pid, record.pid_start_time) {
+        return Err(Error::new(format!("container {id} is not running")));
+    }
+    let pidfd = crate::container::pidfd_open(record.pid)
+        .map_err(|e| Error::new(format!("container {id}: pidfd_open {}: {e}", record.pid)))?;
+    // Checked after the pidfd exists: if the start time still matches now,
+    // the pidfd names our process, whatever happens to the pid later.
+    if !state::same_process(record.pid, record.pid_start_time) {
+        return Err(Error::new(format!("container {id} is not running")));
+    }
+    // SAFETY: signalling through a pidfd we hold.
+    let rc = unsafe { libc::syscall(libc::SYS_pidfd_send_signal, pidfd.as_raw_fd(), signal, 0, 0) };
+    if rc < 0 {
+        return Err(Error::new(format!(
+            "container {id}: send signal {signal}: {}",
+            std::io::Error::last_os_error()
+        )));
+    }
+    Ok(())
+}

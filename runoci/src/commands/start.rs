@@ -1,0 +1,227 @@
+//! `runoci start` of a new container (run_oci dialect): create it in the
+//! background under its own monitor and return once it runs.
+//!
+//! runoci forks; the child becomes the monitor: a new session, a child
+//! subreaper, stdio to the log or /dev/null. It creates the container (so
+//! the init is its child for life), runs poststart hooks, records the
+//! state, binds monitor.sock, reports "running" (or the exact error) to the
+//! waiting runoci over a pipe, and execs the small `runoci-monitor` binary,
+//! handing it the init's pidfd and the listening socket.
+
+use crate::cli::{Cli, RunArgs};
+use crate::container::{self, Created};
+use crate::error::{Context, Error, Result};
+use crate::spec::Spec;
+use crate::state::{self, RuntimeRecord, StateDir};
+use runoci_proto::{State, Status};
+use std::io::{Read, Write};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+pub fn start_new(cli: &Cli, args: &RunArgs, log_file: Option<&Path>) -> Result<i32> {
+    let mut opts = super::container_options(args)?;
+    opts.systemd_cgroup = cli.systemd_cgroup;
+    let spec = crate::spec::load(&opts.bundle)?;
+    let monitor = monitor_path(cli)?;
+    let sd = StateDir::create(&cli.root, &opts.id)?;
+    opts.container_dir = sd.dir.clone();
+    match start_in(&sd, &spec, &opts, &monitor, log_file) {
+        Ok(()) => Ok(0),
+        Err(e) => {
+            let _ = sd.remove();
+            Err(e.context(format!("container {}", opts.id)))
+        }
+    }
+}
+
+/// The monitor binary: `--monitor-path`/RUNOCI_MONITOR, else next to us.
+pub fn monitor_path(cli: &Cli) -> Result<PathBuf> {
+    if let Some(p) = &cli.monitor_path {
+        return Ok(p.clone());
+    }
+    if let Some(p) = std::env::var_os("RUNOCI_MONITOR") {
+        return Ok(PathBuf::from(p));
+    }
+    let exe = std::env::current_exe().ctx("locate the runoci binary")?;
+    let p = exe.with_file_name("runoci-monitor");
+    if !p.exists() {
+        return Err(Error::new(format!(
+            "runoci-monitor not found at {} (install it next to runoci, or set RUNOCI_MONITOR)",
+            p.display()
+        )));
+    }
+    Ok(p)
+}
+
+fn write_links(sd: &StateDir, spec: &Spec, opts: &container::ContainerOptions, log_file: Option<&Path>) -> Result<()> {
+    let link = |target: &Path, name: &str| {
+        std::os::unix::fs::symlink(target, sd.file(name)).with_ctx(|| format!("symlink {}", sd.file(name).display()))
+    };
+    link(&opts.bundle.join(state::CONFIG_JSON), state::CONFIG_JSON)?;
+    std::fs::write(sd.file(state::TAG), b"").ctx("write .run_oci tag")?;
+    std::fs::create_dir(sd.file("mountpoints")).ctx("mkdir mountpoints")?;
+    link(&crate::rootfs::rootfs_path(spec, &opts.bundle)?, state::ROOT_LINK)?;
+    if let Some(log) = log_file {
+        link(log, state::LOG_LINK)?;
+    }
+    Ok(())
+}
+
+fn start_in(
+    sd: &StateDir,
+    spec: &Spec,
+    opts: &container::ContainerOptions,
+    monitor: &Path,
+    log_file: Option<&Path>,
+) -> Result<()> {
+    write_links(sd, spec, opts, log_file)?;
+    let (report_r, report_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).ctx("pipe")?;
+    // SAFETY: single-threaded; the child goes on to create the container
+    // and exec the monitor, or exits.
+    match unsafe { nix::unistd::fork() }.ctx("fork the monitor")? {
+        nix::unistd::ForkResult::Child => {
+            drop(report_r);
+            let mut w = std::fs::File::from(report_w);
+            let err = match become_monitor(sd, spec, opts, monitor, log_file, &mut w) {
+                Ok(never) => match never {},
+                Err(e) => e,
+            };
+            let _ = writeln!(w, "error {err}");
+            // SAFETY: leave without running the parent's destructors twice.
+            unsafe { libc::_exit(1) }
+        }
+        nix::unistd::ForkResult::Parent { .. } => {
+            drop(report_w);
+            let mut msg = String::new();
+            let _ = std::fs::File::from(report_r).read_to_string(&mut msg);
+            let msg = msg.trim();
+            if msg.starts_with("ok") {
+                Ok(())
+            } else if let Some(e) = msg.strip_prefix("error ") {
+                Err(Error::new(e.to_string()))
+            } else {
+                Err(Error::new("the monitor died before reporting (see its log)"))
+            }
+        }
+    }
+}
+
+enum Never {}
+
+fn become_monitor(
+    sd: &StateDir,
+    spec: &Spec,
+    opts: &container::ContainerOptions,
+    monitor: &Path,
+    log_file: Option<&Path>,
+    report: &mut std::fs::File,
+) -> Result<Never> {
+    nix::unistd::setsid().ctx("setsid")?;
+    // SAFETY: prctl with integer arguments.
+    if unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) } < 0 {
+        return Err(Error::from(std::io::Error::last_os_error()).context("PR_SET_CHILD_SUBREAPER"));
+    }
+    redirect_stdio(log_file)?;
+
+    let created = container::create(spec, opts)?;
+    match record_running(sd, spec, opts, &created) {
+        Ok(listener) => {
+            report.write_all(format!("ok {}\n", created.pid).as_bytes()).ctx("report to runoci")?;
+            Err(exec_monitor(sd, monitor, &created, listener))
+        }
+        Err(e) => {
+            let hooks = spec.hooks.clone().unwrap_or_default();
+            let stopped = created.hook_state.json("stopped");
+            created.abandon();
+            let _ = crate::hooks::run_stage("poststop", &hooks.poststop, &stopped);
+            Err(e)
+        }
+    }
+}
+
+fn redirect_stdio(log_file: Option<&Path>) -> Result<()> {
+    let devnull = std::fs::OpenOptions::new().read(true).write(true).open("/dev/null").ctx("open /dev/null")?;
+    let out: std::fs::File = match log_file {
+        Some(p) => std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(p)
+            .with_ctx(|| format!("open log {}", p.display()))?,
+        None => devnull.try_clone().ctx("dup /dev/null")?,
+    };
+    nix::unistd::dup2(devnull.as_raw_fd(), 0).ctx("dup2 stdin")?;
+    nix::unistd::dup2(out.as_raw_fd(), 1).ctx("dup2 stdout")?;
+    nix::unistd::dup2(out.as_raw_fd(), 2).ctx("dup2 stderr")?;
+    Ok(())
+}
+
+/// poststart hooks, then the files that say the container runs, then the
+/// socket.
+fn record_running(
+    sd: &StateDir,
+    spec: &Spec,
+    opts: &container::ContainerOptions,
+    created: &Created,
+) -> Result<std::os::unix::net::UnixListener> {
+    let hooks = spec.hooks.clone().unwrap_or_default();
+    crate::hooks::run_stage("poststart", &hooks.poststart, &created.hook_state.json("running"))?;
+    let record = RuntimeRecord {
+        pid: created.pid,
+        pid_start_time: state::pid_start_time(created.pid).unwrap_or(0),
+        monitor_pid: std::process::id() as i32,
+        monitor_start_time: state::pid_start_time(std::process::id() as i32).unwrap_or(0),
+        cgroup: created.cgroup.as_ref().map(|c| c.to_record()),
+        owner_uid: nix::unistd::getuid().as_raw(),
+        poststop: hooks.poststop.clone(),
+    };
+    sd.write_record(&record)?;
+    let mut st: State = created.hook_state.state().clone();
+    st.status = Status::Running;
+    st.rootfs = crate::rootfs::rootfs_path(spec, &opts.bundle)?.display().to_string();
+    st.created = crate::log::rfc3339_now();
+    st.owner = nix::unistd::User::from_uid(nix::unistd::getuid())
+        .ok()
+        .flatten()
+        .map(|u| u.name)
+        .unwrap_or_default();
+    sd.write_state(&st)?;
+    sd.write_atomic(state::PID_FILE, format!("{}\n", created.pid).as_bytes())?;
+    let sock = sd.file(state::SOCKET);
+    let listener = std::os::unix::net::UnixListener::bind(&sock).with_ctx(|| format!("bind {}", sock.display()))?;
+    std::fs::set_permissions(&sock, std::fs::Permissions::from_mode(0o600)).ctx("chmod monitor.sock")?;
+    Ok(listener)
+}
+
+fn clear_cloexec(fd: &impl AsRawFd) -> Result<()> {
+    nix::fcntl::fcntl(fd.as_raw_fd(), nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()))
+        .ctx("clear close-on-exec")?;
+    Ok(())
+}
+
+fn exec_monitor(
+    sd: &StateDir,
+    monitor: &Path,
+    created: &Created,
+    listener: std::os::unix::net::UnixListener,
+) -> Error {
+    let listen: OwnedFd = listener.into();
+    if let Err(e) = clear_cloexec(&listen).and_then(|_| clear_cloexec(&created.pidfd)) {
+        return e;
+    }
+    let args = [
+        monitor.display().to_string(),
+        "--state-dir".into(),
+        sd.dir.display().to_string(),
+        "--pid".into(),
+        created.pid.to_string(),
+        "--pidfd".into(),
+        created.pidfd.as_raw_fd().to_string(),
+        "--listen-fd".into(),
+        listen.as_raw_fd().to_string(),
+        "--uid".into(),
+        nix::unistd::getuid().as_raw().to_string(),
+    ];
+    crate::process::exec(monitor, &args, &std::env::vars().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>())
+        .context("exec runoci-monitor")
+}

@@ -1,0 +1,198 @@
+//! The state directory of one container: `<root>/<id>/`.
+//!
+//! config.json (symlink to the bundle's), `.run_oci` (tag), container.pid,
+//! mountpoints/container-root (symlink to the rootfs), log (symlink, with
+//! --log_dir), exit-status, monitor.sock, and ours: state.json (the OCI
+//! state plus exit detail), runtime.json (what cleanup needs: cgroups, the
+//! pids and start times that prove a pid is still ours), poststop.done,
+//! exec.fifo (runc create). Writes are atomic (temp, fsync, rename);
+//! operations on one id are serialized with flock on the directory.
+
+use crate::cgroups::CgroupRecord;
+use crate::error::{Context, Error, Result};
+use runoci_proto::State;
+use serde::{Deserialize, Serialize};
+use std::io::Write;
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+pub const CONFIG_JSON: &str = "config.json";
+pub const TAG: &str = ".run_oci";
+pub const PID_FILE: &str = "container.pid";
+pub const ROOT_LINK: &str = "mountpoints/container-root";
+pub const LOG_LINK: &str = "log";
+pub const EXIT_STATUS: &str = "exit-status";
+pub const SOCKET: &str = "monitor.sock";
+pub const STATE_JSON: &str = "state.json";
+pub const RUNTIME_JSON: &str = "runtime.json";
+pub const POSTSTOP_DONE: &str = "poststop.done";
+pub const EXEC_FIFO: &str = "exec.fifo";
+
+/// What only runoci reads: enough to find and clean up everything of the
+/// container after its monitor is gone.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RuntimeRecord {
+    /// The init's pid and its start time (/proc/PID/stat field 22): a pid
+    /// whose start time differs has been reused and is not ours.
+    pub pid: i32,
+    pub pid_start_time: u64,
+    /// The monitor's, when a monitor holds the container.
+    #[serde(default)]
+    pub monitor_pid: i32,
+    #[serde(default)]
+    pub monitor_start_time: u64,
+    #[serde(default)]
+    pub cgroup: Option<CgroupRecord>,
+    /// The uid that created the container (may use its socket).
+    #[serde(default)]
+    pub owner_uid: u32,
+    /// The poststop hooks as they were at creation: they run even if the
+    /// bundle is gone by then.
+    #[serde(default)]
+    pub poststop: Vec<crate::spec::Hook>,
+}
+
+pub struct StateDir {
+    pub id: String,
+    pub dir: PathBuf,
+}
+
+/// An exclusive flock on the state directory; released on drop (and by the
+/// kernel if we die).
+pub struct Lock {
+    _file: std::fs::File,
+}
+
+impl StateDir {
+    pub fn path(root: &Path, id: &str) -> PathBuf {
+        root.join(id)
+    }
+
+    /// mkdir, exclusive: an id that exists is an error and is not touched.
+    pub fn create(root: &Path, id: &str) -> Result<StateDir> {
+        crate::ids::validate(id)?;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(root)
+            .with_ctx(|| format!("create state root {}", root.display()))?;
+        let dir = Self::path(root, id);
+        match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
+            Ok(()) => Ok(StateDir { id: id.to_string(), dir }),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(Error::new(format!(
+                "container {id} already exists ({}); destroy it first or pick another id",
+                dir.display()
+            ))),
+            Err(e) => Err(Error::from(e).context(format!("create state dir {}", dir.display()))),
+        }
+    }
+
+    pub fn open(root: &Path, id: &str) -> Result<StateDir> {
+        crate::ids::validate(id)?;
+        let dir = Self::path(root, id);
+        match std::fs::symlink_metadata(&dir) {
+            Ok(m) if m.is_dir() => Ok(StateDir { id: id.to_string(), dir }),
+            Ok(_) => Err(Error::new(format!("{}: not a directory", dir.display()))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                Err(Error::new(format!("container {id} does not exist (no {})", dir.display())))
+            }
+            Err(e) => Err(Error::from(e).context(dir.display())),
+        }
+    }
+
+    pub fn exists(root: &Path, id: &str) -> bool {
+        Self::path(root, id).is_dir()
+    }
+
+    pub fn file(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
+    }
+
+    pub fn lock(&self) -> Result<Lock> {
+        let f = std::fs::File::open(&self.dir).with_ctx(|| format!("open {}", self.dir.display()))?;
+        // SAFETY: flock on an fd we own.
+        if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) } < 0 {
+            return Err(Error::from(std::io::Error::last_os_error()).context(format!("lock {}", self.dir.display())));
+        }
+        Ok(Lock { _file: f })
+    }
+
+    /// Write `name` atomically: a temp file, fsync, rename over.
+    pub fn write_atomic(&self, name: &str, data: &[u8]) -> Result<()> {
+        write_atomic(&self.file(name), data)
+    }
+
+    pub fn read_state(&self) -> Result<State> {
+        let p = self.file(STATE_JSON);
+        let data = std::fs::read(&p).with_ctx(|| format!("read {}", p.display()))?;
+        serde_json::from_slice(&data).map_err(|e| Error::new(format!("{}: {e}", p.display())))
+    }
+
+    pub fn write_state(&self, s: &State) -> Result<()> {
+        let data = serde_json::to_vec_pretty(s).map_err(|e| Error::new(e.to_string()))?;
+        self.write_atomic(STATE_JSON, &data)
+    }
+
+    pub fn read_record(&self) -> Result<RuntimeRecord> {
+        let p = self.file(RUNTIME_JSON);
+        let data = std::fs::read(&p).with_ctx(|| format!("read {}", p.display()))?;
+        serde_json::from_slice(&data).map_err(|e| Error::new(format!("{}: {e}", p.display())))
+    }
+
+    pub fn write_record(&self, r: &RuntimeRecord) -> Result<()> {
+        let data = serde_json::to_vec(r).map_err(|e| Error::new(e.to_string()))?;
+        self.write_atomic(RUNTIME_JSON, &data)
+    }
+
+    pub fn is_run_oci_managed(&self) -> bool {
+        self.file(TAG).exists()
+    }
+
+    /// Remove the whole record (after everything it names is cleaned up).
+    pub fn remove(&self) -> Result<()> {
+        std::fs::remove_dir_all(&self.dir).with_ctx(|| format!("remove {}", self.dir.display()))
+    }
+}
+
+pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.tmp{}", std::process::id()));
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(&tmp)
+        .with_ctx(|| format!("create {}", tmp.display()))?;
+    f.write_all(data).with_ctx(|| format!("write {}", tmp.display()))?;
+    f.sync_all().with_ctx(|| format!("fsync {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_ctx(|| format!("rename to {}", path.display()))?;
+    Ok(())
+}
+
+/// Start time of `pid` in clock ticks since boot (field 22 of stat), or
+/// None when there is no such process.
+pub fn pid_start_time(pid: i32) -> Option<u64> {
+    if pid <= 0 {
+        return None;
+    }
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // comm may contain spaces and parens: fields start after the last ')'.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split(' ').collect();
+    // rest starts at field 3 (state); field 22 is index 19.
+    let state = fields.first()?;
+    if *state == "Z" || *state == "X" {
+        return None;
+    }
+    fields.get(19)?.parse().ok()
+}
+
+/// `pid` is alive and is the process recorded with `start_time`.
+pub fn same_process(pid: i32, start_time: u64) -> bool {
+    pid > 0 && pid_start_time(pid) == Some(start_time)
+}
