@@ -1,0 +1,625 @@
+//! The monitor's event loop: one thread, one epoll (mio), a handful of fds:
+//! the listening socket, SIGCHLD (signal-hook's self-pipe), the init's
+//! pidfd, optionally an OOM eventfd, and one socket per client.
+
+use crate::sys;
+use mio::net::{UnixListener, UnixStream};
+use mio::unix::SourceFd;
+use mio::{Events, Interest, Poll, Token};
+use runoci_proto::{
+    decode_request, encode_event_into, encode_reply_into, Event, ExitStatus, ProtoError, Reply,
+    Request, State, Stats, Status, MAX_REQUEST_LEN,
+};
+use signal_hook::consts::SIGCHLD;
+use signal_hook_mio::v1_0::Signals;
+use std::io::{self, ErrorKind, Read, Write};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::path::PathBuf;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+const LISTENER: Token = Token(0);
+const SIGNALS: Token = Token(1);
+const PIDFD: Token = Token(2);
+const OOM: Token = Token(3);
+/// Client tokens are `FIRST_CLIENT + slot`.
+const FIRST_CLIENT: usize = 4;
+
+/// Connections held at once; the next one gets an error and is closed.
+const MAX_CLIENTS: usize = 1024;
+/// Unsent output a client may have queued before it is dropped for not
+/// reading.
+const MAX_OUTPUT: usize = 1024 * 1024;
+/// Reads per client per wakeup before the others get their turn.
+const READS_PER_TURN: usize = 16;
+/// After the exit: how long to go on flushing replies at most, and how long
+/// a quiet spell ends it.
+const FINISH_GRACE: Duration = Duration::from_secs(5);
+const FINISH_IDLE: Duration = Duration::from_millis(100);
+/// Buffers grown past this (a large request, a slow reader) are shrunk back
+/// once empty.
+const KEEP_CAPACITY: usize = 4096;
+
+/// What the command line gave the monitor.
+pub struct Config {
+    pub state_dir: PathBuf,
+    pub pid: i32,
+    pub pidfd: OwnedFd,
+    pub listener: OwnedFd,
+    pub owner_uid: Option<u32>,
+    pub oom_fd: Option<OwnedFd>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// Answering requests in order.
+    Requests,
+    /// A `wait` is pending; later requests queue behind it.
+    Waiting,
+    /// An `events` subscriber: input is discarded.
+    Events,
+}
+
+struct Client {
+    stream: UnixStream,
+    /// Unparsed input; never longer than MAX_REQUEST_LEN plus one read.
+    input: Vec<u8>,
+    /// How much of `input` is known to hold no newline.
+    scanned: usize,
+    output: Vec<u8>,
+    mode: Mode,
+    /// Close once `output` is flushed; read nothing more.
+    closing: bool,
+    /// The peer shut its writing side.
+    read_eof: bool,
+}
+
+pub struct Monitor {
+    poll: Poll,
+    listener: UnixListener,
+    signals: Signals,
+    pidfd: OwnedFd,
+    oom_fd: Option<OwnedFd>,
+    clients: Vec<Option<Client>>,
+    /// Clients with input left over after their turn.
+    again: Vec<usize>,
+    state: State,
+    state_dir: PathBuf,
+    init_pid: i32,
+    allowed_uids: [u32; 3],
+    exit: Option<ExitStatus>,
+    oom_events: u64,
+    /// Scratch for encoding a broadcast once.
+    scratch: Vec<u8>,
+}
+
+impl Monitor {
+    pub fn new(cfg: Config, mut state: State) -> io::Result<Monitor> {
+        let poll = Poll::new()?;
+        // The init is running: that is why the monitor was started. The
+        // command line's pid wins over whatever state.json said.
+        state.pid = cfg.pid;
+        state.status = Status::Running;
+        state.exit = None;
+
+        let std_listener = std::os::unix::net::UnixListener::from(cfg.listener);
+        std_listener.set_nonblocking(true)?;
+        let mut listener = UnixListener::from_std(std_listener);
+        poll.registry()
+            .register(&mut listener, LISTENER, Interest::READABLE)?;
+
+        // Orphaned container processes are reparented to the monitor (a
+        // subreaper): SIGCHLD tells it to reap them.
+        let mut signals = Signals::new([SIGCHLD])?;
+        poll.registry()
+            .register(&mut signals, SIGNALS, Interest::READABLE)?;
+        // A pidfd becomes readable when its process exits.
+        poll.registry().register(
+            &mut SourceFd(&cfg.pidfd.as_raw_fd()),
+            PIDFD,
+            Interest::READABLE,
+        )?;
+        let mut m = Monitor {
+            poll,
+            listener,
+            signals,
+            pidfd: cfg.pidfd,
+            oom_fd: None,
+            clients: Vec::new(),
+            again: Vec::new(),
+            state,
+            state_dir: cfg.state_dir,
+            init_pid: cfg.pid,
+            allowed_uids: [0, sys::geteuid(), cfg.owner_uid.unwrap_or(0)],
+            exit: None,
+            oom_events: 0,
+            scratch: Vec::new(),
+        };
+        if let Some(fd) = cfg.oom_fd {
+            m.watch_oom(fd)?;
+        }
+        Ok(m)
+    }
+
+    /// Hook point for OOM notification: `fd` becomes readable each time the
+    /// container's cgroup reports an OOM (a cgroup v1 `memory.oom_control`
+    /// eventfd, or any fd the caller makes readable on OOM; it is drained
+    /// and each wakeup counts as one `oom` event).
+    pub fn watch_oom(&mut self, fd: OwnedFd) -> io::Result<()> {
+        sys::set_nonblocking(fd.as_fd())?;
+        self.poll
+            .registry()
+            .register(&mut SourceFd(&fd.as_raw_fd()), OOM, Interest::READABLE)?;
+        self.oom_fd = Some(fd);
+        Ok(())
+    }
+
+    /// Serve until the container has exited and the replies owed are out.
+    pub fn run(mut self) -> io::Result<()> {
+        let mut events = Events::with_capacity(64);
+        // The init (or an orphan) may have exited before SIGCHLD was
+        // hooked; catch up.
+        self.reap();
+        let mut deadline: Option<Instant> = None;
+        loop {
+            if self.exit.is_some() && deadline.is_none() {
+                deadline = Some(Instant::now() + FINISH_GRACE);
+            }
+            let timeout = match deadline {
+                _ if !self.again.is_empty() => Some(Duration::ZERO),
+                Some(d) => {
+                    let left = d.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        log(&self.state.id, "giving up on slow clients after the exit");
+                        return Ok(());
+                    }
+                    Some(left.min(FINISH_IDLE))
+                }
+                None => None,
+            };
+            match self.poll.poll(&mut events, timeout) {
+                Ok(()) => {}
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+            if deadline.is_some() && events.is_empty() && self.again.is_empty() && self.flushed() {
+                return Ok(());
+            }
+            for ev in events.iter() {
+                match ev.token() {
+                    LISTENER => self.accept(),
+                    SIGNALS => {
+                        // Only SIGCHLD is hooked; draining the pipe is enough.
+                        self.signals.pending().for_each(drop);
+                        self.reap();
+                    }
+                    PIDFD => self.reap(),
+                    OOM => {
+                        if self
+                            .oom_fd
+                            .as_ref()
+                            .is_some_and(|fd| sys::drain(fd.as_fd()))
+                        {
+                            self.on_oom();
+                        }
+                    }
+                    Token(t) => {
+                        let slot = t - FIRST_CLIENT;
+                        if ev.is_error() || ev.is_write_closed() {
+                            // The peer is gone both ways: nothing can be
+                            // delivered any more.
+                            self.drop_client(slot);
+                            continue;
+                        }
+                        if ev.is_readable() || ev.is_read_closed() {
+                            self.read_client(slot);
+                        }
+                        if ev.is_writable() {
+                            self.flush_client(slot);
+                        }
+                    }
+                }
+            }
+            for slot in std::mem::take(&mut self.again) {
+                self.read_client(slot);
+            }
+        }
+    }
+
+    fn flushed(&self) -> bool {
+        self.clients.iter().flatten().all(|c| c.output.is_empty())
+    }
+
+    fn accept(&mut self) {
+        loop {
+            let (mut stream, _) = match self.listener.accept() {
+                Ok(s) => s,
+                Err(e) if e.kind() == ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    // ECONNABORTED, EMFILE...: the next accept may work.
+                    log(&self.state.id, &format!("accept: {e}"));
+                    return;
+                }
+            };
+            match sys::peer_uid(stream.as_fd()) {
+                Ok(uid) if self.allowed_uids.contains(&uid) => {}
+                Ok(uid) => {
+                    refuse(
+                        &mut stream,
+                        &format!("permission denied: uid {uid} may not use this monitor"),
+                    );
+                    continue;
+                }
+                Err(e) => {
+                    refuse(&mut stream, &format!("cannot check peer credentials: {e}"));
+                    continue;
+                }
+            }
+            let slot = match self.clients.iter().position(Option::is_none) {
+                Some(s) => s,
+                None if self.clients.len() < MAX_CLIENTS => {
+                    self.clients.push(None);
+                    self.clients.len() - 1
+                }
+                None => {
+                    refuse(&mut stream, "too many clients");
+                    continue;
+                }
+            };
+            if let Err(e) = self.poll.registry().register(
+                &mut stream,
+                Token(FIRST_CLIENT + slot),
+                Interest::READABLE | Interest::WRITABLE,
+            ) {
+                log(&self.state.id, &format!("register client: {e}"));
+                continue;
+            }
+            self.clients[slot] = Some(Client {
+                stream,
+                input: Vec::new(),
+                scanned: 0,
+                output: Vec::new(),
+                mode: Mode::Requests,
+                closing: false,
+                read_eof: false,
+            });
+        }
+    }
+
+    fn drop_client(&mut self, slot: usize) {
+        if let Some(mut c) = self.clients.get_mut(slot).and_then(Option::take) {
+            let _ = self.poll.registry().deregister(&mut c.stream);
+        }
+    }
+
+    /// Read what the client sent and answer the complete lines.
+    fn read_client(&mut self, slot: usize) {
+        let mut chunk = [0u8; 4096];
+        let mut turn_used_up = true;
+        for _ in 0..READS_PER_TURN {
+            let Some(c) = self.clients.get_mut(slot).and_then(Option::as_mut) else {
+                return;
+            };
+            let n = match c.stream.read(&mut chunk) {
+                Ok(0) => {
+                    c.read_eof = true;
+                    turn_used_up = false;
+                    break;
+                }
+                Ok(n) => n,
+                Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                    turn_used_up = false;
+                    break;
+                }
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                Err(_) => return self.drop_client(slot),
+            };
+            if c.closing || c.mode == Mode::Events {
+                continue; // nothing more is read from it: discarded
+            }
+            c.input.extend_from_slice(&chunk[..n]);
+            if c.mode == Mode::Waiting && c.input.len() > MAX_REQUEST_LEN {
+                // Requests queue behind a wait, but not without bound.
+                let err = ProtoError::TooLong {
+                    max: MAX_REQUEST_LEN,
+                };
+                self.reply_error_and_close(slot, &format!("input queued behind wait: {err}"));
+                return;
+            }
+            self.answer_lines(slot);
+        }
+        let Some(c) = self.clients.get_mut(slot).and_then(Option::as_mut) else {
+            return;
+        };
+        if turn_used_up && !c.closing {
+            // Input may be left and mio is edge triggered: come back to it
+            // after the others have had their turn.
+            if !self.again.contains(&slot) {
+                self.again.push(slot);
+            }
+        }
+        if c.read_eof && c.mode == Mode::Requests && !c.closing && !c.input.is_empty() {
+            // A last request without its newline (`printf ... | nc -U`).
+            c.input.push(b'\n');
+            self.answer_lines(slot);
+        }
+        self.flush_client(slot);
+    }
+
+    /// Answer every complete line in the client's input, in order.
+    fn answer_lines(&mut self, slot: usize) {
+        loop {
+            let Some(c) = self.clients.get_mut(slot).and_then(Option::as_mut) else {
+                return;
+            };
+            if c.mode != Mode::Requests || c.closing {
+                break;
+            }
+            let Some(nl) = c.input[c.scanned..].iter().position(|&b| b == b'\n') else {
+                c.scanned = c.input.len();
+                if c.input.len() > MAX_REQUEST_LEN {
+                    let err = ProtoError::TooLong {
+                        max: MAX_REQUEST_LEN,
+                    };
+                    self.reply_error_and_close(slot, &err.to_string());
+                }
+                return;
+            };
+            let end = c.scanned + nl + 1;
+            let line: Vec<u8> = c.input.drain(..end).collect();
+            c.scanned = 0;
+            if c.input.is_empty() && c.input.capacity() > KEEP_CAPACITY {
+                c.input.shrink_to(KEEP_CAPACITY);
+            }
+            if line.iter().all(u8::is_ascii_whitespace) {
+                continue; // blank lines are harmless (someone pressed enter)
+            }
+            match decode_request(&line) {
+                Ok(req) => self.handle(slot, req),
+                Err(e) => self.reply_error_and_close(slot, &e.to_string()),
+            }
+        }
+    }
+
+    fn handle(&mut self, slot: usize, req: Request) {
+        let reply = match req {
+            Request::State => Reply::State(Box::new(self.state.clone())),
+            Request::Stats => Reply::Stats(self.stats()),
+            Request::Kill { signal, all } => match self.kill(signal.number(), all) {
+                Ok(()) => Reply::Ok,
+                Err(e) => Reply::Error(e),
+            },
+            Request::Wait => match self.exit {
+                Some(exit) => Reply::Exit(exit),
+                None => {
+                    self.set_mode(slot, Mode::Waiting);
+                    return;
+                }
+            },
+            Request::Events => {
+                self.set_mode(slot, Mode::Events);
+                let pid = self.init_pid;
+                self.send_event(slot, &Event::Started { pid });
+                if let Some(exit) = self.exit {
+                    self.send_event(slot, &Event::Exited { exit });
+                    self.close_after_flush(slot);
+                }
+                return;
+            }
+        };
+        self.send_reply(slot, &reply);
+    }
+
+    fn kill(&self, sig: i32, all: bool) -> Result<(), String> {
+        if self.exit.is_some() {
+            return Err("container has exited".into());
+        }
+        let res = if all {
+            runoci::lifecycle::kill_all(&self.state_dir, sig)
+        } else {
+            sys::pidfd_send_signal(self.pidfd.as_fd(), sig)
+        };
+        res.map_err(|e| match e.raw_os_error() {
+            Some(libc::ESRCH) => "container has exited".to_owned(),
+            _ => format!("kill {sig}: {e}"),
+        })
+    }
+
+    fn stats(&self) -> Stats {
+        let running = self.exit.is_none();
+        let (cpu_user_usec, cpu_system_usec, rss_bytes) = if running {
+            sys::proc_usage(&self.init_pid.to_string())
+        } else {
+            (0, 0, 0)
+        };
+        Stats {
+            pid: if running { self.init_pid } else { 0 },
+            running,
+            cpu_user_usec,
+            cpu_system_usec,
+            rss_bytes,
+            monitor_rss_bytes: sys::proc_usage("self").2,
+            clients: self.clients.iter().flatten().count() as u32,
+            oom_events: self.oom_events,
+        }
+    }
+
+    fn set_mode(&mut self, slot: usize, mode: Mode) {
+        if let Some(c) = self.clients.get_mut(slot).and_then(Option::as_mut) {
+            c.mode = mode;
+            if mode == Mode::Events {
+                c.input = Vec::new();
+                c.scanned = 0;
+            }
+        }
+    }
+
+    fn close_after_flush(&mut self, slot: usize) {
+        if let Some(c) = self.clients.get_mut(slot).and_then(Option::as_mut) {
+            c.closing = true;
+            c.input = Vec::new();
+        }
+        self.flush_client(slot);
+    }
+
+    fn reply_error_and_close(&mut self, slot: usize, msg: &str) {
+        self.send_reply(slot, &Reply::Error(msg.to_owned()));
+        self.close_after_flush(slot);
+    }
+
+    fn send_reply(&mut self, slot: usize, reply: &Reply) {
+        let mut buf = std::mem::take(&mut self.scratch);
+        buf.clear();
+        encode_reply_into(reply, &mut buf);
+        self.queue(slot, &buf);
+        self.scratch = buf;
+    }
+
+    fn send_event(&mut self, slot: usize, event: &Event) {
+        let mut buf = std::mem::take(&mut self.scratch);
+        buf.clear();
+        encode_event_into(event, &mut buf);
+        self.queue(slot, &buf);
+        self.scratch = buf;
+    }
+
+    /// Queue `bytes` for the client and try to send them now. A client
+    /// that lets more than MAX_OUTPUT pile up is dropped.
+    fn queue(&mut self, slot: usize, bytes: &[u8]) {
+        let Some(c) = self.clients.get_mut(slot).and_then(Option::as_mut) else {
+            return;
+        };
+        if c.output.len() + bytes.len() > MAX_OUTPUT {
+            log(
+                &self.state.id,
+                "dropping a client that does not read its replies",
+            );
+            return self.drop_client(slot);
+        }
+        c.output.extend_from_slice(bytes);
+        self.flush_client(slot);
+    }
+
+    fn flush_client(&mut self, slot: usize) {
+        let Some(c) = self.clients.get_mut(slot).and_then(Option::as_mut) else {
+            return;
+        };
+        let mut sent = 0;
+        while sent < c.output.len() {
+            match c.stream.write(&c.output[sent..]) {
+                Ok(0) => return self.drop_client(slot),
+                Ok(n) => sent += n,
+                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                // EPIPE and friends: the client went away.
+                Err(_) => return self.drop_client(slot),
+            }
+        }
+        c.output.drain(..sent);
+        if c.output.is_empty() {
+            if c.output.capacity() > KEEP_CAPACITY {
+                c.output.shrink_to(KEEP_CAPACITY);
+            }
+            if c.closing || (c.read_eof && c.mode == Mode::Requests && c.input.is_empty()) {
+                self.drop_client(slot);
+            }
+        }
+    }
+
+    /// Reap every child that has exited; the init's exit ends the container.
+    fn reap(&mut self) {
+        loop {
+            match sys::reap_one() {
+                Ok(Some((pid, how))) if pid == self.init_pid && self.exit.is_none() => {
+                    let (code, signal) = match how {
+                        sys::Reaped::Exited(c) => (Some(c), None),
+                        sys::Reaped::Signaled(s) => (None, Some(s)),
+                    };
+                    self.on_exit(code, signal);
+                }
+                Ok(Some(_)) => {} // an orphan of the container: reaped, done
+                Ok(None) => return,
+                Err(e) => {
+                    log(&self.state.id, &format!("waitpid: {e}"));
+                    return;
+                }
+            }
+        }
+    }
+
+    fn on_exit(&mut self, code: Option<i32>, signal: Option<i32>) {
+        let finished_at = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let exit = ExitStatus {
+            code,
+            signal,
+            finished_at,
+            oom_killed: self.oom_events > 0,
+        };
+        // From here on `state` says stopped, whoever asks.
+        self.state.status = Status::Stopped;
+        self.state.exit = Some(exit);
+        // Record the exit, run poststop hooks, undo mounts and cgroups. It
+        // blocks the loop; requests that arrive meanwhile wait in the
+        // socket's backlog and are answered afterwards. It must reap the
+        // children it starts itself; whatever it leaves, the loop reaps.
+        if let Err(e) = runoci::lifecycle::container_exited(&self.state_dir, &exit) {
+            log(&self.state.id, &format!("cleaning up after the exit: {e}"));
+        }
+        self.exit = Some(exit);
+        let _ = self
+            .poll
+            .registry()
+            .deregister(&mut SourceFd(&self.pidfd.as_raw_fd()));
+        // Waiters get the exit, then whatever they queued behind the wait;
+        // subscribers get the last event and are closed.
+        for slot in 0..self.clients.len() {
+            let mode = match &self.clients[slot] {
+                Some(c) => c.mode,
+                None => continue,
+            };
+            match mode {
+                Mode::Requests => {}
+                Mode::Waiting => {
+                    self.send_reply(slot, &Reply::Exit(exit));
+                    self.set_mode(slot, Mode::Requests);
+                    self.answer_lines(slot);
+                }
+                Mode::Events => {
+                    self.send_event(slot, &Event::Exited { exit });
+                    self.close_after_flush(slot);
+                }
+            }
+        }
+    }
+
+    /// The container's cgroup reported an OOM: tell the subscribers, and
+    /// remember it for the exit status.
+    pub fn on_oom(&mut self) {
+        if self.exit.is_some() {
+            return;
+        }
+        self.oom_events += 1;
+        for slot in 0..self.clients.len() {
+            if self.clients[slot]
+                .as_ref()
+                .is_some_and(|c| c.mode == Mode::Events)
+            {
+                self.send_event(slot, &Event::Oom);
+            }
+        }
+    }
+}
+
+/// One error line to a client that will not be served, then close it.
+fn refuse(stream: &mut UnixStream, msg: &str) {
+    let mut buf = Vec::with_capacity(128);
+    encode_reply_into(&Reply::Error(msg.to_owned()), &mut buf);
+    // The socket is fresh: its buffer takes one short line without blocking.
+    let _ = stream.write(&buf);
+}
+
+pub fn log(id: &str, msg: &str) {
+    eprintln!("runoci-monitor[{id}]: {msg}");
+}

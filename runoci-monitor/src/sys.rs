@@ -1,0 +1,222 @@
+//! The few system calls the monitor makes, wrapped where libc is raw.
+
+use std::io;
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+
+fn check(ret: libc::c_long) -> io::Result<libc::c_long> {
+    if ret < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(ret)
+    }
+}
+
+/// Take ownership of an fd inherited across execve, after checking that it
+/// is open, and mark it close-on-exec so that the hooks `container_exited`
+/// runs do not inherit the monitor's socket or pidfd.
+pub fn adopt_fd(fd: RawFd, what: &str) -> io::Result<OwnedFd> {
+    if fd < 0 {
+        return Err(io::Error::other(format!("{what}: fd {fd} is negative")));
+    }
+    // SAFETY: F_GETFD only reads the fd's flags; any integer is safe to ask.
+    let flags = unsafe { libc::fcntl(fd, libc::F_GETFD) };
+    if flags < 0 {
+        let e = io::Error::last_os_error();
+        return Err(io::Error::new(e.kind(), format!("{what}: fd {fd}: {e}")));
+    }
+    // SAFETY: setting FD_CLOEXEC on an open fd has no other effect.
+    if unsafe { libc::fcntl(fd, libc::F_SETFD, flags | libc::FD_CLOEXEC) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: the fd is open (F_GETFD succeeded) and was handed to this
+    // process on its command line for it alone: nothing else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// The pid a pidfd refers to, from /proc/self/fdinfo (-1 once reaped).
+pub fn pidfd_pid(pidfd: BorrowedFd<'_>) -> io::Result<i32> {
+    let info = std::fs::read_to_string(format!("/proc/self/fdinfo/{}", pidfd.as_raw_fd()))?;
+    info.lines()
+        .find_map(|l| l.strip_prefix("Pid:"))
+        .and_then(|p| p.trim().parse().ok())
+        .ok_or_else(|| io::Error::other("not a pidfd (no Pid: in its fdinfo)"))
+}
+
+/// Whether the process behind `pidfd` is this process's child, without
+/// reaping it (WNOWAIT). ECHILD means it is not.
+pub fn is_our_child(pidfd: BorrowedFd<'_>) -> io::Result<bool> {
+    // SAFETY: siginfo_t is plain data; all-zero is a valid value.
+    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+    // SAFETY: waitid writes only into `info`, which outlives the call.
+    let ret = unsafe {
+        libc::waitid(
+            libc::P_PIDFD,
+            pidfd.as_raw_fd() as libc::id_t,
+            &mut info,
+            libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
+        )
+    };
+    match ret {
+        0 => Ok(true),
+        _ if io::Error::last_os_error().raw_os_error() == Some(libc::ECHILD) => Ok(false),
+        _ => Err(io::Error::last_os_error()),
+    }
+}
+
+/// Send `sig` to the process behind `pidfd`: no pid-reuse race, and ESRCH
+/// once it has been reaped.
+pub fn pidfd_send_signal(pidfd: BorrowedFd<'_>, sig: i32) -> io::Result<()> {
+    // SAFETY: a null siginfo is allowed (the kernel fills it as kill(2)
+    // would); the fd is a valid pidfd for the duration of the call.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            pidfd.as_raw_fd(),
+            sig,
+            std::ptr::null::<libc::siginfo_t>(),
+            0,
+        )
+    };
+    check(ret).map(drop)
+}
+
+/// How a reaped child ended.
+pub enum Reaped {
+    Exited(i32),
+    Signaled(i32),
+}
+
+/// Reap one exited child, if any: `Ok(None)` when none is left to reap
+/// right now (or there are no children at all).
+pub fn reap_one() -> io::Result<Option<(i32, Reaped)>> {
+    loop {
+        let mut status = 0;
+        // SAFETY: waitpid writes only `status`.
+        let pid = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
+        if pid > 0 {
+            let how = if libc::WIFSIGNALED(status) {
+                Reaped::Signaled(libc::WTERMSIG(status))
+            } else {
+                Reaped::Exited(libc::WEXITSTATUS(status))
+            };
+            return Ok(Some((pid, how)));
+        }
+        if pid == 0 {
+            return Ok(None);
+        }
+        match io::Error::last_os_error() {
+            e if e.raw_os_error() == Some(libc::EINTR) => continue,
+            e if e.raw_os_error() == Some(libc::ECHILD) => return Ok(None),
+            e => return Err(e),
+        }
+    }
+}
+
+/// The uid of the process at the other end of a connected Unix socket, as
+/// it was when it connected.
+pub fn peer_uid(fd: BorrowedFd<'_>) -> io::Result<u32> {
+    let mut cred = libc::ucred {
+        pid: 0,
+        uid: 0,
+        gid: 0,
+    };
+    let mut len = std::mem::size_of::<libc::ucred>() as libc::socklen_t;
+    // SAFETY: the kernel writes at most `len` bytes into `cred`.
+    let ret = unsafe {
+        libc::getsockopt(
+            fd.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_PEERCRED,
+            (&mut cred as *mut libc::ucred).cast(),
+            &mut len,
+        )
+    };
+    check(ret.into()).map(|_| cred.uid)
+}
+
+/// Whether `fd` is a socket in the listening state.
+pub fn is_listening_socket(fd: BorrowedFd<'_>) -> bool {
+    let mut val: libc::c_int = 0;
+    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: the kernel writes at most `len` bytes into `val`.
+    let ret = unsafe {
+        libc::getsockopt(
+            fd.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_ACCEPTCONN,
+            (&mut val as *mut libc::c_int).cast(),
+            &mut len,
+        )
+    };
+    ret == 0 && val != 0
+}
+
+/// Become a child subreaper: orphaned container processes are reparented
+/// to the monitor, which reaps them.
+pub fn set_child_subreaper() -> io::Result<()> {
+    // SAFETY: PR_SET_CHILD_SUBREAPER takes one integer argument.
+    let ret = unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1 as libc::c_ulong, 0, 0, 0) };
+    check(ret.into()).map(drop)
+}
+
+pub fn geteuid() -> u32 {
+    // SAFETY: geteuid cannot fail.
+    unsafe { libc::geteuid() }
+}
+
+/// Read and discard what an eventfd (or any notification fd) holds.
+/// Returns whether anything was read.
+pub fn drain(fd: BorrowedFd<'_>) -> bool {
+    let mut buf = [0u8; 64];
+    let mut any = false;
+    loop {
+        // SAFETY: read writes at most buf.len() bytes into buf.
+        let n = unsafe { libc::read(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
+        if n > 0 {
+            any = true;
+            continue;
+        }
+        if n < 0 && io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
+            continue;
+        }
+        return any;
+    }
+}
+
+pub fn set_nonblocking(fd: BorrowedFd<'_>) -> io::Result<()> {
+    // SAFETY: F_GETFL/F_SETFL only change the file status flags.
+    let flags = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETFL) };
+    if flags < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: as above.
+    let ret = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETFL, flags | libc::O_NONBLOCK) };
+    check(ret.into()).map(drop)
+}
+
+/// CPU time (user, system) in microseconds and resident bytes of `pid`
+/// (`"self"` for the monitor), from /proc. Zeros when it is gone.
+pub fn proc_usage(pid: &str) -> (u64, u64, u64) {
+    let rss = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            let kb = s.lines().find_map(|l| l.strip_prefix("VmRSS:"))?;
+            kb.trim().trim_end_matches("kB").trim().parse::<u64>().ok()
+        })
+        .map_or(0, |kb| kb * 1024);
+    let (user, sys) = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            // Fields after the command, which may itself hold spaces and
+            // parentheses: state is field 3, utime 14, stime 15.
+            let rest = &s[s.rfind(')')? + 1..];
+            let mut f = rest.split_ascii_whitespace().skip(11);
+            let utime: u64 = f.next()?.parse().ok()?;
+            let stime: u64 = f.next()?.parse().ok()?;
+            Some((utime, stime))
+        })
+        .unwrap_or((0, 0));
+    // SAFETY: sysconf has no memory effects.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
+    (user * 1_000_000 / hz, sys * 1_000_000 / hz, rss)
+}
