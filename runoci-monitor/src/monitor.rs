@@ -414,12 +414,10 @@ impl Monitor {
         if self.exit.is_some() {
             return Err("container has exited".into());
         }
-        let res = if all {
-            runoci::lifecycle::kill_all(&self.state_dir, sig)
-        } else {
-            sys::pidfd_send_signal(self.pidfd.as_fd(), sig)
-        };
-        res.map_err(|e| match e.raw_os_error() {
+        if all {
+            return runoci::lifecycle::kill_all(&self.state_dir, sig).map_err(|e| e.to_string());
+        }
+        sys::pidfd_send_signal(self.pidfd.as_fd(), sig).map_err(|e| match e.raw_os_error() {
             Some(libc::ESRCH) => "container has exited".to_owned(),
             _ => format!("kill {sig}: {e}"),
         })

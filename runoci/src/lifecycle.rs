@@ -7,8 +7,14 @@ use runoci_proto::{ExitStatus, Status};
 use std::path::Path;
 
 fn state_dir(dir: &Path) -> StateDir {
-    let id = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    StateDir { id, dir: dir.to_path_buf() }
+    let id = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    StateDir {
+        id,
+        dir: dir.to_path_buf(),
+    }
 }
 
 /// The container's init has exited with `exit`: record it, run poststop
@@ -30,7 +36,11 @@ pub fn container_exited(dir: &Path, exit: &ExitStatus) -> Result<()> {
 pub fn finish(sd: &StateDir) -> Result<()> {
     let record = sd.read_record().unwrap_or_default();
     let marker = sd.file(POSTSTOP_DONE);
-    let first = std::fs::OpenOptions::new().write(true).create_new(true).open(&marker).is_ok();
+    let first = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&marker)
+        .is_ok();
     if first && !record.poststop.is_empty() {
         let mut st = sd.read_state()?;
         st.status = Status::Stopped;
@@ -51,7 +61,9 @@ pub fn finish(sd: &StateDir) -> Result<()> {
 /// Everything mounted under the state directory, deepest first (the
 /// reference's CleanUpContainer).
 fn unmount_under(dir: &Path) {
-    let Ok(info) = std::fs::read_to_string("/proc/self/mountinfo") else { return };
+    let Ok(info) = std::fs::read_to_string("/proc/self/mountinfo") else {
+        return;
+    };
     let prefix = dir.to_string_lossy().into_owned();
     let mut points: Vec<String> = info
         .lines()
@@ -65,7 +77,10 @@ fn unmount_under(dir: &Path) {
 }
 
 fn unescape(s: &str) -> String {
-    s.replace("\\040", " ").replace("\\011", "\t").replace("\\012", "\n").replace("\\134", "\\")
+    s.replace("\\040", " ")
+        .replace("\\011", "\t")
+        .replace("\\012", "\n")
+        .replace("\\134", "\\")
 }
 
 /// Send `signal` to every process of the container (its cgroup).

@@ -80,7 +80,10 @@ impl StateDir {
             .with_ctx(|| format!("create state root {}", root.display()))?;
         let dir = Self::path(root, id);
         match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
-            Ok(()) => Ok(StateDir { id: id.to_string(), dir }),
+            Ok(()) => Ok(StateDir {
+                id: id.to_string(),
+                dir,
+            }),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(Error::new(format!(
                 "container {id} already exists ({}); destroy it first or pick another id",
                 dir.display()
@@ -93,11 +96,15 @@ impl StateDir {
         crate::ids::validate(id)?;
         let dir = Self::path(root, id);
         match std::fs::symlink_metadata(&dir) {
-            Ok(m) if m.is_dir() => Ok(StateDir { id: id.to_string(), dir }),
+            Ok(m) if m.is_dir() => Ok(StateDir {
+                id: id.to_string(),
+                dir,
+            }),
             Ok(_) => Err(Error::new(format!("{}: not a directory", dir.display()))),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                Err(Error::new(format!("container {id} does not exist (no {})", dir.display())))
-            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(Error::new(format!(
+                "container {id} does not exist (no {})",
+                dir.display()
+            ))),
             Err(e) => Err(Error::from(e).context(dir.display())),
         }
     }
@@ -111,10 +118,12 @@ impl StateDir {
     }
 
     pub fn lock(&self) -> Result<Lock> {
-        let f = std::fs::File::open(&self.dir).with_ctx(|| format!("open {}", self.dir.display()))?;
+        let f =
+            std::fs::File::open(&self.dir).with_ctx(|| format!("open {}", self.dir.display()))?;
         // SAFETY: flock on an fd we own.
         if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) } < 0 {
-            return Err(Error::from(std::io::Error::last_os_error()).context(format!("lock {}", self.dir.display())));
+            return Err(Error::from(std::io::Error::last_os_error())
+                .context(format!("lock {}", self.dir.display())));
         }
         Ok(Lock { _file: f })
     }
@@ -158,7 +167,10 @@ impl StateDir {
 
 pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let tmp = dir.join(format!(".{name}.tmp{}", std::process::id()));
     let mut f = std::fs::OpenOptions::new()
         .write(true)
@@ -168,8 +180,10 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
         .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
         .open(&tmp)
         .with_ctx(|| format!("create {}", tmp.display()))?;
-    f.write_all(data).with_ctx(|| format!("write {}", tmp.display()))?;
-    f.sync_all().with_ctx(|| format!("fsync {}", tmp.display()))?;
+    f.write_all(data)
+        .with_ctx(|| format!("write {}", tmp.display()))?;
+    f.sync_all()
+        .with_ctx(|| format!("fsync {}", tmp.display()))?;
     std::fs::rename(&tmp, path).with_ctx(|| format!("rename to {}", path.display()))?;
     Ok(())
 }

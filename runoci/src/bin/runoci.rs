@@ -27,7 +27,13 @@ fn main() {
 /// Engines read the last error from `--log`: make sure it is there.
 fn log_error_line(path: &Path, format: runoci::log::LogFormat, msg: &str) {
     use std::io::Write;
-    let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(path) else { return };
+    let Ok(mut f) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+    else {
+        return;
+    };
     let line = match format {
         runoci::log::LogFormat::Json => serde_json::json!({
             "level": "error", "msg": msg, "time": runoci::log::rfc3339_now()
@@ -60,7 +66,11 @@ fn dispatch(cli: &Cli) -> Result<i32> {
         }
         Command::Kill(a) => {
             restore_log_redirection(&cli.root, &a.id);
-            let name = a.signal_opt.as_deref().or(a.signal.as_deref()).unwrap_or("TERM");
+            let name = a
+                .signal_opt
+                .as_deref()
+                .or(a.signal.as_deref())
+                .unwrap_or("TERM");
             let sig = commands::kill::parse_signal(name)?;
             commands::kill::kill(&cli.root, &a.id, sig, a.all).map(|_| 0)
         }
@@ -76,7 +86,11 @@ fn dispatch(cli: &Cli) -> Result<i32> {
 /// run_oci's log file: `<dir>/<id>.<time>`; the directory is made 0755.
 fn log_file_for(dir: &Path, id: &str) -> Result<PathBuf> {
     runoci::ids::validate(id)?;
-    let dir = if dir.is_absolute() { dir.to_path_buf() } else { std::env::current_dir().ctx("getcwd")?.join(dir) };
+    let dir = if dir.is_absolute() {
+        dir.to_path_buf()
+    } else {
+        std::env::current_dir().ctx("getcwd")?.join(dir)
+    };
     if !dir.is_dir() {
         use std::os::unix::fs::DirBuilderExt;
         std::fs::DirBuilder::new()

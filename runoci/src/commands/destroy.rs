@@ -22,7 +22,11 @@ pub fn destroy(root: &Path, id: &str, force: bool) -> Result<()> {
     }
     // A live monitor is finishing the cleanup itself: let it, then check.
     if record.monitor_pid != 0 {
-        wait_gone(record.monitor_pid, record.monitor_start_time, Duration::from_secs(30));
+        wait_gone(
+            record.monitor_pid,
+            record.monitor_start_time,
+            Duration::from_secs(30),
+        );
     }
     let _lock = sd.lock()?;
     crate::lifecycle::finish(&sd)?;
@@ -33,11 +37,21 @@ fn kill_and_wait(id: &str, pid: i32, start: u64) -> Result<()> {
     if let Ok(fd) = crate::container::pidfd_open(pid) {
         if state::same_process(pid, start) {
             // SAFETY: signalling through a pidfd we hold.
-            unsafe { libc::syscall(libc::SYS_pidfd_send_signal, fd.as_raw_fd(), libc::SIGKILL, 0, 0) };
+            unsafe {
+                libc::syscall(
+                    libc::SYS_pidfd_send_signal,
+                    fd.as_raw_fd(),
+                    libc::SIGKILL,
+                    0,
+                    0,
+                )
+            };
         }
     }
     if !wait_gone(pid, start, Duration::from_secs(10)) {
-        return Err(Error::new(format!("container {id}: pid {pid} did not die after SIGKILL")));
+        return Err(Error::new(format!(
+            "container {id}: pid {pid} did not die after SIGKILL"
+        )));
     }
     Ok(())
 }

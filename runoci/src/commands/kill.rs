@@ -9,9 +9,11 @@ use std::os::fd::AsRawFd;
 use std::path::Path;
 
 pub fn parse_signal(s: &str) -> Result<i32> {
-    crate::spec::signal(s)
-        .map(|s| s as i32)
-        .ok_or_else(|| Error::new(format!("invalid signal {s:?}: use a name (TERM, SIGKILL) or a number")))
+    crate::spec::signal(s).map(|s| s as i32).ok_or_else(|| {
+        Error::new(format!(
+            "invalid signal {s:?}: use a name (TERM, SIGKILL) or a number"
+        ))
+    })
 }
 
 pub fn kill(root: &Path, id: &str, signal: i32, all: bool) -> Result<()> {
@@ -19,9 +21,13 @@ pub fn kill(root: &Path, id: &str, signal: i32, all: bool) -> Result<()> {
     if let Some(r) = super::monitor_client::try_kill(&sd, signal, all) {
         return r;
     }
-    let record = sd.read_record().map_err(|e| e.context(format!("container {id}")))?;
+    let record = sd
+        .read_record()
+        .map_err(|e| e.context(format!("container {id}")))?;
     if !sd.is_run_oci_managed() && record.monitor_pid != 0 {
-        return Err(Error::new(format!("container {id} is not run_oci-managed (no .run_oci tag)")));
+        return Err(Error::new(format!(
+            "container {id} is not run_oci-managed (no .run_oci tag)"
+        )));
     }
     if all {
         return crate::lifecycle::kill_all(&sd.dir, signal);

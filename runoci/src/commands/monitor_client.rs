@@ -1,14 +1,39 @@
-//! Talking to a container's monitor, when it lives.
+//! Talking to a container's monitor, when it lives. A refused or missing
+//! socket means no monitor: callers fall back to the files.
 
-use crate::error::Result;
-use crate::state::StateDir;
-use runoci_proto::State;
+use crate::error::{Error, Result};
+use crate::state::{StateDir, SOCKET};
+use runoci_proto::{Client, ProtoError, State};
+use std::time::Duration;
 
-/// None when there is no monitor to ask (gone, or never had one).
-pub fn try_state(_sd: &StateDir) -> Option<Result<State>> {
-    None
+fn connect(sd: &StateDir) -> Option<Client> {
+    let c = Client::connect(sd.file(SOCKET)).ok()?;
+    // A monitor busy with poststop hooks answers after them; do not wait
+    // forever on one that hangs.
+    c.set_timeout(Some(Duration::from_secs(30))).ok()?;
+    Some(c)
 }
 
-pub fn try_kill(_sd: &StateDir, _signal: i32, _all: bool) -> Option<Result<()>> {
-    None
+fn remote(id: &str, e: ProtoError) -> Error {
+    Error::new(format!("container {id}: monitor: {e}"))
+}
+
+/// None when there is no monitor to ask (gone, or never had one).
+pub fn try_state(sd: &StateDir) -> Option<Result<State>> {
+    let mut c = connect(sd)?;
+    match c.state() {
+        Ok(s) => Some(Ok(s)),
+        // Closed mid-reply: the monitor went away; the files will tell.
+        Err(ProtoError::Closed) | Err(ProtoError::Io(_)) => None,
+        Err(e) => Some(Err(remote(&sd.id, e))),
+    }
+}
+
+pub fn try_kill(sd: &StateDir, signal: i32, all: bool) -> Option<Result<()>> {
+    let mut c = connect(sd)?;
+    match c.kill(runoci_proto::Signal::new(signal).ok()?, all) {
+        Ok(()) => Some(Ok(())),
+        Err(ProtoError::Closed) | Err(ProtoError::Io(_)) => None,
+        Err(e) => Some(Err(remote(&sd.id, e))),
+    }
 }

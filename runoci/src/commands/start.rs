@@ -54,14 +54,23 @@ pub fn monitor_path(cli: &Cli) -> Result<PathBuf> {
     Ok(p)
 }
 
-fn write_links(sd: &StateDir, spec: &Spec, opts: &container::ContainerOptions, log_file: Option<&Path>) -> Result<()> {
+fn write_links(
+    sd: &StateDir,
+    spec: &Spec,
+    opts: &container::ContainerOptions,
+    log_file: Option<&Path>,
+) -> Result<()> {
     let link = |target: &Path, name: &str| {
-        std::os::unix::fs::symlink(target, sd.file(name)).with_ctx(|| format!("symlink {}", sd.file(name).display()))
+        std::os::unix::fs::symlink(target, sd.file(name))
+            .with_ctx(|| format!("symlink {}", sd.file(name).display()))
     };
     link(&opts.bundle.join(state::CONFIG_JSON), state::CONFIG_JSON)?;
     std::fs::write(sd.file(state::TAG), b"").ctx("write .run_oci tag")?;
     std::fs::create_dir(sd.file("mountpoints")).ctx("mkdir mountpoints")?;
-    link(&crate::rootfs::rootfs_path(spec, &opts.bundle)?, state::ROOT_LINK)?;
+    link(
+        &crate::rootfs::rootfs_path(spec, &opts.bundle)?,
+        state::ROOT_LINK,
+    )?;
     if let Some(log) = log_file {
         link(log, state::LOG_LINK)?;
     }
@@ -101,7 +110,9 @@ fn start_in(
             } else if let Some(e) = msg.strip_prefix("error ") {
                 Err(Error::new(e.to_string()))
             } else {
-                Err(Error::new("the monitor died before reporting (see its log)"))
+                Err(Error::new(
+                    "the monitor died before reporting (see its log)",
+                ))
             }
         }
     }
@@ -127,7 +138,9 @@ fn become_monitor(
     let created = container::create(spec, opts)?;
     match record_running(sd, spec, opts, &created) {
         Ok(listener) => {
-            report.write_all(format!("ok {}\n", created.pid).as_bytes()).ctx("report to runoci")?;
+            report
+                .write_all(format!("ok {}\n", created.pid).as_bytes())
+                .ctx("report to runoci")?;
             Err(exec_monitor(sd, monitor, &created, listener))
         }
         Err(e) => {
@@ -141,7 +154,11 @@ fn become_monitor(
 }
 
 fn redirect_stdio(log_file: Option<&Path>) -> Result<()> {
-    let devnull = std::fs::OpenOptions::new().read(true).write(true).open("/dev/null").ctx("open /dev/null")?;
+    let devnull = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/null")
+        .ctx("open /dev/null")?;
     let out: std::fs::File = match log_file {
         Some(p) => std::fs::OpenOptions::new()
             .create(true)
@@ -165,7 +182,11 @@ fn record_running(
     created: &Created,
 ) -> Result<std::os::unix::net::UnixListener> {
     let hooks = spec.hooks.clone().unwrap_or_default();
-    crate::hooks::run_stage("poststart", &hooks.poststart, &created.hook_state.json("running"))?;
+    crate::hooks::run_stage(
+        "poststart",
+        &hooks.poststart,
+        &created.hook_state.json("running"),
+    )?;
     let record = RuntimeRecord {
         pid: created.pid,
         pid_start_time: state::pid_start_time(created.pid).unwrap_or(0),
@@ -178,7 +199,9 @@ fn record_running(
     sd.write_record(&record)?;
     let mut st: State = created.hook_state.state().clone();
     st.status = Status::Running;
-    st.rootfs = crate::rootfs::rootfs_path(spec, &opts.bundle)?.display().to_string();
+    st.rootfs = crate::rootfs::rootfs_path(spec, &opts.bundle)?
+        .display()
+        .to_string();
     st.created = crate::log::rfc3339_now();
     st.owner = nix::unistd::User::from_uid(nix::unistd::getuid())
         .ok()
@@ -188,14 +211,19 @@ fn record_running(
     sd.write_state(&st)?;
     sd.write_atomic(state::PID_FILE, format!("{}\n", created.pid).as_bytes())?;
     let sock = sd.file(state::SOCKET);
-    let listener = std::os::unix::net::UnixListener::bind(&sock).with_ctx(|| format!("bind {}", sock.display()))?;
-    std::fs::set_permissions(&sock, std::fs::Permissions::from_mode(0o600)).ctx("chmod monitor.sock")?;
+    let listener = std::os::unix::net::UnixListener::bind(&sock)
+        .with_ctx(|| format!("bind {}", sock.display()))?;
+    std::fs::set_permissions(&sock, std::fs::Permissions::from_mode(0o600))
+        .ctx("chmod monitor.sock")?;
     Ok(listener)
 }
 
 fn clear_cloexec(fd: &impl AsRawFd) -> Result<()> {
-    nix::fcntl::fcntl(fd.as_raw_fd(), nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()))
-        .ctx("clear close-on-exec")?;
+    nix::fcntl::fcntl(
+        fd.as_raw_fd(),
+        nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()),
+    )
+    .ctx("clear close-on-exec")?;
     Ok(())
 }
 
@@ -222,6 +250,12 @@ fn exec_monitor(
         "--uid".into(),
         nix::unistd::getuid().as_raw().to_string(),
     ];
-    crate::process::exec(monitor, &args, &std::env::vars().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>())
-        .context("exec runoci-monitor")
+    crate::process::exec(
+        monitor,
+        &args,
+        &std::env::vars()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>(),
+    )
+    .context("exec runoci-monitor")
 }

@@ -16,7 +16,9 @@ pub fn current(root: &Path, id: &str) -> Result<State> {
 }
 
 pub fn from_files(sd: &StateDir) -> Result<State> {
-    let mut st = sd.read_state().map_err(|e| e.context(format!("container {}", sd.id)))?;
+    let mut st = sd
+        .read_state()
+        .map_err(|e| e.context(format!("container {}", sd.id)))?;
     let record = sd.read_record().unwrap_or_default();
     let alive = state::same_process(record.pid, record.pid_start_time);
     match st.status {
@@ -26,7 +28,10 @@ pub fn from_files(sd: &StateDir) -> Result<State> {
     if st.status == Status::Stopped && st.exit.is_none() {
         if let Ok(code) = std::fs::read_to_string(sd.file(state::EXIT_STATUS)) {
             if let Ok(c) = code.trim().parse::<i32>() {
-                st.exit = Some(runoci_proto::ExitStatus { code: Some(c), ..Default::default() });
+                st.exit = Some(runoci_proto::ExitStatus {
+                    code: Some(c),
+                    ..Default::default()
+                });
             }
         }
     }
@@ -43,7 +48,9 @@ pub fn print_state(root: &Path, id: &str) -> Result<i32> {
 pub fn list(root: &Path, format_json: bool, quiet: bool) -> Result<i32> {
     let mut states = Vec::new();
     if let Ok(rd) = std::fs::read_dir(root) {
-        let mut ids: Vec<String> = rd.filter_map(|e| e.ok()?.file_name().into_string().ok()).collect();
+        let mut ids: Vec<String> = rd
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .collect();
         ids.sort();
         for id in ids {
             if crate::ids::validate(&id).is_err() {
@@ -61,12 +68,30 @@ pub fn list(root: &Path, format_json: bool, quiet: bool) -> Result<i32> {
             println!("{}", s.id);
         }
     } else if format_json {
-        println!("{}", serde_json::to_string(&states).map_err(|e| Error::new(e.to_string()))?);
+        println!(
+            "{}",
+            serde_json::to_string(&states).map_err(|e| Error::new(e.to_string()))?
+        );
     } else {
-        println!("{:<24} {:<8} {:<10} {:<40} {:<32} OWNER", "ID", "PID", "STATUS", "BUNDLE", "CREATED");
+        println!(
+            "{:<24} {:<8} {:<10} {:<40} {:<32} OWNER",
+            "ID", "PID", "STATUS", "BUNDLE", "CREATED"
+        );
         for s in &states {
-            let pid = if s.status == Status::Stopped { 0 } else { s.pid };
-            println!("{:<24} {:<8} {:<10} {:<40} {:<32} {}", s.id, pid, s.status.as_str(), s.bundle, s.created, s.owner);
+            let pid = if s.status == Status::Stopped {
+                0
+            } else {
+                s.pid
+            };
+            println!(
+                "{:<24} {:<8} {:<10} {:<40} {:<32} {}",
+                s.id,
+                pid,
+                s.status.as_str(),
+                s.bundle,
+                s.created,
+                s.owner
+            );
         }
     }
     Ok(0)
