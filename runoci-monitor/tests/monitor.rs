@@ -43,6 +43,18 @@ fn assert_error_reply_and_close(s: &mut UnixStream, contains: &str) {
     assert_closed(s);
 }
 
+/// Poll `cond` for up to 10 s.
+fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
+    let end = std::time::Instant::now() + Duration::from_secs(10);
+    while !cond() {
+        assert!(
+            std::time::Instant::now() < end,
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 fn assert_still_serves(m: &common::Monitor) {
     let st = m.client().state().unwrap();
     assert_eq!(
@@ -110,7 +122,10 @@ fn kill_by_number_and_exit_code_is_reported() {
         ],
         ..Opts::default()
     });
-    std::thread::sleep(Duration::from_millis(200)); // let the trap be set
+    // The trap is set once the loop has started its first sleep.
+    wait_for("the shell's loop to start", || {
+        !children_of(m.init_pid).is_empty()
+    });
     let mut s = m.raw();
     // A shell user's request: signal as a number. Then a pipelined state,
     // which queues behind the wait and must say stopped.
@@ -397,23 +412,20 @@ fn orphans_are_reaped_and_no_zombies_are_left() {
         cmd: vec![
             "/bin/sh".into(),
             "-c".into(),
-            "(sleep 0.5 &); exec sleep 30".into(),
+            "(sleep 1 &); exec sleep 30".into(),
         ],
         ..Opts::default()
     });
-    std::thread::sleep(Duration::from_millis(250));
-    let kids = children_of(m.pid);
-    assert!(
-        kids.iter()
-            .any(|(pid, _, comm)| *pid != m.init_pid && comm == "sleep"),
-        "expected the orphan reparented to the monitor, children: {kids:?}"
-    );
-    std::thread::sleep(Duration::from_millis(700));
-    let kids = children_of(m.pid);
-    assert_eq!(
-        kids.iter().map(|k| k.0).collect::<Vec<_>>(),
-        vec![m.init_pid],
-        "only the init should be left, no zombies: {kids:?}"
+    let orphan = |(pid, _, comm): &(i32, char, String)| *pid != m.init_pid && comm == "sleep";
+    wait_for("the orphan to be reparented to the monitor", || {
+        children_of(m.pid).iter().any(orphan)
+    });
+    wait_for(
+        "the orphan to exit and be reaped, leaving only the init",
+        || {
+            let kids = children_of(m.pid);
+            kids.len() == 1 && kids[0].0 == m.init_pid
+        },
     );
     assert_still_serves(&m);
     m.client().kill(Signal::TERM, false).unwrap();
@@ -468,5 +480,28 @@ fn rss_of_a_waiting_monitor() {
         "release"
     };
     println!("runoci-monitor ({profile}) while waiting: VmRSS {rss} kB, RssAnon {anon} kB, RssFile {file} kB");
+    // Where it goes: resident kB per mapped file (anonymous memory as "[anon]").
+    let smaps = std::fs::read_to_string(format!("/proc/{}/smaps", m.pid)).unwrap();
+    let mut per_file: std::collections::BTreeMap<String, u64> = Default::default();
+    let mut current = String::new();
+    for line in smaps.lines() {
+        let mut f = line.split_ascii_whitespace();
+        match (f.next(), f.next()) {
+            (Some("Rss:"), Some(kb)) => {
+                *per_file.entry(current.clone()).or_default() += kb.parse::<u64>().unwrap_or(0)
+            }
+            (Some(first), _) if first.contains('-') && !first.ends_with(':') => {
+                current = line
+                    .split_ascii_whitespace()
+                    .nth(5)
+                    .unwrap_or("[anon]")
+                    .to_owned();
+            }
+            _ => {}
+        }
+    }
+    for (file, kb) in per_file.iter().filter(|(_, kb)| **kb > 0) {
+        println!("    {kb:>5} kB  {file}");
+    }
     assert!(rss < 8 * 1024, "monitor VmRSS {rss} kB: something grew");
 }

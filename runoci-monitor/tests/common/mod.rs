@@ -106,7 +106,13 @@ pub fn spawn_with(opts: Opts) -> Monitor {
     let init_c: Vec<CString> = opts.cmd.iter().map(|s| cstr(s)).collect();
     let mut init_argv: Vec<*const c_char> = init_c.iter().map(|c| c.as_ptr()).collect();
     init_argv.push(std::ptr::null());
-    let exe = cstr(env!("CARGO_BIN_EXE_runoci-monitor"));
+    // RUNOCI_MONITOR_BIN runs the suite against another build (a static
+    // one, an installed one).
+    let exe = std::env::var("RUNOCI_MONITOR_BIN");
+    let exe = cstr(
+        exe.as_deref()
+            .unwrap_or(env!("CARGO_BIN_EXE_runoci-monitor")),
+    );
     let fixed: Vec<CString> = [
         "--state-dir",
         dir.to_str().unwrap(),
