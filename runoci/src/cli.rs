@@ -49,13 +49,18 @@ pub struct Cli {
 pub enum Command {
     /// Create and run a container in the foreground; exits with its status.
     Run(RunArgs),
-    /// Create and start a container in the background, under its monitor.
+    /// Start a created container (runc); or create and start one in the
+    /// background, under its monitor (run_oci).
     Start(RunArgs),
+    /// Create a container and leave it waiting for `start` (runc).
+    Create(RunArgs),
     /// Send a signal to a container (default TERM).
     Kill(KillArgs),
     /// Remove a stopped container (poststop hooks, mounts, cgroups, record).
     #[command(visible_alias = "delete")]
     Destroy(DestroyArgs),
+    /// Run a process in a running container.
+    Exec(ExecArgs),
     /// Print a container's OCI state as JSON.
     State(IdArg),
     /// List the containers under --root.
@@ -147,4 +152,50 @@ pub struct RunArgs {
     /// Arguments appended to process.args.
     #[arg(last = true)]
     pub extra_args: Vec<String>,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct ExecArgs {
+    /// The process as a JSON file (the config.json "process" object).
+    #[arg(short = 'p', long)]
+    pub process: Option<PathBuf>,
+    /// Allocate a pty (needs --console-socket unless interactive).
+    #[arg(short = 't', long)]
+    pub tty: bool,
+    #[arg(long = "console-socket", value_name = "PATH")]
+    pub console_socket: Option<PathBuf>,
+    #[arg(long = "pid-file", value_name = "FILE")]
+    pub pid_file: Option<PathBuf>,
+    /// Return once the process runs.
+    #[arg(short = 'd', long)]
+    pub detach: bool,
+    /// Working directory in the container.
+    #[arg(long)]
+    pub cwd: Option<String>,
+    /// KEY=VALUE, added to the environment.
+    #[arg(short = 'e', long)]
+    pub env: Vec<String>,
+    /// UID[:GID].
+    #[arg(short = 'u', long)]
+    pub user: Option<String>,
+    /// Additional gids.
+    #[arg(short = 'g', long = "additional-gids")]
+    pub additional_gids: Vec<u32>,
+    /// Add a capability (CAP_NAME).
+    #[arg(short = 'c', long)]
+    pub cap: Vec<String>,
+    #[arg(long = "no-new-privs")]
+    pub no_new_privs: bool,
+    #[arg(long = "preserve-fds", default_value_t = 0)]
+    pub preserve_fds: u32,
+    /// Accepted for runc compatibility (LSM labels are applied per config).
+    #[arg(long = "process-label")]
+    pub process_label: Option<String>,
+    #[arg(long)]
+    pub apparmor: Option<String>,
+    /// The container id.
+    pub id: String,
+    /// The command and its arguments.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub args: Vec<String>,
 }

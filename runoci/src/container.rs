@@ -39,6 +39,9 @@ pub struct ContainerOptions {
     /// runc `create`: the child waits on this FIFO until `start`.
     pub exec_fifo: Option<PathBuf>,
     pub preserve_fds: u32,
+    /// runc `--console-socket`: where the pty master goes when
+    /// process.terminal is true.
+    pub console_socket: Option<PathBuf>,
 }
 
 /// The state handed to hooks.
@@ -426,6 +429,12 @@ fn drive_child(
                         return Err(e);
                     }
                 }
+            }
+            Some((Message::ConsoleMaster, fds)) => {
+                let (Some(master), Some(socket)) = (fds.first(), &opts.console_socket) else {
+                    return Err(Error::new("console master expected with its fd"));
+                };
+                crate::console::send_master(socket, master)?;
             }
             Some((Message::Ready, _)) => {
                 ready = true;

@@ -187,6 +187,14 @@ fn run(a: &ChildArgs) -> Result<Never> {
         )));
     }
 
+    if process.terminal && a.opts.console_socket.is_some() {
+        let (master, slave) = crate::console::open_pty()?;
+        crate::console::set_size(&master, process.console_size);
+        a.chan
+            .send_with_fds(&Message::ConsoleMaster, &[master.as_raw_fd()])?;
+        drop(master);
+        crate::console::attach_slave(&slave)?;
+    }
     a.chan.send(&Message::Ready)?;
     // Setup is done; the parent may now go away (runc-style create).
     // SAFETY: prctl with integer arguments.
@@ -307,7 +315,7 @@ fn set_selinux_label(label: Option<&str>) -> Result<()> {
 
 /// Undo what the runtime's process state would leak into the program: its
 /// blocked signals and ignored SIGPIPE (Rust ignores it at start).
-fn reset_signals() {
+pub fn reset_signals() {
     for sig in Signal::iterator() {
         if sig != Signal::SIGKILL && sig != Signal::SIGSTOP {
             // SAFETY: resetting a disposition to the default.

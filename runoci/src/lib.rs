@@ -2,8 +2,10 @@
 pub mod cgroups;
 pub mod cli;
 pub mod commands;
+pub mod console;
 pub mod container;
 pub mod error;
+pub mod exec;
 pub mod hooks;
 pub mod ids;
 pub mod init;

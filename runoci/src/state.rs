@@ -52,6 +52,10 @@ pub struct RuntimeRecord {
     /// bundle is gone by then.
     #[serde(default)]
     pub poststop: Vec<crate::spec::Hook>,
+    /// Run by runc-style `start`, which has no config to read them from
+    /// if the bundle changed since `create`.
+    #[serde(default)]
+    pub poststart: Vec<crate::spec::Hook>,
 }
 
 pub struct StateDir {

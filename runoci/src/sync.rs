@@ -30,6 +30,8 @@ pub enum Message {
     Proceed,
     /// child → parent: run these hooks now, then send `Proceed`.
     RunHooks(ParentHooks),
+    /// child → parent: the pty master, as the attached fd.
+    ConsoleMaster,
     /// child → parent: set-up is done; the child waits for `start` (exec
     /// FIFO) or execs right away.
     Ready,

@@ -53,6 +53,10 @@ fn dispatch(cli: &Cli) -> Result<i32> {
             }
             commands::run::run(cli, args)
         }
+        Command::Create(args) => commands::create::create(cli, args),
+        Command::Start(args) if runoci::state::StateDir::exists(&cli.root, &args.id) => {
+            commands::create::start_created(&cli.root, &args.id)
+        }
         Command::Start(args) => {
             let log_file = match &cli.log_dir {
                 Some(dir) => {
@@ -78,6 +82,7 @@ fn dispatch(cli: &Cli) -> Result<i32> {
             restore_log_redirection(&cli.root, &a.id);
             commands::destroy::destroy(&cli.root, &a.id, a.force).map(|_| 0)
         }
+        Command::Exec(a) => commands::exec::exec(cli, a),
         Command::State(a) => commands::state::print_state(&cli.root, &a.id),
         Command::List(a) => commands::state::list(&cli.root, a.format == "json", a.quiet),
     }

@@ -12,7 +12,10 @@ pub fn destroy(root: &Path, id: &str, force: bool) -> Result<()> {
     let sd = StateDir::open(root, id)?;
     let record = sd.read_record().unwrap_or_default();
     if state::same_process(record.pid, record.pid_start_time) {
-        if !force {
+        // A created container (runc) has not run anything yet: deleting it
+        // needs no --force, as with runc.
+        let created = sd.file(state::EXEC_FIFO).exists();
+        if !force && !created {
             return Err(Error::new(format!(
                 "container {id} is running (pid {}); stop it first (runoci kill {id}) or use --force",
                 record.pid

@@ -1,5 +1,7 @@
 //! One module per command.
+pub mod create;
 pub mod destroy;
+pub mod exec;
 pub mod kill;
 pub mod monitor_client;
 pub mod run;
@@ -60,5 +62,6 @@ pub fn container_options(args: &RunArgs) -> Result<ContainerOptions> {
         run_as_init: !args.dont_run_as_init,
         exec_fifo: None,
         preserve_fds: args.preserve_fds,
+        console_socket: None,
     })
 }

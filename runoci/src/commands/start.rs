@@ -22,6 +22,13 @@ use std::path::{Path, PathBuf};
 pub fn start_new(cli: &Cli, args: &RunArgs, log_file: Option<&Path>) -> Result<i32> {
     let mut opts = super::container_options(args)?;
     opts.systemd_cgroup = cli.systemd_cgroup;
+    if !opts.bundle.join(state::CONFIG_JSON).exists() {
+        return Err(Error::new(format!(
+            "container {} does not exist, and {} has no config.json to create it from",
+            opts.id,
+            opts.bundle.display()
+        )));
+    }
     let spec = crate::spec::load(&opts.bundle)?;
     let monitor = monitor_path(cli)?;
     let sd = StateDir::create(&cli.root, &opts.id)?;
@@ -195,6 +202,7 @@ fn record_running(
         cgroup: created.cgroup.as_ref().map(|c| c.to_record()),
         owner_uid: nix::unistd::getuid().as_raw(),
         poststop: hooks.poststop.clone(),
+        poststart: Vec::new(),
     };
     sd.write_record(&record)?;
     let mut st: State = created.hook_state.state().clone();
@@ -203,11 +211,7 @@ fn record_running(
         .display()
         .to_string();
     st.created = crate::log::rfc3339_now();
-    st.owner = nix::unistd::User::from_uid(nix::unistd::getuid())
-        .ok()
-        .flatten()
-        .map(|u| u.name)
-        .unwrap_or_default();
+    st.owner = super::create::owner_name();
     sd.write_state(&st)?;
     sd.write_atomic(state::PID_FILE, format!("{}\n", created.pid).as_bytes())?;
     let sock = sd.file(state::SOCKET);

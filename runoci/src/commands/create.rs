@@ -1,0 +1,149 @@
+//! runc's `create` and `start`: the init is made and left blocked on
+//! `exec.fifo` in the state directory; `start` opens the FIFO, which lets
+//! it run the program. The caller of `create` (conmon, containerd's shim)
+//! is the init's parent from then on: runoci leaves no process behind.
+
+use crate::cli::{Cli, RunArgs};
+use crate::container::{self, ContainerOptions};
+use crate::error::{Context, Error, Result};
+use crate::spec::Spec;
+use crate::state::{self, RuntimeRecord, StateDir};
+use runoci_proto::{State, Status};
+use std::io::Read;
+use std::path::Path;
+
+pub fn create(cli: &Cli, args: &RunArgs) -> Result<i32> {
+    let mut opts = super::container_options(args)?;
+    opts.systemd_cgroup = cli.systemd_cgroup;
+    opts.preserve_fds += listen_fds();
+    opts.console_socket = args.console_socket.clone();
+    let spec = crate::spec::load(&opts.bundle)?;
+    if spec.process.as_ref().is_some_and(|p| p.terminal) && opts.console_socket.is_none() {
+        return Err(Error::new(format!(
+            "container {}: process.terminal is true but no --console-socket was given (a detached container needs one for its pty)",
+            opts.id
+        )));
+    }
+    let sd = StateDir::create(&cli.root, &opts.id)?;
+    opts.container_dir = sd.dir.clone();
+    match create_in(&sd, &spec, &mut opts, args.pid_file.as_deref()) {
+        Ok(()) => Ok(0),
+        Err(e) => {
+            let _ = sd.remove();
+            Err(e.context(format!("container {}", opts.id)))
+        }
+    }
+}
+
+/// systemd socket activation: LISTEN_FDS fds from 3 pass through, as runc
+/// does.
+fn listen_fds() -> u32 {
+    std::env::var("LISTEN_FDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+fn create_in(
+    sd: &StateDir,
+    spec: &Spec,
+    opts: &mut ContainerOptions,
+    pid_file: Option<&Path>,
+) -> Result<()> {
+    std::os::unix::fs::symlink(
+        opts.bundle.join(state::CONFIG_JSON),
+        sd.file(state::CONFIG_JSON),
+    )
+    .ctx("symlink config.json")?;
+    let fifo = sd.file(state::EXEC_FIFO);
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600))
+        .with_ctx(|| format!("mkfifo {}", fifo.display()))?;
+    opts.exec_fifo = Some(fifo);
+    let created = container::create(spec, opts)?;
+    let record = || -> Result<()> {
+        let hooks = spec.hooks.clone().unwrap_or_default();
+        sd.write_record(&RuntimeRecord {
+            pid: created.pid,
+            pid_start_time: state::pid_start_time(created.pid).unwrap_or(0),
+            monitor_pid: 0,
+            monitor_start_time: 0,
+            cgroup: created.cgroup.as_ref().map(|c| c.to_record()),
+            owner_uid: nix::unistd::getuid().as_raw(),
+            poststop: hooks.poststop,
+            poststart: hooks.poststart,
+        })?;
+        let mut st: State = created.hook_state.state().clone();
+        st.status = Status::Created;
+        st.rootfs = crate::rootfs::rootfs_path(spec, &opts.bundle)?
+            .display()
+            .to_string();
+        st.created = crate::log::rfc3339_now();
+        st.owner = owner_name();
+        sd.write_state(&st)?;
+        sd.write_atomic(state::PID_FILE, format!("{}\n", created.pid).as_bytes())?;
+        if let Some(p) = pid_file {
+            write_pid_file(p, created.pid)?;
+        }
+        Ok(())
+    };
+    if let Err(e) = record() {
+        created.abandon();
+        return Err(e);
+    }
+    Ok(())
+}
+
+pub fn owner_name() -> String {
+    nix::unistd::User::from_uid(nix::unistd::getuid())
+        .ok()
+        .flatten()
+        .map(|u| u.name)
+        .unwrap_or_default()
+}
+
+/// `--pid-file`: written atomically (temp + rename), as engines poll it.
+pub fn write_pid_file(p: &Path, pid: i32) -> Result<()> {
+    let abs = if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        std::env::current_dir().ctx("getcwd")?.join(p)
+    };
+    state::write_atomic(&abs, pid.to_string().as_bytes())
+        .with_ctx(|| format!("--pid-file {}", abs.display()))
+}
+
+/// runc `start` of a created container: release it from the FIFO.
+pub fn start_created(root: &Path, id: &str) -> Result<i32> {
+    let sd = StateDir::open(root, id)?;
+    let _lock = sd.lock()?;
+    let st = super::state::from_files(&sd)?;
+    if st.status != Status::Created {
+        return Err(Error::new(format!(
+            "container {id} is {}: only a created container can be started",
+            st.status.as_str()
+        )));
+    }
+    let fifo = sd.file(state::EXEC_FIFO);
+    let mut f = std::fs::File::open(&fifo).with_ctx(|| format!("open {}", fifo.display()))?;
+    let mut byte = [0u8; 1];
+    let n = f
+        .read(&mut byte)
+        .with_ctx(|| format!("read {}", fifo.display()))?;
+    let _ = std::fs::remove_file(&fifo);
+    if n == 0 {
+        return Err(Error::new(format!(
+            "container {id}: the init exited before it could start"
+        )));
+    }
+    let mut st = sd.read_state()?;
+    st.status = Status::Running;
+    sd.write_state(&st)?;
+    let record = sd.read_record()?;
+    crate::hooks::run_stage(
+        "poststart",
+        &record.poststart,
+        &container::hook_state_json(&st),
+    )
+    .map_err(|e| e.context(format!("container {id}")))?;
+    Ok(0)
+}

@@ -1,0 +1,170 @@
+//! runc's `exec`: run a process in a running container.
+
+use crate::cli::{Cli, ExecArgs};
+use crate::error::{Context, Error, Result};
+use crate::exec::{self, ExecRequest};
+use crate::spec::Process;
+use crate::state::{self, StateDir};
+use nix::sys::signal::{SigSet, SigmaskHow, Signal};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
+use std::os::fd::AsRawFd;
+
+pub fn exec(cli: &Cli, a: &ExecArgs) -> Result<i32> {
+    let sd = StateDir::open(&cli.root, &a.id)?;
+    let st = super::state::from_files(&sd)?;
+    if st.status != runoci_proto::Status::Running && st.status != runoci_proto::Status::Created {
+        return Err(Error::new(format!(
+            "container {} is {}: cannot exec in it",
+            a.id,
+            st.status.as_str()
+        )));
+    }
+    let record = sd.read_record()?;
+    let spec = crate::spec::load(std::path::Path::new(&st.bundle))?;
+    let process = build_process(&spec, a)?;
+    let req = ExecRequest {
+        id: a.id.clone(),
+        init_pid: record.pid,
+        process,
+        cgroup: record
+            .cgroup
+            .as_ref()
+            .map(crate::cgroups::Cgroup::from_record),
+        spec,
+        console_socket: a.console_socket.clone(),
+        preserve_fds: a.preserve_fds,
+    };
+    if !state::same_process(record.pid, record.pid_start_time) {
+        return Err(Error::new(format!("container {} is not running", a.id)));
+    }
+    let mut mask = SigSet::empty();
+    for s in [
+        Signal::SIGHUP,
+        Signal::SIGINT,
+        Signal::SIGQUIT,
+        Signal::SIGTERM,
+        Signal::SIGUSR1,
+        Signal::SIGUSR2,
+        Signal::SIGWINCH,
+        Signal::SIGCHLD,
+    ] {
+        mask.add(s);
+    }
+    if !a.detach {
+        nix::sys::signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&mask), None)
+            .ctx("block signals")?;
+    }
+    let spawned = exec::spawn(&req).map_err(|e| e.context(format!("container {}: exec", a.id)))?;
+    if let Some(p) = &a.pid_file {
+        super::create::write_pid_file(p, spawned.pid)?;
+    }
+    if a.detach {
+        return Ok(0);
+    }
+    let sfd = SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC).ctx("signalfd")?;
+    wait(&spawned, &sfd)
+}
+
+fn wait(s: &exec::Spawned, sfd: &SignalFd) -> Result<i32> {
+    use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+    let pid = nix::unistd::Pid::from_raw(s.pid);
+    loop {
+        match waitpid(pid, Some(WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::Exited(_, code)) => return Ok(code),
+            Ok(WaitStatus::Signaled(_, sig, _)) => return Ok(128 + sig as i32),
+            Ok(_) => {}
+            Err(e) => return Err(Error::from(e).context("wait for the exec process")),
+        }
+        if let Ok(Some(info)) = sfd.read_signal() {
+            if info.ssi_signo as i32 != libc::SIGCHLD {
+                // SAFETY: signalling through the process's pidfd.
+                unsafe {
+                    libc::syscall(
+                        libc::SYS_pidfd_send_signal,
+                        s.pidfd.as_raw_fd(),
+                        info.ssi_signo as i32,
+                        0,
+                        0,
+                    )
+                };
+            }
+        }
+    }
+}
+
+/// The process to run: `--process FILE`, or the container's own process
+/// with the command line's overrides. `--cap` adds to bounding, effective,
+/// permitted and ambient — never inheritable (CVE-2022-27650).
+fn build_process(spec: &crate::spec::Spec, a: &ExecArgs) -> Result<Process> {
+    let mut p = match &a.process {
+        Some(f) => {
+            let data = std::fs::read_to_string(f)
+                .with_ctx(|| format!("read --process {}", f.display()))?;
+            let p: Process = serde_json::from_str(&data)
+                .map_err(|e| Error::new(format!("--process {}: {e}", f.display())))?;
+            p
+        }
+        None => {
+            let mut p = spec.process.clone().unwrap_or_default();
+            if a.args.is_empty() {
+                return Err(Error::new("exec: no command given (ARGS or --process)"));
+            }
+            p.args = a.args.clone();
+            p.terminal = a.tty;
+            if let Some(c) = &mut p.capabilities {
+                c.inheritable.clear();
+            }
+            p
+        }
+    };
+    if p.args.is_empty() {
+        return Err(Error::new("exec: process.args is empty"));
+    }
+    if let Some(cwd) = &a.cwd {
+        p.cwd = cwd.clone();
+    }
+    for e in &a.env {
+        let key = e.split('=').next().unwrap_or("");
+        p.env.retain(|x| x.split('=').next() != Some(key));
+        p.env.push(e.clone());
+    }
+    if let Some(u) = &a.user {
+        let (uid, gid) = match u.split_once(':') {
+            Some((u, g)) => (u, Some(g)),
+            None => (u.as_str(), None),
+        };
+        p.user.uid = uid
+            .parse()
+            .map_err(|_| Error::new(format!("--user {u:?}: expected UID[:GID]")))?;
+        if let Some(g) = gid {
+            p.user.gid = g
+                .parse()
+                .map_err(|_| Error::new(format!("--user {u:?}: expected UID[:GID]")))?;
+        }
+    }
+    if !a.additional_gids.is_empty() {
+        p.user.additional_gids = a.additional_gids.clone();
+    }
+    if a.no_new_privs {
+        p.no_new_privileges = true;
+    }
+    if !a.cap.is_empty() {
+        let c = p.capabilities.get_or_insert_with(Default::default);
+        for cap in &a.cap {
+            if crate::spec::capability(cap).is_none() {
+                return Err(Error::new(format!("--cap {cap:?}: unknown capability")));
+            }
+            for set in [
+                &mut c.bounding,
+                &mut c.effective,
+                &mut c.permitted,
+                &mut c.ambient,
+            ] {
+                if !set.contains(cap) {
+                    set.push(cap.clone());
+                }
+            }
+        }
+    }
+    Ok(p)
+}

@@ -1,0 +1,104 @@
+//! The container's terminal: a pty from the container's own devpts, its
+//! master sent to the engine over `--console-socket`, its slave the init's
+//! stdio and controlling terminal, bind-mounted on /dev/console.
+//!
+//! Defends against CVE-2025-52565: the slave is opened from the master with
+//! TIOCGPTPEER, never by resolving /dev/pts/N (which the container could
+//! have replaced), and /dev/console is created with O_NOFOLLOW inside the
+//! root before the slave is bound onto it.
+
+use crate::error::{Context, Error, Result};
+use crate::rootfs::resolve::{self, fd_path, Kind};
+use nix::mount::{mount, MsFlags};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::path::Path;
+
+const TIOCGPTPEER: libc::c_ulong = 0x5441;
+
+/// Returns (master, slave). Call after pivot_root: /dev/ptmx is then the
+/// container's.
+pub fn open_pty() -> Result<(OwnedFd, OwnedFd)> {
+    let root = std::fs::File::open("/").ctx("open /")?;
+    let master = resolve::open_in_root(
+        root.as_raw_fd(),
+        Path::new("/dev/ptmx"),
+        libc::O_RDWR | libc::O_NOCTTY,
+    )
+    .ctx("open /dev/ptmx in the container (process.terminal needs a devpts mount)")?;
+    let unlock: libc::c_int = 0;
+    // SAFETY: TIOCSPTLCK with a pointer to an int on a ptmx fd.
+    if unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSPTLCK, &unlock) } < 0 {
+        return Err(Error::from(std::io::Error::last_os_error()).context("unlock pty"));
+    }
+    // SAFETY: TIOCGPTPEER returns a new fd for the peer or -1.
+    let slave = unsafe {
+        libc::ioctl(
+            master.as_raw_fd(),
+            TIOCGPTPEER,
+            libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC,
+        )
+    };
+    if slave < 0 {
+        return Err(Error::from(std::io::Error::last_os_error()).context("TIOCGPTPEER"));
+    }
+    // SAFETY: a new fd owned by nobody else.
+    Ok((master, unsafe { OwnedFd::from_raw_fd(slave) }))
+}
+
+pub fn set_size(fd: &OwnedFd, size: Option<crate::spec::ConsoleSize>) {
+    if let Some(s) = size {
+        let ws = libc::winsize {
+            ws_row: s.height,
+            ws_col: s.width,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        };
+        // SAFETY: TIOCSWINSZ with a valid winsize.
+        unsafe { libc::ioctl(fd.as_raw_fd(), libc::TIOCSWINSZ, &ws) };
+    }
+}
+
+/// Make `slave` our controlling terminal and stdio, and /dev/console.
+pub fn attach_slave(slave: &OwnedFd) -> Result<()> {
+    let root = std::fs::File::open("/").ctx("open /")?;
+    if let Ok(console) =
+        resolve::mkdir_all_in_root(root.as_raw_fd(), Path::new("/dev/console"), Kind::File)
+    {
+        mount(
+            Some(&fd_path(slave)),
+            &fd_path(&console),
+            None::<&str>,
+            MsFlags::MS_BIND,
+            None::<&str>,
+        )
+        .ctx("bind the pty onto /dev/console")?;
+    }
+    nix::unistd::setsid().ctx("setsid")?;
+    // SAFETY: TIOCSCTTY on a tty fd we own.
+    if unsafe { libc::ioctl(slave.as_raw_fd(), libc::TIOCSCTTY, 0) } < 0 {
+        return Err(Error::from(std::io::Error::last_os_error()).context("TIOCSCTTY"));
+    }
+    for fd in 0..3 {
+        nix::unistd::dup2(slave.as_raw_fd(), fd).ctx("dup2 the pty onto stdio")?;
+    }
+    Ok(())
+}
+
+/// Send `master` to the engine's console socket (SCM_RIGHTS), as runc does.
+pub fn send_master(socket: &Path, master: &OwnedFd) -> Result<()> {
+    use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
+    let stream = std::os::unix::net::UnixStream::connect(socket)
+        .with_ctx(|| format!("connect --console-socket {}", socket.display()))?;
+    let name = b"/dev/ptmx";
+    let iov = [std::io::IoSlice::new(name)];
+    let fds = [master.as_raw_fd()];
+    sendmsg::<()>(
+        stream.as_raw_fd(),
+        &iov,
+        &[ControlMessage::ScmRights(&fds)],
+        MsgFlags::empty(),
+        None,
+    )
+    .with_ctx(|| format!("send the pty master to {}", socket.display()))?;
+    Ok(())
+}
