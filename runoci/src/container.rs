@@ -436,6 +436,34 @@ fn drive_child(
                 };
                 crate::console::send_master(socket, master)?;
             }
+            Some((Message::SeccompListener, fds)) => {
+                let path = spec
+                    .linux
+                    .as_ref()
+                    .and_then(|l| l.seccomp.as_ref())
+                    .and_then(|s| s.get("listenerPath"))
+                    .and_then(|p| p.as_str());
+                let (Some(fd), Some(path)) = (fds.first(), path) else {
+                    return Err(Error::new(
+                        "linux.seccomp: SCMP_ACT_NOTIFY needs linux.seccomp.listenerPath",
+                    ));
+                };
+                let meta = spec
+                    .linux
+                    .as_ref()
+                    .and_then(|l| l.seccomp.as_ref())
+                    .and_then(|s| s.get("listenerMetadata"))
+                    .and_then(|p| p.as_str())
+                    .unwrap_or("");
+                let msg = serde_json::json!({
+                    "ociVersion": spec.oci_version,
+                    "fds": ["seccompFd"],
+                    "pid": c.pid,
+                    "metadata": meta,
+                    "state": serde_json::from_str::<serde_json::Value>(&c.hook_state.json("creating")).unwrap_or_default(),
+                });
+                crate::seccomp::send_listener(path, fd, &msg.to_string())?;
+            }
             Some((Message::Ready, _)) => {
                 ready = true;
                 if opts.exec_fifo.is_some() {

@@ -215,10 +215,14 @@ fn child_setup(req: &ExecRequest, joins: &Joins, chan: &Channel) -> Result<Never
             nix::unistd::dup2(slave.as_raw_fd(), fd).ctx("dup2 the pty onto stdio")?;
         }
     }
-    crate::process::set_user_and_caps(p)?;
-    if p.no_new_privileges {
-        crate::process::set_no_new_privileges()?;
-    }
+    let listener = crate::seccomp::drop_privileges_with_filter(
+        req.spec.linux.as_ref().and_then(|l| l.seccomp.as_ref()),
+        p,
+    )?;
+    // The container's listener already has the init's notifications; an
+    // exec'd process's filter gets its own listener, which nobody asked
+    // for: close it.
+    drop(listener);
     // SAFETY: umask cannot fail.
     unsafe { libc::umask(req.spec.umask() as libc::mode_t) };
     crate::process::close_fds_on_exec(req.preserve_fds)?;

@@ -195,6 +195,18 @@ fn run(a: &ChildArgs) -> Result<Never> {
         drop(master);
         crate::console::attach_slave(&slave)?;
     }
+    let listener = crate::seccomp::drop_privileges_with_filter(
+        spec.linux.as_ref().and_then(|l| l.seccomp.as_ref()),
+        process,
+    )?;
+    if let Some(fd) = listener {
+        a.chan
+            .send_with_fds(&Message::SeccompListener, &[fd.as_raw_fd()])?;
+    }
+    // SAFETY: umask cannot fail.
+    unsafe { libc::umask(spec.umask() as libc::mode_t) };
+    process::close_fds_on_exec(a.opts.preserve_fds)?;
+
     a.chan.send(&Message::Ready)?;
     // Setup is done; the parent may now go away (runc-style create).
     // SAFETY: prctl with integer arguments.
@@ -204,17 +216,10 @@ fn run(a: &ChildArgs) -> Result<Never> {
         wait_for_start(&fifo)?;
     }
     if let Some(h) = &spec.hooks {
-        // startContainer: in the container, after start, before the program.
+        // startContainer: in the container, after start, before the program
+        // (with the program's credentials, as runc runs them).
         crate::hooks::run_stage("startContainer", &h.start_container, &state.json("created"))?;
     }
-
-    process::set_user_and_caps(process)?;
-    if process.no_new_privileges {
-        process::set_no_new_privileges()?;
-    }
-    // SAFETY: umask cannot fail.
-    unsafe { libc::umask(spec.umask() as libc::mode_t) };
-    process::close_fds_on_exec(a.opts.preserve_fds)?;
 
     if !a.opts.run_as_init {
         return run_with_our_init(a, &program, &args, env);

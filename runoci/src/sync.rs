@@ -32,6 +32,8 @@ pub enum Message {
     RunHooks(ParentHooks),
     /// child → parent: the pty master, as the attached fd.
     ConsoleMaster,
+    /// child → parent: the seccomp notification listener, as the fd.
+    SeccompListener,
     /// child → parent: set-up is done; the child waits for `start` (exec
     /// FIFO) or execs right away.
     Ready,

@@ -55,9 +55,14 @@ fn create_in(
         sd.file(state::CONFIG_JSON),
     )
     .ctx("symlink config.json")?;
+    // 0622: the init opens it for writing after switching to the
+    // container's user (through its own fd: the 0700 state dir is not
+    // traversed).
     let fifo = sd.file(state::EXEC_FIFO);
-    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600))
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o622))
         .with_ctx(|| format!("mkfifo {}", fifo.display()))?;
+    std::fs::set_permissions(&fifo, std::os::unix::fs::PermissionsExt::from_mode(0o622))
+        .with_ctx(|| format!("chmod {}", fifo.display()))?;
     opts.exec_fifo = Some(fifo);
     let created = container::create(spec, opts)?;
     let record = || -> Result<()> {

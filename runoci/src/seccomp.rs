@@ -1,0 +1,300 @@
+//! `linux.seccomp`: the spec's filter, compiled with libseccomp (the
+//! library runc and crun use: it knows every architecture's syscall
+//! numbers and multiplexers, and builds the notification listener).
+//!
+//! Loaded in the child as late as the privileges allow: right before exec
+//! when noNewPrivileges is set (after capabilities are dropped, as runc),
+//! else before the drop, while CAP_SYS_ADMIN is still held.
+
+use crate::error::{Error, Result};
+use libseccomp::{
+    ScmpAction, ScmpArch, ScmpArgCompare, ScmpCompareOp, ScmpFilterContext, ScmpSyscall,
+};
+use serde::Deserialize;
+use std::os::fd::{FromRawFd, OwnedFd};
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct Seccomp {
+    pub default_action: String,
+    #[serde(default)]
+    pub default_errno_ret: Option<u32>,
+    #[serde(default)]
+    pub architectures: Vec<String>,
+    #[serde(default)]
+    pub flags: Vec<String>,
+    #[serde(default)]
+    pub listener_path: Option<String>,
+    #[serde(default)]
+    pub listener_metadata: Option<String>,
+    #[serde(default)]
+    pub syscalls: Vec<SyscallRule>,
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct SyscallRule {
+    #[serde(default)]
+    pub names: Vec<String>,
+    /// The pre-1.0 spelling the reference's fixtures still use.
+    #[serde(default)]
+    pub name: Option<String>,
+    pub action: String,
+    #[serde(default)]
+    pub errno_ret: Option<u32>,
+    #[serde(default)]
+    pub args: Vec<ArgRule>,
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct ArgRule {
+    pub index: u32,
+    pub value: u64,
+    #[serde(default, alias = "value2")]
+    pub value_two: u64,
+    pub op: String,
+}
+
+pub fn parse(v: &serde_json::Value) -> Result<Seccomp> {
+    Seccomp::deserialize(v).map_err(|e| Error::new(format!("linux.seccomp: {e}")))
+}
+
+fn action(name: &str, errno: Option<u32>, field: &str) -> Result<ScmpAction> {
+    Ok(match name {
+        "SCMP_ACT_KILL" | "SCMP_ACT_KILL_THREAD" => ScmpAction::KillThread,
+        "SCMP_ACT_KILL_PROCESS" => ScmpAction::KillProcess,
+        "SCMP_ACT_TRAP" => ScmpAction::Trap,
+        "SCMP_ACT_ERRNO" => ScmpAction::Errno(errno.unwrap_or(libc::EPERM as u32) as i32),
+        "SCMP_ACT_TRACE" => ScmpAction::Trace(errno.unwrap_or(libc::EPERM as u32) as u16),
+        "SCMP_ACT_ALLOW" => ScmpAction::Allow,
+        "SCMP_ACT_LOG" => ScmpAction::Log,
+        "SCMP_ACT_NOTIFY" => ScmpAction::Notify,
+        other => {
+            return Err(Error::new(format!(
+                "{field}: unknown seccomp action {other:?}"
+            )))
+        }
+    })
+}
+
+fn compare(a: &ArgRule, field: &str) -> Result<ScmpArgCompare> {
+    let op = match a.op.as_str() {
+        "SCMP_CMP_NE" => ScmpCompareOp::NotEqual,
+        "SCMP_CMP_LT" => ScmpCompareOp::Less,
+        "SCMP_CMP_LE" => ScmpCompareOp::LessOrEqual,
+        "SCMP_CMP_EQ" => ScmpCompareOp::Equal,
+        "SCMP_CMP_GE" => ScmpCompareOp::GreaterEqual,
+        "SCMP_CMP_GT" => ScmpCompareOp::Greater,
+        // value is the mask, valueTwo the datum (runc's reading).
+        "SCMP_CMP_MASKED_EQ" => {
+            return Ok(ScmpArgCompare::new(
+                a.index,
+                ScmpCompareOp::MaskedEqual(a.value),
+                a.value_two,
+            ))
+        }
+        other => {
+            return Err(Error::new(format!(
+                "{field}.op: unknown seccomp operator {other:?}"
+            )))
+        }
+    };
+    if a.index > 5 {
+        return Err(Error::new(format!(
+            "{field}.index: {} is not a syscall argument (0-5)",
+            a.index
+        )));
+    }
+    Ok(ScmpArgCompare::new(a.index, op, a.value))
+}
+
+fn lib_err(what: &str) -> impl Fn(libseccomp::error::SeccompError) -> Error + '_ {
+    move |e| Error::new(format!("{what}: {e}"))
+}
+
+/// Compile the filter (not yet loaded).
+pub fn build(s: &Seccomp) -> Result<ScmpFilterContext> {
+    let default = action(
+        &s.default_action,
+        s.default_errno_ret,
+        "linux.seccomp.defaultAction",
+    )?;
+    let mut ctx = ScmpFilterContext::new(default).map_err(lib_err("seccomp init"))?;
+    // no_new_privs is the config's business (process.noNewPrivileges),
+    // not a side effect of loading the filter.
+    ctx.set_ctl_nnp(false).map_err(lib_err("seccomp nnp"))?;
+    for (i, a) in s.architectures.iter().enumerate() {
+        let arch: ScmpArch = a.parse().map_err(|_| {
+            Error::new(format!(
+                "linux.seccomp.architectures[{i}]: unknown architecture {a:?}"
+            ))
+        })?;
+        ctx.add_arch(arch).map_err(lib_err("seccomp add_arch"))?;
+    }
+    for (i, f) in s.flags.iter().enumerate() {
+        match f.as_str() {
+            "SECCOMP_FILTER_FLAG_TSYNC" => ctx.set_ctl_tsync(true).map(|_| ()),
+            "SECCOMP_FILTER_FLAG_LOG" => ctx.set_ctl_log(true).map(|_| ()),
+            "SECCOMP_FILTER_FLAG_SPEC_ALLOW" => ctx.set_ctl_ssb(true).map(|_| ()),
+            "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV" => ctx.set_ctl_waitkill(true).map(|_| ()),
+            other => {
+                return Err(Error::new(format!(
+                    "linux.seccomp.flags[{i}]: unknown flag {other:?}"
+                )))
+            }
+        }
+        .map_err(lib_err("seccomp flag"))?;
+    }
+    for (i, rule) in s.syscalls.iter().enumerate() {
+        let field = format!("linux.seccomp.syscalls[{i}]");
+        let act = action(&rule.action, rule.errno_ret, &format!("{field}.action"))?;
+        // libseccomp refuses a rule that repeats the default action.
+        if act == default {
+            continue;
+        }
+        let conds: Vec<ScmpArgCompare> = rule
+            .args
+            .iter()
+            .enumerate()
+            .map(|(j, a)| compare(a, &format!("{field}.args[{j}]")))
+            .collect::<Result<_>>()?;
+        let mut seen = [false; 6];
+        let repeats = rule
+            .args
+            .iter()
+            .any(|a| std::mem::replace(&mut seen[a.index.min(5) as usize], true));
+        for name in rule.names.iter().chain(rule.name.iter()) {
+            // Unknown names (another kernel's, another arch's) are skipped,
+            // as runc does.
+            let Ok(sc) = ScmpSyscall::from_name(name) else {
+                continue;
+            };
+            let r = if conds.is_empty() {
+                ctx.add_rule(act, sc)
+            } else if !repeats {
+                ctx.add_rule_conditional(act, sc, &conds)
+            } else {
+                // libseccomp takes one comparison per argument per rule:
+                // several on one argument become separate rules (OR), as
+                // runc does.
+                conds
+                    .iter()
+                    .try_for_each(|c| ctx.add_rule_conditional(act, sc, &[*c]).map(|_| ()))
+                    .map(|_| &mut ctx)
+            };
+            r.map_err(|e| Error::new(format!("{field} {name}: {e}")))?;
+        }
+    }
+    Ok(ctx)
+}
+
+/// Load the filter; returns the notification listener when a rule uses
+/// SCMP_ACT_NOTIFY.
+pub fn load(s: &Seccomp, ctx: &ScmpFilterContext) -> Result<Option<OwnedFd>> {
+    ctx.load().map_err(lib_err("load the seccomp filter"))?;
+    let wants_notify = s.syscalls.iter().any(|r| r.action == "SCMP_ACT_NOTIFY")
+        || s.default_action == "SCMP_ACT_NOTIFY";
+    if !wants_notify {
+        return Ok(None);
+    }
+    let fd = ctx
+        .get_notify_fd()
+        .map_err(lib_err("seccomp listener fd"))?;
+    // SAFETY: libseccomp hands us the listener fd; we take ownership.
+    Ok(Some(unsafe { OwnedFd::from_raw_fd(fd) }))
+}
+
+/// Drop to the process's user and capabilities with the container's
+/// filter loaded at the right moment: before the drop without
+/// no_new_privs (loading then needs CAP_SYS_ADMIN), after it — the last
+/// thing before exec — with. Returns the notification listener, if any.
+pub fn drop_privileges_with_filter(
+    config: Option<&serde_json::Value>,
+    process: &crate::spec::Process,
+) -> Result<Option<OwnedFd>> {
+    let compiled = match config {
+        Some(v) => {
+            let s = parse(v)?;
+            let ctx = build(&s)?;
+            Some((s, ctx))
+        }
+        None => None,
+    };
+    let mut listener = None;
+    if let (false, Some((s, ctx))) = (process.no_new_privileges, &compiled) {
+        listener = load(s, ctx)?;
+    }
+    crate::process::set_user_and_caps(process)?;
+    if process.no_new_privileges {
+        crate::process::set_no_new_privileges()?;
+        if let Some((s, ctx)) = &compiled {
+            listener = load(s, ctx)?;
+        }
+    }
+    Ok(listener)
+}
+
+/// Send the listener to `listenerPath` as the spec says: the container
+/// process state as JSON, the fd as SCM_RIGHTS.
+pub fn send_listener(path: &str, fd: &OwnedFd, state_json: &str) -> Result<()> {
+    use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
+    use std::os::fd::AsRawFd;
+    let stream = std::os::unix::net::UnixStream::connect(path)
+        .map_err(|e| Error::new(format!("linux.seccomp.listenerPath {path}: connect: {e}")))?;
+    let iov = [std::io::IoSlice::new(state_json.as_bytes())];
+    let fds = [fd.as_raw_fd()];
+    sendmsg::<()>(
+        stream.as_raw_fd(),
+        &iov,
+        &[ControlMessage::ScmRights(&fds)],
+        MsgFlags::empty(),
+        None,
+    )
+    .map_err(|e| Error::new(format!("linux.seccomp.listenerPath {path}: send: {e}")))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reference_fixture_filter_compiles() {
+        let v: serde_json::Value = serde_json::json!({
+            "defaultAction": "SCMP_ACT_KILL",
+            "architectures": ["SCMP_ARCH_X86"],
+            "syscalls": [
+                {"name": "read", "action": "SCMP_ACT_ALLOW"},
+                {"name": "write", "action": "SCMP_ACT_ALLOW",
+                 "args": [{"index": 1, "value": 255, "value2": 4, "op": "SCMP_CMP_EQ"}]}
+            ]
+        });
+        let s = parse(&v).unwrap();
+        build(&s).unwrap();
+    }
+
+    #[test]
+    fn unknown_action_names_the_field() {
+        let v = serde_json::json!({"defaultAction": "SCMP_ACT_NOPE"});
+        let e = build(&parse(&v).unwrap()).unwrap_err().to_string();
+        assert!(
+            e.contains("linux.seccomp.defaultAction") && e.contains("SCMP_ACT_NOPE"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn unknown_syscalls_are_skipped_and_repeated_args_split() {
+        let v = serde_json::json!({
+            "defaultAction": "SCMP_ACT_ERRNO",
+            "syscalls": [
+                {"names": ["no_such_syscall_xyz", "getpid"], "action": "SCMP_ACT_ALLOW"},
+                {"names": ["personality"], "action": "SCMP_ACT_ALLOW", "args": [
+                    {"index": 0, "value": 0, "op": "SCMP_CMP_EQ"},
+                    {"index": 0, "value": 8, "op": "SCMP_CMP_EQ"}]}
+            ]
+        });
+        build(&parse(&v).unwrap()).unwrap();
+    }
+}
