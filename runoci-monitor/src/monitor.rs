@@ -383,7 +383,7 @@ impl Monitor {
 
     fn handle(&mut self, slot: usize, req: Request) {
         let reply = match req {
-            Request::State => Reply::State(Box::new(self.state.clone())),
+            Request::State => Reply::State(Box::new(self.current_state())),
             Request::Stats => Reply::Stats(self.stats()),
             Request::Kill { signal, all } => match self.kill(signal.number(), all) {
                 Ok(()) => Reply::Ok,
@@ -408,6 +408,22 @@ impl Monitor {
             }
         };
         self.send_reply(slot, &reply);
+    }
+
+    /// `pause`/`resume` change the status in state.json behind our back:
+    /// while the container runs, that file's status wins.
+    fn current_state(&self) -> State {
+        let mut st = self.state.clone();
+        if self.exit.is_none() {
+            let paused = std::fs::read(self.state_dir.join("state.json"))
+                .ok()
+                .and_then(|d| serde_json::from_slice::<State>(&d).ok())
+                .is_some_and(|f| f.status == Status::Paused);
+            if paused {
+                st.status = Status::Paused;
+            }
+        }
+        st
     }
 
     fn kill(&self, sig: i32, all: bool) -> Result<(), String> {
@@ -562,9 +578,14 @@ impl Monitor {
         // blocks the loop; requests that arrive meanwhile wait in the
         // socket's backlog and are answered afterwards. It must reap the
         // children it starts itself; whatever it leaves, the loop reaps.
-        if let Err(e) = runoci::lifecycle::container_exited(&self.state_dir, &exit) {
-            log(&self.state.id, &format!("cleaning up after the exit: {e}"));
-        }
+        let exit = match runoci::lifecycle::container_exited(&self.state_dir, &exit) {
+            Ok(recorded) => recorded,
+            Err(e) => {
+                log(&self.state.id, &format!("cleaning up after the exit: {e}"));
+                exit
+            }
+        };
+        self.state.exit = Some(exit);
         self.exit = Some(exit);
         let _ = self
             .poll

@@ -61,6 +61,18 @@ pub enum Command {
     Destroy(DestroyArgs),
     /// Run a process in a running container.
     Exec(ExecArgs),
+    /// Freeze every process of a container (cgroup freezer).
+    Pause(IdArg),
+    /// Thaw a paused container.
+    Resume(IdArg),
+    /// Change a running container's cgroup limits.
+    Update(UpdateArgs),
+    /// Resource usage (`--stats`) of a container, as runc prints it.
+    Events(EventsArgs),
+    /// List a container's processes.
+    Ps(PsArgs),
+    /// The runtime-spec features document of this runtime.
+    Features,
     /// Print a container's OCI state as JSON.
     State(IdArg),
     /// List the containers under --root.
@@ -198,4 +210,53 @@ pub struct ExecArgs {
     /// The command and its arguments.
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     pub args: Vec<String>,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct UpdateArgs {
+    /// A linux.resources JSON file ("-" for stdin).
+    #[arg(short = 'r', long)]
+    pub resources: Option<PathBuf>,
+    #[arg(long = "pids-limit")]
+    pub pids_limit: Option<i64>,
+    /// Memory limit in bytes.
+    #[arg(long)]
+    pub memory: Option<i64>,
+    #[arg(long = "memory-swap")]
+    pub memory_swap: Option<i64>,
+    #[arg(long = "memory-reservation")]
+    pub memory_reservation: Option<i64>,
+    #[arg(long = "cpu-shares")]
+    pub cpu_shares: Option<u64>,
+    #[arg(long = "cpu-quota")]
+    pub cpu_quota: Option<i64>,
+    #[arg(long = "cpu-period")]
+    pub cpu_period: Option<u64>,
+    #[arg(long = "cpuset-cpus")]
+    pub cpuset_cpus: Option<String>,
+    #[arg(long = "cpuset-mems")]
+    pub cpuset_mems: Option<String>,
+    /// The container id.
+    pub id: String,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct EventsArgs {
+    /// Print resource usage once and exit.
+    #[arg(long)]
+    pub stats: bool,
+    /// The container id.
+    pub id: String,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct PsArgs {
+    /// table or json.
+    #[arg(short = 'f', long, default_value = "table")]
+    pub format: String,
+    /// The container id.
+    pub id: String,
+    /// ps(1) options (ignored: runoci lists pids and command lines).
+    #[arg(trailing_var_arg = true)]
+    pub ps_args: Vec<String>,
 }

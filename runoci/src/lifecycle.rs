@@ -18,16 +18,28 @@ fn state_dir(dir: &Path) -> StateDir {
 }
 
 /// The container's init has exited with `exit`: record it, run poststop
-/// hooks once, undo mounts and cgroups, mark the state stopped.
-pub fn container_exited(dir: &Path, exit: &ExitStatus) -> Result<()> {
+/// hooks once, undo mounts and cgroups, mark the state stopped. Returns the
+/// exit as recorded (with `oomKilled` from the cgroup's own count).
+pub fn container_exited(dir: &Path, exit: &ExitStatus) -> Result<ExitStatus> {
     let sd = state_dir(dir);
     let _lock = sd.lock()?;
+    let mut exit = *exit;
+    if let Some(cg) = sd.read_record().ok().and_then(|r| r.cgroup) {
+        let count = crate::cgroups::Cgroup::from_record(&cg)
+            .oom_kill_count()
+            .ok()
+            .flatten();
+        exit.oom_killed |= count.unwrap_or(0) > 0;
+    }
     sd.write_atomic(EXIT_STATUS, format!("{}\n", exit.as_exit_code()).as_bytes())?;
     let mut st = sd.read_state()?;
-    st.exit = Some(*exit);
-    finish(&sd)?;
+    st.exit = Some(exit);
     st.status = Status::Stopped;
-    sd.write_state(&st)
+    // Stopped (with its exit) before poststop runs: hooks and readers of
+    // the files see the truth even if we die during cleanup.
+    sd.write_state(&st)?;
+    finish(&sd)?;
+    Ok(exit)
 }
 
 /// Poststop hooks (once: the marker is made before they run, so a crash

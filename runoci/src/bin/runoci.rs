@@ -83,6 +83,13 @@ fn dispatch(cli: &Cli) -> Result<i32> {
             commands::destroy::destroy(&cli.root, &a.id, a.force).map(|_| 0)
         }
         Command::Exec(a) => commands::exec::exec(cli, a),
+        Command::Pause(a) => commands::resources::pause(&cli.root, &a.id),
+        Command::Resume(a) => commands::resources::resume(&cli.root, &a.id),
+        Command::Update(a) => commands::resources::update(&cli.root, a),
+        Command::Events(a) if a.stats => commands::resources::stats(&cli.root, &a.id),
+        Command::Events(a) => commands::monitor_client::follow_events(&cli.root, &a.id),
+        Command::Ps(a) => commands::resources::ps(&cli.root, &a.id, a.format == "json"),
+        Command::Features => commands::features::features(),
         Command::State(a) => commands::state::print_state(&cli.root, &a.id),
         Command::List(a) => commands::state::list(&cli.root, a.format == "json", a.quiet),
     }

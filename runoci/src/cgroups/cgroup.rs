@@ -305,6 +305,35 @@ impl Cgroup {
         }
     }
 
+    /// v1: an eventfd the kernel signals on every OOM in the cgroup
+    /// (registered through `cgroup.event_control`). None on v2 or without a
+    /// memory controller.
+    pub fn oom_eventfd(&self) -> Result<Option<std::os::fd::OwnedFd>, CgroupError> {
+        use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+        let dir = match self.controller_dir("memory") {
+            Some((CgroupVersion::V1, dir)) => dir.to_path_buf(),
+            _ => return Ok(None),
+        };
+        let io = |op: &'static str, path: PathBuf| {
+            move |source: std::io::Error| CgroupError::Io { path, op, source }
+        };
+        let control = std::fs::File::open(dir.join("memory.oom_control"))
+            .map_err(io("open", dir.join("memory.oom_control")))?;
+        // SAFETY: eventfd returns a new fd or -1.
+        let efd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC) };
+        if efd < 0 {
+            return Err(io("eventfd", dir.clone())(std::io::Error::last_os_error()));
+        }
+        // SAFETY: a new fd owned by nobody else.
+        let efd = unsafe { OwnedFd::from_raw_fd(efd) };
+        std::fs::write(
+            dir.join("cgroup.event_control"),
+            format!("{} {}", efd.as_raw_fd(), control.as_raw_fd()),
+        )
+        .map_err(io("write", dir.join("cgroup.event_control")))?;
+        Ok(Some(efd))
+    }
+
     /// The file to watch (inotify IN_MODIFY) for OOM events on cgroup2:
     /// `memory.events`. v1 needs an eventfd on `memory.oom_control` through
     /// `cgroup.event_control`, which is not done here.

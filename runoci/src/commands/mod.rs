@@ -2,8 +2,10 @@
 pub mod create;
 pub mod destroy;
 pub mod exec;
+pub mod features;
 pub mod kill;
 pub mod monitor_client;
+pub mod resources;
 pub mod run;
 pub mod start;
 pub mod state;

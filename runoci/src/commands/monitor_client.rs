@@ -37,3 +37,23 @@ pub fn try_kill(sd: &StateDir, signal: i32, all: bool) -> Option<Result<()>> {
         Err(e) => Some(Err(remote(&sd.id, e))),
     }
 }
+
+/// `events` without `--stats`: the monitor's event stream, one JSON line
+/// per event, until the container exits.
+pub fn follow_events(root: &std::path::Path, id: &str) -> Result<i32> {
+    let sd = StateDir::open(root, id)?;
+    let c = Client::connect(sd.file(SOCKET)).map_err(|e| {
+        Error::new(format!(
+            "container {id}: no monitor to follow ({e}); use --stats"
+        ))
+    })?;
+    let events = c.events().map_err(|e| remote(id, e))?;
+    for ev in events {
+        let ev = ev.map_err(|e| remote(id, e))?;
+        println!(
+            "{}",
+            String::from_utf8_lossy(&runoci_proto::encode_event(&ev)).trim_end()
+        );
+    }
+    Ok(0)
+}

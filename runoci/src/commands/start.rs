@@ -241,7 +241,12 @@ fn exec_monitor(
     if let Err(e) = clear_cloexec(&listen).and_then(|_| clear_cloexec(&created.pidfd)) {
         return e;
     }
-    let args = [
+    // v1 memory cgroups signal OOMs through an eventfd the monitor polls.
+    let oom = created
+        .cgroup
+        .as_ref()
+        .and_then(|c| c.oom_eventfd().ok().flatten());
+    let mut args = vec![
         monitor.display().to_string(),
         "--state-dir".into(),
         sd.dir.display().to_string(),
@@ -254,6 +259,13 @@ fn exec_monitor(
         "--uid".into(),
         nix::unistd::getuid().as_raw().to_string(),
     ];
+    if let Some(fd) = &oom {
+        if let Err(e) = clear_cloexec(fd) {
+            return e;
+        }
+        args.push("--oom-eventfd".into());
+        args.push(fd.as_raw_fd().to_string());
+    }
     crate::process::exec(
         monitor,
         &args,
