@@ -154,13 +154,32 @@ fn kill_by_number_and_exit_code_is_reported() {
 #[test]
 fn kill_all_goes_through_the_lifecycle_hook() {
     let m = spawn();
-    // The lead's kill_all is what signals the cgroup; here it must answer ok.
-    m.client().kill(Signal::KILL, true).unwrap();
     let mut s = m.raw();
     s.write_all(b"{\"version\":1,\"request\":\"kill\",\"signal\":\"NOPE\"}\n")
         .unwrap();
     assert_error_reply_and_close(&mut s, "not a signal");
     assert_still_serves(&m);
+    // runoci's kill_all reads the runtime record: with no cgroup in it,
+    // it signals the recorded init (after checking its start time).
+    let stat = std::fs::read_to_string(format!("/proc/{}/stat", m.init_pid)).unwrap();
+    let start: u64 = stat[stat.rfind(')').unwrap() + 2..]
+        .split(' ')
+        .nth(19)
+        .unwrap()
+        .parse()
+        .unwrap();
+    std::fs::write(
+        m.dir.join("runtime.json"),
+        format!("{{\"pid\":{},\"pidStartTime\":{start}}}", m.init_pid),
+    )
+    .unwrap();
+    m.client().kill(Signal::KILL, true).unwrap();
+    let exit = m.client().wait().unwrap();
+    assert_eq!(
+        exit.signal,
+        Some(9),
+        "kill all must reach the init: {exit:?}"
+    );
 }
 
 #[test]
