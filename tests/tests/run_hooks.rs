@@ -14,7 +14,8 @@ use std::time::Duration;
 
 /// A hook script that appends one line, `$STAGE <state JSON on one line>`,
 /// to `$LOG`. Works with the host's /bin/sh and with busybox's.
-const LOG_HOOK: &str = "#!/bin/sh\nstate=$(cat | tr -d '\\n')\necho \"$STAGE $state\" >> \"$LOG\"\n";
+const LOG_HOOK: &str =
+    "#!/bin/sh\nstate=$(cat | tr -d '\\n')\necho \"$STAGE $state\" >> \"$LOG\"\n";
 
 fn write_script(path: &Path, text: &str) {
     fs::write(path, text).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
@@ -96,7 +97,11 @@ fn every_hook_stage_fires_once_in_order_with_the_state_on_stdin() {
     let mut pids = Vec::new();
     for ((stage, state), (_, status)) in entries.iter().zip(STAGES) {
         assert_eq!(state["id"], json!(id), "{stage}: id in state {state}");
-        assert_eq!(state["status"], json!(status), "{stage}: status in state {state}");
+        assert_eq!(
+            state["status"],
+            json!(status),
+            "{stage}: status in state {state}"
+        );
         assert_eq!(
             state["bundle"],
             json!(bundle.path_str()),
@@ -118,9 +123,15 @@ fn every_hook_stage_fires_once_in_order_with_the_state_on_stdin() {
         );
         let pid = state["pid"].as_i64().unwrap_or(-1);
         if *stage == "precreate" {
-            assert_eq!(pid, 0, "precreate: no container process yet, expected pid 0, saw {state}");
+            assert_eq!(
+                pid, 0,
+                "precreate: no container process yet, expected pid 0, saw {state}"
+            );
         } else {
-            assert!(pid > 0, "{stage}: expected the container's pid (> 0), saw {state}");
+            assert!(
+                pid > 0,
+                "{stage}: expected the container's pid (> 0), saw {state}"
+            );
             pids.push(pid);
         }
     }
@@ -177,7 +188,10 @@ fn hook_past_its_timeout_is_killed_and_fails_the_run_leaving_nothing() {
     bundle.set_args(&["sh", "-c", "echo program ran"]);
     let snap = HostSnapshot::take();
     let out = rt.run(["run", "-c", bundle.path_str(), &id]);
-    assert!(!out.timed_out, "expected runoci to kill the hook at its 1 s timeout\n{out}");
+    assert!(
+        !out.timed_out,
+        "expected runoci to kill the hook at its 1 s timeout\n{out}"
+    );
     assert_fails_with(&out, "prestart hook [0] /bin/sh: timed out after 1s");
     assert!(
         !out.stdout.contains("program ran"),
@@ -212,7 +226,11 @@ fn poststop_runs_once_after_the_program_exits_with_failure() {
     rt.run(["run", "-c", bundle.path_str(), &id]).assert_code(3);
     let text = fs::read_to_string(&log).unwrap_or_default();
     let lines: Vec<&str> = text.lines().collect();
-    assert_eq!(lines.len(), 1, "expected poststop to run once, log {text:?}");
+    assert_eq!(
+        lines.len(),
+        1,
+        "expected poststop to run once, log {text:?}"
+    );
     let state: Value = serde_json::from_str(lines[0].trim_start_matches("poststop ")).unwrap();
     assert_eq!(state["status"], "stopped", "poststop state {state}");
     assert_eq!(state["id"], json!(id), "poststop state {state}");

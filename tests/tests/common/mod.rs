@@ -39,3 +39,87 @@ pub fn assert_fails_with(out: &Output, needle: &str) {
         panic!("expected one stderr line containing {needle:?}, saw none\n{out}");
     }
 }
+
+/// A `runoci run` started in the background (to signal it). Drop kills it
+/// and, as a last resort, the container processes whose cmdline carries
+/// `marker` in another pid namespace (`run` keeps no state for the
+/// harness's cleanup to find).
+pub struct Background {
+    pub child: std::process::Child,
+    pub marker: String,
+}
+
+impl Background {
+    /// Spawns `cmd` with stdin null and stdout/stderr to `log` (a file).
+    pub fn spawn(cmd: &mut std::process::Command, log: &std::path::Path, marker: &str) -> Self {
+        let out = std::fs::File::create(log).expect("create log");
+        let err = out.try_clone().expect("dup log");
+        let child = cmd
+            .stdin(std::process::Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .spawn()
+            .expect("spawn runoci");
+        Background {
+            child,
+            marker: marker.to_string(),
+        }
+    }
+
+    pub fn pid(&self) -> nix::unistd::Pid {
+        nix::unistd::Pid::from_raw(self.child.id() as i32)
+    }
+
+    /// Waits up to `timeout` for the exit; `None` if still running.
+    pub fn wait_timeout(
+        &mut self,
+        timeout: std::time::Duration,
+    ) -> Option<std::process::ExitStatus> {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            if let Some(s) = self.child.try_wait().expect("try_wait") {
+                return Some(s);
+            }
+            if std::time::Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+        for pid in container_pids_with(&self.marker) {
+            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+        }
+    }
+}
+
+/// Processes in another pid namespace than ours whose cmdline contains
+/// `marker` (never a host process).
+pub fn container_pids_with(marker: &str) -> Vec<nix::unistd::Pid> {
+    let own = std::fs::read_link("/proc/self/ns/pid").ok();
+    runoci_tests::all_pids()
+        .into_iter()
+        .filter(|p| runoci_tests::pid_cmdline(*p).contains(marker))
+        .filter(|p| std::fs::read_link(format!("/proc/{p}/ns/pid")).ok() != own)
+        .map(nix::unistd::Pid::from_raw)
+        .collect()
+}
+
+/// Waits (up to the harness's command timeout) for `path` to exist.
+#[track_caller]
+pub fn wait_for_file(path: &std::path::Path, what: &str) {
+    let deadline = std::time::Instant::now() + runoci_tests::default_timeout();
+    while !path.exists() {
+        if std::time::Instant::now() >= deadline {
+            panic!("expected {what} ({}) to appear; it did not", path.display());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
