@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{container_pids_with, run_sh, wait_for_file, Background};
+use common::{container_init_with, run_sh, wait_for_file, Background};
 use nix::sys::signal::{kill, Signal};
 use runoci_tests::{default_timeout, unique_id, Bundle, HostSnapshot, Runtime};
 use std::fs;
@@ -50,11 +50,11 @@ fn program_killed_by_sigkill_gives_137() {
         &marker,
     );
     wait_for_file(&ready.join("up"), "the container's ready file");
-    let pids = container_pids_with(&marker);
+    let pids = container_init_with(&marker);
     assert_eq!(
         pids.len(),
         1,
-        "expected one container process with the marker, saw {pids:?}"
+        "expected one container init (PID 1 inside) with the marker, saw {pids:?}"
     );
     kill(pids[0], Signal::SIGKILL).unwrap();
     let status = bg
@@ -164,27 +164,35 @@ fn dash_i_program_is_not_pid_1_and_its_status_is_runocis() {
 fn dash_i_init_reaps_orphaned_zombies() {
     let mut bundle = Bundle::new("reap");
     let rt = Runtime::runoci();
-    // The subshell exits at once; its `sleep 0.2` is orphaned to PID 1,
-    // which must reap it when it exits.
-    let out = run_sh_i(
-        &mut bundle,
-        &rt,
-        "(sleep 0.2 &); sleep 1; ps -o pid,stat,comm",
-    );
+    // The subshell exits at once, so its `sleep 0.2` is orphaned to PID 1.
+    // Wait (bounded) until that pid is gone from the process list: only a
+    // reaper makes it disappear; unreaped it would stay there as Z.
+    let script = "(sleep 0.2 & echo $! > /tmp/orphan); orphan=$(cat /tmp/orphan); \
+         i=0; while [ $i -lt 200 ] && ps -o pid | grep -qx \" *$orphan\"; do sleep 0.05; i=$((i+1)); done; \
+         echo orphan $orphan; ps -o pid,stat,comm";
+    bundle.set_args(&["sh", "-c", script]);
+    let id = unique_id("reap");
+    let out = rt.run(["run", "-i", "-c", bundle.path_str(), &id]);
     out.assert_ok();
-    let rows: Vec<Vec<&str>> = out
-        .stdout
-        .lines()
+    let mut lines = out.stdout.lines();
+    let orphan = lines
+        .next()
+        .and_then(|l| l.strip_prefix("orphan "))
+        .unwrap_or_else(|| panic!("expected the orphan's pid first\n{out}"))
+        .to_string();
+    let rows: Vec<Vec<&str>> = lines
         .skip(1)
         .map(|l| l.split_whitespace().collect())
         .collect();
-    let zombies: Vec<&Vec<&str>> = rows
+    let left: Vec<&Vec<&str>> = rows
         .iter()
-        .filter(|r| r.get(1).is_some_and(|s| s.starts_with('Z')))
+        .filter(|r| {
+            r.first() == Some(&orphan.as_str()) || r.get(1).is_some_and(|s| s.starts_with('Z'))
+        })
         .collect();
     assert!(
-        zombies.is_empty(),
-        "expected no zombie (Z) in the container, saw {zombies:?} in\n{}",
+        left.is_empty(),
+        "expected the orphan (pid {orphan}) reaped and no zombie (Z) in the container, saw {left:?} in\n{}",
         out.stdout
     );
     let pid1 = rows.iter().find(|r| r.first() == Some(&"1"));
@@ -193,12 +201,6 @@ fn dash_i_init_reaps_orphaned_zombies() {
         "expected PID 1 to be runoci's init, not the program, saw\n{}",
         out.stdout
     );
-}
-
-fn run_sh_i(bundle: &mut Bundle, rt: &Runtime, script: &str) -> runoci_tests::Output {
-    bundle.set_args(&["sh", "-c", script]);
-    let id = unique_id("reap");
-    rt.run(["run", "-i", "-c", bundle.path_str(), &id])
 }
 
 #[test]

@@ -167,6 +167,19 @@ fn umask_from_run_oci_process_umask() {
 }
 
 #[test]
+fn umask_from_process_user_wins_over_process_umask() {
+    let mut bundle = Bundle::new("umask-both");
+    let rt = Runtime::runoci();
+    bundle.config_mut()["process"]["umask"] = json!(0o027);
+    bundle.config_mut()["process"]["user"]["umask"] = json!(0o002);
+    let out = run_sh_ok(&mut bundle, &rt, "umask", "umask");
+    assert_eq!(
+        out, "0002\n",
+        "expected process.user.umask (0002) to win over process.umask (0027), saw {out:?}"
+    );
+}
+
+#[test]
 fn environment_is_exactly_process_env_with_values_containing_equals() {
     let mut bundle = Bundle::new("env");
     let rt = Runtime::runoci();

@@ -123,3 +123,21 @@ pub fn wait_for_file(path: &std::path::Path, what: &str) {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
 }
+
+/// The container init (PID 1 of its pid namespace) among
+/// [`container_pids_with`]`(marker)`; forked shells share its cmdline.
+pub fn container_init_with(marker: &str) -> Vec<nix::unistd::Pid> {
+    container_pids_with(marker)
+        .into_iter()
+        .filter(|p| {
+            std::fs::read_to_string(format!("/proc/{p}/status"))
+                .ok()
+                .and_then(|s| {
+                    s.lines()
+                        .find_map(|l| l.strip_prefix("NSpid:"))
+                        .and_then(|v| v.split_whitespace().last().map(|x| x == "1"))
+                })
+                .unwrap_or(false)
+        })
+        .collect()
+}
