@@ -214,3 +214,22 @@ fn nothing_is_left_after_the_program_exits() {
     rt.run(["run", "-c", bundle.path_str(), &id]).assert_ok();
     snap.assert_nothing_leaked(&[&id, &marker, bundle.path_str(), rt.root_str()]);
 }
+
+#[test]
+fn dash_i_init_and_program_hold_only_stdio() {
+    let mut bundle = Bundle::new("fds-i");
+    let rt = Runtime::runoci();
+    // PID 1 is runoci's init (it never execs, so close-on-exec does not
+    // help it); $$ is the program. `ls` lists their fds, not its own.
+    bundle.set_args(&["sh", "-c", "ls /proc/1/fd; echo --; ls /proc/$$/fd; true"]);
+    let id = unique_id("fdsi");
+    let out = rt.run(["run", "-i", "-c", bundle.path_str(), &id]);
+    out.assert_ok();
+    let seen: Vec<&str> = out.stdout.split_whitespace().collect();
+    assert_eq!(
+        seen,
+        ["0", "1", "2", "--", "0", "1", "2"],
+        "expected only fds 0 1 2 in the -i init and in the program, saw {:?}",
+        out.stdout
+    );
+}
