@@ -347,10 +347,19 @@ fn run_with_our_init(
             Err(process::exec(program, args, env))
         }
         nix::unistd::ForkResult::Parent { child } => {
-            // The program's exec closes its copy; ours must go too, or the
-            // parent would wait for EOF forever.
-            // SAFETY: closing our own copy of the channel fd.
-            unsafe { libc::close(a.chan.raw_fd()) };
+            // The init needs no fd but stdio: close the rest, which never
+            // exec's close-on-exec would. That includes the creation channel
+            // (the program's exec closes its copy; ours must go too, or the
+            // parent would wait for EOF forever) and whatever runoci held
+            // or inherited (its signalfd, the verified /dev/null, fds of
+            // runoci's caller): PID 1 must not keep them in the container.
+            // SAFETY: close_range only closes fds of this process; nothing
+            // in the init loop uses an fd above 2.
+            let rc = unsafe { libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32) };
+            if rc < 0 {
+                // SAFETY: closing our own copy of the channel fd (old kernels).
+                unsafe { libc::close(a.chan.raw_fd()) };
+            }
             init_loop(child, &all)
         }
     }

@@ -204,9 +204,8 @@ pub enum Kind {
 /// with mkdirat from an fd already resolved inside the root, so a symlink
 /// planted anywhere on the way cannot send the mkdir outside.
 pub fn mkdir_all_in_root(root: RawFd, path: &Path, kind: Kind) -> Result<OwnedFd> {
-    match open_in_root(root, path, libc::O_PATH) {
-        Ok(fd) => return Ok(fd),
-        Err(_) => {}
+    if let Ok(fd) = open_in_root(root, path, libc::O_PATH) {
+        return Ok(fd);
     }
     let parts = components(path);
     let mut cur = dup(root).ctx("dup rootfs fd")?;
@@ -214,12 +213,9 @@ pub fn mkdir_all_in_root(root: RawFd, path: &Path, kind: Kind) -> Result<OwnedFd
     for (i, name) in parts.iter().enumerate() {
         so_far.push(name);
         let last = i + 1 == parts.len();
-        match open_in_root(root, &so_far, libc::O_PATH) {
-            Ok(fd) => {
-                cur = fd;
-                continue;
-            }
-            Err(_) => {}
+        if let Ok(fd) = open_in_root(root, &so_far, libc::O_PATH) {
+            cur = fd;
+            continue;
         }
         let c =
             CString::new(name.as_encoded_bytes()).map_err(|_| Error::new("path contains NUL"))?;
