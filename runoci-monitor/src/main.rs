@@ -16,6 +16,7 @@
 
 mod monitor;
 mod sys;
+mod trim;
 
 use monitor::{log, Config, Monitor};
 use runoci_proto::{State, Status};

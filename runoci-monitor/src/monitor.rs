@@ -35,6 +35,9 @@ const READS_PER_TURN: usize = 16;
 /// a quiet spell ends it.
 const FINISH_GRACE: Duration = Duration::from_secs(5);
 const FINISH_IDLE: Duration = Duration::from_millis(100);
+/// How long the loop must have been idle before it drops its clean code
+/// pages (see `trim`).
+const IDLE_BEFORE_TRIM: Duration = Duration::from_millis(500);
 /// Buffers grown past this (a large request, a slow reader) are shrunk back
 /// once empty.
 const KEEP_CAPACITY: usize = 4096;
@@ -160,6 +163,9 @@ impl Monitor {
         // hooked; catch up.
         self.reap();
         let mut deadline: Option<Instant> = None;
+        // Start-up and each burst of requests leave code pages mapped; drop
+        // them once the loop has been idle for a moment.
+        let mut trim_due = true;
         loop {
             if self.exit.is_some() && deadline.is_none() {
                 deadline = Some(Instant::now() + FINISH_GRACE);
@@ -174,6 +180,7 @@ impl Monitor {
                     }
                     Some(left.min(FINISH_IDLE))
                 }
+                None if trim_due => Some(IDLE_BEFORE_TRIM),
                 None => None,
             };
             match self.poll.poll(&mut events, timeout) {
@@ -181,6 +188,12 @@ impl Monitor {
                 Err(e) if e.kind() == ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e),
             }
+            if events.is_empty() && deadline.is_none() && trim_due {
+                crate::trim::drop_clean_file_pages();
+                trim_due = false;
+                continue;
+            }
+            trim_due = true;
             if deadline.is_some() && events.is_empty() && self.again.is_empty() && self.flushed() {
                 return Ok(());
             }
