@@ -203,7 +203,15 @@ pub fn create(spec: &Spec, opts: &ContainerOptions) -> Result<Created> {
             match drive_child(spec, opts, &ns, &created, &chan) {
                 Ok(()) => Ok(created),
                 Err(e) => {
+                    // The container existed (it had a pid): as the
+                    // reference, its poststop hooks run once it is gone.
+                    let stopped = created.hook_state.json("stopped");
                     created.abandon();
+                    if let Some(h) = &spec.hooks {
+                        if let Err(pe) = crate::hooks::run_stage("poststop", &h.poststop, &stopped) {
+                            eprintln!("runoci: container {}: {pe}", opts.id);
+                        }
+                    }
                     Err(e)
                 }
             }
