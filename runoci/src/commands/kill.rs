@@ -24,7 +24,7 @@ pub fn kill(root: &Path, id: &str, signal: i32, all: bool) -> Result<()> {
     let record = sd
         .read_record()
         .map_err(|e| e.context(format!("container {id}")))?;
-    if !sd.is_run_oci_managed() && record.monitor_pid != 0 {
+    if !sd.is_run_oci_managed() {
         return Err(Error::new(format!(
             "container {id} is not run_oci-managed (no .run_oci tag)"
         )));
