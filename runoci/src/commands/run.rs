@@ -28,8 +28,15 @@ const FORWARDED: &[Signal] = &[
 ];
 
 pub fn run(cli: &Cli, args: &RunArgs) -> Result<i32> {
+    if args.detach {
+        // runc's `run -d`: create, then start; the caller (or init) is the
+        // parent, as after `create`.
+        super::create::create(cli, args)?;
+        return super::create::start_created(&cli.root, &args.id);
+    }
     let mut opts = super::container_options(args)?;
     opts.systemd_cgroup = cli.systemd_cgroup;
+    opts.console_socket = args.console_socket.clone();
     let spec = crate::spec::load(&opts.bundle)?;
 
     // Block before the clone: a signal that arrives during set-up waits in
