@@ -66,6 +66,8 @@ pub enum Command {
     /// List the containers under --root.
     #[command(visible_alias = "ls")]
     List(ListArgs),
+    /// The processes of a container (`--format json`: their host pids).
+    Ps(PsArgs),
 }
 
 #[derive(Debug, Args, Clone)]
@@ -105,6 +107,18 @@ pub struct ListArgs {
     /// Print ids only.
     #[arg(short = 'q', long)]
     pub quiet: bool,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct PsArgs {
+    /// table (the host's `ps` output, filtered) or json (an array of pids).
+    #[arg(short = 'f', long, default_value = "table")]
+    pub format: String,
+    /// The container id.
+    pub id: String,
+    /// Options for the host's `ps` (default `-ef`).
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub ps_args: Vec<String>,
 }
 
 /// Options of `run` and `start` (both dialects).

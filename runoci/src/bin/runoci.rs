@@ -85,6 +85,7 @@ fn dispatch(cli: &Cli) -> Result<i32> {
         Command::Exec(a) => commands::exec::exec(cli, a),
         Command::State(a) => commands::state::print_state(&cli.root, &a.id),
         Command::List(a) => commands::state::list(&cli.root, a.format == "json", a.quiet),
+        Command::Ps(a) => commands::ps::ps(&cli.root, a),
     }
 }
 

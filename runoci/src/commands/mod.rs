@@ -4,6 +4,7 @@ pub mod destroy;
 pub mod exec;
 pub mod kill;
 pub mod monitor_client;
+pub mod ps;
 pub mod run;
 pub mod start;
 pub mod state;
