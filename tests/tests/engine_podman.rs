@@ -317,3 +317,20 @@ fn volume_hostdir() {
         "written inside, seen on the host\n{out}"
     );
 }
+
+#[test]
+fn tmpfs_copies_up_the_image_content() {
+    // podman puts runc's `tmpcopyup` on --tmpfs (and --read-only) mounts:
+    // the tmpfs starts with what the image had there.
+    let p = Podman::new();
+    let out = p.run_rm(
+        &["--tmpfs", "/etc"],
+        &[
+            "sh",
+            "-c",
+            "grep -c ' /etc tmpfs ' /proc/mounts; grep ^user: /etc/passwd",
+        ],
+    );
+    out.assert_ok()
+        .assert_stdout_eq("1\nuser:x:1000:1000:user:/home/user:/bin/sh\n");
+}
