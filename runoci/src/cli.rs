@@ -69,8 +69,6 @@ pub enum Command {
     Update(UpdateArgs),
     /// Resource usage (`--stats`) of a container, as runc prints it.
     Events(EventsArgs),
-    /// List a container's processes.
-    Ps(PsArgs),
     /// The runtime-spec features document of this runtime.
     Features,
     /// Print a container's OCI state as JSON.
@@ -78,6 +76,8 @@ pub enum Command {
     /// List the containers under --root.
     #[command(visible_alias = "ls")]
     List(ListArgs),
+    /// The processes of a container (`--format json`: their host pids).
+    Ps(PsArgs),
 }
 
 #[derive(Debug, Args, Clone)]
@@ -117,6 +117,18 @@ pub struct ListArgs {
     /// Print ids only.
     #[arg(short = 'q', long)]
     pub quiet: bool,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct PsArgs {
+    /// table (the host's `ps` output, filtered) or json (an array of pids).
+    #[arg(short = 'f', long, default_value = "table")]
+    pub format: String,
+    /// The container id.
+    pub id: String,
+    /// Options for the host's `ps` (default `-ef`).
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub ps_args: Vec<String>,
 }
 
 /// Options of `run` and `start` (both dialects).
@@ -247,16 +259,4 @@ pub struct EventsArgs {
     pub stats: bool,
     /// The container id.
     pub id: String,
-}
-
-#[derive(Debug, Args, Clone)]
-pub struct PsArgs {
-    /// table or json.
-    #[arg(short = 'f', long, default_value = "table")]
-    pub format: String,
-    /// The container id.
-    pub id: String,
-    /// ps(1) options (ignored: runoci lists pids and command lines).
-    #[arg(trailing_var_arg = true)]
-    pub ps_args: Vec<String>,
 }

@@ -208,7 +208,8 @@ pub fn create(spec: &Spec, opts: &ContainerOptions) -> Result<Created> {
                     let stopped = created.hook_state.json("stopped");
                     created.abandon();
                     if let Some(h) = &spec.hooks {
-                        if let Err(pe) = crate::hooks::run_stage("poststop", &h.poststop, &stopped) {
+                        if let Err(pe) = crate::hooks::run_stage("poststop", &h.poststop, &stopped)
+                        {
                             eprintln!("runoci: container {}: {pe}", opts.id);
                         }
                     }

@@ -6,6 +6,9 @@
 //!   terminal), wall time from spawn to exit.
 //! - `state`: one created (not started) `sleep` container per runtime, then
 //!   N × `RT --root R state ID`.
+//! - `podman`: N × `podman --runtime RT --cgroup-manager cgroupfs run --rm
+//!   --net none IMAGE true` with a busybox image imported for the bench
+//!   (and removed after).
 //!
 //! Prints median, p90, mean and min per runtime in ms, and the ratio of
 //! medians of `runoci` to each other runtime. A runtime that cannot run the
@@ -14,6 +17,7 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
+use runoci_tests::engines::Podman;
 use runoci_tests::{Bundle, Output, Runtime};
 
 const WARMUP: usize = 3;
@@ -21,11 +25,13 @@ const WARMUP: usize = 3;
 struct Rt {
     name: String,
     rt: Runtime,
+    /// `podman` mode: podman with this runtime.
+    podman: Option<Podman>,
     samples: Vec<Duration>,
 }
 
 fn usage() -> ExitCode {
-    eprintln!("usage: runoci-bench start|state [-n N] [--rt NAME=PATH]...");
+    eprintln!("usage: runoci-bench start|state|podman [-n N] [--rt NAME=PATH]...");
     ExitCode::from(2)
 }
 
@@ -34,7 +40,7 @@ fn main() -> ExitCode {
     let Some(mode) = args.next() else {
         return usage();
     };
-    if mode != "start" && mode != "state" {
+    if mode != "start" && mode != "state" && mode != "podman" {
         return usage();
     }
     let mut n = 50usize;
@@ -72,7 +78,10 @@ fn main() -> ExitCode {
     let mut rts: Vec<Rt> = Vec::new();
     for (name, path) in specs {
         let rt = Runtime::at(&path).with_timeout(Duration::from_secs(30));
-        let out = if mode == "start" {
+        let podman = (mode == "podman").then(|| Podman::with_runtime(std::path::Path::new(&path)));
+        let out = if let Some(p) = &podman {
+            p.run_rm(&[], &["true"])
+        } else if mode == "start" {
             rt.run(["run", "-b", &bundle_path, &format!("{name}-check")])
         } else {
             rt.run(["create", "-b", &bundle_path, &format!("{name}-c")])
@@ -84,6 +93,7 @@ fn main() -> ExitCode {
         rts.push(Rt {
             name,
             rt,
+            podman,
             samples: Vec::with_capacity(n),
         });
     }
@@ -93,7 +103,9 @@ fn main() -> ExitCode {
     }
 
     let sample = |r: &Rt, i: usize| -> Output {
-        let out = if mode == "start" {
+        let out = if let Some(p) = &r.podman {
+            p.run_rm(&[], &["true"])
+        } else if mode == "start" {
             r.rt.run(["run", "-b", &bundle_path, &format!("{}-{i}", r.name)])
         } else {
             r.rt.run(["state", &format!("{}-c", r.name)])
@@ -115,7 +127,9 @@ fn main() -> ExitCode {
         }
     }
 
-    let what = if mode == "start" {
+    let what = if mode == "podman" {
+        "podman run --rm --net none IMAGE true"
+    } else if mode == "start" {
         "run -b BUNDLE ID  (/bin/true)"
     } else {
         "state ID  (created container)"

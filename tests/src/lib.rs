@@ -38,6 +38,8 @@ use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::{json, Value};
 
+pub mod engines;
+
 /// Path of busybox-static on the host (Debian's `busybox-static`).
 pub const HOST_BUSYBOX: &str = "/bin/busybox";
 

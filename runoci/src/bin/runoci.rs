@@ -88,10 +88,10 @@ fn dispatch(cli: &Cli) -> Result<i32> {
         Command::Update(a) => commands::resources::update(&cli.root, a),
         Command::Events(a) if a.stats => commands::resources::stats(&cli.root, &a.id),
         Command::Events(a) => commands::monitor_client::follow_events(&cli.root, &a.id),
-        Command::Ps(a) => commands::resources::ps(&cli.root, &a.id, a.format == "json"),
         Command::Features => commands::features::features(),
         Command::State(a) => commands::state::print_state(&cli.root, &a.id),
         Command::List(a) => commands::state::list(&cli.root, a.format == "json", a.quiet),
+        Command::Ps(a) => commands::ps::ps(&cli.root, a),
     }
 }
 

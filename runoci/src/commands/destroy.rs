@@ -1,6 +1,7 @@
 //! `runoci destroy` / `delete`: remove a stopped container's record, after
 //! its poststop hooks (once: not again if the monitor ran them) and its
-//! mounts and cgroups. A running container is refused unless `--force`.
+//! mounts and cgroups. A running container is refused unless `--force`;
+//! an unknown id is an error unless `--force`.
 
 use crate::error::{Error, Result};
 use crate::state::{self, StateDir};
@@ -9,6 +10,12 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 pub fn destroy(root: &Path, id: &str, force: bool) -> Result<()> {
+    // runc: `delete --force` of a container that is already gone succeeds.
+    // containerd's shim cleans up with it after every task; the error only
+    // filled its log with warnings.
+    if force && crate::ids::validate(id).is_ok() && !StateDir::exists(root, id) {
+        return Ok(());
+    }
     let sd = StateDir::open(root, id)?;
     let record = sd.read_record().unwrap_or_default();
     if state::same_process(record.pid, record.pid_start_time) {

@@ -5,6 +5,7 @@ pub mod exec;
 pub mod features;
 pub mod kill;
 pub mod monitor_client;
+pub mod ps;
 pub mod resources;
 pub mod run;
 pub mod start;

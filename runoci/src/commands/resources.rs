@@ -1,5 +1,5 @@
 //! Commands on a running container's cgroups: `pause`, `resume`, `update`,
-//! `events --stats`, `ps`.
+//! `events --stats`.
 
 use crate::cgroups::Cgroup;
 use crate::cli::UpdateArgs;
@@ -106,31 +106,5 @@ pub fn stats(root: &Path, id: &str) -> Result<i32> {
     let (_sd, cg) = cgroup_of(root, id)?;
     let out = serde_json::json!({"type": "stats", "id": id, "data": cg.stats()});
     println!("{out}");
-    Ok(0)
-}
-
-/// `ps`: the container's pids (json), or a `ps -ef`-like table of them.
-pub fn ps(root: &Path, id: &str, json: bool) -> Result<i32> {
-    let (_sd, cg) = cgroup_of(root, id)?;
-    let pids = cg.pids()?;
-    if json {
-        println!(
-            "{}",
-            serde_json::to_string(&pids).map_err(|e| Error::new(e.to_string()))?
-        );
-        return Ok(0);
-    }
-    println!("{:<8} CMD", "PID");
-    for p in pids {
-        let cmd = std::fs::read(format!("/proc/{p}/cmdline"))
-            .map(|b| {
-                String::from_utf8_lossy(&b)
-                    .replace('\0', " ")
-                    .trim()
-                    .to_string()
-            })
-            .unwrap_or_default();
-        println!("{p:<8} {cmd}");
-    }
     Ok(0)
 }

@@ -3,6 +3,7 @@
 //! namespace, in the child, before the program starts.
 
 pub mod cgroupfs;
+pub mod copyup;
 pub mod devices;
 pub mod loopdev;
 pub mod mounts;

@@ -174,6 +174,16 @@ fn mount_entry_inner(ctx: &MountCtx, m: &Mount) -> Result<()> {
     } else {
         PathBuf::from(m.source.as_deref().unwrap_or(typ))
     };
+    // The covered directory, readable through this fd after the mount.
+    let covered = if opts.tmpcopyup && typ == "tmpfs" {
+        Some(resolve::open_in_root(
+            root,
+            Path::new(&m.destination),
+            libc::O_RDONLY | libc::O_DIRECTORY,
+        )?)
+    } else {
+        None
+    };
     mnt(
         Some(&source),
         &fd_path(&dst),
@@ -181,6 +191,11 @@ fn mount_entry_inner(ctx: &MountCtx, m: &Mount) -> Result<()> {
         flags & !MsFlags::MS_REC,
         data,
     )?;
+    if let Some(covered) = covered {
+        // Reopen: `dst` still names the directory under the new mount.
+        let top = resolve::open_in_root(root, Path::new(&m.destination), libc::O_PATH)?;
+        super::copyup::copy_dir_contents(&fd_path(&covered), &fd_path(&top))?;
+    }
     apply_propagation(root, &m.destination, opts.propagation)
 }
 

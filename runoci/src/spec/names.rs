@@ -167,6 +167,9 @@ pub struct MountOptions {
     pub verity: Option<String>,
     /// `rbind` or `recursive`.
     pub recursive: bool,
+    /// `tmpcopyup` (runc's extension, podman sets it on tmpfs mounts): fill
+    /// the new tmpfs with what the directory under it held.
+    pub tmpcopyup: bool,
 }
 
 /// `MS_NOSYMFOLLOW` (Linux 5.10); neither nix 0.29 nor libc name it.
@@ -219,6 +222,7 @@ pub fn mount_options(options: &[String]) -> MountOptions {
         loop_device: false,
         verity: None,
         recursive: false,
+        tmpcopyup: false,
     };
     let mut data: Vec<&str> = Vec::new();
     for option in options {
@@ -240,6 +244,8 @@ pub fn mount_options(options: &[String]) -> MountOptions {
             parsed.recursive = true;
         } else if option == "loop" {
             parsed.loop_device = true;
+        } else if option == "tmpcopyup" {
+            parsed.tmpcopyup = true;
         } else if let Some(verity) = option.strip_prefix("dm=") {
             parsed.verity = Some(verity.to_string());
         } else {

@@ -437,6 +437,14 @@ fn mount_options_as_the_reference_parses_them() {
 }
 
 #[test]
+fn mount_options_tmpcopyup_is_ours_not_the_kernels() {
+    let parsed = mount_options(&strings(&["rw", "nosuid", "tmpcopyup", "size=1m"]));
+    assert!(parsed.tmpcopyup);
+    assert_eq!(parsed.data, "size=1m");
+    assert!(!mount_options(&strings(&["size=1m"])).tmpcopyup);
+}
+
+#[test]
 fn mount_options_runc_table() {
     let parsed = mount_options(&strings(&["rbind", "rw", "dev", "exec", "suid", "atime"]));
     assert_eq!(parsed.flags, MsFlags::MS_BIND | MsFlags::MS_REC);
