@@ -55,6 +55,9 @@ fn create_in(
         sd.file(state::CONFIG_JSON),
     )
     .ctx("symlink config.json")?;
+    // Every container runoci made carries the tag: `kill` refuses
+    // directories under the root that some other tool left there.
+    std::fs::write(sd.file(state::TAG), b"").ctx("write .run_oci tag")?;
     // 0622: the init opens it for writing after switching to the
     // container's user (through its own fd: the 0700 state dir is not
     // traversed).
