@@ -67,7 +67,8 @@ fn monitor_kill_and_destroy_log_to_the_containers_log_file() {
     wait_monitor_done(&rt, &id, monitor);
     let text = read();
     assert!(
-        text.contains(&format!("runoci-monitor[{id}]")) && text.contains("exited"),
+        text.contains(&format!("runoci-monitor[{id}]: container init"))
+            && text.contains("killed by signal 9"),
         "expected the monitor's own line about the exit in {}, it holds:\n{text}",
         link.display()
     );
