@@ -109,6 +109,11 @@ fn the_same_id_started_twice_at_once_has_exactly_one_winner() {
             outs[0],
             outs[1]
         );
+        let loser = outs.iter().find(|o| !o.success()).unwrap();
+        assert!(
+            loser.stderr.contains("already exists"),
+            "round {round}: expected the loser to say the container already exists\n{loser}"
+        );
         // The winner's container runs, with one monitor.
         let pid = container_pid(&rt, &id);
         assert!(pid_alive(pid), "round {round}: the winner's init ({pid}) is not running");

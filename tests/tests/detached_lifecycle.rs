@@ -257,7 +257,8 @@ fn start_of_an_existing_id_fails_and_leaves_it_running() {
     let pidfile = std::fs::read_to_string(dir.join("container.pid")).unwrap();
     let statefile = std::fs::read_to_string(dir.join("state.json")).unwrap();
 
-    start(&rt, &bundle, &id, &[]).assert_failed();
+    let out = start(&rt, &bundle, &id, &[]);
+    out.assert_failed().assert_stderr_contains("already exists");
 
     assert!(pid_alive(pid), "expected the existing container's init ({pid}) to keep running");
     assert!(pid_alive(monitor), "expected the existing container's monitor ({monitor}) to keep running");
@@ -278,4 +279,24 @@ fn start_of_an_existing_id_fails_and_leaves_it_running() {
     rt.run(["kill", "-S", "KILL", &id]).assert_ok();
     wait_monitor_done(&rt, &id, monitor);
     rt.run(["destroy", &id]).assert_ok();
+}
+
+#[test]
+fn start_that_fails_leaves_nothing_behind() {
+    let mut bundle = Bundle::new("d-fail");
+    let rt = Runtime::runoci();
+    let id = unique_id("d-fail");
+    let log = add_poststop_log(&mut bundle);
+    bundle.set_args(&["/no/such/program", &id]);
+    let snap = HostSnapshot::take();
+    let out = start(&rt, &bundle, &id, &[]);
+    out.assert_failed().assert_stderr_contains("/no/such/program");
+    assert!(
+        !state_dir(&rt, &id).exists(),
+        "expected a failed start to remove its state dir\n{out}"
+    );
+    let left = rt.container_ids();
+    assert!(left.is_empty(), "expected no record left, saw {left:?}");
+    assert!(hook_runs(&log) <= 1, "expected poststop at most once after a failed start");
+    snap.assert_nothing_leaked(&[&id, bundle.path_str(), rt.root_str()]);
 }
