@@ -186,6 +186,15 @@ fn state_comes_from_the_monitor_then_from_the_files_after_the_exit() {
     assert_eq!(st["status"], "running", "state {st}");
     assert_eq!(st["pid"], pid, "state {st}");
     assert_eq!(st["bundle"], bundle.path_str(), "state {st}");
+    // While the monitor lives it answers: the state file is not needed.
+    let file = state_dir(&rt, &id).join("state.json");
+    let aside = state_dir(&rt, &id).join("state.json.aside");
+    std::fs::rename(&file, &aside).unwrap();
+    let out = rt.run(["state", &id]);
+    std::fs::rename(&aside, &file).unwrap();
+    let st = out.assert_ok().json();
+    assert_eq!(st["status"], "running", "state from the monitor (no state.json): {st}");
+    assert_eq!(st["pid"], pid, "state from the monitor (no state.json): {st}");
 
     rt.run(["kill", "-S", "KILL", &id]).assert_ok();
     wait_monitor_done(&rt, &id, monitor);

@@ -123,6 +123,11 @@ fn destroy_finishes_the_cleanup_of_a_monitor_killed_mid_poststop() {
     assert_eq!(st["status"], "stopped", "state after the monitor died mid-cleanup: {st}");
     assert_eq!(exit_status(&rt, &id), 137, "expected exit-status written before poststop");
 
+    let cgs = cgroups_of(&id);
+    assert!(
+        !cgs.is_empty(),
+        "expected the cgroups still there for destroy to remove (the monitor died before them)"
+    );
     rt.run(["destroy", &id]).assert_ok();
     assert_eq!(
         hook_runs(&log),
