@@ -44,13 +44,20 @@ fn fifty_containers_started_at_once_all_start_all_stop_and_nothing_leaks() {
     let mut monitors = Vec::new();
     for id in &ids {
         let pid = container_pid(&rt, id);
-        assert!(pid_alive(pid), "container {id}: init {pid} not running after start");
+        assert!(
+            pid_alive(pid),
+            "container {id}: init {pid} not running after start"
+        );
         let st = rt.state(id);
         assert_eq!(st["status"], "running", "container {id}: state {st}");
         pids.insert(pid);
         monitors.push(monitor_pid(&rt, id));
     }
-    assert_eq!(pids.len(), N, "expected {N} distinct init pids, saw {pids:?}");
+    assert_eq!(
+        pids.len(),
+        N,
+        "expected {N} distinct init pids, saw {pids:?}"
+    );
 
     std::thread::scope(|s| {
         for id in &ids {
@@ -74,7 +81,10 @@ fn fifty_containers_started_at_once_all_start_all_stop_and_nothing_leaks() {
         }
     });
     let left = rt.container_ids();
-    assert!(left.is_empty(), "expected every record destroyed, left: {left:?}");
+    assert!(
+        left.is_empty(),
+        "expected every record destroyed, left: {left:?}"
+    );
     snap.assert_nothing_leaked(&[&tag, bundle.path_str(), rt.root_str()]);
 }
 
@@ -102,7 +112,10 @@ fn the_same_id_started_twice_at_once_has_exactly_one_winner() {
             hs.into_iter().map(|h| h.join().unwrap()).collect()
         });
         let wins = outs.iter().filter(|o| o.success()).count();
-        let fails = outs.iter().filter(|o| matches!(o.code(), Some(c) if c != 0)).count();
+        let fails = outs
+            .iter()
+            .filter(|o| matches!(o.code(), Some(c) if c != 0))
+            .count();
         assert!(
             wins == 1 && fails == 1,
             "round {round}: expected exactly one start to win and one to fail, saw {wins} wins:\n{}\n\n{}",
@@ -116,7 +129,10 @@ fn the_same_id_started_twice_at_once_has_exactly_one_winner() {
         );
         // The winner's container runs, with one monitor.
         let pid = container_pid(&rt, &id);
-        assert!(pid_alive(pid), "round {round}: the winner's init ({pid}) is not running");
+        assert!(
+            pid_alive(pid),
+            "round {round}: the winner's init ({pid}) is not running"
+        );
         assert_eq!(rt.state(&id)["status"], "running", "round {round}");
         let dir = state_dir(&rt, &id).display().to_string();
         let monitors: Vec<i32> = runoci_tests::all_pids()
@@ -127,11 +143,23 @@ fn the_same_id_started_twice_at_once_has_exactly_one_winner() {
                 c.contains("runoci-monitor") && c.contains(&format!("{dir} "))
             })
             .collect();
-        assert_eq!(monitors.len(), 1, "round {round}: expected one monitor for {id}, saw {monitors:?}");
-        assert_eq!(hook_runs(&log), round, "round {round}: the loser must not run poststop");
+        assert_eq!(
+            monitors.len(),
+            1,
+            "round {round}: expected one monitor for {id}, saw {monitors:?}"
+        );
+        assert_eq!(
+            hook_runs(&log),
+            round,
+            "round {round}: the loser must not run poststop"
+        );
         rt.run(["kill", "-S", "KILL", &id]).assert_ok();
         wait_monitor_done(&rt, &id, monitors[0]);
         rt.run(["destroy", &id]).assert_ok();
-        assert_eq!(hook_runs(&log), round + 1, "round {round}: poststop once for the winner");
+        assert_eq!(
+            hook_runs(&log),
+            round + 1,
+            "round {round}: poststop once for the winner"
+        );
     }
 }

@@ -16,7 +16,10 @@ fn start_records_the_init_pid_and_the_monitor_is_its_parent() {
     start_ok(&rt, &bundle, &id, &[]);
 
     let pid = container_pid(&rt, &id);
-    assert!(pid_alive(pid), "container.pid says {pid}, which is not alive");
+    assert!(
+        pid_alive(pid),
+        "container.pid says {pid}, which is not alive"
+    );
     let cmd = pid_cmdline(pid);
     assert!(
         cmd.contains(&id),
@@ -44,7 +47,10 @@ fn start_records_the_init_pid_and_the_monitor_is_its_parent() {
     );
     let st = rt.state(&id);
     assert_eq!(st["status"], "running", "state {st}");
-    assert_eq!(st["pid"], pid, "state's pid should be container.pid; state {st}");
+    assert_eq!(
+        st["pid"], pid,
+        "state's pid should be container.pid; state {st}"
+    );
     assert_eq!(st["id"], id.as_str(), "state {st}");
     rt.run(["kill", "-S", "KILL", &id]).assert_ok();
     wait_monitor_done(&rt, &id, parent);
@@ -102,14 +108,28 @@ fn container_exiting_by_itself_is_cleaned_up_without_destroy() {
     std::fs::write(go.join("now"), b"").unwrap();
     wait_monitor_done(&rt, &id, monitor);
 
-    assert_eq!(exit_status(&rt, &id), 7, "expected exit-status 7, the program's code");
+    assert_eq!(
+        exit_status(&rt, &id),
+        7,
+        "expected exit-status 7, the program's code"
+    );
     assert_eq!(hook_runs(&log), 1, "expected poststop to have run once");
     let left = mounts_under(&dir);
-    assert!(left.is_empty(), "expected no mounts left under {} after the exit, saw {left:?}", dir.display());
+    assert!(
+        left.is_empty(),
+        "expected no mounts left under {} after the exit, saw {left:?}",
+        dir.display()
+    );
     let left = mounts_under(&bundle.rootfs());
-    assert!(left.is_empty(), "expected no mounts left on the rootfs after the exit, saw {left:?}");
+    assert!(
+        left.is_empty(),
+        "expected no mounts left on the rootfs after the exit, saw {left:?}"
+    );
     let cgs = cgroups_of(&id);
-    assert!(cgs.is_empty(), "expected the container's cgroups removed after the exit, saw {cgs:?}");
+    assert!(
+        cgs.is_empty(),
+        "expected the container's cgroups removed after the exit, saw {cgs:?}"
+    );
     let sock = dir.join("monitor.sock");
     assert!(
         !sock.exists(),
@@ -122,8 +142,16 @@ fn container_exiting_by_itself_is_cleaned_up_without_destroy() {
     // Nothing of the container is left but its record.
     snap.assert_nothing_leaked(&[&id, bundle.path_str()]);
     rt.run(["destroy", &id]).assert_ok();
-    assert_eq!(hook_runs(&log), 1, "expected destroy not to run poststop again");
-    assert!(!dir.exists(), "expected destroy to remove {}", dir.display());
+    assert_eq!(
+        hook_runs(&log),
+        1,
+        "expected destroy not to run poststop again"
+    );
+    assert!(
+        !dir.exists(),
+        "expected destroy to remove {}",
+        dir.display()
+    );
 }
 
 #[test]
@@ -137,11 +165,26 @@ fn destroy_of_a_stopped_container_does_not_run_poststop_again() {
     let monitor = monitor_pid(&rt, &id);
     rt.run(["kill", "-S", "KILL", &id]).assert_ok();
     wait_monitor_done(&rt, &id, monitor);
-    assert_eq!(exit_status(&rt, &id), 137, "expected exit-status 137 after SIGKILL");
-    assert_eq!(hook_runs(&log), 1, "expected the monitor to run poststop once");
+    assert_eq!(
+        exit_status(&rt, &id),
+        137,
+        "expected exit-status 137 after SIGKILL"
+    );
+    assert_eq!(
+        hook_runs(&log),
+        1,
+        "expected the monitor to run poststop once"
+    );
     rt.run(["destroy", &id]).assert_ok();
-    assert_eq!(hook_runs(&log), 1, "expected destroy of a stopped container not to run poststop again");
-    assert!(!state_dir(&rt, &id).exists(), "expected destroy to remove the record");
+    assert_eq!(
+        hook_runs(&log),
+        1,
+        "expected destroy of a stopped container not to run poststop again"
+    );
+    assert!(
+        !state_dir(&rt, &id).exists(),
+        "expected destroy to remove the record"
+    );
     rt.run(["state", &id]).assert_failed();
 }
 
@@ -158,14 +201,35 @@ fn destroy_of_a_running_container_fails_and_force_works() {
 
     let out = rt.run(["destroy", &id]);
     out.assert_failed().assert_stderr_contains("running");
-    assert!(pid_alive(pid), "expected destroy without --force to leave the init ({pid}) running");
-    assert_eq!(rt.state(&id)["status"], "running", "state after a refused destroy");
-    assert_eq!(hook_runs(&log), 0, "expected a refused destroy not to run poststop");
+    assert!(
+        pid_alive(pid),
+        "expected destroy without --force to leave the init ({pid}) running"
+    );
+    assert_eq!(
+        rt.state(&id)["status"],
+        "running",
+        "state after a refused destroy"
+    );
+    assert_eq!(
+        hook_runs(&log),
+        0,
+        "expected a refused destroy not to run poststop"
+    );
 
     rt.run(["destroy", "--force", &id]).assert_ok();
-    assert!(!pid_alive(pid), "expected destroy --force to kill the init ({pid})");
-    assert!(!state_dir(&rt, &id).exists(), "expected destroy --force to remove the record");
-    assert_eq!(hook_runs(&log), 1, "expected poststop to run once with destroy --force");
+    assert!(
+        !pid_alive(pid),
+        "expected destroy --force to kill the init ({pid})"
+    );
+    assert!(
+        !state_dir(&rt, &id).exists(),
+        "expected destroy --force to remove the record"
+    );
+    assert_eq!(
+        hook_runs(&log),
+        1,
+        "expected poststop to run once with destroy --force"
+    );
     snap.assert_nothing_leaked(&[&id, bundle.path_str(), rt.root_str()]);
 }
 
@@ -181,7 +245,10 @@ fn state_comes_from_the_monitor_then_from_the_files_after_the_exit() {
 
     let st = rt.state(&id);
     for key in ["ociVersion", "id", "status", "pid", "bundle"] {
-        assert!(!st[key].is_null(), "expected OCI state field {key:?}; state {st}");
+        assert!(
+            !st[key].is_null(),
+            "expected OCI state field {key:?}; state {st}"
+        );
     }
     assert_eq!(st["status"], "running", "state {st}");
     assert_eq!(st["pid"], pid, "state {st}");
@@ -193,15 +260,24 @@ fn state_comes_from_the_monitor_then_from_the_files_after_the_exit() {
     let out = rt.run(["state", &id]);
     std::fs::rename(&aside, &file).unwrap();
     let st = out.assert_ok().json();
-    assert_eq!(st["status"], "running", "state from the monitor (no state.json): {st}");
-    assert_eq!(st["pid"], pid, "state from the monitor (no state.json): {st}");
+    assert_eq!(
+        st["status"], "running",
+        "state from the monitor (no state.json): {st}"
+    );
+    assert_eq!(
+        st["pid"], pid,
+        "state from the monitor (no state.json): {st}"
+    );
 
     rt.run(["kill", "-S", "KILL", &id]).assert_ok();
     wait_monitor_done(&rt, &id, monitor);
     // The monitor is gone: the answer comes from the files.
     let st = rt.state(&id);
     assert_eq!(st["status"], "stopped", "state after the exit {st}");
-    assert_eq!(st["exit"]["signal"], 9, "expected the exit to say SIGKILL; state {st}");
+    assert_eq!(
+        st["exit"]["signal"], 9,
+        "expected the exit to say SIGKILL; state {st}"
+    );
     rt.run(["destroy", &id]).assert_ok();
 }
 
@@ -223,10 +299,16 @@ fn list_shows_every_container_in_the_root() {
     let out = rt.run(["list", "-q"]);
     out.assert_ok();
     let listed: Vec<&str> = out.stdout.lines().collect();
-    assert_eq!(listed, ids.iter().map(String::as_str).collect::<Vec<_>>(), "list -q\n{out}");
+    assert_eq!(
+        listed,
+        ids.iter().map(String::as_str).collect::<Vec<_>>(),
+        "list -q\n{out}"
+    );
 
     let v = rt.run(["list", "--format", "json"]).assert_ok().json();
-    let arr = v.as_array().unwrap_or_else(|| panic!("list --format json is not an array: {v}"));
+    let arr = v
+        .as_array()
+        .unwrap_or_else(|| panic!("list --format json is not an array: {v}"));
     let status = |id: &str| {
         arr.iter()
             .find(|s| s["id"] == id)
@@ -269,8 +351,14 @@ fn start_of_an_existing_id_fails_and_leaves_it_running() {
     let out = start(&rt, &bundle, &id, &[]);
     out.assert_failed().assert_stderr_contains("already exists");
 
-    assert!(pid_alive(pid), "expected the existing container's init ({pid}) to keep running");
-    assert!(pid_alive(monitor), "expected the existing container's monitor ({monitor}) to keep running");
+    assert!(
+        pid_alive(pid),
+        "expected the existing container's init ({pid}) to keep running"
+    );
+    assert!(
+        pid_alive(monitor),
+        "expected the existing container's monitor ({monitor}) to keep running"
+    );
     let after: Vec<String> = {
         let mut v: Vec<String> = std::fs::read_dir(&dir)
             .unwrap()
@@ -280,10 +368,23 @@ fn start_of_an_existing_id_fails_and_leaves_it_running() {
         v.sort();
         v
     };
-    assert_eq!(before, after, "expected the failed start to leave the state dir's files alone");
-    assert_eq!(std::fs::read_to_string(dir.join("container.pid")).unwrap(), pidfile);
-    assert_eq!(std::fs::read_to_string(dir.join("state.json")).unwrap(), statefile);
-    assert_eq!(hook_runs(&log), 0, "expected a failed start not to run poststop");
+    assert_eq!(
+        before, after,
+        "expected the failed start to leave the state dir's files alone"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("container.pid")).unwrap(),
+        pidfile
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("state.json")).unwrap(),
+        statefile
+    );
+    assert_eq!(
+        hook_runs(&log),
+        0,
+        "expected a failed start not to run poststop"
+    );
     assert_eq!(rt.state(&id)["status"], "running");
     rt.run(["kill", "-S", "KILL", &id]).assert_ok();
     wait_monitor_done(&rt, &id, monitor);
@@ -299,13 +400,17 @@ fn start_that_fails_leaves_nothing_behind() {
     bundle.set_args(&["/no/such/program", &id]);
     let snap = HostSnapshot::take();
     let out = start(&rt, &bundle, &id, &[]);
-    out.assert_failed().assert_stderr_contains("/no/such/program");
+    out.assert_failed()
+        .assert_stderr_contains("/no/such/program");
     assert!(
         !state_dir(&rt, &id).exists(),
         "expected a failed start to remove its state dir\n{out}"
     );
     let left = rt.container_ids();
     assert!(left.is_empty(), "expected no record left, saw {left:?}");
-    assert!(hook_runs(&log) <= 1, "expected poststop at most once after a failed start");
+    assert!(
+        hook_runs(&log) <= 1,
+        "expected poststop at most once after a failed start"
+    );
     snap.assert_nothing_leaked(&[&id, bundle.path_str(), rt.root_str()]);
 }

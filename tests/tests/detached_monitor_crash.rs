@@ -24,17 +24,30 @@ fn kill_state_and_destroy_work_after_the_monitor_is_sigkilled() {
     let monitor = monitor_pid(&rt, &id);
 
     kill(Pid::from_raw(monitor), Signal::SIGKILL).unwrap();
-    wait_until(&format!("the monitor ({monitor}) to die"), || !pid_alive(monitor));
-    assert!(pid_alive(pid), "expected the init ({pid}) to outlive its monitor");
+    wait_until(&format!("the monitor ({monitor}) to die"), || {
+        !pid_alive(monitor)
+    });
+    assert!(
+        pid_alive(pid),
+        "expected the init ({pid}) to outlive its monitor"
+    );
 
     let st = rt.state(&id);
-    assert_eq!(st["status"], "running", "state without a monitor, init alive: {st}");
+    assert_eq!(
+        st["status"], "running",
+        "state without a monitor, init alive: {st}"
+    );
     assert_eq!(st["pid"], pid, "state without a monitor: {st}");
 
     rt.run(["kill", "-S", "KILL", &id]).assert_ok();
-    wait_until(&format!("the init ({pid}) to die after kill"), || !pid_alive(pid));
+    wait_until(&format!("the init ({pid}) to die after kill"), || {
+        !pid_alive(pid)
+    });
     let st = rt.state(&id);
-    assert_eq!(st["status"], "stopped", "state without a monitor, init dead: {st}");
+    assert_eq!(
+        st["status"], "stopped",
+        "state without a monitor, init dead: {st}"
+    );
     assert_eq!(hook_runs(&log), 0, "no monitor: poststop waits for destroy");
 
     // Kill of a stopped container fails cleanly.
@@ -42,9 +55,15 @@ fn kill_state_and_destroy_work_after_the_monitor_is_sigkilled() {
 
     rt.run(["destroy", &id]).assert_ok();
     assert_eq!(hook_runs(&log), 1, "expected destroy to run poststop once");
-    assert!(!state_dir(&rt, &id).exists(), "expected destroy to remove the record");
+    assert!(
+        !state_dir(&rt, &id).exists(),
+        "expected destroy to remove the record"
+    );
     let cgs = cgroups_of(&id);
-    assert!(cgs.is_empty(), "expected destroy to remove the cgroups, saw {cgs:?}");
+    assert!(
+        cgs.is_empty(),
+        "expected destroy to remove the cgroups, saw {cgs:?}"
+    );
     snap.assert_nothing_leaked(&[&id, bundle.path_str(), rt.root_str()]);
 }
 
@@ -60,12 +79,20 @@ fn destroy_force_works_after_the_monitor_is_sigkilled() {
     let pid = container_pid(&rt, &id);
     let monitor = monitor_pid(&rt, &id);
     kill(Pid::from_raw(monitor), Signal::SIGKILL).unwrap();
-    wait_until(&format!("the monitor ({monitor}) to die"), || !pid_alive(monitor));
+    wait_until(&format!("the monitor ({monitor}) to die"), || {
+        !pid_alive(monitor)
+    });
 
     rt.run(["destroy", &id]).assert_failed();
-    assert!(pid_alive(pid), "expected destroy without --force to leave the init running");
+    assert!(
+        pid_alive(pid),
+        "expected destroy without --force to leave the init running"
+    );
     rt.run(["destroy", "--force", &id]).assert_ok();
-    assert!(!pid_alive(pid), "expected destroy --force to kill the init ({pid})");
+    assert!(
+        !pid_alive(pid),
+        "expected destroy --force to kill the init ({pid})"
+    );
     assert_eq!(hook_runs(&log), 1, "expected poststop once");
     assert!(!state_dir(&rt, &id).exists(), "expected the record removed");
     snap.assert_nothing_leaked(&[&id, bundle.path_str(), rt.root_str()]);
@@ -73,7 +100,8 @@ fn destroy_force_works_after_the_monitor_is_sigkilled() {
 
 /// A poststop hook that logs its run, says it started, and holds until the
 /// test releases it.
-const BLOCKING_HOOK: &str = "#!/bin/sh\nstate=$(cat | tr -d '\\n')\necho \"poststop $state\" >> \"$LOG\"\n\
+const BLOCKING_HOOK: &str =
+    "#!/bin/sh\nstate=$(cat | tr -d '\\n')\necho \"poststop $state\" >> \"$LOG\"\n\
 touch \"$STARTED\"\nwhile [ ! -e \"$RELEASE\" ]; do sleep 0.05; done\n";
 
 #[test]
@@ -115,13 +143,22 @@ fn destroy_finishes_the_cleanup_of_a_monitor_killed_mid_poststop() {
     wait_until("the poststop hook to start", || started.exists());
     assert!(pid_alive(monitor), "expected the monitor to be in poststop");
     kill(Pid::from_raw(monitor), Signal::SIGKILL).unwrap();
-    wait_until(&format!("the monitor ({monitor}) to die"), || !pid_alive(monitor));
+    wait_until(&format!("the monitor ({monitor}) to die"), || {
+        !pid_alive(monitor)
+    });
     assert!(!pid_alive(pid), "expected the init ({pid}) dead");
     std::fs::write(&release, b"").unwrap();
 
     let st = rt.state(&id);
-    assert_eq!(st["status"], "stopped", "state after the monitor died mid-cleanup: {st}");
-    assert_eq!(exit_status(&rt, &id), 137, "expected exit-status written before poststop");
+    assert_eq!(
+        st["status"], "stopped",
+        "state after the monitor died mid-cleanup: {st}"
+    );
+    assert_eq!(
+        exit_status(&rt, &id),
+        137,
+        "expected exit-status written before poststop"
+    );
 
     let cgs = cgroups_of(&id);
     assert!(
@@ -134,8 +171,14 @@ fn destroy_finishes_the_cleanup_of_a_monitor_killed_mid_poststop() {
         1,
         "expected destroy not to run poststop again after the monitor started it"
     );
-    assert!(!state_dir(&rt, &id).exists(), "expected destroy to remove the record");
+    assert!(
+        !state_dir(&rt, &id).exists(),
+        "expected destroy to remove the record"
+    );
     let cgs = cgroups_of(&id);
-    assert!(cgs.is_empty(), "expected destroy to remove the cgroups, saw {cgs:?}");
+    assert!(
+        cgs.is_empty(),
+        "expected destroy to remove the cgroups, saw {cgs:?}"
+    );
     snap.assert_nothing_leaked(&[&id, bundle.path_str(), rt.root_str()]);
 }

@@ -69,13 +69,19 @@ fn state_stats_kill_wait_and_events_on_a_running_container() {
     let mut c = client(&sock);
     let st = c.state().expect("state");
     assert_eq!(st.id, id, "state {st:?}");
-    assert_eq!(st.pid, pid, "state's pid should be container.pid; state {st:?}");
+    assert_eq!(
+        st.pid, pid,
+        "state's pid should be container.pid; state {st:?}"
+    );
     assert_eq!(st.status.as_str(), "running", "state {st:?}");
     assert_eq!(st.bundle, bundle.path_str(), "state {st:?}");
     assert!(st.exit.is_none(), "a running container has no exit: {st:?}");
     let stats = c.stats().expect("stats");
     assert!(stats.running && stats.pid == pid, "stats {stats:?}");
-    assert!(stats.monitor_rss_bytes > 0, "expected the monitor's RSS in stats {stats:?}");
+    assert!(
+        stats.monitor_rss_bytes > 0,
+        "expected the monitor's RSS in stats {stats:?}"
+    );
 
     // A waiter and a subscriber, both before the exit.
     let waiter = {
@@ -99,7 +105,11 @@ fn state_stats_kill_wait_and_events_on_a_running_container() {
     // Every process of the container, through its cgroup.
     c.kill(Signal::KILL, true).expect("kill KILL all");
     let exit = waiter.join().unwrap().expect("wait answers with the exit");
-    assert_eq!(exit.signal, Some(9), "wait: expected the exit by SIGKILL, got {exit:?}");
+    assert_eq!(
+        exit.signal,
+        Some(9),
+        "wait: expected the exit by SIGKILL, got {exit:?}"
+    );
     assert!(
         state_dir(&rt, &id).join("exit-status").exists(),
         "expected wait to answer only once exit-status is written"
@@ -110,13 +120,20 @@ fn state_stats_kill_wait_and_events_on_a_running_container() {
         }
         other => panic!("expected an exited event after the kill, got {other:?}"),
     }
-    assert!(events.next().is_none(), "expected the stream to end after exited");
+    assert!(
+        events.next().is_none(),
+        "expected the stream to end after exited"
+    );
 
     // The old connection still answers while the monitor finishes.
     match c.state() {
         Ok(st) => {
             assert_eq!(st.status.as_str(), "stopped", "state after the exit {st:?}");
-            assert_eq!(st.exit.and_then(|e| e.signal), Some(9), "state after the exit {st:?}");
+            assert_eq!(
+                st.exit.and_then(|e| e.signal),
+                Some(9),
+                "state after the exit {st:?}"
+            );
             match c.kill(Signal::TERM, false) {
                 Err(ProtoError::Remote(e)) => {
                     assert!(e.contains("exited"), "kill after the exit: {e}")
@@ -131,9 +148,10 @@ fn state_stats_kill_wait_and_events_on_a_running_container() {
     }
     drop(c);
     wait_monitor_done(&rt, &id, monitor);
-    wait_until(&format!("{} to be removed after the monitor exits", sock.display()), || {
-        !sock.exists()
-    });
+    wait_until(
+        &format!("{} to be removed after the monitor exits", sock.display()),
+        || !sock.exists(),
+    );
     match Client::connect(&sock) {
         Err(ProtoError::Io(e))
             if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::ConnectionRefused) => {}
@@ -212,8 +230,14 @@ fn garbage_huge_half_written_and_silent_clients_do_not_stop_the_monitor() {
     // Not a request of this protocol: no version, unknown request.
     for (line, want) in [
         (&b"{\"request\":\"state\"}\n"[..], "version"),
-        (&b"{\"version\":1,\"request\":\"checkpoint\"}\n"[..], "unknown request"),
-        (&b"{\"version\":2,\"request\":\"state\"}\n"[..], "unsupported protocol version"),
+        (
+            &b"{\"version\":1,\"request\":\"checkpoint\"}\n"[..],
+            "unknown request",
+        ),
+        (
+            &b"{\"version\":2,\"request\":\"state\"}\n"[..],
+            "unsupported protocol version",
+        ),
     ] {
         let mut s = UnixStream::connect(&sock).expect("connect");
         s.write_all(line).unwrap();
@@ -245,12 +269,16 @@ fn garbage_huge_half_written_and_silent_clients_do_not_stop_the_monitor() {
         text.contains("longer than 65536"),
         "expected the 10 MiB line refused as too long, got {text:?}"
     );
-    assert!(closed, "expected the monitor to close the 10 MiB connection");
+    assert!(
+        closed,
+        "expected the monitor to close the 10 MiB connection"
+    );
     assert_serving(&sock, pid, "a 10 MiB line");
 
     // The half-written request is still held, unanswered; finishing it
     // gets it answered.
-    half.set_read_timeout(Some(Duration::from_millis(1))).unwrap();
+    half.set_read_timeout(Some(Duration::from_millis(1)))
+        .unwrap();
     let mut b = [0u8; 1];
     assert!(
         half.read(&mut b).is_err(),
@@ -265,7 +293,8 @@ fn garbage_huge_half_written_and_silent_clients_do_not_stop_the_monitor() {
         "expected the completed request answered, got {line:?}"
     );
     let mut c = client(&sock);
-    c.kill(Signal::KILL, false).expect("kill with hostile clients around");
+    c.kill(Signal::KILL, false)
+        .expect("kill with hostile clients around");
     drop(silent);
     let monitor = monitor_pid(&rt, &id);
     wait_monitor_done(&rt, &id, monitor);

@@ -85,7 +85,10 @@ pub fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
     let deadline = Instant::now() + default_timeout();
     while !cond() {
         if Instant::now() >= deadline {
-            panic!("expected {what} within {:?}; it did not happen", default_timeout());
+            panic!(
+                "expected {what} within {:?}; it did not happen",
+                default_timeout()
+            );
         }
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -114,7 +117,8 @@ pub fn exit_status(rt: &Runtime, id: &str) -> i32 {
 
 /// A hook script (on the host) that appends `$STAGE <state from stdin>` to
 /// `$LOG`, one line per run.
-pub const LOG_HOOK: &str = "#!/bin/sh\nstate=$(cat | tr -d '\\n')\necho \"$STAGE $state\" >> \"$LOG\"\n";
+pub const LOG_HOOK: &str =
+    "#!/bin/sh\nstate=$(cat | tr -d '\\n')\necho \"$STAGE $state\" >> \"$LOG\"\n";
 
 pub fn write_script(path: &Path, text: &str) {
     fs::write(path, text).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
@@ -138,7 +142,9 @@ pub fn add_poststop_log(bundle: &mut Bundle) -> PathBuf {
 
 /// Lines in a hook log (0 if it does not exist).
 pub fn hook_runs(log: &Path) -> usize {
-    fs::read_to_string(log).map(|t| t.lines().count()).unwrap_or(0)
+    fs::read_to_string(log)
+        .map(|t| t.lines().count())
+        .unwrap_or(0)
 }
 
 /// Mount points under `dir`.
