@@ -600,6 +600,21 @@ impl Monitor {
         };
         self.state.exit = Some(exit);
         self.exit = Some(exit);
+        // The monitor's own record of the exit, in the container's log
+        // (with --log_dir) like conmon's.
+        let how = match (exit.code, exit.signal) {
+            (Some(c), _) => format!("exited with code {c}"),
+            (None, Some(s)) => format!("killed by signal {s}"),
+            (None, None) => "exited".to_owned(),
+        };
+        log(
+            &self.state.id,
+            &format!(
+                "container init {} {how}{}; cleaned up",
+                self.init_pid,
+                if exit.oom_killed { " (OOM killed)" } else { "" }
+            ),
+        );
         let _ = self
             .poll
             .registry()

@@ -2,7 +2,7 @@
 //! the monitor (normal path) and `destroy` (when the monitor died).
 
 use crate::error::{Context, Result};
-use crate::state::{self, StateDir, EXIT_STATUS, POSTSTOP_DONE};
+use crate::state::{self, StateDir, EXIT_STATUS, POSTSTOP_DONE, SOCKET};
 use runoci_proto::{ExitStatus, Status};
 use std::path::Path;
 
@@ -44,7 +44,7 @@ pub fn container_exited(dir: &Path, exit: &ExitStatus) -> Result<ExitStatus> {
 
 /// Poststop hooks (once: the marker is made before they run, so a crash
 /// mid-hook never runs them a second time — the hook process itself
-/// outlives us), then mounts and cgroups. Idempotent.
+/// outlives us), then mounts, the monitor's socket and cgroups. Idempotent.
 pub fn finish(sd: &StateDir) -> Result<()> {
     let record = sd.read_record().unwrap_or_default();
     let marker = sd.file(POSTSTOP_DONE);
@@ -62,6 +62,15 @@ pub fn finish(sd: &StateDir) -> Result<()> {
         }
     }
     unmount_under(&sd.dir);
+    // Nothing will be served any more: new clients must get ENOENT and
+    // read the files, not find a socket that looks alive (the monitor
+    // goes on answering the connections it already has). A stale socket
+    // of a monitor that was killed goes here too.
+    match std::fs::remove_file(sd.file(SOCKET)) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => eprintln!("runoci: container {}: remove {SOCKET}: {e}", sd.id),
+    }
     if let Some(cg) = &record.cgroup {
         crate::cgroups::Cgroup::from_record(cg)
             .destroy()

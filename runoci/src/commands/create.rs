@@ -124,10 +124,23 @@ pub fn write_pid_file(p: &Path, pid: i32) -> Result<()> {
 pub fn start_created(root: &Path, id: &str) -> Result<i32> {
     let sd = StateDir::open(root, id)?;
     let _lock = sd.lock()?;
-    let st = super::state::from_files(&sd)?;
+    // `start ID` of an id that exists lands here (run_oci's `start -c B ID`
+    // too): anything but a created container is an id already in use, and
+    // is left exactly as it is.
+    let st = match super::state::from_files(&sd) {
+        Ok(st) => st,
+        // No state yet: another `start` of this id is creating it.
+        Err(_) if !sd.file(state::EXEC_FIFO).exists() => {
+            return Err(Error::new(format!(
+                "container {id} already exists (being created, or left incomplete: destroy it)"
+            )))
+        }
+        Err(e) => return Err(e),
+    };
     if st.status != Status::Created {
         return Err(Error::new(format!(
-            "container {id} is {}: only a created container can be started",
+            "container {id} already exists and is {}: only a created container can be started; \
+             destroy it first or pick another id",
             st.status.as_str()
         )));
     }

@@ -1,0 +1,184 @@
+//! A detached container outlives its monitor: if `runoci-monitor` is
+//! SIGKILLed, `kill`, `state` and `destroy` work from the files, poststop
+//! hooks run exactly once, and `destroy` finishes a cleanup the monitor
+//! left half done.
+
+mod detached_common;
+
+use detached_common::*;
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+use runoci_tests::{pid_alive, unique_id, Bundle, HostSnapshot, Runtime};
+use serde_json::json;
+
+#[test]
+fn kill_state_and_destroy_work_after_the_monitor_is_sigkilled() {
+    let mut bundle = Bundle::new("d-mkill");
+    let rt = Runtime::runoci();
+    let id = unique_id("d-mkill");
+    let log = add_poststop_log(&mut bundle);
+    set_args(&mut bundle, &forever_args(&id));
+    let snap = HostSnapshot::take();
+    start_ok(&rt, &bundle, &id, &[]);
+    let pid = container_pid(&rt, &id);
+    let monitor = monitor_pid(&rt, &id);
+
+    kill(Pid::from_raw(monitor), Signal::SIGKILL).unwrap();
+    wait_until(&format!("the monitor ({monitor}) to die"), || {
+        !pid_alive(monitor)
+    });
+    assert!(
+        pid_alive(pid),
+        "expected the init ({pid}) to outlive its monitor"
+    );
+
+    let st = rt.state(&id);
+    assert_eq!(
+        st["status"], "running",
+        "state without a monitor, init alive: {st}"
+    );
+    assert_eq!(st["pid"], pid, "state without a monitor: {st}");
+
+    rt.run(["kill", "-S", "KILL", &id]).assert_ok();
+    wait_until(&format!("the init ({pid}) to die after kill"), || {
+        !pid_alive(pid)
+    });
+    let st = rt.state(&id);
+    assert_eq!(
+        st["status"], "stopped",
+        "state without a monitor, init dead: {st}"
+    );
+    assert_eq!(hook_runs(&log), 0, "no monitor: poststop waits for destroy");
+
+    // Kill of a stopped container fails cleanly.
+    rt.run(["kill", "-S", "KILL", &id]).assert_failed();
+
+    rt.run(["destroy", &id]).assert_ok();
+    assert_eq!(hook_runs(&log), 1, "expected destroy to run poststop once");
+    assert!(
+        !state_dir(&rt, &id).exists(),
+        "expected destroy to remove the record"
+    );
+    let cgs = cgroups_of(&id);
+    assert!(
+        cgs.is_empty(),
+        "expected destroy to remove the cgroups, saw {cgs:?}"
+    );
+    snap.assert_nothing_leaked(&[&id, bundle.path_str(), rt.root_str()]);
+}
+
+#[test]
+fn destroy_force_works_after_the_monitor_is_sigkilled() {
+    let mut bundle = Bundle::new("d-mkillf");
+    let rt = Runtime::runoci();
+    let id = unique_id("d-mkillf");
+    let log = add_poststop_log(&mut bundle);
+    set_args(&mut bundle, &forever_args(&id));
+    let snap = HostSnapshot::take();
+    start_ok(&rt, &bundle, &id, &[]);
+    let pid = container_pid(&rt, &id);
+    let monitor = monitor_pid(&rt, &id);
+    kill(Pid::from_raw(monitor), Signal::SIGKILL).unwrap();
+    wait_until(&format!("the monitor ({monitor}) to die"), || {
+        !pid_alive(monitor)
+    });
+
+    rt.run(["destroy", &id]).assert_failed();
+    assert!(
+        pid_alive(pid),
+        "expected destroy without --force to leave the init running"
+    );
+    rt.run(["destroy", "--force", &id]).assert_ok();
+    assert!(
+        !pid_alive(pid),
+        "expected destroy --force to kill the init ({pid})"
+    );
+    assert_eq!(hook_runs(&log), 1, "expected poststop once");
+    assert!(!state_dir(&rt, &id).exists(), "expected the record removed");
+    snap.assert_nothing_leaked(&[&id, bundle.path_str(), rt.root_str()]);
+}
+
+/// A poststop hook that logs its run, says it started, and holds until the
+/// test releases it.
+const BLOCKING_HOOK: &str =
+    "#!/bin/sh\nstate=$(cat | tr -d '\\n')\necho \"poststop $state\" >> \"$LOG\"\n\
+touch \"$STARTED\"\nwhile [ ! -e \"$RELEASE\" ]; do sleep 0.05; done\n";
+
+#[test]
+fn destroy_finishes_the_cleanup_of_a_monitor_killed_mid_poststop() {
+    let mut bundle = Bundle::new("d-mid");
+    let rt = Runtime::runoci();
+    let id = unique_id("d-mid");
+    let log = bundle.path().join("poststop.log");
+    let started = bundle.path().join("hook-started");
+    let release = bundle.path().join("hook-release");
+    let hook = bundle.path().join("poststop.sh");
+    write_script(&hook, BLOCKING_HOOK);
+    bundle.config_mut()["hooks"] = json!({
+        "poststop": [{
+            "path": hook.display().to_string(),
+            "env": [
+                format!("LOG={}", log.display()),
+                format!("STARTED={}", started.display()),
+                format!("RELEASE={}", release.display()),
+                "PATH=/bin:/usr/bin",
+            ],
+        }]
+    });
+    set_args(&mut bundle, &forever_args(&id));
+    // Release the hook whatever happens, so nothing hangs after a failure.
+    struct Release(std::path::PathBuf);
+    impl Drop for Release {
+        fn drop(&mut self) {
+            let _ = std::fs::write(&self.0, b"");
+        }
+    }
+    let _release = Release(release.clone());
+    let snap = HostSnapshot::take();
+    start_ok(&rt, &bundle, &id, &[]);
+    let pid = container_pid(&rt, &id);
+    let monitor = monitor_pid(&rt, &id);
+
+    rt.run(["kill", "-S", "KILL", &id]).assert_ok();
+    wait_until("the poststop hook to start", || started.exists());
+    assert!(pid_alive(monitor), "expected the monitor to be in poststop");
+    kill(Pid::from_raw(monitor), Signal::SIGKILL).unwrap();
+    wait_until(&format!("the monitor ({monitor}) to die"), || {
+        !pid_alive(monitor)
+    });
+    assert!(!pid_alive(pid), "expected the init ({pid}) dead");
+    std::fs::write(&release, b"").unwrap();
+
+    let st = rt.state(&id);
+    assert_eq!(
+        st["status"], "stopped",
+        "state after the monitor died mid-cleanup: {st}"
+    );
+    assert_eq!(
+        exit_status(&rt, &id),
+        137,
+        "expected exit-status written before poststop"
+    );
+
+    let cgs = cgroups_of(&id);
+    assert!(
+        !cgs.is_empty(),
+        "expected the cgroups still there for destroy to remove (the monitor died before them)"
+    );
+    rt.run(["destroy", &id]).assert_ok();
+    assert_eq!(
+        hook_runs(&log),
+        1,
+        "expected destroy not to run poststop again after the monitor started it"
+    );
+    assert!(
+        !state_dir(&rt, &id).exists(),
+        "expected destroy to remove the record"
+    );
+    let cgs = cgroups_of(&id);
+    assert!(
+        cgs.is_empty(),
+        "expected destroy to remove the cgroups, saw {cgs:?}"
+    );
+    snap.assert_nothing_leaked(&[&id, bundle.path_str(), rt.root_str()]);
+}
