@@ -84,6 +84,14 @@ pub struct Spawned {
 pub fn spawn(req: &ExecRequest) -> Result<Spawned> {
     let joins = open_joins(req)?;
     let (parent, child) = sync::pair()?;
+    // Not dumpable from before the clone (CVE-2019-5736): the child appears
+    // in the container's /proc the moment it exists, before it could make
+    // itself non-dumpable; the flag is copied by clone, so there is no
+    // window in which a container process may open /proc/PID/exe (the
+    // runoci binary) or its fds. This process never becomes the
+    // container's; it has no use for being dumpable.
+    // SAFETY: prctl with integer arguments.
+    unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) };
     let restore = match &joins.pid {
         Some(fd) => {
             let own = std::fs::File::open("/proc/self/ns/pid").ctx("open own pid namespace")?;
@@ -190,6 +198,7 @@ fn child_setup(req: &ExecRequest, joins: &Joins, chan: &Channel) -> Result<Never
             .with_ctx(|| format!("join the container's {name} namespace"))?;
     }
     let p = &req.process;
+    crate::init::refuse_fd_cwd(&p.cwd)?;
     nix::unistd::chdir(Path::new(&p.cwd)).with_ctx(|| format!("chdir to cwd {}", p.cwd))?;
     let cwd = nix::unistd::getcwd().ctx("getcwd")?;
     if cwd.to_string_lossy().contains("(unreachable)") {
@@ -199,6 +208,8 @@ fn child_setup(req: &ExecRequest, joins: &Joins, chan: &Channel) -> Result<Never
         )));
     }
     crate::process::set_rlimits(p)?;
+    crate::init::set_selinux_label(p.selinux_label.as_deref())?;
+    crate::init::set_apparmor_profile(p.apparmor_profile.as_deref())?;
     let program =
         crate::process::find_program(p.args.first().map(String::as_str).unwrap_or(""), &p.env)?;
     if p.terminal && req.console_socket.is_some() {

@@ -114,6 +114,7 @@ fn run(a: &ChildArgs) -> Result<Never> {
         Some(p) => Some(crate::rootfs::mounts::open_path(p).ctx("open exec FIFO")?),
         None => None,
     };
+    check_mount_label(spec.linux.as_ref().and_then(|l| l.mount_label.as_deref()))?;
     if new_mountns {
         let plan = RootfsPlan {
             spec,
@@ -173,6 +174,7 @@ fn run(a: &ChildArgs) -> Result<Never> {
     process::set_rlimits(process)?;
     set_alt_syscall(spec)?;
     set_selinux_label(process.selinux_label.as_deref())?;
+    set_apparmor_profile(process.apparmor_profile.as_deref())?;
 
     let mut args: Vec<String> = process.args.clone();
     args.extend(a.opts.extra_args.iter().cloned());
@@ -245,13 +247,7 @@ fn make_cwd(cwd: &str) -> Result<()> {
     if !cwd.starts_with('/') {
         return Err(Error::new(format!("process.cwd {cwd:?}: must be absolute")));
     }
-    // Refuse a cwd that names an fd (CVE-2024-21626: /proc/self/fd/N would
-    // leave the process holding a host directory).
-    if cwd.starts_with("/proc/self/fd") || cwd.starts_with("/proc/thread-self/fd") {
-        return Err(Error::new(format!(
-            "process.cwd {cwd:?}: refusing a cwd under /proc/self/fd"
-        )));
-    }
+    refuse_fd_cwd(cwd)?;
     let root = std::fs::File::open("/").ctx("open /")?;
     rootfs::resolve::mkdir_all_in_root(
         root.as_raw_fd(),
@@ -259,6 +255,35 @@ fn make_cwd(cwd: &str) -> Result<()> {
         rootfs::resolve::Kind::Dir,
     )
     .with_ctx(|| format!("create process.cwd {cwd}"))?;
+    Ok(())
+}
+
+/// Refuse a cwd that names an fd (CVE-2024-21626: /proc/self/fd/N would
+/// leave the process holding a directory of the host, through an fd of
+/// ours): any `/proc/<pid|self|thread-self>/fd/...` or
+/// `/proc/<pid>/task/<tid>/fd/...`, after `.` and `..` are taken out. A
+/// symlink in the rootfs that leads there is caught after the chdir (the
+/// directory is then outside the root).
+pub fn refuse_fd_cwd(cwd: &str) -> Result<()> {
+    let mut parts: Vec<&str> = Vec::new();
+    for c in Path::new(cwd).components() {
+        match c {
+            std::path::Component::Normal(n) => parts.push(n.to_str().unwrap_or("")),
+            std::path::Component::ParentDir => {
+                parts.pop();
+            }
+            _ => {}
+        }
+    }
+    let is_fd = |w: &str| w == "fd" || w == "fdinfo" || w == "cwd" || w == "root";
+    let names_fd = parts.first() == Some(&"proc")
+        && (parts.get(2).is_some_and(|w| is_fd(w))
+            || (parts.get(2) == Some(&"task") && parts.get(4).is_some_and(|w| is_fd(w))));
+    if names_fd {
+        return Err(Error::new(format!(
+            "process.cwd {cwd:?}: refusing a cwd under /proc/*/fd (it would reach the runtime's file descriptors)"
+        )));
+    }
     Ok(())
 }
 
@@ -301,21 +326,67 @@ fn set_alt_syscall(spec: &Spec) -> Result<()> {
     Ok(())
 }
 
-fn set_selinux_label(label: Option<&str>) -> Result<()> {
+/// SELinux is on when selinuxfs is known and mounted (its `enforce` file).
+pub fn selinux_enabled() -> bool {
+    std::fs::read_to_string("/proc/filesystems")
+        .map(|f| f.contains("selinuxfs"))
+        .unwrap_or(false)
+        && Path::new("/sys/fs/selinux/enforce").exists()
+}
+
+/// `linux.mountLabel` needs SELinux: say so before mounting anything.
+pub fn check_mount_label(label: Option<&str>) -> Result<()> {
+    match label.filter(|l| !l.is_empty()) {
+        Some(l) if !selinux_enabled() => Err(Error::new(format!(
+            "linux.mountLabel {l:?}: SELinux is not enabled on this host"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// `process.selinuxLabel`: the label the program gets at execve, through
+/// `/proc/thread-self/attr/exec` of a verified procfs.
+pub fn set_selinux_label(label: Option<&str>) -> Result<()> {
     let Some(label) = label.filter(|l| !l.is_empty()) else {
         return Ok(());
     };
-    let enabled = std::fs::read_to_string("/proc/filesystems")
-        .map(|f| f.contains("selinuxfs"))
-        .unwrap_or(false)
-        && Path::new("/sys/fs/selinux/enforce").exists();
-    if !enabled {
+    if !selinux_enabled() {
         return Err(Error::new(format!(
             "process.selinuxLabel {label:?}: SELinux is not enabled on this host"
         )));
     }
     crate::procfs::write("/proc/thread-self/attr/exec", label.as_bytes())
         .with_ctx(|| format!("process.selinuxLabel {label:?}"))
+}
+
+/// AppArmor is on when securityfs shows it and the module says enabled.
+pub fn apparmor_enabled() -> bool {
+    Path::new("/sys/kernel/security/apparmor").exists()
+        && std::fs::read_to_string("/sys/module/apparmor/parameters/enabled")
+            .map(|s| s.trim_start().starts_with('Y'))
+            .unwrap_or(false)
+}
+
+/// `process.apparmorProfile`: "exec PROFILE" to the task's exec attribute
+/// (the AppArmor-specific one where the kernel has stacking, else the
+/// shared one), through a verified procfs, so the profile applies from
+/// execve on.
+pub fn set_apparmor_profile(profile: Option<&str>) -> Result<()> {
+    let Some(profile) = profile.filter(|l| !l.is_empty()) else {
+        return Ok(());
+    };
+    if !apparmor_enabled() {
+        return Err(Error::new(format!(
+            "process.apparmorProfile {profile:?}: AppArmor is not enabled on this host"
+        )));
+    }
+    let attr = if Path::new("/proc/thread-self/attr/apparmor/exec").exists() {
+        "/proc/thread-self/attr/apparmor/exec"
+    } else {
+        "/proc/thread-self/attr/exec"
+    };
+    crate::procfs::write(attr, format!("exec {profile}").as_bytes())
+        .with_ctx(|| format!("process.apparmorProfile {profile:?}"))
 }
 
 /// Undo what the runtime's process state would leak into the program: its

@@ -31,6 +31,40 @@ fn check_procfs(fd: &OwnedFd, what: &Path) -> Result<()> {
     Ok(())
 }
 
+/// The mount id of `fd` (statx STATX_MNT_ID); `None` where the kernel
+/// cannot tell (before 5.8).
+fn mount_id(fd: &OwnedFd) -> Option<u64> {
+    // SAFETY: statx is plain data, written by a successful statx.
+    let mut stx: libc::statx = unsafe { std::mem::zeroed() };
+    // SAFETY: valid fd, empty C string with AT_EMPTY_PATH, valid pointer.
+    let rc = unsafe {
+        libc::statx(
+            fd.as_raw_fd(),
+            c"".as_ptr(),
+            libc::AT_EMPTY_PATH | libc::AT_SYMLINK_NOFOLLOW,
+            libc::STATX_MNT_ID,
+            &mut stx,
+        )
+    };
+    (rc == 0 && stx.stx_mask & libc::STATX_MNT_ID != 0).then_some(stx.stx_mnt_id)
+}
+
+/// The file must be on the very procfs mount we verified, not on another
+/// mount stacked on top of it: a bind of another procfs file over it (say
+/// the host's /proc/sys/kernel/core_pattern over /proc/sys/net/... or
+/// /proc/self/attr/exec) passes the filesystem check but would redirect
+/// the write (CVE-2025-52881).
+fn check_same_mount(proc_fd: &OwnedFd, fd: &OwnedFd, what: &str) -> Result<()> {
+    if let (Some(a), Some(b)) = (mount_id(proc_fd), mount_id(fd)) {
+        if a != b {
+            return Err(Error::new(format!(
+                "{what}: another mount covers it (mount {b}, /proc is mount {a}); refusing to write"
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Write `value` to `path` (absolute, under /proc) of the procfs mounted at
 /// /proc in the current mount namespace. Each component is opened with
 /// O_NOFOLLOW except `self`/`thread-self`, which are resolved by the kernel
@@ -60,6 +94,7 @@ pub fn write(path: &str, value: &[u8]) -> Result<()> {
     )
     .with_ctx(|| format!("open {path}"))?;
     check_procfs(&fd, Path::new(path))?;
+    check_same_mount(&proc_fd, &fd, path)?;
     let mut f = std::fs::File::from(fd);
     f.write_all(value).with_ctx(|| format!("write {path}"))?;
     Ok(())

@@ -13,28 +13,39 @@ use libseccomp::{
 use serde::Deserialize;
 use std::os::fd::{FromRawFd, OwnedFd};
 
+/// `null` taken as the empty list: Go writes a nil slice as `null`
+/// (profiles such as containers-common's have `"args": null`), and runc
+/// reads it as empty.
+fn null_as_empty<'de, D, T>(d: D) -> std::result::Result<Vec<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Ok(Option::<Vec<T>>::deserialize(d)?.unwrap_or_default())
+}
+
 #[derive(Debug, Clone, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct Seccomp {
     pub default_action: String,
     #[serde(default)]
     pub default_errno_ret: Option<u32>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_empty")]
     pub architectures: Vec<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_empty")]
     pub flags: Vec<String>,
     #[serde(default)]
     pub listener_path: Option<String>,
     #[serde(default)]
     pub listener_metadata: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_empty")]
     pub syscalls: Vec<SyscallRule>,
 }
 
 #[derive(Debug, Clone, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct SyscallRule {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_empty")]
     pub names: Vec<String>,
     /// The pre-1.0 spelling the reference's fixtures still use.
     #[serde(default)]
@@ -42,7 +53,7 @@ pub struct SyscallRule {
     pub action: String,
     #[serde(default)]
     pub errno_ret: Option<u32>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_empty")]
     pub args: Vec<ArgRule>,
 }
 
@@ -272,6 +283,15 @@ mod tests {
         });
         let s = parse(&v).unwrap();
         build(&s).unwrap();
+    }
+
+    #[test]
+    fn null_lists_are_empty() {
+        let v = serde_json::json!({
+            "defaultAction": "SCMP_ACT_ALLOW", "architectures": null, "flags": null,
+            "syscalls": [{"names": ["getpid"], "action": "SCMP_ACT_ERRNO", "args": null}]
+        });
+        build(&parse(&v).unwrap()).unwrap();
     }
 
     #[test]

@@ -71,6 +71,7 @@ pub fn prepare(plan: &RootfsPlan) -> Result<OwnedFd> {
         root: root.as_raw_fd(),
         bundle: plan.bundle,
         new_cgroupns: plan.new_cgroupns,
+        mount_label: spec.linux.as_ref().and_then(|l| l.mount_label.as_deref()),
     };
 
     let mut has_dev_mount = false;
@@ -203,6 +204,7 @@ pub fn mount_intermediate(spec: &Spec, bundle: &Path, rootfs: &Path) -> Result<(
         root: root.as_raw_fd(),
         bundle,
         new_cgroupns: false,
+        mount_label: spec.linux.as_ref().and_then(|l| l.mount_label.as_deref()),
     };
     for m in spec
         .mounts

@@ -118,6 +118,25 @@ pub struct MountCtx<'a> {
     pub root: RawFd,
     pub bundle: &'a Path,
     pub new_cgroupns: bool,
+    /// `linux.mountLabel` (SELinux), given as `context=` to the mounts that
+    /// take one (checked enabled before anything is mounted).
+    pub mount_label: Option<&'a str>,
+}
+
+/// The mount data with `context="LABEL"` added for the filesystems that
+/// the container writes to and that carry no labels of their own.
+fn with_mount_label(data: &str, typ: &str, label: Option<&str>) -> String {
+    match label.filter(|l| !l.is_empty()) {
+        Some(l) if matches!(typ, "tmpfs" | "devpts" | "mqueue") => {
+            let ctx = format!("context=\"{l}\"");
+            if data.is_empty() {
+                ctx
+            } else {
+                format!("{data},{ctx}")
+            }
+        }
+        _ => data.to_string(),
+    }
 }
 
 /// Mount one `mounts[]` entry inside the rootfs.
@@ -163,7 +182,8 @@ fn mount_entry_inner(ctx: &MountCtx, m: &Mount) -> Result<()> {
         return super::cgroupfs::mount_cgroupfs(root, &m.destination, flags, ctx.new_cgroupns);
     }
     let dst = resolve::mkdir_all_in_root(root, Path::new(&m.destination), Kind::Dir)?;
-    let data = (!opts.data.is_empty()).then_some(opts.data.as_str());
+    let data = with_mount_label(&opts.data, typ, ctx.mount_label);
+    let data = (!data.is_empty()).then_some(data.as_str());
     let mut _loop_dev = None;
     let source: PathBuf = if opts.loop_device {
         let backing = bind_source(bundle, m.source.as_deref().unwrap_or(""));
