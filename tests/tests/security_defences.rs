@@ -46,7 +46,10 @@ impl Canary {
             .into_iter()
             .filter(|m| Path::new(m).starts_with(&self.path))
             .collect();
-        assert!(mounted.is_empty(), "{what}: host mounts on the canary: {mounted:?}");
+        assert!(
+            mounted.is_empty(),
+            "{what}: host mounts on the canary: {mounted:?}"
+        );
     }
 }
 
@@ -118,21 +121,33 @@ fn cve_2019_5736_container_cannot_reach_the_runoci_binary() {
     let rsize = format!("RSIZE={}", before.len());
     let mut bundle = Bundle::new("cve-5736");
     let rt = Runtime::runoci();
-    bundle.config_mut()["process"]["env"].as_array_mut().unwrap().push(json!(rsize));
+    bundle.config_mut()["process"]["env"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!(rsize));
 
     // -i: runoci's own init is PID 1 of the container, for its whole life.
     bundle.set_args(&["sh", "-c", SCAN_EXE]);
     let id = unique_id("cve-5736");
     let out = rt.run(["run", "-i", "-c", bundle.path_str(), &id]);
     out.assert_ok();
-    assert!(out.stdout.contains("scan 1 exe=[]"), "PID 1 (runoci's init) must be scanned, with its exe unreadable\n{out}");
+    assert!(
+        out.stdout.contains("scan 1 exe=[]"),
+        "PID 1 (runoci's init) must be scanned, with its exe unreadable\n{out}"
+    );
     for bad in ["READ-EXE", "WRITE-EXE", "WRITE-FD"] {
-        assert!(!out.stdout.contains(bad), "the container reached runoci: {bad}\n{out}");
+        assert!(
+            !out.stdout.contains(bad),
+            "the container reached runoci: {bad}\n{out}"
+        );
     }
 
     // runoci exec: a scanner loops in the container while execs come and go.
     let mut bundle2 = Bundle::new("cve-5736-exec");
-    bundle2.config_mut()["process"]["env"].as_array_mut().unwrap().push(json!(rsize));
+    bundle2.config_mut()["process"]["env"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!(rsize));
     bundle2.set_args(&[
         "sh",
         "-c",
@@ -141,7 +156,8 @@ fn cve_2019_5736_container_cannot_reach_the_runoci_binary() {
         ),
     ]);
     let id2 = unique_id("cve-5736-x");
-    rt.run(["create", "--bundle", bundle2.path_str(), &id2]).assert_ok();
+    rt.run(["create", "--bundle", bundle2.path_str(), &id2])
+        .assert_ok();
     rt.run(["start", &id2]).assert_ok();
     let start = Instant::now();
     let mut execs = 0;
@@ -152,7 +168,10 @@ fn cve_2019_5736_container_cannot_reach_the_runoci_binary() {
     std::thread::sleep(Duration::from_secs(3));
     let scan = rt.run(["exec", &id2, "cat", "/tmp/scan"]);
     scan.assert_ok();
-    assert!(execs > 3 && scan.stdout.contains("scan-done"), "{execs} execs\n{scan}");
+    assert!(
+        execs > 3 && scan.stdout.contains("scan-done"),
+        "{execs} execs\n{scan}"
+    );
     for bad in ["READ-EXE", "WRITE-EXE", "WRITE-FD"] {
         assert!(
             !scan.stdout.contains(bad),
@@ -170,8 +189,8 @@ fn cve_2019_5736_container_cannot_reach_the_runoci_binary() {
 /// Names that /dev and /proc set-up creates: if one appears at the host's
 /// `/` after a run, a mount or mknod escaped through a symlink to `/`.
 const DEV_NAMES: &[&str] = &[
-    "null", "zero", "full", "tty", "random", "urandom", "ptmx", "pts", "shm", "mqueue",
-    "console", "fd", "stdin", "stdout", "stderr", "core",
+    "null", "zero", "full", "tty", "random", "urandom", "ptmx", "pts", "shm", "mqueue", "console",
+    "fd", "stdin", "stdout", "stderr", "core",
 ];
 
 fn host_root_names() -> Vec<String> {
@@ -268,8 +287,10 @@ fn racing_mount_target(no_openat2: bool) {
     std::fs::create_dir_all(&src).unwrap();
     std::fs::write(src.join("marker"), "m").unwrap();
     let mounts = bundle.config_mut()["mounts"].as_array_mut().unwrap();
-    mounts.push(json!({"destination": "/mnt/target/made/bound", "type": "bind",
-                       "source": src.to_str().unwrap(), "options": ["rbind"]}));
+    mounts.push(
+        json!({"destination": "/mnt/target/made/bound", "type": "bind",
+                       "source": src.to_str().unwrap(), "options": ["rbind"]}),
+    );
     mounts.push(json!({"destination": "/mnt/target/tmp", "type": "tmpfs", "source": "tmpfs"}));
     bundle.set_args(&["true"]);
     let bundle_path = bundle.path_str().to_string();
@@ -309,7 +330,9 @@ fn racing_mount_target(no_openat2: bool) {
             ok += 1;
         }
         let leaked = std::fs::read_dir(&canary.path).unwrap().next().is_some()
-            || mount_points().iter().any(|m| Path::new(m).starts_with(&canary.path));
+            || mount_points()
+                .iter()
+                .any(|m| Path::new(m).starts_with(&canary.path));
         if leaked {
             failure = Some(out);
             break;
@@ -364,17 +387,51 @@ fn cve_2024_21626_no_runoci_fd_reaches_the_container() {
     let canary = Canary::dir("fdleak");
     let mut bundle = Bundle::new("cve-21626");
     let rt = Runtime::runoci();
-    // PID 1 and its child: only 0, 1, 2, even with fd 3 leaked to runoci.
-    bundle.set_args(&["sh", "-c", "ls /proc/1/fd | tr '\\n' ' '; echo; ls /proc/self/fd | tr '\\n' ' '; echo; ls /proc/self/fd/3/ 2>&1; echo done"]);
+    // PID 1 itself: `ls -l` as the program (no shell: busybox sh runs
+    // applets in-process and briefly holds fds of its own). It holds 0, 1,
+    // 2 and the directory it reads; none of them may be the leaked one.
+    bundle.set_args(&["ls", "-l", "/proc/self/fd/"]);
     let id = unique_id("cve-21626");
     let mut cmd = rt.cmd(["run", "-c", bundle.path_str(), &id]);
     let _keep = with_leaked_fd3(&mut cmd, &canary.path);
     let out = runoci_tests::run_command(&mut cmd, b"", runoci_tests::default_timeout());
     out.assert_ok();
-    let lines: Vec<&str> = out.stdout.lines().collect();
-    assert_eq!(lines.first().map(|l| l.trim()), Some("0 1 2"), "PID 1's fds\n{out}");
-    // ls itself holds 3 for the directory it reads: 0 1 2 3 is the most.
-    assert_eq!(lines.get(1).map(|l| l.trim()), Some("0 1 2 3"), "a child's fds\n{out}");
+    let canary_name = canary
+        .path
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    assert!(
+        !out.stdout.contains(&canary_name),
+        "the leaked fd reached PID 1\n{out}"
+    );
+    let fds: Vec<&str> = out
+        .stdout
+        .lines()
+        .filter_map(|l| l.split(" -> ").next()?.split_whitespace().last())
+        .collect();
+    assert!(
+        fds.iter().all(|fd| ["0", "1", "2", "3"].contains(fd)),
+        "PID 1 holds only stdio and its own directory fd: {fds:?}\n{out}"
+    );
+    // A child of PID 1: ls holds 3 for the directory it reads, nothing more.
+    bundle.set_args(&[
+        "sh",
+        "-c",
+        "ls /proc/self/fd | tr '\\n' ' '; echo; ls /proc/self/fd/3/ 2>&1; echo done",
+    ]);
+    let id = unique_id("cve-21626-child");
+    let mut cmd = rt.cmd(["run", "-c", bundle.path_str(), &id]);
+    let _keep = with_leaked_fd3(&mut cmd, &canary.path);
+    let out = runoci_tests::run_command(&mut cmd, b"", runoci_tests::default_timeout());
+    out.assert_ok();
+    assert_eq!(
+        out.stdout.lines().next().map(|l| l.trim()),
+        Some("0 1 2 3"),
+        "a child's fds\n{out}"
+    );
+    bundle.set_args(&["sh", "-c", "ls /proc/1/fd | tr '\\n' ' '; echo"]);
 
     // -i: runoci's init as PID 1 holds only stdio too.
     let id = unique_id("cve-21626-i");
@@ -382,23 +439,46 @@ fn cve_2024_21626_no_runoci_fd_reaches_the_container() {
     let _keep = with_leaked_fd3(&mut cmd, &canary.path);
     let out = runoci_tests::run_command(&mut cmd, b"", runoci_tests::default_timeout());
     out.assert_ok();
-    assert_eq!(out.stdout.lines().next().map(|l| l.trim()), Some("0 1 2"), "init's fds\n{out}");
+    assert_eq!(
+        out.stdout.lines().next().map(|l| l.trim()),
+        Some("0 1 2"),
+        "init's fds\n{out}"
+    );
 
     // --preserve-fds 1 (runc dialect create): fd 3 is passed on purpose.
     let mut b2 = Bundle::new("cve-21626-pf");
-    b2.set_args(&["sh", "-c", "ls /proc/self/fd/ | tr '\\n' ' ' > /tmp/fds; sleep 1000"]);
+    b2.set_args(&[
+        "sh",
+        "-c",
+        "ls /proc/self/fd/ | tr '\\n' ' ' > /tmp/fds; sleep 1000",
+    ]);
     let id = unique_id("cve-21626-pf");
-    let mut cmd = rt.cmd(["create", "--preserve-fds", "1", "--bundle", b2.path_str(), &id]);
+    let mut cmd = rt.cmd([
+        "create",
+        "--preserve-fds",
+        "1",
+        "--bundle",
+        b2.path_str(),
+        &id,
+    ]);
     let _keep = with_leaked_fd3(&mut cmd, &canary.path);
     runoci_tests::run_command(&mut cmd, b"", runoci_tests::default_timeout()).assert_ok();
     rt.run(["start", &id]).assert_ok();
     wait_for_file(&b2.rootfs().join("tmp/fds"), "the fd list");
     std::thread::sleep(Duration::from_millis(200));
     let fds = std::fs::read_to_string(b2.rootfs().join("tmp/fds")).unwrap();
-    assert!(fds.starts_with("0 1 2 3 "), "--preserve-fds 1 must pass fd 3: {fds:?}");
+    assert!(
+        fds.starts_with("0 1 2 3 "),
+        "--preserve-fds 1 must pass fd 3: {fds:?}"
+    );
 
     // process.cwd through an fd is refused, in the init and in exec.
-    for cwd in ["/proc/self/fd/3", "/proc/thread-self/fd/4", "/tmp/../proc/1/fd/3", "/proc/self/cwd"] {
+    for cwd in [
+        "/proc/self/fd/3",
+        "/proc/thread-self/fd/4",
+        "/tmp/../proc/1/fd/3",
+        "/proc/self/cwd",
+    ] {
         let mut b = Bundle::new("cve-21626-cwd");
         b.config_mut()["process"]["cwd"] = json!(cwd);
         b.set_args(&["pwd"]);
@@ -436,15 +516,22 @@ fn cve_2025_31133_masked_paths_never_bind_a_fake_dev_null() {
                 }
             }
         }
-        bundle.config_mut()["linux"]["maskedPaths"] = json!(["/proc/kcore", "/proc/keys", "/etc/hostname"]);
+        bundle.config_mut()["linux"]["maskedPaths"] =
+            json!(["/proc/kcore", "/proc/keys", "/etc/hostname"]);
         bundle.set_args(&["sh", "-c", "echo pwned > /proc/kcore; echo pwned > /etc/hostname; echo pwned >> /proc/keys; cat /etc/hostname"]);
         let id = unique_id("cve-31133");
         let out = rt.run(["run", "-c", bundle.path_str(), &id]);
         let now = std::fs::read_to_string(&canary.path).unwrap();
-        assert_eq!(now, "root:x:0:0::/root:/bin/sh\n", "{variant}: the host file changed\n{out}");
+        assert_eq!(
+            now, "root:x:0:0::/root:/bin/sh\n",
+            "{variant}: the host file changed\n{out}"
+        );
         if out.success() {
             // Then the masks bound a real null device.
-            assert!(!out.stdout.contains("pwned") && !out.stdout.contains("root:x"), "{variant}\n{out}");
+            assert!(
+                !out.stdout.contains("pwned") && !out.stdout.contains("root:x"),
+                "{variant}\n{out}"
+            );
         } else {
             common::assert_fails_with(&out, "/dev/null");
         }
@@ -479,12 +566,18 @@ fn console_receiver(listener: std::os::unix::net::UnixListener) -> std::thread::
                 fd = r.first().map(|f| unsafe { OwnedFd::from_raw_fd(*f) });
             }
         }
-        let Some(master) = fd else { return String::new() };
+        let Some(master) = fd else {
+            return String::new();
+        };
         let mut out = Vec::new();
         let deadline = Instant::now() + Duration::from_secs(20);
         let mut b = [0u8; 4096];
         while Instant::now() < deadline {
-            let mut p = libc::pollfd { fd: master.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+            let mut p = libc::pollfd {
+                fd: master.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            };
             // SAFETY: one valid pollfd.
             if unsafe { libc::poll(&mut p, 1, 200) } != 1 {
                 continue;
@@ -558,7 +651,10 @@ fn cve_2025_52565_console_symlinks_never_reach_the_host() {
         );
         canary_dir.assert_dir_untouched(&format!("{variant}: {out}"));
         if out.success() {
-            assert!(tty.contains("on-the-tty"), "{variant}: the terminal works: {tty:?}");
+            assert!(
+                tty.contains("on-the-tty"),
+                "{variant}: the terminal works: {tty:?}"
+            );
         }
     }
 }
@@ -576,7 +672,9 @@ fn cve_2025_52881_procfs_writes_refuse_a_fake_proc() {
         std::fs::write(&f, "fake\n").unwrap();
         let proc_mount = match variant {
             "tmpfs" => json!({"destination": "/proc", "type": "tmpfs", "source": "tmpfs"}),
-            _ => json!({"destination": "/proc", "type": "bind", "source": fake.to_str().unwrap(), "options": ["rbind"]}),
+            _ => {
+                json!({"destination": "/proc", "type": "bind", "source": fake.to_str().unwrap(), "options": ["rbind"]})
+            }
         };
         let mounts = bundle.config_mut()["mounts"].as_array_mut().unwrap();
         mounts.retain(|m| m["destination"] != "/proc");
@@ -589,7 +687,11 @@ fn cve_2025_52881_procfs_writes_refuse_a_fake_proc() {
         let id = unique_id("cve-52881");
         let out = rt.run(["run", "-c", bundle.path_str(), &id]);
         common::assert_fails_with(&out, "not on procfs");
-        assert_eq!(std::fs::read_to_string(&f).unwrap(), "fake\n", "{variant}: written\n{out}");
+        assert_eq!(
+            std::fs::read_to_string(&f).unwrap(),
+            "fake\n",
+            "{variant}: written\n{out}"
+        );
     }
 }
 
@@ -609,15 +711,26 @@ fn cve_2025_52881_procfs_writes_refuse_a_procfs_file_bound_over_the_target() {
     let _restore = Restore(before.clone());
     let mut bundle = Bundle::new("cve-52881-bind");
     let mounts = bundle.config_mut()["mounts"].as_array_mut().unwrap();
-    let at = mounts.iter().position(|m| m["destination"] == "/proc").unwrap() + 1;
-    mounts.insert(at, json!({"destination": "/proc/sys/net/ipv4/ip_forward", "type": "bind",
-                             "source": HOST, "options": ["bind"]}));
+    let at = mounts
+        .iter()
+        .position(|m| m["destination"] == "/proc")
+        .unwrap()
+        + 1;
+    mounts.insert(
+        at,
+        json!({"destination": "/proc/sys/net/ipv4/ip_forward", "type": "bind",
+                             "source": HOST, "options": ["bind"]}),
+    );
     bundle.config_mut()["linux"]["sysctl"] = json!({"net.ipv4.ip_forward": "7"});
     bundle.set_args(&["true"]);
     let rt = Runtime::runoci();
     let id = unique_id("cve-52881-b");
     let out = rt.run(["run", "-c", bundle.path_str(), &id]);
-    assert_eq!(std::fs::read_to_string(HOST).unwrap(), before, "the host sysctl changed\n{out}");
+    assert_eq!(
+        std::fs::read_to_string(HOST).unwrap(),
+        before,
+        "the host sysctl changed\n{out}"
+    );
     common::assert_fails_with(&out, "another mount covers it");
 }
 
@@ -634,17 +747,47 @@ fn cve_2022_27650_exec_cap_is_never_inheritable() {
     bundle.set_args(&["sleep", "1000"]);
     let rt = Runtime::runoci();
     let id = unique_id("cve-27650");
-    rt.run(["create", "--bundle", bundle.path_str(), &id]).assert_ok();
+    rt.run(["create", "--bundle", bundle.path_str(), &id])
+        .assert_ok();
     rt.run(["start", &id]).assert_ok();
-    let out = rt.run(["exec", "--cap", "CAP_SYS_ADMIN", "--cap", "CAP_NET_ADMIN", &id, "cat", "/proc/self/status"]);
+    let out = rt.run([
+        "exec",
+        "--cap",
+        "CAP_SYS_ADMIN",
+        "--cap",
+        "CAP_NET_ADMIN",
+        &id,
+        "cat",
+        "/proc/self/status",
+    ]);
     out.assert_ok();
     let eff = status_hex(&out.stdout, "CapEff");
-    assert_eq!(status_hex(&out.stdout, "CapInh"), 0, "inheritable granted\n{out}");
-    assert_eq!(status_hex(&out.stdout, "CapAmb"), 0, "ambient granted\n{out}");
-    assert!(eff & (1 << 21) != 0 && eff & (1 << 12) != 0, "--cap must be effective\n{out}");
+    assert_eq!(
+        status_hex(&out.stdout, "CapInh"),
+        0,
+        "inheritable granted\n{out}"
+    );
+    assert_eq!(
+        status_hex(&out.stdout, "CapAmb"),
+        0,
+        "ambient granted\n{out}"
+    );
+    assert!(
+        eff & (1 << 21) != 0 && eff & (1 << 12) != 0,
+        "--cap must be effective\n{out}"
+    );
     // A program run by that process keeps nothing it was not given: a
     // non-root user after exec has no capabilities at all.
-    let out = rt.run(["exec", "--cap", "CAP_SYS_ADMIN", "--user", "1000:1000", &id, "cat", "/proc/self/status"]);
+    let out = rt.run([
+        "exec",
+        "--cap",
+        "CAP_SYS_ADMIN",
+        "--user",
+        "1000:1000",
+        &id,
+        "cat",
+        "/proc/self/status",
+    ]);
     out.assert_ok();
     assert_eq!(status_hex(&out.stdout, "CapInh"), 0, "{out}");
     assert_eq!(status_hex(&out.stdout, "CapEff"), 0, "{out}");

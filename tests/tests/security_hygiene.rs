@@ -14,7 +14,16 @@ fn container_ids_that_could_leave_the_state_root_are_refused() {
     let bundle = Bundle::new("ids");
     let rt = Runtime::runoci();
     let parent = rt.root().parent().unwrap().to_path_buf();
-    for bad in ["a/b", "..", "../escaped", ".", "-leading-dash", "x/../../y", "a\tb", ".hidden"] {
+    for bad in [
+        "a/b",
+        "..",
+        "../escaped",
+        ".",
+        "-leading-dash",
+        "x/../../y",
+        "a\tb",
+        ".hidden",
+    ] {
         // A leading dash can only get past the option parser after `--`,
         // which run and create take for extra arguments.
         let mut cmds = vec![vec!["state", "--", bad], vec!["delete", "--", bad]];
@@ -44,8 +53,13 @@ fn state_dir_is_private_to_root() {
     bundle.set_args(&["sleep", "1000"]);
     let rt = Runtime::runoci();
     let id = unique_id("statedir");
-    rt.run(["create", "--bundle", bundle.path_str(), &id]).assert_ok();
-    let mode = std::fs::metadata(rt.root().join(&id)).unwrap().permissions().mode() & 0o7777;
+    rt.run(["create", "--bundle", bundle.path_str(), &id])
+        .assert_ok();
+    let mode = std::fs::metadata(rt.root().join(&id))
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o7777;
     assert_eq!(mode, 0o700, "state dir mode {mode:o}");
     // Starting from a fresh root directory runoci makes itself.
     let fresh = rt.root().join("nested-root");
@@ -56,7 +70,10 @@ fn state_dir_is_private_to_root() {
     };
     fresh_rt(&["create", "--bundle", bundle.path_str(), &unique_id("sd2")]).assert_ok();
     let mode = std::fs::metadata(&fresh).unwrap().permissions().mode() & 0o7777;
-    assert!(mode & 0o077 == 0, "a root runoci creates must not be open to others: {mode:o}");
+    assert!(
+        mode & 0o077 == 0,
+        "a root runoci creates must not be open to others: {mode:o}"
+    );
     for e in std::fs::read_dir(&fresh).unwrap().flatten() {
         let id = e.file_name().into_string().unwrap();
         fresh_rt(&["delete", "--force", &id]);
@@ -81,7 +98,8 @@ fn hooks_see_a_scrubbed_environment_unless_env_is_given() {
     let rt = Runtime::runoci();
     let id = unique_id("hookenv");
     let mut cmd = rt.cmd(["run", "-c", bundle.path_str(), &id]);
-    cmd.env("SECRET_FROM_CALLER", "leak").env("LD_PRELOAD", "/tmp/evil.so");
+    cmd.env("SECRET_FROM_CALLER", "leak")
+        .env("LD_PRELOAD", "/tmp/evil.so");
     runoci_tests::run_command(&mut cmd, b"", runoci_tests::default_timeout()).assert_ok();
     let scrubbed = std::fs::read_to_string(&a).unwrap();
     let names: Vec<&str> = scrubbed
@@ -93,9 +111,17 @@ fn hooks_see_a_scrubbed_environment_unless_env_is_given() {
     let given = std::fs::read_to_string(&b).unwrap();
     let vars: Vec<&str> = given
         .lines()
-        .filter(|l| !["PWD=", "SHLVL=", "_=", "OLDPWD="].iter().any(|p| l.starts_with(p)))
+        .filter(|l| {
+            !["PWD=", "SHLVL=", "_=", "OLDPWD="]
+                .iter()
+                .any(|p| l.starts_with(p))
+        })
         .collect();
-    assert_eq!(vars, ["ONLY=this", "PATH=/usr/bin:/bin"], "hook with env saw: {given}");
+    assert_eq!(
+        vars,
+        ["ONLY=this", "PATH=/usr/bin:/bin"],
+        "hook with env saw: {given}"
+    );
 }
 
 fn lsm_enabled(which: &str) -> bool {
@@ -109,9 +135,24 @@ fn lsm_enabled(which: &str) -> bool {
 fn lsm_settings_on_a_host_without_the_lsm_fail_clearly() {
     let rt = Runtime::runoci();
     let cases = [
-        ("apparmor", "process", "apparmorProfile", "process.apparmorProfile \"runoci-test\": AppArmor is not enabled on this host"),
-        ("selinux", "process", "selinuxLabel", "process.selinuxLabel \"runoci-test\": SELinux is not enabled on this host"),
-        ("selinux", "linux", "mountLabel", "linux.mountLabel \"runoci-test\": SELinux is not enabled on this host"),
+        (
+            "apparmor",
+            "process",
+            "apparmorProfile",
+            "process.apparmorProfile \"runoci-test\": AppArmor is not enabled on this host",
+        ),
+        (
+            "selinux",
+            "process",
+            "selinuxLabel",
+            "process.selinuxLabel \"runoci-test\": SELinux is not enabled on this host",
+        ),
+        (
+            "selinux",
+            "linux",
+            "mountLabel",
+            "linux.mountLabel \"runoci-test\": SELinux is not enabled on this host",
+        ),
     ];
     for (lsm, section, key, message) in cases {
         assert!(
@@ -129,7 +170,8 @@ fn lsm_settings_on_a_host_without_the_lsm_fail_clearly() {
             let mut b2 = Bundle::new("lsm-exec");
             b2.set_args(&["sleep", "1000"]);
             let id = unique_id("lsm-x");
-            rt.run(["create", "--bundle", b2.path_str(), &id]).assert_ok();
+            rt.run(["create", "--bundle", b2.path_str(), &id])
+                .assert_ok();
             rt.run(["start", &id]).assert_ok();
             let mut p = b2.config()["process"].clone();
             p[key] = json!("runoci-test");

@@ -43,15 +43,21 @@ fn scmp_arch() -> &'static str {
 /// met and its `excludes` (any cap held, our arch listed) are not;
 /// `includes`/`excludes`/`comment` are dropped.
 fn podman_profile_for(caps: &[&str]) -> Value {
-    let text = std::fs::read_to_string(PODMAN_PROFILE)
-        .unwrap_or_else(|e| panic!("{PODMAN_PROFILE}: {e} (containers-common, installed with podman)"));
+    let text = std::fs::read_to_string(PODMAN_PROFILE).unwrap_or_else(|e| {
+        panic!("{PODMAN_PROFILE}: {e} (containers-common, installed with podman)")
+    });
     let p: Value = serde_json::from_str(&text).expect("podman profile is JSON");
     let arch = go_arch();
     let mut arches = Vec::new();
     for m in p["archMap"].as_array().into_iter().flatten() {
         if m["architecture"] == scmp_arch() {
             arches.push(m["architecture"].clone());
-            arches.extend(m["subArchitectures"].as_array().cloned().unwrap_or_default());
+            arches.extend(
+                m["subArchitectures"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default(),
+            );
         }
     }
     let has_cap = |c: &Value| caps.iter().any(|k| Some(*k) == c.as_str());
@@ -61,8 +67,8 @@ fn podman_profile_for(caps: &[&str]) -> Value {
         let inc = &r["includes"];
         let exc = &r["excludes"];
         let inc_caps = list(&inc["caps"]).iter().all(has_cap);
-        let inc_arch = list(&inc["arches"]).is_empty()
-            || list(&inc["arches"]).iter().any(|a| a == arch);
+        let inc_arch =
+            list(&inc["arches"]).is_empty() || list(&inc["arches"]).iter().any(|a| a == arch);
         let exc_caps = list(&exc["caps"]).iter().any(has_cap);
         let exc_arch = list(&exc["arches"]).iter().any(|a| a == arch);
         if !(inc_caps && inc_arch) || exc_caps || exc_arch {
@@ -203,7 +209,10 @@ fn errno_action_returns_errno_ret() {
         out.stderr.contains("No space left on device") && out.stdout.contains("rc=1"),
         "mkdir must fail with errnoRet 28 (ENOSPC)\n{out}"
     );
-    assert!(out.stdout.contains("touch-ok"), "other syscalls work\n{out}");
+    assert!(
+        out.stdout.contains("touch-ok"),
+        "other syscalls work\n{out}"
+    );
     assert!(!bundle.rootfs().join("tmp/x").exists());
 }
 
@@ -263,7 +272,12 @@ fn answer_one(listener: &OwnedFd, error: i32) -> i32 {
     let mut n = SeccompNotif::default();
     // SAFETY: NOTIF_RECV fills the zeroed struct of the kernel's size.
     let rc = unsafe { libc::ioctl(listener.as_raw_fd(), NOTIF_RECV as _, &mut n) };
-    assert_eq!(rc, 0, "SECCOMP_IOCTL_NOTIF_RECV: {}", std::io::Error::last_os_error());
+    assert_eq!(
+        rc,
+        0,
+        "SECCOMP_IOCTL_NOTIF_RECV: {}",
+        std::io::Error::last_os_error()
+    );
     let resp = SeccompNotifResp {
         id: n.id,
         val: 0,
@@ -272,7 +286,12 @@ fn answer_one(listener: &OwnedFd, error: i32) -> i32 {
     };
     // SAFETY: NOTIF_SEND reads the struct of the kernel's size.
     let rc = unsafe { libc::ioctl(listener.as_raw_fd(), NOTIF_SEND as _, &resp) };
-    assert_eq!(rc, 0, "SECCOMP_IOCTL_NOTIF_SEND: {}", std::io::Error::last_os_error());
+    assert_eq!(
+        rc,
+        0,
+        "SECCOMP_IOCTL_NOTIF_SEND: {}",
+        std::io::Error::last_os_error()
+    );
     n.data.nr
 }
 
@@ -301,7 +320,9 @@ fn notify_listener_receives_the_fd_and_answers_the_container() {
     let runner = {
         let cmd_args = vec!["run".to_string(), "-c".into(), bundle_path, id.clone()];
         let mut cmd = rt.cmd(&cmd_args);
-        std::thread::spawn(move || runoci_tests::run_command(&mut cmd, b"", Duration::from_secs(60)))
+        std::thread::spawn(move || {
+            runoci_tests::run_command(&mut cmd, b"", Duration::from_secs(60))
+        })
     };
 
     // The runtime connects and sends the state JSON with the fd.
@@ -310,7 +331,10 @@ fn notify_listener_receives_the_fd_and_answers_the_container() {
         match listener.accept() {
             Ok((s, _)) => break s,
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                assert!(Instant::now() < deadline, "runoci never connected to listenerPath");
+                assert!(
+                    Instant::now() < deadline,
+                    "runoci never connected to listenerPath"
+                );
                 std::thread::sleep(Duration::from_millis(10));
             }
             Err(e) => panic!("accept: {e}"),
@@ -334,11 +358,18 @@ fn notify_listener_receives_the_fd_and_answers_the_container() {
         }
     }
     let len = msg.bytes;
-    assert_eq!(fds.len(), 1, "expected exactly one fd (SCM_RIGHTS), got {fds:?}");
+    assert_eq!(
+        fds.len(),
+        1,
+        "expected exactly one fd (SCM_RIGHTS), got {fds:?}"
+    );
     // SAFETY: the fd just arrived over SCM_RIGHTS; we own it.
     let notify_fd = unsafe { OwnedFd::from_raw_fd(fds[0]) };
     let state: Value = serde_json::from_slice(&buf[..len]).unwrap_or_else(|e| {
-        panic!("state JSON: {e}: {:?}", String::from_utf8_lossy(&buf[..len]))
+        panic!(
+            "state JSON: {e}: {:?}",
+            String::from_utf8_lossy(&buf[..len])
+        )
     });
     assert_eq!(state["metadata"], "security-test", "{state}");
     assert_eq!(state["state"]["id"], id.as_str(), "{state}");
