@@ -122,8 +122,8 @@ impl Emulated {
     pub fn allows(&self, typ: u8, major: u32, minor: u32, access: u8) -> bool {
         let matching = self.exceptions.iter().filter(|e| {
             e.typ == typ
-                && e.major.map_or(true, |m| m == major)
-                && e.minor.map_or(true, |m| m == minor)
+                && !matches!(e.major, Some(m) if m != major)
+                && !matches!(e.minor, Some(m) if m != minor)
         });
         if self.default_allow {
             !matching.into_iter().any(|e| e.access & access != 0)
