@@ -5,6 +5,7 @@
 
 use super::cgroup::{Cgroup, CgroupVersion};
 use super::devices;
+use super::devices_bpf;
 use super::error::CgroupError;
 use super::validate::validate;
 use super::{v1, v2};
@@ -111,17 +112,14 @@ impl Cgroup {
         }
         match self.controller_dir("devices") {
             Some((CgroupVersion::V1, dir)) => v1::devices(dir, &rules),
-            _ if self.unified_dir().is_some() => {
-                // TODO(devices-bpf): on cgroup2 device access is enforced by
-                // a BPF_PROG_TYPE_CGROUP_DEVICE program attached to the
-                // container's cgroup; building and attaching it is not done
-                // yet, so the rules are not enforced here.
-                Ok(())
-            }
-            _ => Err(CgroupError::invalid(
-                "linux.resources.devices",
-                "the devices controller is not mounted",
-            )),
+            // cgroup2 has no device files: a BPF program enforces the same rules.
+            _ => match self.unified_dir() {
+                Some(dir) => devices_bpf::apply(dir, &resources.devices),
+                None => Err(CgroupError::invalid(
+                    "linux.resources.devices",
+                    "the devices controller is not mounted",
+                )),
+            },
         }
     }
 

@@ -4,8 +4,8 @@
 //! `TYPE MAJOR:MINOR ACCESS`, with `*` for a missing (or -1) major or minor
 //! and the access letters in `rwm` order.
 //!
-//! cgroup v2 has no device files: it needs a BPF program, which is not
-//! built here (see `Cgroup::apply`).
+//! cgroup v2 has no device files: `devices_bpf` turns the same rules into
+//! a BPF program with the same meaning.
 
 use super::error::CgroupError;
 use crate::spec::DeviceCgroup;

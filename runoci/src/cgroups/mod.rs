@@ -5,7 +5,8 @@
 //! - `path`: where the container's cgroup goes (`resolve_path`);
 //! - `cgroup`: creating, joining, signalling, freezing and removing it;
 //! - `apply`: writing `linux.resources` to it, through `v1` / `v2`, with
-//!   `validate`, `convert` (v1 ↔ v2 values) and `devices` (v1 rules);
+//!   `validate`, `convert` (v1 ↔ v2 values), `devices` (v1 rules) and
+//!   `devices_bpf` (the same rules as a cgroup2 BPF device program);
 //! - `fs`: the only place that opens control files (no symlinks, no FIFOs);
 //! - `stats`: usage figures in runc's `events --stats` shape.
 
@@ -13,6 +14,7 @@ mod apply;
 mod cgroup;
 pub mod convert;
 pub mod devices;
+pub mod devices_bpf;
 mod error;
 mod fs;
 mod layout;

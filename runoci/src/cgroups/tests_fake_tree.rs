@@ -206,6 +206,9 @@ fn v2_writes_converted_values() {
         "memory.high".to_string(),
         "900000000".to_string(),
     )]));
+    // v2 device rules are a BPF program, which needs a real cgroup (see
+    // v2_refuses_what_it_cannot_express, and tests_real for a real one).
+    resources.devices.clear();
     cgroup.apply(&resources, None).unwrap();
 
     let expect = |file: &str, contents: &str| {
@@ -315,12 +318,14 @@ fn v2_refuses_what_it_cannot_express() {
         err.starts_with("linux.resources.pids:") && err.contains("not available"),
         "{err}"
     );
-    // Device rules need BPF on v2: accepted, nothing written.
+    // Device rules on v2 are a BPF program attached to the directory: a
+    // fake tree is no cgroup, so the bpf(2) calls fail, and say so.
     let devices = Resources {
         devices: full_resources().devices,
         ..Default::default()
     };
-    cgroup.apply(&devices, None).unwrap();
+    let err = cgroup.apply(&devices, None).unwrap_err().to_string();
+    assert!(err.contains("bpf(BPF_PROG_"), "{err}");
 }
 
 #[test]

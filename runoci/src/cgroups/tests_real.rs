@@ -340,3 +340,103 @@ fn real_memory_and_swap_limits_raise_and_lower() {
         }
     }
 }
+
+/// Runs busybox sh in the cgroup2 directory `dir` (moved there before it
+/// goes on) and returns what it prints: for each device, whether opening
+/// it read-only and read-write worked.
+fn probe_in(dir: &Path) -> String {
+    use std::io::{Read, Write};
+    use std::process::Stdio;
+    let script = "read x; for f in /dev/null /dev/fuse; do \
+        if (: < $f) 2>&-; then echo \"$f r ok\"; else echo \"$f r denied\"; fi; \
+        if (: <> $f) 2>&-; then echo \"$f rw ok\"; else echo \"$f rw denied\"; fi; done";
+    let mut child = Command::new("/bin/busybox")
+        .args(["sh", "-c", script])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn busybox sh");
+    let mut guard = Guard {
+        cgroup: None,
+        child: None,
+    };
+    std::fs::write(dir.join("cgroup.procs"), child.id().to_string()).unwrap();
+    child.stdin.take().unwrap().write_all(b"go\n").unwrap();
+    let mut out = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    child.wait().unwrap();
+    guard.child = None;
+    out
+}
+
+/// The v2 device filter for real: attached to a directory of this
+/// machine's cgroup2 tree (on a hybrid machine the BPF hook works there
+/// too, next to the v1 devices controller, which allows everything at
+/// the root), it decides what a process in it may open; a second apply
+/// replaces the first program.
+#[test]
+fn real_bpf_device_filter_in_the_cgroup2_tree() {
+    let layout = Layout::detect().unwrap();
+    let Some(root) = layout.unified_root() else {
+        eprintln!("no cgroup2 tree here: nothing to attach to");
+        return;
+    };
+    struct RemoveDir(PathBuf);
+    impl Drop for RemoveDir {
+        fn drop(&mut self) {
+            for _ in 0..100 {
+                if std::fs::remove_dir(&self.0).is_ok() || !self.0.exists() {
+                    return;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+        }
+    }
+    let dir = RemoveDir(root.join(unique_name()));
+    std::fs::create_dir(&dir.0).unwrap();
+    let rule =
+        |allow: bool, typ: Option<&str>, major: Option<i64>, minor: Option<i64>, access: &str| {
+            DeviceCgroup {
+                allow,
+                typ: typ.map(str::to_string),
+                major,
+                minor,
+                access: Some(access.to_string()),
+            }
+        };
+
+    // Deny everything but /dev/null.
+    devices_bpf::apply(
+        &dir.0,
+        &[
+            rule(false, None, None, None, "rwm"),
+            rule(true, Some("c"), Some(1), Some(3), "rwm"),
+        ],
+    )
+    .unwrap();
+    assert_eq!(devices_bpf::attached_programs(&dir.0).unwrap(), 1);
+    assert_eq!(
+        probe_in(&dir.0),
+        "/dev/null r ok\n/dev/null rw ok\n/dev/fuse r denied\n/dev/fuse rw denied\n"
+    );
+
+    // Replaced: everything but writing /dev/null; fuse opens again.
+    devices_bpf::apply(
+        &dir.0,
+        &[
+            rule(true, None, None, None, "rwm"),
+            rule(false, Some("c"), Some(1), Some(3), "w"),
+        ],
+    )
+    .unwrap();
+    assert_eq!(devices_bpf::attached_programs(&dir.0).unwrap(), 1);
+    assert_eq!(
+        probe_in(&dir.0),
+        "/dev/null r ok\n/dev/null rw denied\n/dev/fuse r ok\n/dev/fuse rw ok\n"
+    );
+}

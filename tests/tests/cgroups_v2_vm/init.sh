@@ -1,0 +1,186 @@
+#!/bin/busybox sh
+# /init of the cgroup v2 test VM (see ../cgroups_v2_vm.rs). Stage 1 runs on
+# the initramfs: pivot_root (which runoci uses) refuses a root on rootfs,
+# so everything is copied to a tmpfs and switch_root makes that the root.
+# Stage 2 mounts a pure cgroup2 hierarchy, runs each scenario with runoci
+# and prints one "RESULT name ok|FAIL detail" line per scenario.
+
+if [ ! -e /.stage2 ]; then
+    /bin/busybox mkdir -p /proc /sys /dev /newroot /usr/sbin /sbin
+    /bin/busybox --install -s /bin
+    mount -t tmpfs -o size=700m root /newroot
+    for e in bin usr lib lib64 s rootfs init; do
+        [ -e /$e ] && cp -a /$e /newroot/
+    done
+    mkdir -p /newroot/proc /newroot/sys /newroot/dev /newroot/run /newroot/tmp
+    touch /newroot/.stage2
+    exec switch_root /newroot /init
+fi
+
+export PATH=/bin:/usr/bin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+mount -t cgroup2 cgroup2 /sys/fs/cgroup
+CG=/sys/fs/cgroup
+for c in $(cat $CG/cgroup.controllers); do
+    echo "+$c" > $CG/cgroup.subtree_control
+done
+echo "BOOTED uptime $(cut -d' ' -f1 /proc/uptime)"
+
+R=/run/runoci
+mkdir -p $R
+rt() { runoci --root $R "$@"; }
+result() { echo "RESULT $1 $(echo "$2" | tr '\n' ' ' | cut -c1-600)"; }
+prep() { cp -a /rootfs /s/$1/rootfs; }
+gone() { [ ! -e $CG/$1 ]; }
+wait_file() {
+    i=0
+    while [ ! -e "$1" ]; do
+        i=$((i + 1)); [ $i -gt 600 ] && return 1; sleep 0.1
+    done
+}
+wait_stopped() {
+    i=0
+    while ! rt state $1 2>/dev/null | grep -q '"stopped"'; do
+        i=$((i + 1)); [ $i -gt 600 ] && return 1; sleep 0.1
+    done
+}
+release() { timeout 60 sh -c "echo go > $1"; }
+
+# The hierarchy: pure cgroup2 with the controllers the tests need.
+sub=$(cat $CG/cgroup.subtree_control)
+missing=
+for c in cpu memory pids; do
+    echo " $sub " | grep -q " $c " || missing="$missing $c"
+done
+mounts=$(grep -c ' cgroup ' /proc/mounts)
+if [ -z "$missing" ] && [ "$mounts" = 0 ]; then
+    result controllers "ok $sub"
+else
+    result controllers "FAIL missing:$missing v1 mounts: $mounts; subtree_control: $sub"
+fi
+
+cleanup_exit=ok
+cleanup_destroy=ok
+
+# Memory: 32 MiB, no swap; init eats memory; run exits 137.
+prep oom-run
+rt run -c /s/oom-run oom-run > /tmp/oom-run.out 2>&1
+rc=$?
+gone oom-run || cleanup_exit="FAIL $CG/oom-run left after run"
+if [ $rc = 137 ]; then result oom_run ok; else result oom_run "FAIL exit $rc: $(tail -c 400 /tmp/oom-run.out)"; fi
+
+# Same, started: exit-status 137 and the state's exit.oomKilled.
+prep oom-start
+mkfifo /s/oom-start/rootfs/gate
+if rt start -c /s/oom-start oom-start > /tmp/oom-start.out 2>&1; then
+    limit=$(cat $CG/oom-start/memory.max)
+    release /s/oom-start/rootfs/gate
+    wait_stopped oom-start
+    st=$(cat $R/oom-start/exit-status 2>&1)
+    state=$(rt state oom-start 2>&1)
+    gone oom-start || cleanup_exit="FAIL $CG/oom-start left after the exit"
+    if [ "$limit" = 33554432 ] && [ "$st" = 137 ] && echo "$state" | grep -q '"oomKilled": *true'; then
+        result oom_start ok
+    else
+        result oom_start "FAIL memory.max $limit exit-status $st state $state"
+    fi
+    rt destroy oom-start
+else
+    result oom_start "FAIL start: $(cat /tmp/oom-start.out)"
+fi
+
+# pids: a fork bomb under pids.max 10 (see the FORK_BOMB comment in
+# cgroups_host.rs): 8 sleeps besides the init and the subshell.
+prep pids-bomb
+out=$(rt run -c /s/pids-bomb pids-bomb 2>&1)
+rc=$?
+gone pids-bomb || cleanup_exit="FAIL $CG/pids-bomb left after run"
+if [ $rc = 0 ] && echo "$out" | grep -q '^forked 8$' && echo "$out" | grep -q "can't fork"; then
+    result pids_bomb ok
+else
+    result pids_bomb "FAIL exit $rc: $out"
+fi
+
+# update --pids-limit 20 lets 10 more run: 20 at the peak, 19 once the
+# second subshell has died at its failed fork.
+prep pids-update
+mkfifo /s/pids-update/rootfs/gate
+T=/s/pids-update/rootfs/tmp
+if rt start -c /s/pids-update pids-update > /tmp/pids-update.out 2>&1; then
+    wait_file $T/done1
+    n1=$(cat $T/n1); cur1=$(cat $CG/pids-update/pids.current); max1=$(cat $CG/pids-update/pids.max)
+    rt update --pids-limit 20 pids-update
+    max2=$(cat $CG/pids-update/pids.max)
+    release /s/pids-update/rootfs/gate
+    wait_file $T/done2
+    n2=$(cat $T/n2); cur2=$(cat $CG/pids-update/pids.current)
+    rt destroy --force pids-update
+    gone pids-update || cleanup_destroy="FAIL $CG/pids-update left after destroy --force"
+    [ -e $R/pids-update ] && cleanup_destroy="FAIL $R/pids-update left after destroy --force"
+    if [ "$n1/$cur1/$max1/$max2/$n2/$cur2" = "8/9/10/20/10/19" ]; then
+        result pids_update ok
+    else
+        result pids_update "FAIL forks/current/max before, max after, forks/current after: $n1/$cur1/$max1/$max2/$n2/$cur2"
+    fi
+else
+    result pids_update "FAIL start: $(cat /tmp/pids-update.out)"
+fi
+
+# Devices: the BPF program. /fuse is 10:229 with no fuse driver loaded
+# (ENXIO/ENODEV when allowed, EPERM when the filter denies), /kmsg 1:11.
+devices() {
+    prep $1
+    out=$(rt run -c /s/$1 $1 2>&1)
+    rc=$?
+    gone $1 || cleanup_exit="FAIL $CG/$1 left after run"
+    echo "$out" | tr '\n' ';'
+    [ $rc = 0 ] || echo " exit $rc"
+}
+EPERM="Operation not permitted"
+out=$(devices dev-none)
+case "$out" in
+    "/dev/null ok;/mynull ok;/kmsg ok;/fuse denied: "*) 
+        if echo "$out" | grep -q "$EPERM"; then result devices_none "FAIL $out"; else result devices_none ok; fi ;;
+    *) result devices_none "FAIL $out" ;;
+esac
+out=$(devices dev-deny-all)
+case "$out" in
+    "/dev/null ok;/mynull ok;/kmsg denied: "*"$EPERM;/fuse denied: "*"$EPERM;") result devices_deny_all ok ;;
+    *) result devices_deny_all "FAIL $out" ;;
+esac
+out=$(devices dev-deny-one)
+case "$out" in
+    "/dev/null ok;/mynull ok;/kmsg ok;/fuse denied: "*"$EPERM;") result devices_deny_one ok ;;
+    *) result devices_deny_one "FAIL $out" ;;
+esac
+
+# cpu: quota 20000/100000 over two busy loops, from cpu.stat usage_usec.
+prep cpu-quota
+usage() { grep '^usage_usec' $CG/cpu-quota/cpu.stat | cut -d' ' -f2; }
+if rt start -c /s/cpu-quota cpu-quota > /tmp/cpu.out 2>&1; then
+    wait_file /s/cpu-quota/rootfs/tmp/spinning
+    sleep 1
+    t0=$(cut -d' ' -f1 /proc/uptime); u0=$(usage)
+    sleep 4
+    t1=$(cut -d' ' -f1 /proc/uptime); u1=$(usage)
+    thr=$(grep '^nr_throttled' $CG/cpu-quota/cpu.stat | cut -d' ' -f2)
+    max=$(cat $CG/cpu-quota/cpu.max)
+    share=$(awk "BEGIN { printf \"%.3f\", ($u1 - $u0) / 1000000 / ($t1 - $t0) }")
+    ok=$(awk "BEGIN { print ($share >= 0.12 && $share <= 0.24) ? 1 : 0 }")
+    rt destroy --force cpu-quota
+    gone cpu-quota || cleanup_destroy="FAIL $CG/cpu-quota left after destroy --force"
+    if [ "$ok" = 1 ] && [ "$thr" -gt 0 ] && [ "$max" = "20000 100000" ]; then
+        result cpu_quota "ok share $share"
+    else
+        result cpu_quota "FAIL share $share nr_throttled $thr cpu.max $max"
+    fi
+else
+    result cpu_quota "FAIL start: $(cat /tmp/cpu.out)"
+fi
+
+result cleanup_exit "$cleanup_exit"
+result cleanup_destroy "$cleanup_destroy"
+echo "DONE uptime $(cut -d' ' -f1 /proc/uptime)"
+poweroff -f
