@@ -7,7 +7,7 @@
 //!
 //! ```text
 //! runoci-monitor --state-dir DIR --pid PID --pidfd N --listen-fd M
-//!                [--uid OWNER_UID] [--oom-eventfd K]
+//!                [--uid OWNER_UID] [--oom-eventfd K | --oom-events-file PATH]
 //! ```
 //!
 //! It then serves the monitor socket until the init exits, reaps it and any
@@ -25,7 +25,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 const USAGE: &str = "usage: runoci-monitor --state-dir DIR --pid PID --pidfd FD --listen-fd FD \
-[--uid OWNER_UID] [--oom-eventfd FD]";
+[--uid OWNER_UID] [--oom-eventfd FD | --oom-events-file PATH]";
 
 /// The command line, by hand: the monitor stays small.
 struct Args {
@@ -35,11 +35,12 @@ struct Args {
     listen_fd: i32,
     owner_uid: Option<u32>,
     oom_eventfd: Option<i32>,
+    oom_events_file: Option<PathBuf>,
 }
 
 fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
     let (mut state_dir, mut pid, mut pidfd, mut listen_fd) = (None, None, None, None);
-    let (mut owner_uid, mut oom_eventfd) = (None, None);
+    let (mut owner_uid, mut oom_eventfd, mut oom_events_file) = (None, None, None);
     fn num<T: std::str::FromStr>(flag: &str, v: &str) -> Result<T, String> {
         v.parse()
             .map_err(|_| format!("{flag}: not a number: {v:?}"))
@@ -65,6 +66,7 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
             "--listen-fd" => listen_fd = Some(num(&flag, &value()?)?),
             "--uid" => owner_uid = Some(num(&flag, &value()?)?),
             "--oom-eventfd" => oom_eventfd = Some(num(&flag, &value()?)?),
+            "--oom-events-file" => oom_events_file = Some(PathBuf::from(value()?)),
             _ => return Err(format!("unknown argument {flag:?}")),
         }
     }
@@ -79,6 +81,7 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
         listen_fd: listen_fd.ok_or("--listen-fd is required")?,
         owner_uid,
         oom_eventfd,
+        oom_events_file,
     })
 }
 
@@ -158,6 +161,7 @@ fn setup(args: Args) -> Result<Monitor, String> {
         listener,
         owner_uid: args.owner_uid,
         oom_fd,
+        oom_events_file: args.oom_events_file,
     };
     Monitor::new(cfg, state).map_err(|e| fail("event loop", e))
 }

@@ -50,6 +50,9 @@ pub struct Config {
     pub listener: OwnedFd,
     pub owner_uid: Option<u32>,
     pub oom_fd: Option<OwnedFd>,
+    /// cgroup v2: `memory.events`, watched with inotify; an `oom` event is
+    /// sent when its `oom_kill` count grows.
+    pub oom_events_file: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -91,6 +94,8 @@ pub struct Monitor {
     allowed_uids: [u32; 3],
     exit: Option<ExitStatus>,
     oom_events: u64,
+    /// cgroup v2: the memory.events file and the oom_kill count last seen.
+    oom_file: Option<(PathBuf, u64)>,
     /// Scratch for encoding a broadcast once.
     scratch: Vec<u8>,
 }
@@ -135,9 +140,14 @@ impl Monitor {
             allowed_uids: [0, sys::geteuid(), cfg.owner_uid.unwrap_or(0)],
             exit: None,
             oom_events: 0,
+            oom_file: None,
             scratch: Vec::new(),
         };
         if let Some(fd) = cfg.oom_fd {
+            m.watch_oom(fd)?;
+        } else if let Some(path) = cfg.oom_events_file {
+            let fd = sys::inotify_modify(&path)?;
+            m.oom_file = Some((path.clone(), sys::oom_kill_count(&path)));
             m.watch_oom(fd)?;
         }
         Ok(m)
@@ -212,7 +222,7 @@ impl Monitor {
                             .as_ref()
                             .is_some_and(|fd| sys::drain(fd.as_fd()))
                         {
-                            self.on_oom();
+                            self.on_oom_wakeup();
                         }
                     }
                     Token(t) => {
@@ -638,6 +648,20 @@ impl Monitor {
                     self.close_after_flush(slot);
                 }
             }
+        }
+    }
+
+    /// The OOM fd woke us: v1's eventfd is one OOM; v2's memory.events also
+    /// changes for other reasons, so there only a grown oom_kill count is.
+    fn on_oom_wakeup(&mut self) {
+        let Some((path, seen)) = &mut self.oom_file else {
+            self.on_oom();
+            return;
+        };
+        let now = sys::oom_kill_count(path);
+        if now > *seen {
+            *seen = now;
+            self.on_oom();
         }
     }
 

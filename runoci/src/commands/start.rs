@@ -265,6 +265,10 @@ fn exec_monitor(
         }
         args.push("--oom-eventfd".into());
         args.push(fd.as_raw_fd().to_string());
+    } else if let Some(file) = created.cgroup.as_ref().and_then(|c| c.oom_events_file()) {
+        // cgroup v2: the monitor watches memory.events itself.
+        args.push("--oom-events-file".into());
+        args.push(file.display().to_string());
     }
     crate::process::exec(
         monitor,

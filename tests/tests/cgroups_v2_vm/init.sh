@@ -76,15 +76,20 @@ prep oom-start
 mkfifo /s/oom-start/rootfs/gate
 if rt start -c /s/oom-start oom-start > /tmp/oom-start.out 2>&1; then
     limit=$(cat $CG/oom-start/memory.max)
+    # The monitor's event stream (memory.events watched with inotify).
+    rt events oom-start > /tmp/oom-start.events 2>&1 &
+    sleep 1
     release /s/oom-start/rootfs/gate
     wait_stopped oom-start
+    sleep 1
     st=$(cat $R/oom-start/exit-status 2>&1)
     state=$(rt state oom-start 2>&1)
     gone oom-start || cleanup_exit="FAIL $CG/oom-start left after the exit"
-    if [ "$limit" = 33554432 ] && [ "$st" = 137 ] && echo "$state" | grep -q '"oomKilled": *true'; then
+    if [ "$limit" = 33554432 ] && [ "$st" = 137 ] && echo "$state" | grep -q '"oomKilled": *true' \
+        && grep -q '"event":"oom"' /tmp/oom-start.events; then
         result oom_start ok
     else
-        result oom_start "FAIL memory.max $limit exit-status $st state $state"
+        result oom_start "FAIL memory.max $limit exit-status $st state $state events $(cat /tmp/oom-start.events)"
     fi
     rt destroy oom-start
 else
