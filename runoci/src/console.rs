@@ -86,19 +86,5 @@ pub fn attach_slave(slave: &OwnedFd) -> Result<()> {
 
 /// Send `master` to the engine's console socket (SCM_RIGHTS), as runc does.
 pub fn send_master(socket: &Path, master: &OwnedFd) -> Result<()> {
-    use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
-    let stream = std::os::unix::net::UnixStream::connect(socket)
-        .with_ctx(|| format!("connect --console-socket {}", socket.display()))?;
-    let name = b"/dev/ptmx";
-    let iov = [std::io::IoSlice::new(name)];
-    let fds = [master.as_raw_fd()];
-    sendmsg::<()>(
-        stream.as_raw_fd(),
-        &iov,
-        &[ControlMessage::ScmRights(&fds)],
-        MsgFlags::empty(),
-        None,
-    )
-    .with_ctx(|| format!("send the pty master to {}", socket.display()))?;
-    Ok(())
+    crate::fdpass::send_fd(socket, b"/dev/ptmx", master, "--console-socket")
 }

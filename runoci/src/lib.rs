@@ -6,6 +6,7 @@ pub mod console;
 pub mod container;
 pub mod error;
 pub mod exec;
+pub mod fdpass;
 pub mod hooks;
 pub mod ids;
 pub mod init;

@@ -249,21 +249,12 @@ pub fn drop_privileges_with_filter(
 /// Send the listener to `listenerPath` as the spec says: the container
 /// process state as JSON, the fd as SCM_RIGHTS.
 pub fn send_listener(path: &str, fd: &OwnedFd, state_json: &str) -> Result<()> {
-    use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
-    use std::os::fd::AsRawFd;
-    let stream = std::os::unix::net::UnixStream::connect(path)
-        .map_err(|e| Error::new(format!("linux.seccomp.listenerPath {path}: connect: {e}")))?;
-    let iov = [std::io::IoSlice::new(state_json.as_bytes())];
-    let fds = [fd.as_raw_fd()];
-    sendmsg::<()>(
-        stream.as_raw_fd(),
-        &iov,
-        &[ControlMessage::ScmRights(&fds)],
-        MsgFlags::empty(),
-        None,
+    crate::fdpass::send_fd(
+        std::path::Path::new(path),
+        state_json.as_bytes(),
+        fd,
+        "linux.seccomp.listenerPath",
     )
-    .map_err(|e| Error::new(format!("linux.seccomp.listenerPath {path}: send: {e}")))?;
-    Ok(())
 }
 
 #[cfg(test)]
