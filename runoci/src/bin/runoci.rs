@@ -11,11 +11,16 @@ fn main() {
         file: cli.log.clone(),
         format: cli.log_format,
         debug: cli.debug,
+        log_dir: cli.log_dir.is_some(),
     });
+    runoci::debug!("runoci {:?}", std::env::args().collect::<Vec<_>>());
     match dispatch(&cli) {
         Ok(code) => std::process::exit(code),
         Err(e) => {
             eprintln!("runoci: {e}");
+            if runoci::log::is_syslog() {
+                runoci::log::emit_error(format_args!("{e}"));
+            }
             if let Some(log) = &cli.log {
                 log_error_line(log, cli.log_format, &e.to_string());
             }
@@ -92,6 +97,10 @@ fn dispatch(cli: &Cli) -> Result<i32> {
         Command::Features => commands::features::features(),
         Command::State(a) => commands::state::print_state(&cli.root, &a.id),
         Command::List(a) => commands::state::list(&cli.root, a.format == "json", a.quiet),
+        Command::Spec(a) => {
+            commands::spec::spec(a.bundle.as_deref().unwrap_or(Path::new(".")), a.rootless)
+        }
+        Command::Check(a) => commands::check::check(&a.format),
     }
 }
 
