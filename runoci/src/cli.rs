@@ -14,10 +14,18 @@ pub const DEFAULT_ROOT: &str = "/run/containers";
     about = "A daemonless OCI container runtime",
     long_about = "runoci runs OCI bundles (a config.json and a root filesystem).\n\n\
 run_oci dialect:  runoci run|start [-c BUNDLE] [-b SRC:DST]... ID [-- ARGS]\n\
-                  runoci kill [-S SIGNAL] ID;  runoci destroy ID\n\
+\x20                 runoci kill [-S SIGNAL] ID;  runoci destroy ID\n\
 runc dialect:     runoci create --bundle B ID; runoci start ID; runoci state ID;\n\
-                  runoci kill ID [SIGNAL]; runoci delete [-f] ID",
-    after_help = "Examples:\n  runoci run -c /var/lib/bundles/web web -- --port 8080\n  runoci start -c ./bundle svc && runoci kill -S TERM svc && runoci destroy svc"
+\x20                 runoci kill ID [SIGNAL]; runoci delete [-f] ID\n\
+tools:            runoci spec; runoci check",
+    after_help = "Examples:\n  \
+mkdir -p /tmp/demo/rootfs && runoci spec --bundle /tmp/demo   # then fill rootfs/\n  \
+runoci run -c /tmp/demo demo -- -c 'echo hello'   # appended to process.args [\"sh\"]\n  \
+runoci run -c /var/lib/bundles/web web -- --port 8080\n  \
+runoci start -c ./bundle svc && runoci state svc && runoci kill -S TERM svc && runoci destroy svc\n  \
+runoci check\n\n\
+Without --log or -l, messages go to stderr when it is a terminal, else to syslog (/dev/log).\n\
+State: /run/containers/ID (--root). Man pages: runoci(8), runoci-COMMAND(8)."
 )]
 pub struct Cli {
     /// Directory for container state.
@@ -48,36 +56,123 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Create and run a container in the foreground; exits with its status.
+    #[command(
+        after_help = "The container gets runoci's stdin, stdout and stderr; runoci exits with the\n\
+container's exit status (128+N when killed by signal N).\n\n\
+Examples:\n  \
+runoci run -c /tmp/demo demo\n  \
+runoci run -c /tmp/demo demo -- -c 'echo hello'   # arguments appended to process.args\n  \
+runoci run --bundle /tmp/demo -b /srv/data:/data demo"
+    )]
     Run(RunArgs),
     /// Start a created container (runc); or create and start one in the
     /// background, under its monitor (run_oci).
+    #[command(
+        after_help = "Returns once the container runs (exit 0), or with the exact error, leaving\n\
+nothing behind. Its monitor answers state/kill/wait/events on\n\
+/run/containers/ID/monitor.sock.\n\n\
+Examples:\n  \
+runoci start -c /tmp/demo svc -- sleep 1000     # run_oci: create and start\n  \
+runoci create --bundle /tmp/demo svc && runoci start svc   # runc: start a created one"
+    )]
     Start(RunArgs),
     /// Create a container and leave it waiting for `start` (runc).
+    #[command(after_help = "Examples:\n  \
+runoci create --bundle /tmp/demo --pid-file /tmp/demo.pid svc\n  \
+runoci start svc")]
     Create(RunArgs),
     /// Send a signal to a container (default TERM).
+    #[command(after_help = "Examples:\n  \
+runoci kill svc                 # SIGTERM\n  \
+runoci kill -S KILL svc         # run_oci style\n  \
+runoci kill svc SIGHUP          # runc style; a number works too\n  \
+runoci kill --all svc 9")]
     Kill(KillArgs),
     /// Remove a stopped container (poststop hooks, mounts, cgroups, record).
-    #[command(visible_alias = "delete")]
+    #[command(
+        visible_alias = "delete",
+        after_help = "Examples:\n  \
+runoci destroy svc\n  \
+runoci delete --force svc       # SIGKILL it first if it still runs"
+    )]
     Destroy(DestroyArgs),
     /// Run a process in a running container.
+    #[command(after_help = "Examples:\n  \
+runoci exec svc ps\n  \
+runoci exec -e FOO=1 --cwd /tmp svc sh -c 'echo $FOO'\n  \
+runoci exec --process process.json svc")]
     Exec(ExecArgs),
     /// Freeze every process of a container (cgroup freezer).
+    #[command(after_help = "Example:\n  runoci pause svc && runoci resume svc")]
     Pause(IdArg),
     /// Thaw a paused container.
+    #[command(after_help = "Example:\n  runoci pause svc && runoci resume svc")]
     Resume(IdArg),
     /// Change a running container's cgroup limits.
+    #[command(after_help = "Examples:\n  \
+runoci update --memory 268435456 --pids-limit 100 svc\n  \
+echo '{\"pids\": {\"limit\": 50}}' | runoci update -r - svc")]
     Update(UpdateArgs),
     /// Resource usage (`--stats`) of a container, as runc prints it.
+    #[command(after_help = "Examples:\n  \
+runoci events --stats svc       # resource usage once, as JSON\n  \
+runoci events svc               # follow started/exited/oom events (monitor socket)")]
     Events(EventsArgs),
+    /// List a container's processes.
+    #[command(after_help = "Examples:\n  runoci ps svc\n  runoci ps -f json svc")]
+    Ps(PsArgs),
     /// The runtime-spec features document of this runtime.
+    #[command(after_help = "Example:\n  runoci features | grep -A3 namespaces")]
     Features,
     /// Print a container's OCI state as JSON.
+    #[command(
+        after_help = "Example:\n  runoci state svc     # {\"ociVersion\": ..., \"status\": \"running\", \"pid\": ...}"
+    )]
     State(IdArg),
     /// List the containers under --root.
-    #[command(visible_alias = "ls")]
+    #[command(
+        visible_alias = "ls",
+        after_help = "Examples:\n  runoci list\n  runoci list -q\n  runoci --root /run/runc list -f json"
+    )]
     List(ListArgs),
-    /// The processes of a container (`--format json`: their host pids).
-    Ps(PsArgs),
+    /// Write a starter config.json (like `runc spec`) into a bundle.
+    #[command(
+        after_help = "The config runs `sh` in the bundle's rootfs/ with runc's default mounts,\n\
+namespaces, capabilities, masked and read-only paths. Unlike runc's,\n\
+process.terminal is false: `runoci run` hands the container its own stdio.\n\
+An existing config.json is never overwritten.\n\n\
+Examples:\n  \
+mkdir -p /tmp/demo/rootfs && runoci spec --bundle /tmp/demo\n  \
+runoci spec --rootless          # user namespace mapping your uid and gid to root"
+    )]
+    Spec(SpecArgs),
+    /// Report what this host supports and what it means for config.json.
+    #[command(
+        visible_alias = "doctor",
+        after_help = "Probes namespaces, the cgroup layout and controllers, seccomp, openat2,\n\
+pidfd_open, loop devices, device-mapper and LSMs; changes nothing; exits 0.\n\n\
+Examples:\n  runoci check\n  runoci check --format json"
+    )]
+    Check(CheckArgs),
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct SpecArgs {
+    /// Where to write config.json (default: the current directory).
+    #[arg(short = 'b', long = "bundle", value_name = "DIR")]
+    pub bundle: Option<PathBuf>,
+    /// A config for an unprivileged user: a user namespace mapping the
+    /// caller's uid and gid to root, no network namespace, /sys bound
+    /// from the host, no cgroup settings.
+    #[arg(long)]
+    pub rootless: bool,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct CheckArgs {
+    /// text or json.
+    #[arg(short = 'f', long, default_value = "text", value_parser = ["text", "json"])]
+    pub format: String,
 }
 
 #[derive(Debug, Args, Clone)]

@@ -165,11 +165,25 @@ fn id_maps(spec: &Spec, opts: &ContainerOptions) -> (Vec<IdMapping>, Vec<IdMappi
 /// Create the container: on success its init exists and (without an exec
 /// FIFO) runs the program; on error nothing of it is left.
 pub fn create(spec: &Spec, opts: &ContainerOptions) -> Result<Created> {
+    let t = crate::log::timer();
     let rootfs = rootfs::rootfs_path(spec, &opts.bundle)?;
+    crate::debug!("container {}: rootfs {}", opts.id, rootfs.display());
     let mut ns = namespaces::plan(spec)?;
     if opts.use_current_user {
         ns.clone_flags |= CloneFlags::CLONE_NEWUSER;
     }
+    crate::debug!(
+        "container {}: namespaces: new {:?}, join [{}], cgroup ns {}, time ns {}",
+        opts.id,
+        ns.clone_flags,
+        ns.joins
+            .iter()
+            .map(|j| j.path.as_str())
+            .collect::<Vec<_>>()
+            .join(", "),
+        ns.unshare_cgroup,
+        ns.unshare_time
+    );
     if spec.hostname.is_some()
         && !ns.clone_flags.contains(CloneFlags::CLONE_NEWUTS)
         && ns.join_of(CloneFlags::CLONE_NEWUTS).is_none()
@@ -190,10 +204,24 @@ pub fn create(spec: &Spec, opts: &ContainerOptions) -> Result<Created> {
         enter_intermediate_namespace(spec, opts, &rootfs)?;
     }
 
+    let tc = crate::log::timer();
     let cgroup = setup_cgroup(spec, opts)?;
+    crate::debug!(
+        "container {}: cgroup {}{}",
+        opts.id,
+        cgroup.as_ref().map_or(String::new(), |c| c
+            .to_record()
+            .hierarchies
+            .iter()
+            .map(|h| h.dir.display().to_string())
+            .collect::<Vec<_>>()
+            .join(" ")),
+        crate::log::elapsed(tc)
+    );
     let result = spawn(spec, opts, &ns, rootfs, cgroup.as_ref());
     match result {
         Ok((pid, pidfd, chan)) => {
+            crate::debug!("container {}: init cloned, pid {pid}", opts.id);
             let created = Created {
                 pid,
                 pidfd,
@@ -201,7 +229,10 @@ pub fn create(spec: &Spec, opts: &ContainerOptions) -> Result<Created> {
                 hook_state: HookState::new(spec, opts, pid),
             };
             match drive_child(spec, opts, &ns, &created, &chan) {
-                Ok(()) => Ok(created),
+                Ok(()) => {
+                    crate::debug!("container {}: created{}", opts.id, crate::log::elapsed(t));
+                    Ok(created)
+                }
                 Err(e) => {
                     // The container existed (it had a pid): as the
                     // reference, its poststop hooks run once it is gone.

@@ -14,8 +14,14 @@ const SCRUBBED_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/
 /// Run each hook of `stage` in order; the first failure stops the stage.
 pub fn run_stage(stage: &str, hooks: &[Hook], state_json: &str) -> Result<()> {
     for (i, hook) in hooks.iter().enumerate() {
+        let t = crate::log::timer();
         run_one(hook, state_json)
             .map_err(|e| e.context(format!("{stage} hook [{i}] {}", hook.path)))?;
+        crate::debug!(
+            "{stage} hook [{i}] {}: ok{}",
+            hook.path,
+            crate::log::elapsed(t)
+        );
     }
     Ok(())
 }

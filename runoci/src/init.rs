@@ -83,6 +83,7 @@ fn run(a: &ChildArgs) -> Result<Never> {
         nix::sched::unshare(CloneFlags::CLONE_NEWCGROUP).ctx("unshare cgroup namespace")?;
     }
     let state = HookState::new(spec, a.opts, host_pid);
+    crate::debug!("container {}: child: in its namespaces", a.opts.id);
 
     a.chan
         .send(&Message::RunHooks(ParentHooks::CreateRuntime))?;
@@ -124,7 +125,13 @@ fn run(a: &ChildArgs) -> Result<Never> {
             in_userns,
             new_cgroupns: a.ns.unshare_cgroup,
         };
+        let t = crate::log::timer();
         let root = rootfs::prepare(&plan)?;
+        crate::debug!(
+            "container {}: child: mounts done{}",
+            a.opts.id,
+            crate::log::elapsed(t)
+        );
         if let Some(h) = &spec.hooks {
             // createContainer: container namespaces, before pivot_root.
             crate::hooks::run_stage(
@@ -137,6 +144,7 @@ fn run(a: &ChildArgs) -> Result<Never> {
         a.chan.expect_proceed()?;
         rootfs::pivot(&root)?;
         drop(root);
+        crate::debug!("container {}: child: pivot_root done", a.opts.id);
     } else {
         // Without a mount namespace there is nothing to pivot: chroot, as
         // runc --no-pivot would, still confined by the fd-based lookups.
@@ -209,6 +217,11 @@ fn run(a: &ChildArgs) -> Result<Never> {
     unsafe { libc::umask(spec.umask() as libc::mode_t) };
     process::close_fds_on_exec(a.opts.preserve_fds)?;
 
+    crate::debug!(
+        "container {}: child: ready to exec {}",
+        a.opts.id,
+        program.display()
+    );
     a.chan.send(&Message::Ready)?;
     // Setup is done; the parent may now go away (runc-style create).
     // SAFETY: prctl with integer arguments.

@@ -1,10 +1,80 @@
-//! Logging: slog to stderr (human-readable, slog-term) by default; to a
-//! file in text or JSON lines (`{"level","msg","time"}`, as engines parse
-//! runc's `--log`) when asked; `--debug` for step detail.
+//! Logging: slog to a file in text or JSON lines (`{"level","msg","time"}`,
+//! as engines parse runc's `--log`) when asked; to stderr (human-readable,
+//! slog-term) when it is a terminal or `-l/--log_dir` redirected it; else
+//! to syslog (`/dev/log`, RFC 3164), as run_oci does. `--debug` logs each
+//! step (namespaces, mounts, hooks with timings).
+//!
+//! The logger is global ([`init`] installs it): the container's child
+//! process inherits it across clone(), so set-up steps in the container
+//! log to the same place. [`debug!`](crate::debug) costs one relaxed atomic
+//! load when debug is off: its arguments are not formatted.
 
 use slog::{o, Drain, Logger};
 use std::io::Write;
-use std::sync::Mutex;
+use std::os::unix::net::UnixDatagram;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, OnceLock};
+use std::time::Instant;
+
+static LOGGER: OnceLock<Logger> = OnceLock::new();
+static DEBUG: AtomicBool = AtomicBool::new(false);
+static SYSLOG: AtomicBool = AtomicBool::new(false);
+
+/// Whether the global logger writes to syslog (then errors printed on
+/// stderr should be logged too: nobody may be reading stderr).
+pub fn is_syslog() -> bool {
+    SYSLOG.load(Ordering::Relaxed)
+}
+
+/// Whether `--debug` is on (the hot-path check of [`debug!`](crate::debug)).
+#[inline]
+pub fn debug_enabled() -> bool {
+    DEBUG.load(Ordering::Relaxed)
+}
+
+/// The global logger ([`init`]'s); one that discards before `init`.
+pub fn logger() -> &'static Logger {
+    LOGGER.get_or_init(|| Logger::root(slog::Discard, o!()))
+}
+
+/// Log a debug record (use [`debug!`](crate::debug), which checks first).
+pub fn emit_debug(args: std::fmt::Arguments) {
+    slog::debug!(logger(), "{}", args);
+}
+
+/// Log a warning.
+pub fn emit_warning(args: std::fmt::Arguments) {
+    slog::warn!(logger(), "{}", args);
+}
+
+/// Log an error.
+pub fn emit_error(args: std::fmt::Arguments) {
+    slog::error!(logger(), "{}", args);
+}
+
+/// `debug!("mount {} on {}", a, b)`: formatted and logged only with `--debug`.
+#[macro_export]
+macro_rules! debug {
+    ($($arg:tt)*) => {
+        if $crate::log::debug_enabled() {
+            $crate::log::emit_debug(format_args!($($arg)*));
+        }
+    };
+}
+
+/// A start time for a step, only when debug is on (no clock read otherwise).
+#[inline]
+pub fn timer() -> Option<Instant> {
+    debug_enabled().then(Instant::now)
+}
+
+/// `" in 1.234ms"` for a [`timer`], or nothing.
+pub fn elapsed(t: Option<Instant>) -> String {
+    match t {
+        Some(t) => format!(" in {:.3}ms", t.elapsed().as_secs_f64() * 1e3),
+        None => String::new(),
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default)]
 pub enum LogFormat {
@@ -71,13 +141,42 @@ pub fn rfc3339(secs: u64, nanos: u32) -> String {
 }
 
 pub struct LogConfig {
+    /// runc's `--log FILE`.
     pub file: Option<std::path::PathBuf>,
     pub format: LogFormat,
     pub debug: bool,
+    /// run_oci's `-l/--log_dir` was given: stderr goes to its file.
+    pub log_dir: bool,
 }
 
-/// Build the logger. A log file that cannot be opened falls back to stderr.
+/// Where records go when no `--log` file is given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sink {
+    Stderr,
+    Syslog,
+}
+
+/// stderr when it is a terminal or `--log_dir` sends it to a file; syslog
+/// otherwise (a service manager or script started us), as run_oci does.
+pub fn default_sink(log_dir: bool, stderr_is_tty: bool) -> Sink {
+    if log_dir || stderr_is_tty {
+        Sink::Stderr
+    } else {
+        Sink::Syslog
+    }
+}
+
+/// Build the logger and install it as the global one ([`logger`]). A log
+/// file that cannot be opened, or a missing `/dev/log`, falls back to
+/// stderr.
 pub fn init(cfg: &LogConfig) -> Logger {
+    let l = build(cfg);
+    DEBUG.store(cfg.debug, Ordering::Relaxed);
+    let _ = LOGGER.set(l.clone());
+    l
+}
+
+fn build(cfg: &LogConfig) -> Logger {
     let level = if cfg.debug {
         slog::Level::Debug
     } else {
@@ -99,16 +198,111 @@ pub fn init(cfg: &LogConfig) -> Logger {
                     let d = slog_term::FullFormat::new(dec)
                         .build()
                         .filter_level(level)
-                        .fuse();
+                        .ignore_res();
                     Logger::root(d, o!())
                 }
             };
+        }
+    }
+    let tty = nix::unistd::isatty(2).unwrap_or(false);
+    if default_sink(cfg.log_dir, tty) == Sink::Syslog {
+        if let Some(d) = SyslogDrain::connect(SYSLOG_PATH) {
+            SYSLOG.store(true, Ordering::Relaxed);
+            return Logger::root(d.filter_level(level).fuse(), o!());
         }
     }
     let dec = slog_term::PlainSyncDecorator::new(std::io::stderr());
     let d = slog_term::FullFormat::new(dec)
         .build()
         .filter_level(level)
-        .fuse();
+        .ignore_res();
     Logger::root(d, o!())
+}
+
+/// The local syslog socket.
+pub const SYSLOG_PATH: &str = "/dev/log";
+
+/// LOG_DAEMON.
+const FACILITY_DAEMON: u8 = 3;
+
+/// RFC 3164 datagrams to a syslog socket: `<PRI>runoci[PID]: msg`.
+pub struct SyslogDrain {
+    sock: UnixDatagram,
+}
+
+impl SyslogDrain {
+    /// Connects to `path`; `None` when there is no syslog there.
+    pub fn connect(path: impl AsRef<std::path::Path>) -> Option<SyslogDrain> {
+        let sock = UnixDatagram::unbound().ok()?;
+        sock.connect(path).ok()?;
+        Some(SyslogDrain { sock })
+    }
+}
+
+/// `<PRI>runoci[PID]: msg` with PRI = facility * 8 + severity (RFC 3164;
+/// the receiving syslogd adds the time stamp and host name).
+pub fn syslog_line(level: slog::Level, pid: u32, msg: &str) -> String {
+    let severity = match level {
+        slog::Level::Critical => 2,
+        slog::Level::Error => 3,
+        slog::Level::Warning => 4,
+        slog::Level::Info => 6,
+        slog::Level::Debug | slog::Level::Trace => 7,
+    };
+    let pri = FACILITY_DAEMON * 8 + severity;
+    format!("<{pri}>runoci[{pid}]: {msg}")
+}
+
+impl Drain for SyslogDrain {
+    type Ok = ();
+    type Err = slog::Never;
+    fn log(&self, record: &slog::Record, _: &slog::OwnedKVList) -> Result<(), slog::Never> {
+        let line = syslog_line(
+            record.level(),
+            std::process::id(),
+            &record.msg().to_string(),
+        );
+        // A full or vanished syslog must not stop the runtime.
+        let _ = self.sock.send(line.as_bytes());
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn syslog_line_is_rfc3164() {
+        assert_eq!(
+            syslog_line(slog::Level::Error, 42, "container x: boom"),
+            "<27>runoci[42]: container x: boom"
+        );
+        assert_eq!(syslog_line(slog::Level::Debug, 1, "m"), "<31>runoci[1]: m");
+    }
+
+    #[test]
+    fn sink_choice() {
+        assert_eq!(default_sink(false, true), Sink::Stderr);
+        assert_eq!(default_sink(true, false), Sink::Stderr);
+        assert_eq!(default_sink(false, false), Sink::Syslog);
+    }
+
+    #[test]
+    fn syslog_drain_sends_datagrams() {
+        let dir = std::env::temp_dir().join(format!("runoci-syslog-{}", std::process::id()));
+        let _ = std::fs::create_dir_all(&dir);
+        let path = dir.join("log");
+        let _ = std::fs::remove_file(&path);
+        let server = UnixDatagram::bind(&path).expect("bind");
+        let drain = SyslogDrain::connect(&path).expect("connect");
+        let log = Logger::root(drain.fuse(), o!());
+        slog::warn!(log, "hello {}", 7);
+        let mut buf = [0u8; 256];
+        let n = server.recv(&mut buf).expect("recv");
+        let got = String::from_utf8_lossy(&buf[..n]).to_string();
+        assert_eq!(got, format!("<28>runoci[{}]: hello 7", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        assert!(SyslogDrain::connect(dir.join("missing")).is_none());
+    }
 }

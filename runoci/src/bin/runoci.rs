@@ -11,11 +11,16 @@ fn main() {
         file: cli.log.clone(),
         format: cli.log_format,
         debug: cli.debug,
+        log_dir: cli.log_dir.is_some(),
     });
+    runoci::debug!("runoci {:?}", std::env::args().collect::<Vec<_>>());
     match dispatch(&cli) {
         Ok(code) => std::process::exit(code),
         Err(e) => {
             eprintln!("runoci: {e}");
+            if runoci::log::is_syslog() {
+                runoci::log::emit_error(format_args!("{e}"));
+            }
             if let Some(log) = &cli.log {
                 log_error_line(log, cli.log_format, &e.to_string());
             }
@@ -45,6 +50,22 @@ fn log_error_line(path: &Path, format: runoci::log::LogFormat, msg: &str) {
 }
 
 fn dispatch(cli: &Cli) -> Result<i32> {
+    if matches!(
+        cli.command,
+        Command::State(_)
+            | Command::List(_)
+            | Command::Features
+            | Command::Ps(_)
+            | Command::Events(_)
+            | Command::Check(_)
+    ) {
+        // Commands that only print: `runoci state ID | head -1` ends them
+        // quietly, as any Unix filter. (Commands that run hooks keep
+        // SIGPIPE ignored: a hook that does not read its stdin must not
+        // kill us.)
+        // SAFETY: resetting a signal disposition before any output.
+        unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+    }
     match &cli.command {
         Command::Run(args) => {
             if let Some(dir) = &cli.log_dir {
@@ -92,6 +113,10 @@ fn dispatch(cli: &Cli) -> Result<i32> {
         Command::State(a) => commands::state::print_state(&cli.root, &a.id),
         Command::List(a) => commands::state::list(&cli.root, a.format == "json", a.quiet),
         Command::Ps(a) => commands::ps::ps(&cli.root, a),
+        Command::Spec(a) => {
+            commands::spec::spec(a.bundle.as_deref().unwrap_or(Path::new(".")), a.rootless)
+        }
+        Command::Check(a) => commands::check::check(&a.format),
     }
 }
 

@@ -17,7 +17,7 @@ pub fn create(cli: &Cli, args: &RunArgs) -> Result<i32> {
     opts.systemd_cgroup = cli.systemd_cgroup;
     opts.preserve_fds += listen_fds();
     opts.console_socket = args.console_socket.clone();
-    let spec = crate::spec::load(&opts.bundle)?;
+    let spec = super::load_spec(&opts)?;
     if spec.process.as_ref().is_some_and(|p| p.terminal) && opts.console_socket.is_none() {
         return Err(Error::new(format!(
             "container {}: process.terminal is true but no --console-socket was given (a detached container needs one for its pty)",

@@ -1,4 +1,5 @@
 //! One module per command.
+pub mod check;
 pub mod create;
 pub mod destroy;
 pub mod exec;
@@ -8,6 +9,7 @@ pub mod monitor_client;
 pub mod ps;
 pub mod resources;
 pub mod run;
+pub mod spec;
 pub mod start;
 pub mod state;
 
@@ -25,6 +27,23 @@ fn absolute(p: &Path) -> Result<PathBuf> {
     joined
         .canonicalize()
         .with_ctx(|| format!("bundle {}", joined.display()))
+}
+
+/// The bundle's config.json, loaded and validated; errors name the
+/// container, and a missing config.json says how to make one.
+pub fn load_spec(opts: &ContainerOptions) -> Result<crate::spec::Spec> {
+    crate::spec::load(&opts.bundle).map_err(|e| {
+        let mut msg = format!("container {}: {e}", opts.id);
+        let config = opts.bundle.join(crate::state::CONFIG_JSON);
+        if std::fs::symlink_metadata(&config).is_err() {
+            msg.push_str(&format!(
+                " (is {} an OCI bundle? `runoci spec --bundle {}` writes a starter config.json)",
+                opts.bundle.display(),
+                opts.bundle.display()
+            ));
+        }
+        Error::new(msg)
+    })
 }
 
 /// The options shared by `run` and `start`, from their command line.
@@ -52,7 +71,12 @@ pub fn container_options(args: &RunArgs) -> Result<ContainerOptions> {
             }
         }
     }
-    let bundle = absolute(&bundle.unwrap_or_else(|| PathBuf::from(".")))?;
+    let bundle = absolute(&bundle.unwrap_or_else(|| PathBuf::from("."))).map_err(|e| {
+        Error::new(format!(
+            "container {}: {e} (give the bundle directory, which holds config.json and the rootfs, with -c/--bundle)",
+            args.id
+        ))
+    })?;
     Ok(ContainerOptions {
         id: args.id.clone(),
         container_dir: bundle.clone(),

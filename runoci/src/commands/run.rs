@@ -37,7 +37,7 @@ pub fn run(cli: &Cli, args: &RunArgs) -> Result<i32> {
     let mut opts = super::container_options(args)?;
     opts.systemd_cgroup = cli.systemd_cgroup;
     opts.console_socket = args.console_socket.clone();
-    let spec = crate::spec::load(&opts.bundle)?;
+    let spec = super::load_spec(&opts)?;
 
     // Block before the clone: a signal that arrives during set-up waits in
     // the signalfd instead of killing us half-way (and leaking the child).

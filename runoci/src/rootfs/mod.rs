@@ -230,7 +230,7 @@ pub fn rootfs_path(spec: &Spec, bundle: &Path) -> Result<PathBuf> {
     })?;
     if !md.is_dir() {
         return Err(Error::new(format!(
-            "root.path {}: not a directory",
+            "root.path {}: not a directory (root.path names the directory that holds the container's files, usually \"rootfs\" in the bundle)",
             p.display()
         )));
     }

@@ -149,7 +149,10 @@ pub fn mount_entry(ctx: &MountCtx, m: &Mount) -> Result<()> {
             m.destination
         )
     };
-    mount_entry_inner(ctx, m).with_ctx(what)
+    let t = crate::log::timer();
+    mount_entry_inner(ctx, m).with_ctx(what)?;
+    crate::debug!("{}{}", what(), crate::log::elapsed(t));
+    Ok(())
 }
 
 fn mount_entry_inner(ctx: &MountCtx, m: &Mount) -> Result<()> {
