@@ -15,7 +15,7 @@ use crate::spec::{IdMapping, Spec};
 use crate::sync::{self, Channel, Message, ParentHooks};
 use nix::sched::CloneFlags;
 use runoci_proto::{State, Status, CONTAINER_ROOT_ANNOTATION};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::path::PathBuf;
 
 /// Everything about one container that is not in config.json.
@@ -120,27 +120,8 @@ impl Created {
     }
 }
 
-pub fn pidfd_open(pid: i32) -> std::io::Result<OwnedFd> {
-    // SAFETY: plain syscall returning a new fd or -1.
-    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
-    if fd < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    // SAFETY: a new fd owned by nobody else.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
-}
-
 fn kill_and_reap(pid: i32, pidfd: &OwnedFd) {
-    // SAFETY: signalling through our pidfd (no pid reuse race).
-    unsafe {
-        libc::syscall(
-            libc::SYS_pidfd_send_signal,
-            pidfd.as_raw_fd(),
-            libc::SIGKILL,
-            0,
-            0,
-        )
-    };
+    let _ = crate::pidfd::send_signal(pidfd, libc::SIGKILL);
     let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
 }
 
@@ -366,6 +347,11 @@ fn spawn(
     } else {
         None
     };
+    // Non-dumpable before the clone, so the child is from its first
+    // instruction (CVE-2019-5736: nothing in the container may open our
+    // /proc/PID/exe or fds); execve makes the program dumpable again.
+    // SAFETY: prctl with integer arguments.
+    unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) };
     let flags = ns.clone_flags.bits() as libc::c_ulong | libc::SIGCHLD as libc::c_ulong;
     // SAFETY: clone without a new stack behaves like fork: the child runs
     // on a copy of our stack. We are single-threaded, so the child may
@@ -395,7 +381,7 @@ fn spawn(
     }
     drop(child_chan);
     let pid = pid as i32;
-    let pidfd = match pidfd_open(pid) {
+    let pidfd = match crate::pidfd::open(pid) {
         Ok(fd) => fd,
         Err(e) => {
             let _ = nix::sys::signal::kill(

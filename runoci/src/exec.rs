@@ -126,7 +126,7 @@ pub fn spawn(req: &ExecRequest) -> Result<Spawned> {
     }
     drop(child);
     let pid = pid as i32;
-    let pidfd = crate::container::pidfd_open(pid).ctx("pidfd_open of the exec process")?;
+    let pidfd = crate::pidfd::open(pid).ctx("pidfd_open of the exec process")?;
     let result = (|| -> Result<()> {
         if let Some(cg) = &req.cgroup {
             cg.add_pid(pid)?;
@@ -135,16 +135,7 @@ pub fn spawn(req: &ExecRequest) -> Result<Spawned> {
         drive(req, &parent)
     })();
     if let Err(e) = result {
-        // SAFETY: signalling through our pidfd.
-        unsafe {
-            libc::syscall(
-                libc::SYS_pidfd_send_signal,
-                pidfd.as_raw_fd(),
-                libc::SIGKILL,
-                0,
-                0,
-            )
-        };
+        let _ = crate::pidfd::send_signal(&pidfd, libc::SIGKILL);
         let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
         return Err(e);
     }

@@ -5,7 +5,7 @@
 use crate::error::{Error, Result};
 use crate::spec::Hook;
 use std::io::Write;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::AsRawFd;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -24,16 +24,6 @@ pub fn run_stage(stage: &str, hooks: &[Hook], state_json: &str) -> Result<()> {
         );
     }
     Ok(())
-}
-
-fn pidfd_open(pid: u32) -> std::io::Result<OwnedFd> {
-    // SAFETY: plain syscall; returns a new fd or -1.
-    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid as libc::pid_t, 0) };
-    if fd < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    // SAFETY: the kernel gave us a new fd owned by nobody else.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
 }
 
 fn run_one(hook: &Hook, state_json: &str) -> Result<()> {
@@ -59,7 +49,7 @@ fn run_one(hook: &Hook, state_json: &str) -> Result<()> {
     let mut child = cmd.spawn().map_err(|e| Error::new(format!("start: {e}")))?;
     // Hold a pidfd before anything can reap the child: the timeout poll and
     // the kill below cannot hit a recycled pid.
-    let pidfd = pidfd_open(child.id()).ok();
+    let pidfd = crate::pidfd::open(child.id() as i32).ok();
     if let Some(mut stdin) = child.stdin.take() {
         // A hook that does not read its stdin is fine: ignore EPIPE.
         let _ = stdin.write_all(state_json.as_bytes());
@@ -83,16 +73,7 @@ fn run_one(hook: &Hook, state_json: &str) -> Result<()> {
                 break;
             }
             if n == 0 || Instant::now() >= deadline {
-                // SAFETY: signalling through the pidfd we hold.
-                unsafe {
-                    libc::syscall(
-                        libc::SYS_pidfd_send_signal,
-                        pidfd.as_raw_fd(),
-                        libc::SIGKILL,
-                        0,
-                        0,
-                    )
-                };
+                let _ = crate::pidfd::send_signal(pidfd, libc::SIGKILL);
                 let _ = child.wait();
                 return Err(Error::new(format!(
                     "timed out after {}s; killed",

@@ -116,7 +116,7 @@ fn run(a: &ChildArgs) -> Result<Never> {
         None => None,
     };
     check_mount_label(spec.linux.as_ref().and_then(|l| l.mount_label.as_deref()))?;
-    if new_mountns {
+    let root = if new_mountns {
         let plan = RootfsPlan {
             spec,
             bundle: &a.opts.bundle,
@@ -132,33 +132,32 @@ fn run(a: &ChildArgs) -> Result<Never> {
             a.opts.id,
             crate::log::elapsed(t)
         );
-        if let Some(h) = &spec.hooks {
-            // createContainer: container namespaces, before pivot_root.
-            crate::hooks::run_stage(
-                "createContainer",
-                &h.create_container,
-                &state.json("creating"),
-            )?;
-        }
-        a.chan.send(&Message::RunHooks(ParentHooks::PreChroot))?;
-        a.chan.expect_proceed()?;
-        rootfs::pivot(&root)?;
-        drop(root);
-        crate::debug!("container {}: child: pivot_root done", a.opts.id);
+        Some(root)
     } else {
-        // Without a mount namespace there is nothing to pivot: chroot, as
-        // runc --no-pivot would, still confined by the fd-based lookups.
-        if let Some(h) = &spec.hooks {
-            crate::hooks::run_stage(
-                "createContainer",
-                &h.create_container,
-                &state.json("creating"),
-            )?;
+        None
+    };
+    if let Some(h) = &spec.hooks {
+        // createContainer: container namespaces, before pivot_root.
+        crate::hooks::run_stage(
+            "createContainer",
+            &h.create_container,
+            &state.json("creating"),
+        )?;
+    }
+    a.chan.send(&Message::RunHooks(ParentHooks::PreChroot))?;
+    a.chan.expect_proceed()?;
+    match root {
+        Some(root) => {
+            rootfs::pivot(&root)?;
+            crate::debug!("container {}: child: pivot_root done", a.opts.id);
         }
-        a.chan.send(&Message::RunHooks(ParentHooks::PreChroot))?;
-        a.chan.expect_proceed()?;
-        nix::unistd::chroot(&a.rootfs).with_ctx(|| format!("chroot {}", a.rootfs.display()))?;
-        nix::unistd::chdir("/").ctx("chdir /")?;
+        None => {
+            // Without a mount namespace there is nothing to pivot: chroot,
+            // as runc --no-pivot would, still confined by the fd-based
+            // lookups.
+            nix::unistd::chroot(&a.rootfs).with_ctx(|| format!("chroot {}", a.rootfs.display()))?;
+            nix::unistd::chdir("/").ctx("chdir /")?;
+        }
     }
     if new_mountns {
         for (k, v) in &spec

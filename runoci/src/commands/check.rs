@@ -205,7 +205,7 @@ fn has_openat2() -> bool {
 }
 
 fn has_pidfd_open() -> bool {
-    crate::container::pidfd_open(std::process::id() as i32).is_ok()
+    crate::pidfd::open(std::process::id() as i32).is_ok()
 }
 
 fn lsms() -> (Vec<String>, bool, bool) {

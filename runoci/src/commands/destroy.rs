@@ -5,7 +5,6 @@
 
 use crate::error::{Error, Result};
 use crate::state::{self, StateDir};
-use std::os::fd::AsRawFd;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -44,18 +43,9 @@ pub fn destroy(root: &Path, id: &str, force: bool) -> Result<()> {
 }
 
 fn kill_and_wait(id: &str, pid: i32, start: u64) -> Result<()> {
-    if let Ok(fd) = crate::container::pidfd_open(pid) {
+    if let Ok(fd) = crate::pidfd::open(pid) {
         if state::same_process(pid, start) {
-            // SAFETY: signalling through a pidfd we hold.
-            unsafe {
-                libc::syscall(
-                    libc::SYS_pidfd_send_signal,
-                    fd.as_raw_fd(),
-                    libc::SIGKILL,
-                    0,
-                    0,
-                )
-            };
+            let _ = crate::pidfd::send_signal(&fd, libc::SIGKILL);
         }
     }
     if !wait_gone(pid, start, Duration::from_secs(10)) {

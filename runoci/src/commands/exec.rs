@@ -3,11 +3,9 @@
 use crate::cli::{Cli, ExecArgs};
 use crate::error::{Context, Error, Result};
 use crate::exec::{self, ExecRequest};
+use crate::forward::Forwarder;
 use crate::spec::Process;
 use crate::state::{self, StateDir};
-use nix::sys::signal::{SigSet, SigmaskHow, Signal};
-use nix::sys::signalfd::{SfdFlags, SignalFd};
-use std::os::fd::AsRawFd;
 
 pub fn exec(cli: &Cli, a: &ExecArgs) -> Result<i32> {
     let sd = StateDir::open(&cli.root, &a.id)?;
@@ -37,58 +35,18 @@ pub fn exec(cli: &Cli, a: &ExecArgs) -> Result<i32> {
     if !state::same_process(record.pid, record.pid_start_time) {
         return Err(Error::new(format!("container {} is not running", a.id)));
     }
-    let mut mask = SigSet::empty();
-    for s in [
-        Signal::SIGHUP,
-        Signal::SIGINT,
-        Signal::SIGQUIT,
-        Signal::SIGTERM,
-        Signal::SIGUSR1,
-        Signal::SIGUSR2,
-        Signal::SIGWINCH,
-        Signal::SIGCHLD,
-    ] {
-        mask.add(s);
-    }
-    if !a.detach {
-        nix::sys::signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&mask), None)
-            .ctx("block signals")?;
-    }
+    let forwarder = if a.detach {
+        None
+    } else {
+        Some(Forwarder::block()?)
+    };
     let spawned = exec::spawn(&req).map_err(|e| e.context(format!("container {}: exec", a.id)))?;
     if let Some(p) = &a.pid_file {
         super::create::write_pid_file(p, spawned.pid)?;
     }
-    if a.detach {
-        return Ok(0);
-    }
-    let sfd = SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC).ctx("signalfd")?;
-    wait(&spawned, &sfd)
-}
-
-fn wait(s: &exec::Spawned, sfd: &SignalFd) -> Result<i32> {
-    use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
-    let pid = nix::unistd::Pid::from_raw(s.pid);
-    loop {
-        match waitpid(pid, Some(WaitPidFlag::WNOHANG)) {
-            Ok(WaitStatus::Exited(_, code)) => return Ok(code),
-            Ok(WaitStatus::Signaled(_, sig, _)) => return Ok(128 + sig as i32),
-            Ok(_) => {}
-            Err(e) => return Err(Error::from(e).context("wait for the exec process")),
-        }
-        if let Ok(Some(info)) = sfd.read_signal() {
-            if info.ssi_signo as i32 != libc::SIGCHLD {
-                // SAFETY: signalling through the process's pidfd.
-                unsafe {
-                    libc::syscall(
-                        libc::SYS_pidfd_send_signal,
-                        s.pidfd.as_raw_fd(),
-                        info.ssi_signo as i32,
-                        0,
-                        0,
-                    )
-                };
-            }
-        }
+    match forwarder {
+        Some(f) => f.wait(spawned.pid, &spawned.pidfd, "the exec process"),
+        None => Ok(0),
     }
 }
 

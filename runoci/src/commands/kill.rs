@@ -5,7 +5,6 @@
 
 use crate::error::{Error, Result};
 use crate::state::{self, StateDir};
-use std::os::fd::AsRawFd;
 use std::path::Path;
 
 pub fn parse_signal(s: &str) -> Result<i32> {
@@ -35,20 +34,13 @@ pub fn kill(root: &Path, id: &str, signal: i32, all: bool) -> Result<()> {
     if !state::same_process(record.pid, record.pid_start_time) {
         return Err(Error::new(format!("container {id} is not running")));
     }
-    let pidfd = crate::container::pidfd_open(record.pid)
+    let pidfd = crate::pidfd::open(record.pid)
         .map_err(|e| Error::new(format!("container {id}: pidfd_open {}: {e}", record.pid)))?;
     // Checked after the pidfd exists: if the start time still matches now,
     // the pidfd names our process, whatever happens to the pid later.
     if !state::same_process(record.pid, record.pid_start_time) {
         return Err(Error::new(format!("container {id} is not running")));
     }
-    // SAFETY: signalling through a pidfd we hold.
-    let rc = unsafe { libc::syscall(libc::SYS_pidfd_send_signal, pidfd.as_raw_fd(), signal, 0, 0) };
-    if rc < 0 {
-        return Err(Error::new(format!(
-            "container {id}: send signal {signal}: {}",
-            std::io::Error::last_os_error()
-        )));
-    }
-    Ok(())
+    crate::pidfd::send_signal(&pidfd, signal)
+        .map_err(|e| Error::new(format!("container {id}: send signal {signal}: {e}")))
 }

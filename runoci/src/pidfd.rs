@@ -1,0 +1,23 @@
+//! pidfds: a handle on one process that a recycled pid can never alias.
+//! Everything runoci signals or waits for, it does through one.
+
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+
+pub fn open(pid: i32) -> std::io::Result<OwnedFd> {
+    // SAFETY: plain syscall returning a new fd or -1.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: a new fd owned by nobody else.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
+}
+
+pub fn send_signal(pidfd: &OwnedFd, signal: i32) -> std::io::Result<()> {
+    // SAFETY: pidfd_send_signal on an fd we own, no siginfo.
+    let rc = unsafe { libc::syscall(libc::SYS_pidfd_send_signal, pidfd.as_raw_fd(), signal, 0, 0) };
+    if rc < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
