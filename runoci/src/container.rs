@@ -247,8 +247,34 @@ fn setup_cgroup(spec: &Spec, opts: &ContainerOptions) -> Result<Option<cgroups::
         opts.cgroup_parent.as_deref(),
         opts.systemd_cgroup,
     )?;
-    let cg = cgroups::Cgroup::create(&layout, &rel, None)?;
     let mut res = linux.and_then(|l| l.resources.clone()).unwrap_or_default();
+    let cg = match cgroups::Cgroup::create(&layout, &rel, None) {
+        Ok(cg) => cg,
+        // Rootless: without a delegated cgroup, run without one when the
+        // config asks for no limits (create removed what it had made).
+        Err(cgroups::CgroupError::Io { source, path, .. })
+            if !nix::unistd::geteuid().is_root()
+                && matches!(
+                    source.raw_os_error(),
+                    Some(libc::EACCES) | Some(libc::EPERM) | Some(libc::EROFS)
+                ) =>
+        {
+            let uid = nix::unistd::geteuid();
+            if res != crate::spec::Resources::default() {
+                return Err(Error::new(format!(
+                    "linux.resources: uid {uid} cannot create cgroups ({}: {source}); delegate a cgroup to this user and point linux.cgroupsPath or -p at it, or drop linux.resources",
+                    path.display()
+                )));
+            }
+            crate::log::emit_warning(format_args!(
+                "container {}: running without a cgroup: uid {uid} cannot create {} ({source})",
+                opts.id,
+                path.display()
+            ));
+            return Ok(None);
+        }
+        Err(e) => return Err(e.into()),
+    };
     if !res.devices.is_empty() {
         res.devices.extend(default_device_rules(
             linux.map(|l| l.devices.as_slice()).unwrap_or(&[]),
@@ -350,8 +376,13 @@ fn spawn(
     // Non-dumpable before the clone, so the child is from its first
     // instruction (CVE-2019-5736: nothing in the container may open our
     // /proc/PID/exe or fds); execve makes the program dumpable again.
-    // SAFETY: prctl with integer arguments.
-    unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) };
+    // Rootless, the child stays dumpable until its id maps are written: an
+    // unprivileged parent can only write /proc/PID files of a dumpable
+    // child (no container process exists yet to exploit it).
+    if nix::unistd::geteuid().is_root() {
+        // SAFETY: prctl with integer arguments.
+        unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) };
+    }
     let flags = ns.clone_flags.bits() as libc::c_ulong | libc::SIGCHLD as libc::c_ulong;
     // SAFETY: clone without a new stack behaves like fork: the child runs
     // on a copy of our stack. We are single-threaded, so the child may

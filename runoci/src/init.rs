@@ -26,8 +26,10 @@ pub struct ChildArgs<'a> {
 pub fn child_main(args: ChildArgs) -> ! {
     // Not dumpable until execve: other processes in the container cannot
     // open /proc/<pid>/exe (the runoci binary) or our fds (CVE-2019-5736).
-    // SAFETY: prctl with integer arguments.
-    unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) };
+    // (Rootless: right after the id maps are written, see `run`.)
+    if nix::unistd::geteuid().is_root() {
+        set_non_dumpable();
+    }
     let err = match run(&args) {
         Ok(never) => match never {},
         Err(e) => e,
@@ -43,6 +45,11 @@ pub fn child_main(args: ChildArgs) -> ! {
 }
 
 enum Never {}
+
+fn set_non_dumpable() {
+    // SAFETY: prctl with integer arguments.
+    unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) };
+}
 
 fn run(a: &ChildArgs) -> Result<Never> {
     let spec = a.spec;
@@ -65,6 +72,7 @@ fn run(a: &ChildArgs) -> Result<Never> {
         Some((Message::Error(e), _)) => return Err(Error::new(e)),
         _ => return Err(Error::new("creation channel: expected Start")),
     };
+    set_non_dumpable();
     if a.ns.new_user() || a.ns.join_of(CloneFlags::CLONE_NEWUSER).is_some() {
         // Become root of the new namespace (mapped per uidMappings).
         nix::unistd::setresgid(0.into(), 0.into(), 0.into())
