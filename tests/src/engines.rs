@@ -10,8 +10,10 @@
 //! - [`docker_archive`]: that image saved by podman as a docker-archive
 //!   (what `ctr images import` reads), shared and removed the same way;
 //! - [`Containerd`]: a private containerd daemon (own root, state, socket,
-//!   config) stopped and cleaned up on drop, with a namespace of its own so
-//!   its runtime root (`/run/containerd/runc/<ns>`) is never shared.
+//!   config, plus any extra TOML given to [`Containerd::start_with`])
+//!   stopped and cleaned up on drop, with a namespace of its own so its
+//!   runtime root (`/run/containerd/runc/<ns>`, [`Containerd::runc_root`])
+//!   is never shared.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -36,7 +38,8 @@ pub const PODMAN_ULIMITS: [&str; 4] = [
     "nproc=1024:1024",
 ];
 
-fn run(cmd: &mut Command) -> Output {
+/// Runs `cmd` (no input) with [`ENGINE_TIMEOUT`].
+pub fn run(cmd: &mut Command) -> Output {
     run_command(cmd, b"", ENGINE_TIMEOUT)
 }
 
@@ -240,13 +243,20 @@ impl Containerd {
     /// Starts `containerd` with a minimal config in a new directory and
     /// waits until it answers.
     pub fn start() -> Containerd {
+        Containerd::start_with("")
+    }
+
+    /// [`Containerd::start`] with `extra_config` (TOML) appended to the
+    /// minimal config; its own `version` line is dropped (the base config
+    /// has one).
+    pub fn start_with(extra_config: &str) -> Containerd {
         let name = unique_id("ctrd");
         let dir = test_dir().join(&name);
         let _ = fs::remove_dir_all(&dir);
         fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("create {}: {e}", dir.display()));
         let socket = dir.join("c.sock");
         let d = dir.display();
-        let config = format!(
+        let mut config = format!(
             r#"version = 2
 root = "{d}/root"
 state = "{d}/state"
@@ -263,6 +273,15 @@ disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.b
   path = "{d}/opt"
 "#
         );
+        if !extra_config.is_empty() {
+            config.push('\n');
+            for line in extra_config.lines() {
+                if !line.trim_start().starts_with("version") {
+                    config.push_str(line);
+                    config.push('\n');
+                }
+            }
+        }
         fs::write(dir.join("config.toml"), config).expect("write containerd config");
         let log = fs::File::create(dir.join("containerd.log")).expect("containerd log");
         let child = Command::new("containerd")
@@ -335,6 +354,12 @@ disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.b
         archive.image.clone()
     }
 
+    /// Where the runc shim tells its runc binary (runoci) to keep state:
+    /// `/run/containerd/runc/<namespace>`.
+    pub fn runc_root(&self) -> PathBuf {
+        Path::new("/run/containerd/runc").join(&self.namespace)
+    }
+
     fn ids(&self, what: &[&str]) -> Vec<String> {
         let mut args = what.to_vec();
         args.extend(["ls", "-q"]);
@@ -375,7 +400,7 @@ disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.b
                 }
             }
         }
-        let _ = fs::remove_dir_all(format!("/run/containerd/runc/{}", self.namespace));
+        let _ = fs::remove_dir_all(self.runc_root());
         unmount_under(&self.dir);
         if std::env::var_os("RUNOCI_TEST_KEEP").is_none() {
             if let Err(e) = fs::remove_dir_all(&self.dir) {

@@ -10,22 +10,16 @@
 //!   runoci; runoci's own `state` reads it under the shim's runc root.
 //!
 //! The image is the busybox template, imported into podman (and, for
-//! containerd, saved as a docker-archive and imported with `ctr`).
+//! containerd, saved as a docker-archive and imported with `ctr`), and the
+//! daemon a private containerd: the shared helpers of
+//! [`runoci_tests::engines`].
 
-use runoci_tests::{
-    busybox_template, run_command, runoci_bin, test_dir, unique_id, unmount_under, workspace_root,
-    Output,
-};
+use runoci_tests::engines::{run, Containerd, Podman, ENGINE_TIMEOUT, PODMAN_ULIMITS};
+use runoci_tests::{run_command, runoci_bin, test_dir, unique_id, unmount_under, workspace_root};
 use std::fs;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::PathBuf;
+use std::process::Command;
 use std::time::{Duration, Instant};
-
-const TIMEOUT: Duration = Duration::from_secs(180);
-
-fn run(cmd: &mut Command) -> Output {
-    run_command(cmd, b"", TIMEOUT)
-}
 
 fn runoci() -> &'static str {
     runoci_bin().to_str().expect("UTF-8 path")
@@ -75,59 +69,14 @@ impl Drop for Scratch {
     }
 }
 
-/// The busybox template imported into podman's storage; `podman rmi` on
-/// drop.
-struct PodmanImage {
-    name: String,
-}
-
-impl PodmanImage {
-    fn import(scratch: &Path) -> PodmanImage {
-        let name = format!("localhost/{}", unique_id("runoci-cfg"));
-        let tar = scratch.join("rootfs.tar");
-        run(Command::new("tar")
-            .arg("-C")
-            .arg(busybox_template())
-            .args(["--exclude=./.complete", "-cf"])
-            .arg(&tar)
-            .arg("."))
-        .assert_ok();
-        run(Command::new("podman")
-            .args(["import", "--change", "ENV=PATH=/bin:/usr/bin:/sbin"])
-            .arg(&tar)
-            .arg(&name))
-        .assert_ok();
-        let _ = fs::remove_file(&tar);
-        PodmanImage { name }
-    }
-}
-
-impl Drop for PodmanImage {
-    fn drop(&mut self) {
-        let _ = run(Command::new("podman").args(["rmi", "-f", &self.name]));
-    }
-}
-
-/// `podman rm -f` of a container on drop (with the same containers.conf).
-struct PodmanContainer<'a> {
-    conf: &'a Path,
-    name: String,
-}
-
-impl Drop for PodmanContainer<'_> {
-    fn drop(&mut self) {
-        let _ = run(Command::new("podman")
-            .env("CONTAINERS_CONF", self.conf)
-            .args(["--cgroup-manager", "cgroupfs", "rm", "-f", "-i", &self.name]));
-    }
-}
-
 #[test]
 fn podman_runs_on_runoci_from_the_containers_conf_snippet() {
     let scratch = Scratch::new("podman-conf");
     let conf = scratch.0.join("containers.conf");
     fs::write(&conf, snippet("podman-containers.conf")).unwrap();
-    let image = PodmanImage::import(&scratch.0);
+    // The process's busybox image, and a guard that `podman rm -f`s the
+    // container (with `--runtime` runoci, the snippet's runtime).
+    let engine = Podman::new();
     let podman = |args: &[&str]| {
         run(Command::new("podman")
             .env("CONTAINERS_CONF", &conf)
@@ -145,167 +94,21 @@ fn podman_runs_on_runoci_from_the_containers_conf_snippet() {
     assert_eq!(info.stdout.trim(), format!("runoci {}", runoci()), "{info}");
 
     let name = unique_id("cfg-podman");
-    let _guard = PodmanContainer {
-        conf: &conf,
-        name: name.clone(),
-    };
-    let out = podman(&[
-        "run",
-        "--name",
-        &name,
-        "--net",
-        "none",
-        "--ulimit",
-        "nofile=1024:1024",
-        "--ulimit",
-        "nproc=1024:1024",
-        &image.name,
+    let _guard = engine.guard(&name);
+    let mut args: Vec<&str> = vec!["run", "--name", &name, "--net", "none"];
+    args.extend(PODMAN_ULIMITS);
+    args.extend([
+        engine.image.name.as_str(),
         "sh",
         "-c",
         "echo hello from runoci; exit 7",
     ]);
+    let out = podman(&args);
     out.assert_code(7)
         .assert_stdout_contains("hello from runoci");
     let inspect = podman(&["inspect", "--format", "{{.OCIRuntime}}", &name]);
     inspect.assert_ok();
     assert_eq!(inspect.stdout.trim(), "runoci", "{inspect}");
-}
-
-/// Whether `dir` is on overlayfs (containerd's overlayfs snapshotter cannot
-/// nest there; `native` works anywhere).
-fn on_overlayfs(dir: &Path) -> bool {
-    nix::sys::statfs::statfs(dir)
-        .map(|s| s.filesystem_type() == nix::sys::statfs::OVERLAYFS_SUPER_MAGIC)
-        .unwrap_or(false)
-}
-
-/// A containerd of the test's own (root, state, sockets in a scratch
-/// directory; its own namespace); stopped and cleaned up on drop.
-struct Containerd {
-    dir: PathBuf,
-    socket: PathBuf,
-    namespace: String,
-    child: Option<Child>,
-}
-
-impl Containerd {
-    fn start(dir: &Path, extra_config: &str) -> Containerd {
-        let d = dir.display();
-        // Top-level keys first, then tables; the snippet's own `version`
-        // line is ours.
-        let extra: String = extra_config
-            .lines()
-            .filter(|l| !l.trim_start().starts_with("version"))
-            .map(|l| format!("{l}\n"))
-            .collect();
-        let config = format!(
-            r#"version = 2
-root = "{d}/root"
-state = "{d}/state"
-disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.devmapper", "io.containerd.snapshotter.v1.aufs", "io.containerd.tracing.processor.v1.otlp", "io.containerd.internal.v1.tracing"]
-[grpc]
-  address = "{d}/c.sock"
-[ttrpc]
-  address = "{d}/c.sock.ttrpc"
-[debug]
-  address = "{d}/debug.sock"
-[metrics]
-  address = ""
-[plugins."io.containerd.internal.v1.opt"]
-  path = "{d}/opt"
-
-{extra}"#
-        );
-        fs::write(dir.join("config.toml"), config).unwrap();
-        let log = fs::File::create(dir.join("containerd.log")).unwrap();
-        let child = Command::new("containerd")
-            .arg("--config")
-            .arg(dir.join("config.toml"))
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start containerd: {e}"));
-        let mut daemon = Containerd {
-            dir: dir.to_path_buf(),
-            socket: dir.join("c.sock"),
-            namespace: unique_id("cfg"),
-            child: Some(child),
-        };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            let out = daemon.ctr(&["version"]);
-            if out.success() {
-                return daemon;
-            }
-            if let Some(Ok(Some(status))) = daemon.child.as_mut().map(Child::try_wait) {
-                daemon.child = None;
-                panic!("containerd exited ({status}):\n{}", daemon.log());
-            }
-            if Instant::now() > deadline {
-                panic!("containerd did not answer\n{out}\n{}", daemon.log());
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    fn log(&self) -> String {
-        fs::read_to_string(self.dir.join("containerd.log")).unwrap_or_default()
-    }
-
-    fn ctr(&self, args: &[&str]) -> Output {
-        run(Command::new("ctr")
-            .arg("--address")
-            .arg(&self.socket)
-            .arg("--namespace")
-            .arg(&self.namespace)
-            .args(args))
-    }
-
-    /// Where the runc shim tells its runc binary to keep state.
-    fn runc_root(&self) -> PathBuf {
-        PathBuf::from("/run/containerd/runc").join(&self.namespace)
-    }
-
-    fn ids(&self, what: &str) -> Vec<String> {
-        self.ctr(&[what, "ls", "-q"])
-            .stdout
-            .lines()
-            .map(|l| l.trim().to_string())
-            .filter(|l| !l.is_empty())
-            .collect()
-    }
-}
-
-impl Drop for Containerd {
-    fn drop(&mut self) {
-        for t in self.ids("tasks") {
-            let _ = self.ctr(&["tasks", "kill", "--all", "--signal", "SIGKILL", &t]);
-            let _ = self.ctr(&["tasks", "rm", "-f", &t]);
-        }
-        for c in self.ids("containers") {
-            let _ = self.ctr(&["containers", "rm", &c]);
-        }
-        for i in self.ids("images") {
-            let _ = self.ctr(&["images", "rm", &i]);
-        }
-        if let Some(mut child) = self.child.take() {
-            let _ = nix::sys::signal::kill(
-                nix::unistd::Pid::from_raw(child.id() as i32),
-                nix::sys::signal::Signal::SIGTERM,
-            );
-            let deadline = Instant::now() + Duration::from_secs(20);
-            while matches!(child.try_wait(), Ok(None)) {
-                if Instant::now() > deadline {
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
-        }
-        let _ = fs::remove_dir_all(self.runc_root());
-    }
 }
 
 /// The STATUS column of `ctr task ls` for `id`.
@@ -328,30 +131,9 @@ fn containerd_runs_on_runoci_from_the_config_snippet() {
     assert_eq!(runtime_type, "io.containerd.runc.v2");
     assert_eq!(binary, runoci());
 
-    // Scratch before the daemon: the daemon's drop runs first.
-    let scratch = Scratch::new("ctrd-conf");
-    let image = PodmanImage::import(&scratch.0);
-    let archive = scratch.0.join("image.tar");
-    run(Command::new("podman")
-        .args(["save", "--format", "docker-archive", "-o"])
-        .arg(&archive)
-        .arg(&image.name))
-    .assert_ok();
-    let d = Containerd::start(&scratch.0, &text);
-    let snapshotter = if on_overlayfs(&scratch.0) {
-        "native"
-    } else {
-        "overlayfs"
-    };
-    d.ctr(&[
-        "images",
-        "import",
-        "--snapshotter",
-        snapshotter,
-        archive.to_str().unwrap(),
-    ])
-    .assert_ok();
-    let image_ref = format!("{}:latest", image.name);
+    let d = Containerd::start_with(&text);
+    let snapshotter = d.snapshotter;
+    let image_ref = d.import_busybox();
 
     // In the foreground: output and exit code come back through the shim.
     let fg = unique_id("cfg-fg");
@@ -405,7 +187,7 @@ fn containerd_runs_on_runoci_from_the_config_snippet() {
     let decoded = run_command(
         Command::new("base64").arg("-d"),
         options.as_bytes(),
-        TIMEOUT,
+        ENGINE_TIMEOUT,
     );
     decoded.assert_ok();
     assert!(
