@@ -8,6 +8,7 @@
 //! ```text
 //! runoci-monitor --state-dir DIR --pid PID --pidfd N --listen-fd M
 //!                [--uid OWNER_UID] [--oom-eventfd K | --oom-events-file PATH]
+//!                [--ready-fd FD]
 //! ```
 //!
 //! It then serves the monitor socket until the init exits, reaps it and any
@@ -25,7 +26,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 const USAGE: &str = "usage: runoci-monitor --state-dir DIR --pid PID --pidfd FD --listen-fd FD \
-[--uid OWNER_UID] [--oom-eventfd FD | --oom-events-file PATH]";
+[--uid OWNER_UID] [--oom-eventfd FD | --oom-events-file PATH] [--ready-fd FD]";
 
 /// The command line, by hand: the monitor stays small.
 struct Args {
@@ -36,11 +37,13 @@ struct Args {
     owner_uid: Option<u32>,
     oom_eventfd: Option<i32>,
     oom_events_file: Option<PathBuf>,
+    ready_fd: Option<i32>,
 }
 
 fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
     let (mut state_dir, mut pid, mut pidfd, mut listen_fd) = (None, None, None, None);
     let (mut owner_uid, mut oom_eventfd, mut oom_events_file) = (None, None, None);
+    let mut ready_fd = None;
     fn num<T: std::str::FromStr>(flag: &str, v: &str) -> Result<T, String> {
         v.parse()
             .map_err(|_| format!("{flag}: not a number: {v:?}"))
@@ -67,6 +70,7 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
             "--uid" => owner_uid = Some(num(&flag, &value()?)?),
             "--oom-eventfd" => oom_eventfd = Some(num(&flag, &value()?)?),
             "--oom-events-file" => oom_events_file = Some(PathBuf::from(value()?)),
+            "--ready-fd" => ready_fd = Some(num(&flag, &value()?)?),
             _ => return Err(format!("unknown argument {flag:?}")),
         }
     }
@@ -82,6 +86,7 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
         owner_uid,
         oom_eventfd,
         oom_events_file,
+        ready_fd,
     })
 }
 
@@ -178,6 +183,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let ready_fd = args.ready_fd;
     let monitor = match setup(args) {
         Ok(m) => m,
         Err(e) => {
@@ -185,6 +191,18 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    if let Some(fd) = ready_fd {
+        // `runoci start` waits for this line: the container is monitored.
+        match sys::adopt_fd(fd, "--ready-fd") {
+            Ok(fd) => {
+                let _ = std::io::Write::write_all(&mut std::fs::File::from(fd), b"ok\n");
+            }
+            Err(e) => {
+                eprintln!("runoci-monitor: {e}");
+                return ExitCode::from(1);
+            }
+        }
+    }
     match monitor.run() {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

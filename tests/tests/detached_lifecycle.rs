@@ -414,3 +414,33 @@ fn start_that_fails_leaves_nothing_behind() {
     );
     snap.assert_nothing_leaked(&[&id, bundle.path_str(), rt.root_str()]);
 }
+
+#[test]
+fn start_whose_monitor_cannot_serve_fails_and_leaves_nothing_behind() {
+    let mut bundle = Bundle::new("d-nomon");
+    let rt = Runtime::runoci();
+    let id = unique_id("d-nomon");
+    let log = add_poststop_log(&mut bundle);
+    bundle.set_args(&["sleep", "1000", &id]);
+    let snap = HostSnapshot::take();
+    // A "monitor" that exits at once: it never reports that it serves.
+    let out = rt.run([
+        "--monitor-path",
+        "/bin/false",
+        "start",
+        "-c",
+        bundle.path_str(),
+        &id,
+    ]);
+    out.assert_failed().assert_stderr_contains("monitor");
+    assert!(
+        !state_dir(&rt, &id).exists(),
+        "expected the failed start to remove its state dir\n{out}"
+    );
+    assert_eq!(
+        hook_runs(&log),
+        1,
+        "the container existed: poststop runs once"
+    );
+    snap.assert_nothing_leaked(&[&id, bundle.path_str(), rt.root_str()]);
+}

@@ -36,10 +36,33 @@ pub fn start_new(cli: &Cli, args: &RunArgs, log_file: Option<&Path>) -> Result<i
     match start_in(&sd, &spec, &opts, &monitor, log_file) {
         Ok(()) => Ok(0),
         Err(e) => {
+            abandon_recorded(&sd);
             let _ = sd.remove();
             Err(e.context(format!("container {}", opts.id)))
         }
     }
+}
+
+/// The monitor failed after the container was recorded (it could not be
+/// exec'd or could not start serving): the init is nobody's child now.
+/// Kill it (its recorded start time proves the pid is still it) and undo
+/// the rest: poststop once, mounts, cgroups.
+fn abandon_recorded(sd: &StateDir) {
+    let Ok(record) = sd.read_record() else { return };
+    if state::same_process(record.pid, record.pid_start_time) {
+        if let Ok(fd) = crate::pidfd::open(record.pid) {
+            if state::same_process(record.pid, record.pid_start_time) {
+                let _ = crate::pidfd::send_signal(&fd, libc::SIGKILL);
+            }
+        }
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while state::same_process(record.pid, record.pid_start_time)
+            && std::time::Instant::now() < deadline
+        {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+    }
+    let _ = crate::lifecycle::finish(sd);
 }
 
 /// The monitor binary: `--monitor-path`/RUNOCI_MONITOR, else next to us.
@@ -144,12 +167,9 @@ fn become_monitor(
 
     let created = container::create(spec, opts)?;
     match record_running(sd, spec, opts, &created) {
-        Ok(listener) => {
-            report
-                .write_all(format!("ok {}\n", created.pid).as_bytes())
-                .ctx("report to runoci")?;
-            Err(exec_monitor(sd, monitor, &created, listener))
-        }
+        // The monitor itself reports "ok" on this pipe once it serves, so
+        // `start` returns only when the container is really monitored.
+        Ok(listener) => Err(exec_monitor(sd, monitor, &created, listener, report)),
         Err(e) => {
             let hooks = spec.hooks.clone().unwrap_or_default();
             let stopped = created.hook_state.json("stopped");
@@ -236,9 +256,13 @@ fn exec_monitor(
     monitor: &Path,
     created: &Created,
     listener: std::os::unix::net::UnixListener,
+    report: &std::fs::File,
 ) -> Error {
     let listen: OwnedFd = listener.into();
-    if let Err(e) = clear_cloexec(&listen).and_then(|_| clear_cloexec(&created.pidfd)) {
+    if let Err(e) = clear_cloexec(&listen)
+        .and_then(|_| clear_cloexec(&created.pidfd))
+        .and_then(|_| clear_cloexec(report))
+    {
         return e;
     }
     // v1 memory cgroups signal OOMs through an eventfd the monitor polls.
@@ -258,6 +282,8 @@ fn exec_monitor(
         listen.as_raw_fd().to_string(),
         "--uid".into(),
         nix::unistd::getuid().as_raw().to_string(),
+        "--ready-fd".into(),
+        report.as_raw_fd().to_string(),
     ];
     if let Some(fd) = &oom {
         if let Err(e) = clear_cloexec(fd) {
