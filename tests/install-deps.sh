@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# What the test suite needs on a fresh Debian 12, as root. README's test
+# command and .ci/run both start with this script: one list, one place.
+set -euo pipefail
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+# busybox-static: the test rootfs; runc, crun: reference runtimes the harness
+# and benches compare with; podman, containerd, socat, uidmap: engine
+# end-to-end tests; iproute2, procps, psmisc, util-linux: inspection in tests;
+# build-essential, pkg-config, libseccomp-dev: building runoci;
+# qemu-system-x86, linux-image-amd64: the pure cgroup v2 VM test
+# (tests/tests/cgroups_v2_vm.rs boots Debian's kernel under qemu TCG);
+# dpkg-dev (dpkg-shlibdeps), man-db: the Debian package check in .ci/run.
+apt-get install -y -q --no-install-recommends \
+    busybox-static runc crun podman containerd socat iproute2 procps psmisc \
+    util-linux uidmap ca-certificates build-essential pkg-config libseccomp-dev \
+    qemu-system-x86 linux-image-amd64 dpkg-dev man-db bash </dev/null
