@@ -3,7 +3,7 @@
 # command and .ci/run both start with this script: one list, one place.
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
-apt-get update -q
+apt-get -o DPkg::Lock::Timeout=600 update -q
 # busybox-static: the test rootfs; runc, crun: reference runtimes the harness
 # and benches compare with; podman, containerd, socat, uidmap: engine
 # end-to-end tests; iproute2, procps, psmisc, util-linux: inspection in tests;
@@ -11,7 +11,7 @@ apt-get update -q
 # qemu-system-x86, linux-image-amd64: the pure cgroup v2 VM test
 # (tests/tests/cgroups_v2_vm.rs boots Debian's kernel under qemu TCG);
 # dpkg-dev (dpkg-shlibdeps), man-db: the Debian package check in .ci/run.
-apt-get install -y -q --no-install-recommends \
+apt-get -o DPkg::Lock::Timeout=600 install -y -q --no-install-recommends \
     busybox-static runc crun podman containerd socat iproute2 procps psmisc \
     util-linux uidmap ca-certificates build-essential pkg-config libseccomp-dev \
     qemu-system-x86 linux-image-amd64 dpkg-dev man-db bash </dev/null
