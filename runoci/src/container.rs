@@ -111,6 +111,19 @@ pub struct Created {
 }
 
 impl Created {
+    /// The state document to record for a container now in `status`.
+    pub fn state_document(&self, status: Status) -> State {
+        let mut st = self.hook_state.state.clone();
+        st.status = status;
+        st.created = crate::log::rfc3339_now();
+        st.owner = nix::unistd::User::from_uid(nix::unistd::getuid())
+            .ok()
+            .flatten()
+            .map(|u| u.name)
+            .unwrap_or_default();
+        st
+    }
+
     /// Kill and reap the init and remove its cgroups: the failure path.
     pub fn abandon(self) {
         kill_and_reap(self.pid, &self.pidfd);
@@ -199,15 +212,18 @@ pub fn create(spec: &Spec, opts: &ContainerOptions) -> Result<Created> {
             .join(" ")),
         crate::log::elapsed(tc)
     );
+    let rootfs_shown = rootfs.display().to_string();
     let result = spawn(spec, opts, &ns, rootfs, cgroup.as_ref());
     match result {
         Ok((pid, pidfd, chan)) => {
             crate::debug!("container {}: init cloned, pid {pid}", opts.id);
+            let mut hook_state = HookState::new(spec, opts, pid);
+            hook_state.state.rootfs = rootfs_shown;
             let created = Created {
                 pid,
                 pidfd,
                 cgroup,
-                hook_state: HookState::new(spec, opts, pid),
+                hook_state,
             };
             match drive_child(spec, opts, &ns, &created, &chan) {
                 Ok(()) => {
@@ -276,7 +292,7 @@ fn setup_cgroup(spec: &Spec, opts: &ContainerOptions) -> Result<Option<cgroups::
         Err(e) => return Err(e.into()),
     };
     if !res.devices.is_empty() {
-        res.devices.extend(default_device_rules(
+        res.devices.extend(cgroups::devices::runc_default_rules(
             linux.map(|l| l.devices.as_slice()).unwrap_or(&[]),
         ));
     }
@@ -285,42 +301,6 @@ fn setup_cgroup(spec: &Spec, opts: &ContainerOptions) -> Result<Option<cgroups::
         return Err(e.into());
     }
     Ok(Some(cg))
-}
-
-/// runc's rules after the config's own: the default devices (and the
-/// configured ones) stay usable under a deny-all; pts and ptmx for
-/// terminals.
-fn default_device_rules(configured: &[crate::spec::Device]) -> Vec<crate::spec::DeviceCgroup> {
-    let rule = |typ: &str, major: Option<i64>, minor: Option<i64>| crate::spec::DeviceCgroup {
-        allow: true,
-        typ: Some(typ.to_string()),
-        major,
-        minor,
-        access: Some("rwm".to_string()),
-    };
-    let mut rules: Vec<_> = [
-        (1, 3),
-        (1, 5),
-        (1, 7),
-        (1, 8),
-        (1, 9),
-        (5, 0),
-        (5, 1),
-        (5, 2),
-        (10, 200),
-    ]
-    .iter()
-    .map(|(ma, mi)| rule("c", Some(*ma), Some(*mi)))
-    .collect();
-    rules.push(rule("c", Some(136), None));
-    for d in configured {
-        rules.push(rule(
-            &d.typ,
-            Some(d.major),
-            if d.dynamic_minor { None } else { Some(d.minor) },
-        ));
-    }
-    rules
 }
 
 /// run_oci's performInIntermediateNamespace: the runtime itself moves to a

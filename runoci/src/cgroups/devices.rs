@@ -10,6 +10,42 @@
 use super::error::CgroupError;
 use crate::spec::DeviceCgroup;
 
+/// runc's rules after the config's own, so that a deny-all still leaves
+/// the container its default devices, its configured ones, pts and ptmx for
+/// terminals, and mknod of any node (opening one still needs a rule).
+pub fn runc_default_rules(configured: &[crate::spec::Device]) -> Vec<DeviceCgroup> {
+    let rule = |typ: &str, major: Option<i64>, minor: Option<i64>, access: &str| DeviceCgroup {
+        allow: true,
+        typ: Some(typ.to_string()),
+        major,
+        minor,
+        access: Some(access.to_string()),
+    };
+    let defaults = [
+        (1, 3),
+        (1, 5),
+        (1, 7),
+        (1, 8),
+        (1, 9),
+        (5, 0),
+        (5, 1),
+        (5, 2),
+        (10, 200),
+    ];
+    let mut rules: Vec<_> = defaults
+        .iter()
+        .map(|(major, minor)| rule("c", Some(*major), Some(*minor), "rwm"))
+        .collect();
+    rules.push(rule("c", Some(136), None, "rwm"));
+    rules.push(rule("c", None, None, "m"));
+    rules.push(rule("b", None, None, "m"));
+    for d in configured {
+        let minor = if d.dynamic_minor { None } else { Some(d.minor) };
+        rules.push(rule(&d.typ, Some(d.major), minor, "rwm"));
+    }
+    rules
+}
+
 /// One line for one v1 device control file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeviceRule {

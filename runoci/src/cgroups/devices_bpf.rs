@@ -680,24 +680,9 @@ mod tests {
     #[test]
     fn runcs_defaults_after_a_deny_all() {
         // What setup_cgroup sends for a config with `deny all`: the rule,
-        // then the default devices.
+        // then runc's defaults.
         let mut rules = vec![all(false)];
-        for (major, minor) in [
-            (1, 3),
-            (1, 5),
-            (1, 7),
-            (1, 8),
-            (1, 9),
-            (5, 0),
-            (5, 1),
-            (5, 2),
-            (10, 200),
-        ] {
-            rules.push(rule(true, "c", major, minor, "rwm"));
-        }
-        rules.push(rule(true, "c", 136, -1, "rwm"));
-        rules.push(rule(true, "c", -1, -1, "m"));
-        rules.push(rule(true, "b", -1, -1, "m"));
+        rules.extend(super::super::devices::runc_default_rules(&[]));
         let state = Emulated::from_rules(&rules).unwrap();
         assert_eq!(state.exceptions.len(), 12);
         assert!(state.allows(DEV_CHAR, 1, 3, RW));

@@ -8,7 +8,7 @@ use crate::container::{self, ContainerOptions};
 use crate::error::{Context, Error, Result};
 use crate::spec::Spec;
 use crate::state::{self, RuntimeRecord, StateDir};
-use runoci_proto::{State, Status};
+use runoci_proto::Status;
 use std::io::Read;
 use std::path::Path;
 
@@ -80,14 +80,7 @@ fn create_in(
             poststop: hooks.poststop,
             poststart: hooks.poststart,
         })?;
-        let mut st: State = created.hook_state.state().clone();
-        st.status = Status::Created;
-        st.rootfs = crate::rootfs::rootfs_path(spec, &opts.bundle)?
-            .display()
-            .to_string();
-        st.created = crate::log::rfc3339_now();
-        st.owner = owner_name();
-        sd.write_state(&st)?;
+        sd.write_state(&created.state_document(Status::Created))?;
         sd.write_atomic(state::PID_FILE, format!("{}\n", created.pid).as_bytes())?;
         if let Some(p) = pid_file {
             write_pid_file(p, created.pid)?;
@@ -99,14 +92,6 @@ fn create_in(
         return Err(e);
     }
     Ok(())
-}
-
-pub fn owner_name() -> String {
-    nix::unistd::User::from_uid(nix::unistd::getuid())
-        .ok()
-        .flatten()
-        .map(|u| u.name)
-        .unwrap_or_default()
 }
 
 /// `--pid-file`: written atomically (temp + rename), as engines poll it.

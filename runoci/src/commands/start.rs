@@ -13,7 +13,7 @@ use crate::container::{self, Created};
 use crate::error::{Context, Error, Result};
 use crate::spec::Spec;
 use crate::state::{self, RuntimeRecord, StateDir};
-use runoci_proto::{State, Status};
+use runoci_proto::Status;
 use std::io::{Read, Write};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::fs::PermissionsExt;
@@ -166,7 +166,7 @@ fn become_monitor(
     redirect_stdio(log_file)?;
 
     let created = container::create(spec, opts)?;
-    match record_running(sd, spec, opts, &created) {
+    match record_running(sd, spec, &created) {
         // The monitor itself reports "ok" on this pipe once it serves, so
         // `start` returns only when the container is really monitored.
         Ok(listener) => Err(exec_monitor(sd, monitor, &created, listener, report)),
@@ -205,7 +205,6 @@ fn redirect_stdio(log_file: Option<&Path>) -> Result<()> {
 fn record_running(
     sd: &StateDir,
     spec: &Spec,
-    opts: &container::ContainerOptions,
     created: &Created,
 ) -> Result<std::os::unix::net::UnixListener> {
     let hooks = spec.hooks.clone().unwrap_or_default();
@@ -225,14 +224,7 @@ fn record_running(
         poststart: Vec::new(),
     };
     sd.write_record(&record)?;
-    let mut st: State = created.hook_state.state().clone();
-    st.status = Status::Running;
-    st.rootfs = crate::rootfs::rootfs_path(spec, &opts.bundle)?
-        .display()
-        .to_string();
-    st.created = crate::log::rfc3339_now();
-    st.owner = super::create::owner_name();
-    sd.write_state(&st)?;
+    sd.write_state(&created.state_document(Status::Running))?;
     sd.write_atomic(state::PID_FILE, format!("{}\n", created.pid).as_bytes())?;
     let sock = sd.file(state::SOCKET);
     let listener = std::os::unix::net::UnixListener::bind(&sock)
