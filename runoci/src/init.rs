@@ -229,10 +229,13 @@ fn run(a: &ChildArgs) -> Result<Never> {
         a.opts.id,
         program.display()
     );
-    a.chan.send(&Message::Ready)?;
-    // Setup is done; the parent may now go away (runc-style create).
+    // Setup is done; the parent may go away as soon as it reads Ready
+    // (runc-style create), so the death signal is cleared before we say it:
+    // cleared after, a parent quick to exit would take us with it. Should
+    // the parent die in between, the send fails and we exit.
     // SAFETY: prctl with integer arguments.
     unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, 0, 0, 0, 0) };
+    a.chan.send(&Message::Ready)?;
 
     if let Some(fifo) = exec_fifo {
         wait_for_start(&fifo)?;
