@@ -6,22 +6,11 @@ use crate::state::{self, StateDir, EXIT_STATUS, POSTSTOP_DONE, SOCKET};
 use runoci_proto::{ExitStatus, Status};
 use std::path::Path;
 
-fn state_dir(dir: &Path) -> StateDir {
-    let id = dir
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    StateDir {
-        id,
-        dir: dir.to_path_buf(),
-    }
-}
-
 /// The container's init has exited with `exit`: record it, run poststop
 /// hooks once, undo mounts and cgroups, mark the state stopped. Returns the
 /// exit as recorded (with `oomKilled` from the cgroup's own count).
 pub fn container_exited(dir: &Path, exit: &ExitStatus) -> Result<ExitStatus> {
-    let sd = state_dir(dir);
+    let sd = StateDir::open_dir(dir);
     let _lock = sd.lock()?;
     let mut exit = *exit;
     if let Some(cg) = sd.read_record().ok().and_then(|r| r.cgroup) {
@@ -31,14 +20,19 @@ pub fn container_exited(dir: &Path, exit: &ExitStatus) -> Result<ExitStatus> {
             .flatten();
         exit.oom_killed |= count.unwrap_or(0) > 0;
     }
-    sd.write_atomic(EXIT_STATUS, format!("{}\n", exit.as_exit_code()).as_bytes())?;
-    let mut st = sd.read_state()?;
-    st.exit = Some(exit);
-    st.status = Status::Stopped;
-    // Stopped (with its exit) before poststop runs: hooks and readers of
-    // the files see the truth even if we die during cleanup.
-    sd.write_state(&st)?;
-    finish(&sd)?;
+    let recorded = (|| {
+        sd.write_atomic(EXIT_STATUS, format!("{}\n", exit.as_exit_code()).as_bytes())?;
+        let mut st = sd.read_state()?;
+        st.exit = Some(exit);
+        st.status = Status::Stopped;
+        // Stopped (with its exit) before poststop runs: hooks and readers
+        // of the files see the truth even if we die during cleanup.
+        sd.write_state(&st)
+    })();
+    // A record that cannot be written (its files removed by hand) does not
+    // stop the cleanup: mounts and cgroups go either way.
+    let finished = finish(&sd);
+    recorded.and(finished)?;
     Ok(exit)
 }
 
@@ -106,7 +100,7 @@ fn unescape(s: &str) -> String {
 
 /// Send `signal` to every process of the container (its cgroup).
 pub fn kill_all(dir: &Path, signal: i32) -> Result<()> {
-    let sd = state_dir(dir);
+    let sd = StateDir::open_dir(dir);
     let record = sd.read_record()?;
     match &record.cgroup {
         Some(cg) => crate::cgroups::Cgroup::from_record(cg)

@@ -96,6 +96,19 @@ impl StateDir {
         }
     }
 
+    /// The state directory at `dir` (its name is the id), unchecked: for
+    /// the monitor, which is given the directory rather than root and id.
+    pub fn open_dir(dir: &Path) -> StateDir {
+        let id = dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        StateDir {
+            id,
+            dir: dir.to_path_buf(),
+        }
+    }
+
     pub fn open(root: &Path, id: &str) -> Result<StateDir> {
         crate::ids::validate(id)?;
         let dir = Self::path(root, id);

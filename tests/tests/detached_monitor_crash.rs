@@ -182,3 +182,49 @@ fn destroy_finishes_the_cleanup_of_a_monitor_killed_mid_poststop() {
     );
     snap.assert_nothing_leaked(&[&id, bundle.path_str(), rt.root_str()]);
 }
+
+/// The record deleted by hand while the container runs (`rm` of the state
+/// files): when the init exits the monitor still removes the cgroups (from
+/// what it read at start) and the mounts, and `destroy --force` clears
+/// what is left.
+#[test]
+fn monitor_cleans_up_after_its_record_was_deleted() {
+    let mut bundle = Bundle::new("d-norec");
+    let rt = Runtime::runoci();
+    let id = unique_id("d-norec");
+    set_args(&mut bundle, &forever_args(&id));
+    let snap = HostSnapshot::take();
+    start_ok(&rt, &bundle, &id, &[]);
+    let pid = container_pid(&rt, &id);
+    let monitor = monitor_pid(&rt, &id);
+    assert!(
+        !cgroups_of(&id).is_empty(),
+        "expected the container to have cgroups"
+    );
+    let dir = state_dir(&rt, &id);
+    for f in ["runtime.json", "state.json"] {
+        std::fs::remove_file(dir.join(f)).unwrap();
+    }
+
+    kill(Pid::from_raw(pid), Signal::SIGKILL).unwrap();
+    wait_until(&format!("the monitor ({monitor}) to exit"), || {
+        !pid_alive(monitor)
+    });
+    let cgs = cgroups_of(&id);
+    assert!(
+        cgs.is_empty(),
+        "expected the monitor to remove the cgroups without a record, saw {cgs:?}"
+    );
+    let mounts = mounts_under(&dir);
+    assert!(
+        mounts.is_empty(),
+        "expected the monitor to unmount without a record, saw {mounts:?}"
+    );
+    rt.run(["destroy", "--force", &id]).assert_ok();
+    assert!(
+        !dir.exists(),
+        "expected destroy to remove {}",
+        dir.display()
+    );
+    snap.assert_nothing_leaked(&[&id, bundle.path_str(), rt.root_str()]);
+}
