@@ -333,6 +333,16 @@ fn spawn(
     cgroup: Option<&cgroups::Cgroup>,
 ) -> Result<(i32, OwnedFd, Channel)> {
     let (parent_chan, child_chan) = sync::pair()?;
+    // runc-style create: the child reopens the FIFO through this O_PATH fd.
+    // Opened here, by the runtime, because the state directory is 0700
+    // and a child in a user namespace (root mapped to another uid) could
+    // not walk into it; the FIFO itself (0622) lets it write.
+    let exec_fifo = match &opts.exec_fifo {
+        Some(p) => Some(
+            rootfs::mounts::open_path(p).with_ctx(|| format!("open exec FIFO {}", p.display()))?,
+        ),
+        None => None,
+    };
     // A pid namespace to join applies to children: enter it for the clone
     // and come back right after. Same for a new time namespace.
     let restore_pid = match ns.join_of(CloneFlags::CLONE_NEWPID) {
@@ -376,6 +386,7 @@ fn spawn(
             ns,
             chan: child_chan,
             rootfs,
+            exec_fifo,
         });
     }
     let clone_err = std::io::Error::last_os_error();

@@ -11,7 +11,7 @@ use crate::spec::Spec;
 use crate::sync::{Channel, Message, ParentHooks};
 use nix::sched::CloneFlags;
 use nix::sys::signal::{SigSet, SigmaskHow, Signal};
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 pub struct ChildArgs<'a> {
@@ -20,6 +20,8 @@ pub struct ChildArgs<'a> {
     pub ns: &'a Plan,
     pub chan: Channel,
     pub rootfs: PathBuf,
+    /// runc-style create: an O_PATH fd of the exec FIFO.
+    pub exec_fifo: Option<OwnedFd>,
 }
 
 /// Entry point right after clone(); never returns.
@@ -119,10 +121,6 @@ fn run(a: &ChildArgs) -> Result<Never> {
     unsafe { libc::umask(0) };
     let in_userns = a.ns.new_user() || a.ns.join_of(CloneFlags::CLONE_NEWUSER).is_some();
     let new_mountns = a.ns.clone_flags.contains(CloneFlags::CLONE_NEWNS);
-    let exec_fifo = match &a.opts.exec_fifo {
-        Some(p) => Some(crate::rootfs::mounts::open_path(p).ctx("open exec FIFO")?),
-        None => None,
-    };
     check_mount_label(spec.linux.as_ref().and_then(|l| l.mount_label.as_deref()))?;
     let root = if new_mountns {
         let plan = RootfsPlan {
@@ -237,8 +235,8 @@ fn run(a: &ChildArgs) -> Result<Never> {
     unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, 0, 0, 0, 0) };
     a.chan.send(&Message::Ready)?;
 
-    if let Some(fifo) = exec_fifo {
-        wait_for_start(&fifo)?;
+    if let Some(fifo) = &a.exec_fifo {
+        wait_for_start(fifo)?;
     }
     if let Some(h) = &spec.hooks {
         // startContainer: in the container, after start, before the program

@@ -986,6 +986,35 @@ fn namespaces() {
 }
 
 #[test]
+fn user_namespace_create_then_start() {
+    // Container root is host 100000: it has no way into the runtime's
+    // state directory (0700, host root's), yet `start` must release it.
+    let mut c = Ctr::new(
+        "conf-userns",
+        &["sh", "-c", "id -u; cat /proc/self/uid_map"],
+    );
+    c.config()["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"type": "user"}));
+    let map = json!([{ "containerID": 0, "hostID": 100000, "size": 65536 }]);
+    c.config()["linux"]["uidMappings"] = map.clone();
+    c.config()["linux"]["gidMappings"] = map;
+    let out = c.run_to_end();
+    let lines: Vec<Vec<&str>> = out
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    spec!(
+        lines == vec![vec!["0"], vec!["0", "100000", "65536"]],
+        "config-linux.md#user-namespace-mappings",
+        "the process runs as the mapped root after create and start",
+        "stdout {out:?} stderr {:?}",
+        c.stderr()
+    );
+}
+
+#[test]
 fn masked_and_readonly_paths() {
     let mut c = Ctr::new(
         "conf-paths",

@@ -203,6 +203,29 @@ fn user_1000() {
     assert!(!out.stdout.contains("uid=0"), "{out}");
 }
 
+/// podman's create/start (runc dialect) with a user namespace: the init,
+/// root mapped to an unprivileged host uid, must still get through the
+/// exec FIFO in the runtime's root-only state directory.
+#[test]
+fn uidmap_user_namespace() {
+    let p = Podman::new();
+    let out = p.run_rm(
+        &["--uidmap", "0:100000:65536", "--gidmap", "0:100000:65536"],
+        &["sh", "-c", "id -u; cat /proc/self/uid_map"],
+    );
+    out.assert_ok();
+    let lines: Vec<Vec<&str>> = out
+        .stdout
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(
+        lines,
+        vec![vec!["0"], vec!["0", "100000", "65536"]],
+        "{out}"
+    );
+}
+
 fn cap_line(status: &str, key: &str) -> String {
     status
         .lines()
