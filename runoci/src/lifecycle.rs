@@ -21,7 +21,7 @@ pub fn container_exited(dir: &Path, exit: &ExitStatus) -> Result<ExitStatus> {
         exit.oom_killed |= count.unwrap_or(0) > 0;
     }
     let recorded = (|| {
-        sd.write_atomic(EXIT_STATUS, format!("{}\n", exit.as_exit_code()).as_bytes())?;
+        sd.write_durable(EXIT_STATUS, format!("{}\n", exit.as_exit_code()).as_bytes())?;
         let mut st = sd.read_state()?;
         st.exit = Some(exit);
         st.status = Status::Stopped;

@@ -145,9 +145,19 @@ impl StateDir {
         Ok(Lock { _file: f })
     }
 
-    /// Write `name` atomically: a temp file, fsync, rename over.
+    /// Write `name` atomically: a temp file renamed over it. Readers see
+    /// the old or the new content, never a part.
     pub fn write_atomic(&self, name: &str, data: &[u8]) -> Result<()> {
         write_atomic(&self.file(name), data)
+    }
+
+    /// `write_atomic`, and on disk before it returns (file and directory
+    /// fsynced): for the exit status, which outlives the container and is
+    /// what engines read after a crash. The rest of the record describes
+    /// processes that a machine crash ends anyway, so it is not worth a
+    /// millisecond of fsync on every start.
+    pub fn write_durable(&self, name: &str, data: &[u8]) -> Result<()> {
+        write_file(&self.file(name), data, true)
     }
 
     pub fn read_state(&self) -> Result<State> {
@@ -183,6 +193,10 @@ impl StateDir {
 }
 
 pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
+    write_file(path, data, false)
+}
+
+fn write_file(path: &Path, data: &[u8], durable: bool) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let name = path
         .file_name()
@@ -199,9 +213,16 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
         .with_ctx(|| format!("create {}", tmp.display()))?;
     f.write_all(data)
         .with_ctx(|| format!("write {}", tmp.display()))?;
-    f.sync_all()
-        .with_ctx(|| format!("fsync {}", tmp.display()))?;
+    if durable {
+        f.sync_all()
+            .with_ctx(|| format!("fsync {}", tmp.display()))?;
+    }
     std::fs::rename(&tmp, path).with_ctx(|| format!("rename to {}", path.display()))?;
+    if durable {
+        std::fs::File::open(dir)
+            .and_then(|d| d.sync_all())
+            .with_ctx(|| format!("fsync {}", dir.display()))?;
+    }
     Ok(())
 }
 

@@ -233,3 +233,82 @@ fn dash_i_init_and_program_hold_only_stdio() {
         out.stdout
     );
 }
+
+/// A `runoci run` in the background whose program loops until killed;
+/// returns once `state` reports it running.
+fn foreground_forever(name: &str) -> (Bundle, Runtime, String, Background) {
+    let mut bundle = Bundle::new(name);
+    let rt = Runtime::runoci();
+    let id = unique_id(name);
+    bundle.set_args(&["sh", "-c", "while :; do sleep 0.1; done", &id]);
+    let bg = Background::spawn(
+        &mut rt.cmd(["run", "-c", bundle.path_str(), &id]),
+        &bundle.path().join("out.log"),
+        &id,
+    );
+    let deadline = std::time::Instant::now() + default_timeout();
+    loop {
+        let st = rt.run(["state", &id]);
+        if st.success() && st.json()["status"] == "running" {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "expected {id} to show as running while `runoci run` waits\n{st}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    (bundle, rt, id, bg)
+}
+
+/// Like runc's `run`, the foreground container is recorded while it runs:
+/// `list`, `exec` and `kill` find it, its id cannot be run a second time,
+/// and the record is gone once `run` returns.
+#[test]
+fn foreground_run_is_recorded_while_it_runs() {
+    let (bundle, rt, id, mut bg) = foreground_forever("fg-rec");
+    let list = rt.run(["list", "-q"]);
+    list.assert_ok();
+    assert!(
+        list.stdout.lines().any(|l| l == id),
+        "expected `list` to show the running foreground container {id}\n{list}"
+    );
+    rt.run(["exec", &id, "echo", "exec-ok"])
+        .assert_ok()
+        .assert_stdout_contains("exec-ok");
+    let again = rt.run(["run", "-c", bundle.path_str(), &id]);
+    again
+        .assert_failed()
+        .assert_stderr_contains("already exists");
+
+    rt.run(["kill", &id, "KILL"]).assert_ok();
+    let status = bg
+        .wait_timeout(default_timeout())
+        .expect("runoci run did not return after kill");
+    assert_eq!(status.code(), Some(137), "runoci run's exit after KILL");
+    assert!(
+        !rt.root().join(&id).exists(),
+        "expected the record removed when run returns"
+    );
+}
+
+/// `runoci run` itself SIGKILLed: the container goes on, as with runc, and
+/// its record lets `state` see it and `destroy --force` remove all of it.
+#[test]
+fn sigkilled_foreground_run_can_be_destroyed() {
+    let snap = HostSnapshot::take();
+    let (bundle, rt, id, mut bg) = foreground_forever("fg-kill");
+    kill(bg.pid(), Signal::SIGKILL).unwrap();
+    bg.wait_timeout(default_timeout())
+        .expect("runoci run did not die");
+    let st = rt.state(&id);
+    assert_eq!(st["status"], "running", "state after runoci run died: {st}");
+    rt.run(["destroy", &id]).assert_failed();
+    rt.run(["destroy", "--force", &id]).assert_ok();
+    assert!(
+        common::container_pids_with(&id).is_empty(),
+        "expected destroy --force to kill the container"
+    );
+    assert!(!rt.root().join(&id).exists(), "expected the record removed");
+    snap.assert_nothing_leaked(&[&id, bundle.path_str(), rt.root_str()]);
+}

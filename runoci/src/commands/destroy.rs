@@ -36,6 +36,10 @@ pub fn destroy(root: &Path, id: &str, force: bool) -> Result<()> {
             record.monitor_start_time,
             Duration::from_secs(30),
         );
+        // A foreground `runoci run` removes its record when it is done.
+        if !sd.dir.exists() {
+            return Ok(());
+        }
     }
     let _lock = sd.lock()?;
     crate::lifecycle::finish(&sd)?;

@@ -1,11 +1,15 @@
 //! `runoci run`: create the container, wait for it, return its status.
 //! runoci itself is the parent; signals it gets are forwarded to the init.
+//! The container is recorded under the root while it runs.
 
 use crate::cli::{Cli, RunArgs};
-use crate::container;
-use crate::error::Result;
+use crate::container::{self, ContainerOptions};
+use crate::error::{Context, Result};
 use crate::forward::Forwarder;
 use crate::hooks;
+use crate::lifecycle;
+use crate::state::{self, RuntimeRecord, StateDir};
+use runoci_proto::Status;
 
 pub fn run(cli: &Cli, args: &RunArgs) -> Result<i32> {
     if args.detach {
@@ -19,31 +23,83 @@ pub fn run(cli: &Cli, args: &RunArgs) -> Result<i32> {
     opts.console_socket = args.console_socket.clone();
     let spec = super::load_spec(&opts)?;
 
-    let forwarder = Forwarder::block()?;
-    let created =
-        container::create(&spec, &opts).map_err(|e| e.context(format!("container {}", opts.id)))?;
+    // The container is recorded under the root like a detached one, so
+    // `state`, `list`, `kill`, `exec` find it while it runs, the id cannot
+    // be run twice at once, and if runoci itself is killed `destroy` can
+    // still clean up after it. runoci stands in for the monitor.
+    let sd = StateDir::create(&cli.root, &opts.id)?;
+    let forwarder = match Forwarder::block() {
+        Ok(f) => f,
+        Err(e) => {
+            let _ = sd.remove();
+            return Err(e);
+        }
+    };
+    let created = match container::create(&spec, &opts) {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = sd.remove();
+            return Err(e.context(format!("container {}", opts.id)));
+        }
+    };
     let hooks = spec.hooks.clone().unwrap_or_default();
-    if let Err(e) = hooks::run_stage(
-        "poststart",
-        &hooks.poststart,
-        &created.hook_state.json("running"),
-    ) {
-        let state = created.hook_state.json("stopped");
-        created.abandon();
-        let _ = hooks::run_stage("poststop", &hooks.poststop, &state);
-        return Err(e.context(format!("container {}", opts.id)));
+    let started = record(&sd, &opts, &created, &hooks).and_then(|()| {
+        hooks::run_stage(
+            "poststart",
+            &hooks.poststart,
+            &created.hook_state.json("running"),
+        )
+    });
+    let cgroup = created.cgroup.clone();
+    let code = match started {
+        Ok(()) => forwarder.wait(created.pid, &created.pidfd, "the container"),
+        Err(e) => {
+            created.abandon();
+            Err(e.context(format!("container {}", opts.id)))
+        }
+    };
+    // Poststop once (not again if a `destroy --force` ran it), then the
+    // cgroups; the record goes last.
+    let finished = match sd.lock() {
+        Ok(_lock) if sd.file(state::RUNTIME_JSON).exists() => lifecycle::finish(&sd),
+        Ok(_) => Ok(()),
+        Err(e) => Err(e),
+    };
+    if let Err(e) = finished {
+        eprintln!("runoci: container {}: {e}", opts.id);
     }
-    let code = forwarder.wait(created.pid, &created.pidfd, "the container");
-    let _ = hooks::run_stage(
-        "poststop",
-        &hooks.poststop,
-        &created.hook_state.json("stopped"),
-    )
-    .map_err(|e| eprintln!("runoci: container {}: {e}", opts.id));
-    if let Some(cg) = &created.cgroup {
+    if let Some(cg) = &cgroup {
         if let Err(e) = cg.destroy() {
             eprintln!("runoci: container {}: remove cgroup: {e}", opts.id);
         }
     }
+    let _ = sd.remove();
     code
+}
+
+fn record(
+    sd: &StateDir,
+    opts: &ContainerOptions,
+    created: &container::Created,
+    hooks: &crate::spec::Hooks,
+) -> Result<()> {
+    let me = std::process::id() as i32;
+    std::fs::write(sd.file(state::TAG), b"").ctx("write .run_oci tag")?;
+    std::os::unix::fs::symlink(
+        opts.bundle.join(state::CONFIG_JSON),
+        sd.file(state::CONFIG_JSON),
+    )
+    .ctx("symlink config.json")?;
+    sd.write_record(&RuntimeRecord {
+        pid: created.pid,
+        pid_start_time: state::pid_start_time(created.pid).unwrap_or(0),
+        monitor_pid: me,
+        monitor_start_time: state::pid_start_time(me).unwrap_or(0),
+        cgroup: created.cgroup.as_ref().map(|c| c.to_record()),
+        owner_uid: nix::unistd::getuid().as_raw(),
+        poststop: hooks.poststop.clone(),
+        poststart: Vec::new(),
+    })?;
+    sd.write_state(&created.state_document(Status::Running))?;
+    sd.write_atomic(state::PID_FILE, format!("{}\n", created.pid).as_bytes())
 }

@@ -42,8 +42,8 @@ pub fn assert_fails_with(out: &Output, needle: &str) {
 
 /// A `runoci run` started in the background (to signal it). Drop kills it
 /// and, as a last resort, the container processes whose cmdline carries
-/// `marker` in another pid namespace (`run` keeps no state for the
-/// harness's cleanup to find).
+/// `marker` in another pid namespace (a killed `run` leaves its container
+/// running).
 pub struct Background {
     pub child: std::process::Child,
     pub marker: String,
