@@ -41,6 +41,16 @@ pub fn container_exited(dir: &Path, exit: &ExitStatus) -> Result<ExitStatus> {
 /// outlives us), then mounts, the monitor's socket and cgroups. Idempotent.
 pub fn finish(sd: &StateDir) -> Result<()> {
     let record = sd.read_record().unwrap_or_default();
+    // Nothing new will be served: from here on clients get ENOENT and read
+    // the files (which say stopped), instead of queueing behind poststop
+    // hooks that may take their time (the monitor goes on answering the
+    // connections it already has). A stale socket of a monitor that was
+    // killed goes here too.
+    match std::fs::remove_file(sd.file(SOCKET)) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => eprintln!("runoci: container {}: remove {SOCKET}: {e}", sd.id),
+    }
     let marker = sd.file(POSTSTOP_DONE);
     let first = std::fs::OpenOptions::new()
         .write(true)
@@ -48,23 +58,18 @@ pub fn finish(sd: &StateDir) -> Result<()> {
         .open(&marker)
         .is_ok();
     if first && !record.poststop.is_empty() {
-        let mut st = sd.read_state()?;
-        st.status = Status::Stopped;
-        let json = crate::container::hook_state_json(&st);
-        if let Err(e) = crate::hooks::run_stage("poststop", &record.poststop, &json) {
-            eprintln!("runoci: container {}: {e}", sd.id);
+        // Without a state to give them the hooks cannot run; the cleanup
+        // below still must.
+        let ran = sd.read_state().and_then(|mut st| {
+            st.status = Status::Stopped;
+            let json = crate::container::hook_state_json(&st);
+            crate::hooks::run_stage("poststop", &record.poststop, &json)
+        });
+        if let Err(e) = ran {
+            eprintln!("runoci: container {}: poststop: {e}", sd.id);
         }
     }
     unmount_under(&sd.dir);
-    // Nothing will be served any more: new clients must get ENOENT and
-    // read the files, not find a socket that looks alive (the monitor
-    // goes on answering the connections it already has). A stale socket
-    // of a monitor that was killed goes here too.
-    match std::fs::remove_file(sd.file(SOCKET)) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => eprintln!("runoci: container {}: remove {SOCKET}: {e}", sd.id),
-    }
     if let Some(cg) = &record.cgroup {
         crate::cgroups::Cgroup::from_record(cg)
             .destroy()

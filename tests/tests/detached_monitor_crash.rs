@@ -9,7 +9,6 @@ use detached_common::*;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use runoci_tests::{pid_alive, unique_id, Bundle, HostSnapshot, Runtime};
-use serde_json::json;
 
 #[test]
 fn kill_state_and_destroy_work_after_the_monitor_is_sigkilled() {
@@ -98,56 +97,27 @@ fn destroy_force_works_after_the_monitor_is_sigkilled() {
     snap.assert_nothing_leaked(&[&id, bundle.path_str(), rt.root_str()]);
 }
 
-/// A poststop hook that logs its run, says it started, and holds until the
-/// test releases it.
-const BLOCKING_HOOK: &str =
-    "#!/bin/sh\nstate=$(cat | tr -d '\\n')\necho \"poststop $state\" >> \"$LOG\"\n\
-touch \"$STARTED\"\nwhile [ ! -e \"$RELEASE\" ]; do sleep 0.05; done\n";
-
 #[test]
 fn destroy_finishes_the_cleanup_of_a_monitor_killed_mid_poststop() {
     let mut bundle = Bundle::new("d-mid");
     let rt = Runtime::runoci();
     let id = unique_id("d-mid");
-    let log = bundle.path().join("poststop.log");
-    let started = bundle.path().join("hook-started");
-    let release = bundle.path().join("hook-release");
-    let hook = bundle.path().join("poststop.sh");
-    write_script(&hook, BLOCKING_HOOK);
-    bundle.config_mut()["hooks"] = json!({
-        "poststop": [{
-            "path": hook.display().to_string(),
-            "env": [
-                format!("LOG={}", log.display()),
-                format!("STARTED={}", started.display()),
-                format!("RELEASE={}", release.display()),
-                "PATH=/bin:/usr/bin",
-            ],
-        }]
-    });
+    let hook = add_blocking_poststop(&mut bundle);
     set_args(&mut bundle, &forever_args(&id));
-    // Release the hook whatever happens, so nothing hangs after a failure.
-    struct Release(std::path::PathBuf);
-    impl Drop for Release {
-        fn drop(&mut self) {
-            let _ = std::fs::write(&self.0, b"");
-        }
-    }
-    let _release = Release(release.clone());
     let snap = HostSnapshot::take();
     start_ok(&rt, &bundle, &id, &[]);
     let pid = container_pid(&rt, &id);
     let monitor = monitor_pid(&rt, &id);
 
     rt.run(["kill", "-S", "KILL", &id]).assert_ok();
-    wait_until("the poststop hook to start", || started.exists());
+    wait_until("the poststop hook to start", || hook.started.exists());
     assert!(pid_alive(monitor), "expected the monitor to be in poststop");
     kill(Pid::from_raw(monitor), Signal::SIGKILL).unwrap();
     wait_until(&format!("the monitor ({monitor}) to die"), || {
         !pid_alive(monitor)
     });
     assert!(!pid_alive(pid), "expected the init ({pid}) dead");
-    std::fs::write(&release, b"").unwrap();
+    hook.release();
 
     let st = rt.state(&id);
     assert_eq!(
@@ -167,7 +137,7 @@ fn destroy_finishes_the_cleanup_of_a_monitor_killed_mid_poststop() {
     );
     rt.run(["destroy", &id]).assert_ok();
     assert_eq!(
-        hook_runs(&log),
+        hook_runs(&hook.log),
         1,
         "expected destroy not to run poststop again after the monitor started it"
     );

@@ -451,3 +451,36 @@ fn a_non_root_peer_is_refused() {
     assert_serving(&sock, pid, "refusing a non-root peer");
     rt.run(["destroy", "--force", &id]).assert_ok();
 }
+
+/// While the monitor runs a slow poststop hook, `runoci state` does not
+/// queue behind it: the socket is gone, and the files already say stopped
+/// with the exit status.
+#[test]
+fn state_answers_while_poststop_runs() {
+    let mut bundle = Bundle::new("d-slowpost");
+    let rt = Runtime::runoci();
+    let hook = add_blocking_poststop(&mut bundle);
+    let (id, sock, _pid) = running(&mut bundle, &rt, "d-slowpost");
+    let monitor = monitor_pid(&rt, &id);
+    rt.run(["kill", "-S", "KILL", &id]).assert_ok();
+    wait_until("the poststop hook to start", || hook.started.exists());
+
+    assert!(
+        !sock.exists(),
+        "expected monitor.sock removed before poststop"
+    );
+    let st = rt.run(["state", &id]);
+    st.assert_ok();
+    assert!(
+        st.elapsed < Duration::from_secs(10),
+        "state waited for the hook: {st}"
+    );
+    assert_eq!(st.json()["status"], "stopped", "{st}");
+    assert_eq!(st.json()["exit"]["signal"], 9, "{st}");
+    assert!(pid_alive(monitor), "expected the monitor still in poststop");
+
+    hook.release();
+    wait_monitor_done(&rt, &id, monitor);
+    assert_eq!(hook_runs(&hook.log), 1, "poststop runs");
+    rt.run(["destroy", &id]).assert_ok();
+}

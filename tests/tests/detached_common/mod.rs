@@ -162,3 +162,50 @@ pub fn cgroups_of(id: &str) -> Vec<PathBuf> {
         .filter(|p| p.to_string_lossy().contains(id))
         .collect()
 }
+
+/// A poststop hook that logs its run, says it started, and holds until the
+/// test releases it (or drops it: nothing hangs after a failed assertion).
+pub struct BlockingHook {
+    pub log: PathBuf,
+    pub started: PathBuf,
+    release: PathBuf,
+}
+
+impl BlockingHook {
+    pub fn release(&self) {
+        let _ = fs::write(&self.release, b"");
+    }
+}
+
+impl Drop for BlockingHook {
+    fn drop(&mut self) {
+        self.release();
+    }
+}
+
+const BLOCKING_HOOK: &str =
+    "#!/bin/sh\nstate=$(cat | tr -d '\\n')\necho \"poststop $state\" >> \"$LOG\"\n\
+touch \"$STARTED\"\nwhile [ ! -e \"$RELEASE\" ]; do sleep 0.05; done\n";
+
+/// Makes the bundle's only hook a [`BlockingHook`] at poststop.
+pub fn add_blocking_poststop(bundle: &mut Bundle) -> BlockingHook {
+    let hook = BlockingHook {
+        log: bundle.path().join("poststop.log"),
+        started: bundle.path().join("hook-started"),
+        release: bundle.path().join("hook-release"),
+    };
+    let script = bundle.path().join("poststop.sh");
+    write_script(&script, BLOCKING_HOOK);
+    bundle.config_mut()["hooks"] = json!({
+        "poststop": [{
+            "path": script.display().to_string(),
+            "env": [
+                format!("LOG={}", hook.log.display()),
+                format!("STARTED={}", hook.started.display()),
+                format!("RELEASE={}", hook.release.display()),
+                "PATH=/bin:/usr/bin",
+            ],
+        }]
+    });
+    hook
+}
