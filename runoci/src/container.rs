@@ -42,6 +42,10 @@ pub struct ContainerOptions {
     /// runc `--console-socket`: where the pty master goes when
     /// process.terminal is true.
     pub console_socket: Option<PathBuf>,
+    /// The container's record under the root: its cgroups are noted there
+    /// as soon as they exist, so that `destroy` finds them even if runoci
+    /// dies before the container is fully created.
+    pub state_dir: Option<PathBuf>,
 }
 
 /// The state handed to hooks.
@@ -212,6 +216,17 @@ pub fn create(spec: &Spec, opts: &ContainerOptions) -> Result<Created> {
             .join(" ")),
         crate::log::elapsed(tc)
     );
+    if let (Some(dir), Some(cg)) = (&opts.state_dir, &cgroup) {
+        let provisional = crate::state::RuntimeRecord {
+            cgroup: Some(cg.to_record()),
+            owner_uid: nix::unistd::getuid().as_raw(),
+            ..Default::default()
+        };
+        if let Err(e) = crate::state::StateDir::open_dir(dir).write_record(&provisional) {
+            let _ = cg.destroy();
+            return Err(e);
+        }
+    }
     let rootfs_shown = rootfs.display().to_string();
     let result = spawn(spec, opts, &ns, rootfs, cgroup.as_ref());
     match result {

@@ -198,3 +198,76 @@ fn monitor_cleans_up_after_its_record_was_deleted() {
     );
     snap.assert_nothing_leaked(&[&id, bundle.path_str(), rt.root_str()]);
 }
+
+/// runoci SIGKILLed in the middle of creating a container (held in a
+/// createRuntime hook, after the cgroups exist): `delete --force` removes
+/// everything it left, cgroups included, for `create` and for `run`.
+#[test]
+fn runtime_killed_mid_create_leaves_what_delete_force_removes() {
+    for verb in ["create", "run"] {
+        let mut bundle = Bundle::new("d-midcreate");
+        let rt = Runtime::runoci();
+        let id = unique_id("d-midcreate");
+        let started = bundle.path().join("hook-started");
+        let release = bundle.path().join("hook-release");
+        let hook = bundle.path().join("create-runtime.sh");
+        write_script(
+            &hook,
+            "#!/bin/sh\ntouch \"$STARTED\"\nwhile [ ! -e \"$RELEASE\" ]; do sleep 0.05; done\n",
+        );
+        bundle.config_mut()["hooks"] = serde_json::json!({
+            "createRuntime": [{
+                "path": hook.display().to_string(),
+                "env": [
+                    format!("STARTED={}", started.display()),
+                    format!("RELEASE={}", release.display()),
+                    "PATH=/bin:/usr/bin",
+                ],
+            }]
+        });
+        struct Release(std::path::PathBuf);
+        impl Drop for Release {
+            fn drop(&mut self) {
+                let _ = std::fs::write(&self.0, b"");
+            }
+        }
+        let _release = Release(release.clone());
+        set_args(&mut bundle, &forever_args(&id));
+        let snap = HostSnapshot::take();
+        let args: Vec<&str> = if verb == "create" {
+            vec!["create", "--bundle", bundle.path_str(), &id]
+        } else {
+            vec!["run", "-c", bundle.path_str(), &id]
+        };
+        let mut child = rt
+            .cmd(args)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        wait_until("the createRuntime hook to start", || started.exists());
+        assert!(
+            !cgroups_of(&id).is_empty(),
+            "{verb}: expected the cgroups made before createRuntime"
+        );
+        child.kill().unwrap();
+        child.wait().unwrap();
+        std::fs::write(&release, b"").unwrap();
+
+        let st = rt.run(["state", &id]);
+        st.assert_failed()
+            .assert_stderr_contains("creation was interrupted");
+        rt.run(["delete", "--force", &id]).assert_ok();
+        let cgs = cgroups_of(&id);
+        assert!(
+            cgs.is_empty(),
+            "{verb}: expected delete --force to remove the cgroups, saw {cgs:?}"
+        );
+        assert!(
+            !state_dir(&rt, &id).exists(),
+            "{verb}: expected the record removed"
+        );
+        snap.assert_nothing_leaked(&[&id, bundle.path_str(), rt.root_str()]);
+    }
+}

@@ -26,6 +26,7 @@ pub fn create(cli: &Cli, args: &RunArgs) -> Result<i32> {
     }
     let sd = StateDir::create(&cli.root, &opts.id)?;
     opts.container_dir = sd.dir.clone();
+    opts.state_dir = Some(sd.dir.clone());
     match create_in(&sd, &spec, &mut opts, args.pid_file.as_deref()) {
         Ok(()) => Ok(0),
         Err(e) => {

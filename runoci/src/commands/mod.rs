@@ -90,5 +90,6 @@ pub fn container_options(args: &RunArgs) -> Result<ContainerOptions> {
         exec_fifo: None,
         preserve_fds: args.preserve_fds,
         console_socket: None,
+        state_dir: None,
     })
 }

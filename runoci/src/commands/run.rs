@@ -28,6 +28,7 @@ pub fn run(cli: &Cli, args: &RunArgs) -> Result<i32> {
     // be run twice at once, and if runoci itself is killed `destroy` can
     // still clean up after it. runoci stands in for the monitor.
     let sd = StateDir::create(&cli.root, &opts.id)?;
+    opts.state_dir = Some(sd.dir.clone());
     let forwarder = match Forwarder::block() {
         Ok(f) => f,
         Err(e) => {

@@ -33,6 +33,7 @@ pub fn start_new(cli: &Cli, args: &RunArgs, log_file: Option<&Path>) -> Result<i
     let monitor = monitor_path(cli)?;
     let sd = StateDir::create(&cli.root, &opts.id)?;
     opts.container_dir = sd.dir.clone();
+    opts.state_dir = Some(sd.dir.clone());
     match start_in(&sd, &spec, &opts, &monitor, log_file) {
         Ok(()) => Ok(0),
         Err(e) => {

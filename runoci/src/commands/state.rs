@@ -16,6 +16,15 @@ pub fn current(root: &Path, id: &str) -> Result<State> {
 }
 
 pub fn from_files(sd: &StateDir) -> Result<State> {
+    if !sd.file(state::STATE_JSON).exists() {
+        return Err(Error::new(format!(
+            "container {}: no state recorded in {}: it is being created, or its creation was \
+             interrupted (runoci delete --force {} removes what it left)",
+            sd.id,
+            sd.dir.display(),
+            sd.id
+        )));
+    }
     let mut st = sd
         .read_state()
         .map_err(|e| e.context(format!("container {}", sd.id)))?;
