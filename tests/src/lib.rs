@@ -1196,3 +1196,11 @@ pub fn runoci_bin() -> &'static Path {
         bin
     })
 }
+
+/// `text` as lines of whitespace-separated words (for comparing output
+/// such as `/proc/self/uid_map` without caring about column widths).
+pub fn word_lines(text: &str) -> Vec<Vec<&str>> {
+    text.lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect()
+}

@@ -1001,10 +1001,7 @@ fn user_namespace_create_then_start() {
     c.config()["linux"]["uidMappings"] = map.clone();
     c.config()["linux"]["gidMappings"] = map;
     let out = c.run_to_end();
-    let lines: Vec<Vec<&str>> = out
-        .lines()
-        .map(|l| l.split_whitespace().collect())
-        .collect();
+    let lines = runoci_tests::word_lines(&out);
     spec!(
         lines == vec![vec!["0"], vec!["0", "100000", "65536"]],
         "config-linux.md#user-namespace-mappings",

@@ -214,11 +214,7 @@ fn uidmap_user_namespace() {
         &["sh", "-c", "id -u; cat /proc/self/uid_map"],
     );
     out.assert_ok();
-    let lines: Vec<Vec<&str>> = out
-        .stdout
-        .lines()
-        .map(|l| l.split_whitespace().collect())
-        .collect();
+    let lines = runoci_tests::word_lines(&out.stdout);
     assert_eq!(
         lines,
         vec![vec!["0"], vec!["0", "100000", "65536"]],

@@ -309,10 +309,7 @@ fn user_namespace_maps_container_root_to_host_range() {
         "userns",
         "cat /proc/self/uid_map /proc/self/gid_map; id -u; id -g; stat -c %U /bin/busybox; echo $$",
     );
-    let lines: Vec<Vec<&str>> = out
-        .lines()
-        .map(|l| l.split_whitespace().collect())
-        .collect();
+    let lines = runoci_tests::word_lines(&out);
     let expected: Vec<Vec<&str>> = vec![
         vec!["0", "100000", "65536"],
         vec!["0", "100000", "65536"],
@@ -389,11 +386,7 @@ fn use_current_user_maps_the_caller_to_root() {
     out.assert_ok();
     let me = nix::unistd::getuid().as_raw().to_string();
     let my_gid = nix::unistd::getgid().as_raw().to_string();
-    let lines: Vec<Vec<&str>> = out
-        .stdout
-        .lines()
-        .map(|l| l.split_whitespace().collect())
-        .collect();
+    let lines = runoci_tests::word_lines(&out.stdout);
     assert_eq!(
         lines.get(..3),
         Some(
