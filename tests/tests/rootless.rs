@@ -90,6 +90,30 @@ fn unprivileged_caller_runs_without_a_cgroup_and_says_so() {
     );
 }
 
+/// The run_oci way: an unprivileged `run -u` with no --root. The default
+/// root is not the caller's to write, so the container runs without a
+/// record (as the reference's `run` does) rather than failing.
+#[test]
+fn unprivileged_run_with_the_default_root_runs_without_a_record() {
+    let bundle = rootless_bundle("rootless-defroot");
+    let id = unique_id("rootless-defroot");
+    let mut cmd = Command::new("setpriv");
+    cmd.args(["--reuid", "65534", "--regid", "65534", "--clear-groups"])
+        .arg(runoci_bin())
+        .args(["run", "-u", "-c", bundle.path_str(), &id]);
+    let out = run_command(&mut cmd, b"", runoci_tests::default_timeout());
+    out.assert_ok();
+    assert_eq!(
+        out.stdout.lines().next().map(str::trim),
+        Some("0"),
+        "root in the user namespace\n{out}"
+    );
+    assert!(
+        !std::path::Path::new("/run/containers").join(&id).exists(),
+        "expected no record under the default root"
+    );
+}
+
 #[test]
 fn unprivileged_caller_asking_for_limits_gets_a_clear_error_and_nothing_is_left() {
     let mut bundle = rootless_bundle("rootless-limits");

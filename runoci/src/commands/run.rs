@@ -26,25 +26,43 @@ pub fn run(cli: &Cli, args: &RunArgs) -> Result<i32> {
     // The container is recorded under the root like a detached one, so
     // `state`, `list`, `kill`, `exec` find it while it runs, the id cannot
     // be run twice at once, and if runoci itself is killed `destroy` can
-    // still clean up after it. runoci stands in for the monitor.
-    let sd = StateDir::create(&cli.root, &opts.id)?;
-    opts.state_dir = Some(sd.dir.clone());
+    // still clean up after it. runoci stands in for the monitor. A caller
+    // who may not write the root (an unprivileged `run -u` with the
+    // default root) runs without a record, as the reference does.
+    let sd = match StateDir::create(&cli.root, &opts.id) {
+        Ok(sd) => Some(sd),
+        Err(e) if !StateDir::exists(&cli.root, &opts.id) && !writable_dir(&cli.root) => {
+            crate::debug!("container {}: running without a record: {e}", opts.id);
+            None
+        }
+        Err(e) => return Err(e),
+    };
+    let remove_record = || {
+        if let Some(sd) = &sd {
+            let _ = sd.remove();
+        }
+    };
+    opts.state_dir = sd.as_ref().map(|sd| sd.dir.clone());
     let forwarder = match Forwarder::block() {
         Ok(f) => f,
         Err(e) => {
-            let _ = sd.remove();
+            remove_record();
             return Err(e);
         }
     };
     let created = match container::create(&spec, &opts) {
         Ok(c) => c,
         Err(e) => {
-            let _ = sd.remove();
+            remove_record();
             return Err(e.context(format!("container {}", opts.id)));
         }
     };
     let hooks = spec.hooks.clone().unwrap_or_default();
-    let started = record(&sd, &opts, &created, &hooks).and_then(|()| {
+    let recorded = match &sd {
+        Some(sd) => record(sd, &opts, &created, &hooks),
+        None => Ok(()),
+    };
+    let started = recorded.and_then(|()| {
         hooks::run_stage(
             "poststart",
             &hooks.poststart,
@@ -52,6 +70,7 @@ pub fn run(cli: &Cli, args: &RunArgs) -> Result<i32> {
         )
     });
     let cgroup = created.cgroup.clone();
+    let stopped = created.hook_state.json("stopped");
     let code = match started {
         Ok(()) => forwarder.wait(created.pid, &created.pidfd, "the container"),
         Err(e) => {
@@ -61,10 +80,13 @@ pub fn run(cli: &Cli, args: &RunArgs) -> Result<i32> {
     };
     // Poststop once (not again if a `destroy --force` ran it), then the
     // cgroups; the record goes last.
-    let finished = match sd.lock() {
-        Ok(_lock) if sd.file(state::RUNTIME_JSON).exists() => lifecycle::finish(&sd),
-        Ok(_) => Ok(()),
-        Err(e) => Err(e),
+    let finished = match &sd {
+        Some(sd) => match sd.lock() {
+            Ok(_lock) if sd.file(state::RUNTIME_JSON).exists() => lifecycle::finish(sd),
+            Ok(_) => Ok(()),
+            Err(e) => Err(e),
+        },
+        None => hooks::run_stage("poststop", &hooks.poststop, &stopped),
     };
     if let Err(e) = finished {
         eprintln!("runoci: container {}: {e}", opts.id);
@@ -74,8 +96,14 @@ pub fn run(cli: &Cli, args: &RunArgs) -> Result<i32> {
             eprintln!("runoci: container {}: remove cgroup: {e}", opts.id);
         }
     }
-    let _ = sd.remove();
+    remove_record();
     code
+}
+
+/// `dir` exists and we may create entries in it.
+fn writable_dir(dir: &std::path::Path) -> bool {
+    use nix::unistd::{access, AccessFlags};
+    dir.is_dir() && access(dir, AccessFlags::W_OK | AccessFlags::X_OK).is_ok()
 }
 
 fn record(
