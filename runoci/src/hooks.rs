@@ -1,9 +1,12 @@
 //! Running OCI hooks: the state document on stdin, `env` replacing the
 //! environment (a scrubbed one when absent), `args[0]` replaced by `path`
-//! as the reference does, and `timeout` enforced by killing the hook.
+//! as the reference does, and `timeout` enforced by killing the hook (as
+//! is a stop signal that runoci holds blocked, such as `run`'s Ctrl-C).
 
 use crate::error::{Error, Result};
 use crate::spec::Hook;
+use nix::sys::signal::{SigSet, Signal};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
 use std::io::Write;
 use std::os::fd::AsRawFd;
 use std::process::{Command, Stdio};
@@ -58,27 +61,13 @@ fn run_one(hook: &Hook, state_json: &str) -> Result<()> {
         .timeout
         .filter(|t| *t > 0)
         .map(|t| Instant::now() + Duration::from_secs(t as u64));
-    if let (Some(deadline), Some(pidfd)) = (deadline, &pidfd) {
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let mut pfd = libc::pollfd {
-                fd: pidfd.as_raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            };
-            let ms = left.as_millis().min(i32::MAX as u128) as i32;
-            // SAFETY: one valid pollfd.
-            let n = unsafe { libc::poll(&mut pfd, 1, ms) };
-            if n > 0 {
-                break;
-            }
-            if n == 0 || Instant::now() >= deadline {
+    let interrupts = blocked_interrupts();
+    if let Some(pidfd) = &pidfd {
+        if deadline.is_some() || interrupts.is_some() {
+            if let Err(e) = watch(pidfd, deadline, interrupts.as_ref(), hook) {
                 let _ = crate::pidfd::send_signal(pidfd, libc::SIGKILL);
                 let _ = child.wait();
-                return Err(Error::new(format!(
-                    "timed out after {}s; killed",
-                    hook.timeout.unwrap_or(0)
-                )));
+                return Err(e);
             }
         }
     }
@@ -94,4 +83,81 @@ fn run_one(hook: &Hook, state_json: &str) -> Result<()> {
             status.code().unwrap_or(-1)
         )),
     })
+}
+
+/// Waits for the hook (its pidfd) until `deadline`, or until one of the
+/// `interrupts` arrives. Err says why the hook must be killed.
+fn watch(
+    pidfd: &std::os::fd::OwnedFd,
+    deadline: Option<Instant>,
+    interrupts: Option<&SignalFd>,
+    hook: &Hook,
+) -> Result<()> {
+    loop {
+        let mut fds = [
+            libc::pollfd {
+                fd: pidfd.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            },
+            libc::pollfd {
+                fd: interrupts.map_or(-1, |s| s.as_raw_fd()),
+                events: libc::POLLIN,
+                revents: 0,
+            },
+        ];
+        let ms = match deadline {
+            Some(d) => {
+                let left = d.saturating_duration_since(Instant::now());
+                left.as_millis().min(i32::MAX as u128) as i32
+            }
+            None => -1,
+        };
+        // SAFETY: two valid pollfds (a negative fd is ignored by poll).
+        let n = unsafe { libc::poll(fds.as_mut_ptr(), 2, ms) };
+        if n < 0 {
+            if std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Ok(()); // cannot watch: fall back to a plain wait
+        }
+        if fds[0].revents != 0 {
+            return Ok(());
+        }
+        if fds[1].revents != 0 {
+            if let Some(Ok(Some(info))) = interrupts.map(|s| s.read_signal()) {
+                let name = Signal::try_from(info.ssi_signo as i32)
+                    .map_or_else(|_| info.ssi_signo.to_string(), |s| s.as_str().to_string());
+                return Err(Error::new(format!("interrupted by {name}; killed")));
+            }
+        }
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            return Err(Error::new(format!(
+                "timed out after {}s; killed",
+                hook.timeout.unwrap_or(0)
+            )));
+        }
+    }
+}
+
+/// The signals that mean "stop" (INT, TERM, HUP, QUIT) that this process
+/// has blocked — the foreground `run` blocks them to forward them to the
+/// container — as a signalfd. While a hook runs they would otherwise wait,
+/// unseen, behind a hook that hangs: the user's Ctrl-C must end it.
+/// None when none is blocked (there the default action already ends us).
+fn blocked_interrupts() -> Option<SignalFd> {
+    let current = SigSet::thread_get_mask().ok()?;
+    let mut mask = SigSet::empty();
+    for s in [
+        Signal::SIGINT,
+        Signal::SIGTERM,
+        Signal::SIGHUP,
+        Signal::SIGQUIT,
+    ] {
+        if current.contains(s) {
+            mask.add(s);
+        }
+    }
+    mask.iter().next()?; // none blocked
+    SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK).ok()
 }

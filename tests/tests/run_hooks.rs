@@ -1,6 +1,7 @@
 //! `runoci run` and hooks: every stage fires once, in order, with the OCI
 //! state on stdin; `args` and `env` reach the hook as configured; a hook
-//! past its `timeout` is killed and fails the run without leftovers.
+//! past its `timeout`, or hanging when the user presses Ctrl-C, is killed
+//! and fails the run without leftovers.
 
 mod common;
 
@@ -204,6 +205,82 @@ fn hook_past_its_timeout_is_killed_and_fails_the_run_leaving_nothing() {
     assert!(
         !pid_alive(hook_pid),
         "expected the timed-out hook (pid {hook_pid}) to be killed"
+    );
+    snap.assert_nothing_leaked(&[&id, bundle.path_str(), rt.root_str()]);
+}
+
+/// A hook that hangs with no timeout: Ctrl-C (SIGINT) to `runoci run`
+/// ends it — the hook is killed, the run fails saying so, and nothing is
+/// left — instead of waiting, unseen, for the container to forward it to.
+#[test]
+fn sigint_during_a_hanging_hook_kills_it_and_fails_the_run_leaving_nothing() {
+    let mut bundle = Bundle::new("hook-sigint");
+    let rt = Runtime::runoci();
+    let id = unique_id("hooksigint");
+    let pidfile = bundle.path().join("hook.pid");
+    bundle.config_mut()["hooks"] = json!({
+        "createRuntime": [{
+            "path": "/bin/sh",
+            "args": ["sh", "-c", "echo $$ > \"$1\".tmp; mv \"$1\".tmp \"$1\"; exec sleep 600", "sh", pidfile.display().to_string()],
+        }]
+    });
+    bundle.set_args(&["sh", "-c", "echo program ran"]);
+    let snap = HostSnapshot::take();
+    let mut child = rt
+        .cmd(["run", "-c", bundle.path_str(), &id])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + runoci_tests::default_timeout();
+    while !pidfile.exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the hook never started"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let hook_pid: i32 = fs::read_to_string(&pidfile)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let mut status = None;
+    while status.is_none() && std::time::Instant::now() < deadline {
+        status = child.try_wait().unwrap();
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    if status.is_none() {
+        let _ = child.kill();
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(hook_pid),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+        panic!("runoci run did not end after SIGINT while a hook hung");
+    }
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success(),
+        "expected a failed run, stderr {stderr}"
+    );
+    assert!(
+        stderr.contains("createRuntime hook [0] /bin/sh: interrupted by SIGINT"),
+        "expected the error to name the hook and the signal, saw {stderr:?}"
+    );
+    assert!(
+        !String::from_utf8_lossy(&out.stdout).contains("program ran"),
+        "expected the program never to run"
+    );
+    assert!(
+        !pid_alive(hook_pid),
+        "expected the interrupted hook (pid {hook_pid}) to be killed"
     );
     snap.assert_nothing_leaked(&[&id, bundle.path_str(), rt.root_str()]);
 }
