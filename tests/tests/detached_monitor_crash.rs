@@ -271,3 +271,56 @@ fn runtime_killed_mid_create_leaves_what_delete_force_removes() {
         snap.assert_nothing_leaked(&[&id, bundle.path_str(), rt.root_str()]);
     }
 }
+
+/// Ctrl-C on a `runoci start` that hangs in a hook (no timeout): the start
+/// fails saying so, and the creator, its hook and everything recorded are
+/// gone — the creator runs in its own session, out of the terminal's reach,
+/// so `start` itself must stop it.
+#[test]
+fn sigint_to_a_start_stuck_in_a_hook_leaves_nothing() {
+    let mut bundle = Bundle::new("d-startint");
+    let rt = Runtime::runoci();
+    let id = unique_id("d-startint");
+    let pidfile = bundle.path().join("hook.pid");
+    bundle.config_mut()["hooks"] = serde_json::json!({
+        "createRuntime": [{
+            "path": "/bin/sh",
+            "args": ["sh", "-c", "echo $$ > \"$1\".tmp; mv \"$1\".tmp \"$1\"; exec sleep 600", "sh", pidfile.display().to_string()],
+        }]
+    });
+    set_args(&mut bundle, &forever_args(&id));
+    let snap = HostSnapshot::take();
+    let mut child = rt
+        .cmd(["start", "-c", bundle.path_str(), &id])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_until("the createRuntime hook to start", || pidfile.exists());
+    let hook_pid: i32 = std::fs::read_to_string(&pidfile)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    kill(Pid::from_raw(child.id() as i32), Signal::SIGINT).unwrap();
+    let mut status = None;
+    wait_until("runoci start to end after SIGINT", || {
+        status = child.try_wait().unwrap();
+        status.is_some()
+    });
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "expected start to fail: {stderr}");
+    assert!(
+        stderr.contains("interrupted by SIGINT"),
+        "expected the error to say why, saw {stderr:?}"
+    );
+    wait_until(&format!("the hook ({hook_pid}) to be gone"), || {
+        !pid_alive(hook_pid)
+    });
+    assert!(!state_dir(&rt, &id).exists(), "expected no record of {id}");
+    let cgs = cgroups_of(&id);
+    assert!(cgs.is_empty(), "expected no cgroups of {id}, saw {cgs:?}");
+    snap.assert_nothing_leaked(&[&id, bundle.path_str(), rt.root_str()]);
+}

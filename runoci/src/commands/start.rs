@@ -45,11 +45,15 @@ pub fn start_new(cli: &Cli, args: &RunArgs, log_file: Option<&Path>) -> Result<i
 }
 
 /// The monitor failed after the container was recorded (it could not be
-/// exec'd or could not start serving): the init is nobody's child now.
-/// Kill it (its recorded start time proves the pid is still it) and undo
-/// the rest: poststop once, mounts, cgroups.
+/// exec'd or could not start serving), or the start was interrupted: the
+/// init is nobody's child now. Kill it (its recorded start time proves the
+/// pid is still it) and whatever else is in its cgroups, and undo the
+/// rest: poststop once, mounts, cgroups.
 fn abandon_recorded(sd: &StateDir) {
     let Ok(record) = sd.read_record() else { return };
+    if record.cgroup.is_some() {
+        let _ = crate::lifecycle::kill_all(&sd.dir, libc::SIGKILL);
+    }
     if state::same_process(record.pid, record.pid_start_time) {
         if let Ok(fd) = crate::pidfd::open(record.pid) {
             if state::same_process(record.pid, record.pid_start_time) {
@@ -117,10 +121,19 @@ fn start_in(
 ) -> Result<()> {
     write_links(sd, spec, opts, log_file)?;
     let (report_r, report_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).ctx("pipe")?;
+    // Ctrl-C (or TERM, HUP, QUIT) while we wait must stop the start, not
+    // leave the creator — in its own session, out of the terminal's reach —
+    // going on with a container nobody asked for any more. Held blocked
+    // from before the fork, so none is lost; the creator gets the mask
+    // back as it was.
+    let stop = StopSignals::block();
     // SAFETY: single-threaded; the child goes on to create the container
     // and exec the monitor, or exits.
     match unsafe { nix::unistd::fork() }.ctx("fork the monitor")? {
         nix::unistd::ForkResult::Child => {
+            if let Some(stop) = &stop {
+                stop.restore();
+            }
             drop(report_r);
             let mut w = std::fs::File::from(report_w);
             let err = match become_monitor(sd, spec, opts, monitor, log_file, &mut w) {
@@ -131,10 +144,22 @@ fn start_in(
             // SAFETY: leave without running the parent's destructors twice.
             unsafe { libc::_exit(1) }
         }
-        nix::unistd::ForkResult::Parent { .. } => {
+        nix::unistd::ForkResult::Parent { child } => {
             drop(report_w);
+            let report = std::fs::File::from(report_r);
+            if let Some(sig) = interrupted_while_waiting(&report, stop.as_ref()) {
+                // The creator, its hooks and an init still in its process
+                // group go at once; the caller (start_new) then undoes
+                // what the record names.
+                // (The creator may not have made its session yet: it
+                // is killed by pid too.)
+                let _ = nix::sys::signal::kill(child, nix::sys::signal::Signal::SIGKILL);
+                let _ = nix::sys::signal::killpg(child, nix::sys::signal::Signal::SIGKILL);
+                let _ = nix::sys::wait::waitpid(child, None);
+                return Err(Error::new(format!("interrupted by {}", sig.as_str())));
+            }
             let mut msg = String::new();
-            let _ = std::fs::File::from(report_r).read_to_string(&mut msg);
+            let _ = (&report).read_to_string(&mut msg);
             let msg = msg.trim();
             if msg.starts_with("ok") {
                 Ok(())
@@ -297,4 +322,91 @@ fn exec_monitor(
             .collect::<Vec<_>>(),
     )
     .context("exec runoci-monitor")
+}
+
+/// INT, TERM, HUP and QUIT held blocked, with a signalfd to see them; the
+/// mask is restored on drop.
+struct StopSignals {
+    old: nix::sys::signal::SigSet,
+    fd: nix::sys::signalfd::SignalFd,
+}
+
+impl StopSignals {
+    fn block() -> Option<StopSignals> {
+        use nix::sys::signal::{SigSet, SigmaskHow, Signal};
+        let mut mask = SigSet::empty();
+        for s in [
+            Signal::SIGINT,
+            Signal::SIGTERM,
+            Signal::SIGHUP,
+            Signal::SIGQUIT,
+        ] {
+            mask.add(s);
+        }
+        let mut old = SigSet::empty();
+        nix::sys::signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&mask), Some(&mut old)).ok()?;
+        match nix::sys::signalfd::SignalFd::with_flags(
+            &mask,
+            nix::sys::signalfd::SfdFlags::SFD_CLOEXEC | nix::sys::signalfd::SfdFlags::SFD_NONBLOCK,
+        ) {
+            Ok(fd) => Some(StopSignals { old, fd }),
+            Err(_) => {
+                let _ = nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&old), None);
+                None
+            }
+        }
+    }
+
+    fn restore(&self) {
+        let _ = nix::sys::signal::sigprocmask(
+            nix::sys::signal::SigmaskHow::SIG_SETMASK,
+            Some(&self.old),
+            None,
+        );
+    }
+}
+
+impl Drop for StopSignals {
+    fn drop(&mut self) {
+        self.restore();
+    }
+}
+
+/// Waits until `report` is readable (the creator reported, or died), or a
+/// stop signal arrives: that signal.
+fn interrupted_while_waiting(
+    report: &std::fs::File,
+    stop: Option<&StopSignals>,
+) -> Option<nix::sys::signal::Signal> {
+    let stop = stop?;
+    loop {
+        let mut fds = [
+            libc::pollfd {
+                fd: report.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            },
+            libc::pollfd {
+                fd: stop.fd.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            },
+        ];
+        // SAFETY: two valid pollfds.
+        let n = unsafe { libc::poll(fds.as_mut_ptr(), 2, -1) };
+        if n < 0 {
+            if std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
+                continue;
+            }
+            return None;
+        }
+        if fds[1].revents != 0 {
+            if let Ok(Some(info)) = stop.fd.read_signal() {
+                return nix::sys::signal::Signal::try_from(info.ssi_signo as i32).ok();
+            }
+        }
+        if fds[0].revents != 0 {
+            return None;
+        }
+    }
 }
