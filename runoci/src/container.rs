@@ -115,6 +115,34 @@ pub struct Created {
 }
 
 impl Created {
+    /// Records the container in `sd` as now `status`: runtime.json (the
+    /// init and `monitor_pid`, the process that waits for it — 0 when
+    /// none does yet, as after runc's `create` — with their start times,
+    /// the cgroups, the poststop hooks as created and the `poststart`
+    /// hooks still to run), state.json and container.pid.
+    pub fn record(
+        &self,
+        sd: &crate::state::StateDir,
+        status: Status,
+        monitor_pid: i32,
+        poststop: &[crate::spec::Hook],
+        poststart: &[crate::spec::Hook],
+    ) -> Result<()> {
+        use crate::state;
+        sd.write_record(&state::RuntimeRecord {
+            pid: self.pid,
+            pid_start_time: state::pid_start_time(self.pid).unwrap_or(0),
+            monitor_pid,
+            monitor_start_time: state::pid_start_time(monitor_pid).unwrap_or(0),
+            cgroup: self.cgroup.as_ref().map(|c| c.to_record()),
+            owner_uid: nix::unistd::getuid().as_raw(),
+            poststop: poststop.to_vec(),
+            poststart: poststart.to_vec(),
+        })?;
+        sd.write_state(&self.state_document(status))?;
+        sd.write_atomic(state::PID_FILE, format!("{}\n", self.pid).as_bytes())
+    }
+
     /// The state document to record for a container now in `status`.
     pub fn state_document(&self, status: Status) -> State {
         let mut st = self.hook_state.state.clone();

@@ -182,6 +182,15 @@ impl StateDir {
         self.write_atomic(RUNTIME_JSON, &data)
     }
 
+    /// The first entries of every record: `config.json`, a link to the
+    /// bundle's, and the tag that says runoci made this directory (`kill`
+    /// refuses directories without it).
+    pub fn link_bundle(&self, bundle: &Path) -> Result<()> {
+        std::os::unix::fs::symlink(bundle.join(CONFIG_JSON), self.file(CONFIG_JSON))
+            .ctx("symlink config.json")?;
+        std::fs::write(self.file(TAG), b"").ctx("write .run_oci tag")
+    }
+
     pub fn is_run_oci_managed(&self) -> bool {
         self.file(TAG).exists()
     }

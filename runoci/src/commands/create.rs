@@ -7,7 +7,7 @@ use crate::cli::{Cli, RunArgs};
 use crate::container::{self, ContainerOptions};
 use crate::error::{Context, Error, Result};
 use crate::spec::Spec;
-use crate::state::{self, RuntimeRecord, StateDir};
+use crate::state::{self, StateDir};
 use runoci_proto::Status;
 use std::io::Read;
 use std::path::Path;
@@ -51,14 +51,7 @@ fn create_in(
     opts: &mut ContainerOptions,
     pid_file: Option<&Path>,
 ) -> Result<()> {
-    std::os::unix::fs::symlink(
-        opts.bundle.join(state::CONFIG_JSON),
-        sd.file(state::CONFIG_JSON),
-    )
-    .ctx("symlink config.json")?;
-    // Every container runoci made carries the tag: `kill` refuses
-    // directories under the root that some other tool left there.
-    std::fs::write(sd.file(state::TAG), b"").ctx("write .run_oci tag")?;
+    sd.link_bundle(&opts.bundle)?;
     // 0622: the init opens it for writing after switching to the
     // container's user (through its own fd: the 0700 state dir is not
     // traversed).
@@ -71,18 +64,9 @@ fn create_in(
     let created = container::create(spec, opts)?;
     let record = || -> Result<()> {
         let hooks = spec.hooks.clone().unwrap_or_default();
-        sd.write_record(&RuntimeRecord {
-            pid: created.pid,
-            pid_start_time: state::pid_start_time(created.pid).unwrap_or(0),
-            monitor_pid: 0,
-            monitor_start_time: 0,
-            cgroup: created.cgroup.as_ref().map(|c| c.to_record()),
-            owner_uid: nix::unistd::getuid().as_raw(),
-            poststop: hooks.poststop,
-            poststart: hooks.poststart,
-        })?;
-        sd.write_state(&created.state_document(Status::Created))?;
-        sd.write_atomic(state::PID_FILE, format!("{}\n", created.pid).as_bytes())?;
+        // No process waits for the init after `create`; `start` runs the
+        // poststart hooks recorded here.
+        created.record(sd, Status::Created, 0, &hooks.poststop, &hooks.poststart)?;
         if let Some(p) = pid_file {
             write_pid_file(p, created.pid)?;
         }

@@ -3,12 +3,12 @@
 //! The container is recorded under the root while it runs.
 
 use crate::cli::{Cli, RunArgs};
-use crate::container::{self, ContainerOptions};
-use crate::error::{Context, Result};
+use crate::container;
+use crate::error::Result;
 use crate::forward::Forwarder;
 use crate::hooks;
 use crate::lifecycle;
-use crate::state::{self, RuntimeRecord, StateDir};
+use crate::state::{self, StateDir};
 use runoci_proto::Status;
 
 pub fn run(cli: &Cli, args: &RunArgs) -> Result<i32> {
@@ -58,8 +58,17 @@ pub fn run(cli: &Cli, args: &RunArgs) -> Result<i32> {
         }
     };
     let hooks = spec.hooks.clone().unwrap_or_default();
+    // runoci waits for the init: it stands in for the monitor.
     let recorded = match &sd {
-        Some(sd) => record(sd, &opts, &created, &hooks),
+        Some(sd) => sd.link_bundle(&opts.bundle).and_then(|()| {
+            created.record(
+                sd,
+                Status::Running,
+                std::process::id() as i32,
+                &hooks.poststop,
+                &[],
+            )
+        }),
         None => Ok(()),
     };
     let started = recorded.and_then(|()| {
@@ -106,29 +115,3 @@ fn writable_dir(dir: &std::path::Path) -> bool {
     dir.is_dir() && access(dir, AccessFlags::W_OK | AccessFlags::X_OK).is_ok()
 }
 
-fn record(
-    sd: &StateDir,
-    opts: &ContainerOptions,
-    created: &container::Created,
-    hooks: &crate::spec::Hooks,
-) -> Result<()> {
-    let me = std::process::id() as i32;
-    std::fs::write(sd.file(state::TAG), b"").ctx("write .run_oci tag")?;
-    std::os::unix::fs::symlink(
-        opts.bundle.join(state::CONFIG_JSON),
-        sd.file(state::CONFIG_JSON),
-    )
-    .ctx("symlink config.json")?;
-    sd.write_record(&RuntimeRecord {
-        pid: created.pid,
-        pid_start_time: state::pid_start_time(created.pid).unwrap_or(0),
-        monitor_pid: me,
-        monitor_start_time: state::pid_start_time(me).unwrap_or(0),
-        cgroup: created.cgroup.as_ref().map(|c| c.to_record()),
-        owner_uid: nix::unistd::getuid().as_raw(),
-        poststop: hooks.poststop.clone(),
-        poststart: Vec::new(),
-    })?;
-    sd.write_state(&created.state_document(Status::Running))?;
-    sd.write_atomic(state::PID_FILE, format!("{}\n", created.pid).as_bytes())
-}

@@ -12,7 +12,7 @@ use crate::cli::{Cli, RunArgs};
 use crate::container::{self, Created};
 use crate::error::{Context, Error, Result};
 use crate::spec::Spec;
-use crate::state::{self, RuntimeRecord, StateDir};
+use crate::state::{self, StateDir};
 use runoci_proto::Status;
 use std::io::{Read, Write};
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -99,8 +99,7 @@ fn write_links(
         std::os::unix::fs::symlink(target, sd.file(name))
             .with_ctx(|| format!("symlink {}", sd.file(name).display()))
     };
-    link(&opts.bundle.join(state::CONFIG_JSON), state::CONFIG_JSON)?;
-    std::fs::write(sd.file(state::TAG), b"").ctx("write .run_oci tag")?;
+    sd.link_bundle(&opts.bundle)?;
     std::fs::create_dir(sd.file("mountpoints")).ctx("mkdir mountpoints")?;
     link(
         &crate::rootfs::rootfs_path(spec, &opts.bundle)?,
@@ -239,19 +238,14 @@ fn record_running(
         &hooks.poststart,
         &created.hook_state.json("running"),
     )?;
-    let record = RuntimeRecord {
-        pid: created.pid,
-        pid_start_time: state::pid_start_time(created.pid).unwrap_or(0),
-        monitor_pid: std::process::id() as i32,
-        monitor_start_time: state::pid_start_time(std::process::id() as i32).unwrap_or(0),
-        cgroup: created.cgroup.as_ref().map(|c| c.to_record()),
-        owner_uid: nix::unistd::getuid().as_raw(),
-        poststop: hooks.poststop.clone(),
-        poststart: Vec::new(),
-    };
-    sd.write_record(&record)?;
-    sd.write_state(&created.state_document(Status::Running))?;
-    sd.write_atomic(state::PID_FILE, format!("{}\n", created.pid).as_bytes())?;
+    // This process becomes the monitor (same pid after the exec).
+    created.record(
+        sd,
+        Status::Running,
+        std::process::id() as i32,
+        &hooks.poststop,
+        &[],
+    )?;
     let sock = sd.file(state::SOCKET);
     let listener = std::os::unix::net::UnixListener::bind(&sock)
         .with_ctx(|| format!("bind {}", sock.display()))?;
