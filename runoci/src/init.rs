@@ -235,13 +235,20 @@ fn run(a: &ChildArgs) -> Result<Never> {
     unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, 0, 0, 0, 0) };
     a.chan.send(&Message::Ready)?;
 
-    if let Some(fifo) = &a.exec_fifo {
-        wait_for_start(fifo)?;
-    }
+    let started = match &a.exec_fifo {
+        Some(fifo) => Some(wait_for_start(fifo)?),
+        None => None,
+    };
     if let Some(h) = &spec.hooks {
         // startContainer: in the container, after start, before the program
         // (with the program's credentials, as runc runs them).
         crate::hooks::run_stage("startContainer", &h.start_container, &state.json("created"))?;
+    }
+    if let Some(mut f) = started {
+        // Only now does `start` go on to its poststart hooks: they must
+        // follow startContainer (a failed one closes the FIFO unwritten,
+        // and `start` reports that the init exited).
+        std::io::Write::write_all(&mut f, b"0").ctx("write exec FIFO")?;
     }
 
     if !a.opts.run_as_init {
@@ -252,16 +259,14 @@ fn run(a: &ChildArgs) -> Result<Never> {
 }
 
 /// runc's exec.fifo: opening it for writing blocks until `start` opens it
-/// for reading; then we write one byte so `start` knows we got past it.
-fn wait_for_start(fifo: &std::os::fd::OwnedFd) -> Result<()> {
-    use std::io::Write;
+/// for reading. The caller writes one byte once the container is ready to
+/// run its program, so `start` knows we got past the startContainer hooks.
+fn wait_for_start(fifo: &std::os::fd::OwnedFd) -> Result<std::fs::File> {
     let path = format!("/proc/self/fd/{}", fifo.as_raw_fd());
-    let mut f = std::fs::OpenOptions::new()
+    std::fs::OpenOptions::new()
         .write(true)
         .open(&path)
-        .ctx("open exec FIFO for writing")?;
-    f.write_all(b"0").ctx("write exec FIFO")?;
-    Ok(())
+        .ctx("open exec FIFO for writing")
 }
 
 fn make_cwd(cwd: &str) -> Result<()> {
