@@ -159,10 +159,9 @@ fn setup(args: Args) -> Result<Monitor, String> {
         Err(e) => return Err(fail("waitid", e)),
     }
     let state = load_state(&args.state_dir, &id);
-    let cgroup = runoci::state::StateDir::open_dir(&args.state_dir)
+    let record = runoci::state::StateDir::open_dir(&args.state_dir)
         .read_record()
-        .ok()
-        .and_then(|r| r.cgroup);
+        .unwrap_or_default();
     let cfg = Config {
         state_dir: args.state_dir,
         pid: args.pid,
@@ -171,7 +170,7 @@ fn setup(args: Args) -> Result<Monitor, String> {
         owner_uid: args.owner_uid,
         oom_fd,
         oom_events_file: args.oom_events_file,
-        cgroup,
+        record,
     };
     Monitor::new(cfg, state).map_err(|e| fail("event loop", e))
 }

@@ -6,7 +6,7 @@ use crate::sys;
 use mio::net::{UnixListener, UnixStream};
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
-use runoci::cgroups::CgroupRecord;
+use runoci::state::RuntimeRecord;
 use runoci_proto::{
     decode_request, encode_event_into, encode_reply_into, Event, ExitStatus, ProtoError, Reply,
     Request, State, Stats, Status, MAX_REQUEST_LEN,
@@ -54,9 +54,9 @@ pub struct Config {
     /// cgroup v2: `memory.events`, watched with inotify; an `oom` event is
     /// sent when its `oom_kill` count grows.
     pub oom_events_file: Option<PathBuf>,
-    /// The container's cgroups as recorded at start: removed from memory
-    /// if the state directory is gone by the time the init exits.
-    pub cgroup: Option<CgroupRecord>,
+    /// The container's record as read at start: the cleanup goes by it if
+    /// the one on disk is gone by the time the init exits.
+    pub record: RuntimeRecord,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -102,7 +102,7 @@ pub struct Monitor {
     oom_file: Option<(PathBuf, u64)>,
     /// Scratch for encoding a broadcast once.
     scratch: Vec<u8>,
-    cgroup: Option<CgroupRecord>,
+    record: RuntimeRecord,
 }
 
 impl Monitor {
@@ -147,7 +147,7 @@ impl Monitor {
             oom_events: 0,
             oom_file: None,
             scratch: Vec::new(),
-            cgroup: cfg.cgroup,
+            record: cfg.record,
         };
         if let Some(fd) = cfg.oom_fd {
             m.watch_oom(fd)?;
@@ -460,7 +460,7 @@ impl Monitor {
             return Err("container has exited".into());
         }
         if all {
-            return runoci::lifecycle::kill_all(&self.state_dir, sig).map_err(|e| e.to_string());
+            return runoci::lifecycle::kill_all(&self.record, sig).map_err(|e| e.to_string());
         }
         sys::pidfd_send_signal(self.pidfd.as_fd(), sig).map_err(|e| match e.raw_os_error() {
             Some(libc::ESRCH) => "container has exited".to_owned(),
@@ -607,11 +607,10 @@ impl Monitor {
         // blocks the loop; requests that arrive meanwhile wait in the
         // socket's backlog and are answered afterwards. It must reap the
         // children it starts itself; whatever it leaves, the loop reaps.
-        let exit = match runoci::lifecycle::container_exited(&self.state_dir, &exit) {
+        let exit = match runoci::lifecycle::container_exited(&self.state_dir, &exit, &self.record) {
             Ok(recorded) => recorded,
             Err(e) => {
                 log(&self.state.id, &format!("cleaning up after the exit: {e}"));
-                self.remove_cgroups_without_record();
                 exit
             }
         };
@@ -670,29 +669,6 @@ impl Monitor {
             *seen = now;
             self.on_oom();
         }
-    }
-
-    /// The state directory or its record was removed under us (by hand:
-    /// `destroy` waits for the monitor): nothing on disk says where the
-    /// cgroups are any more, so they are removed from the record read at
-    /// start rather than left behind.
-    fn remove_cgroups_without_record(&mut self) {
-        let on_disk = runoci::state::StateDir::open_dir(&self.state_dir).read_record();
-        if on_disk.is_ok_and(|r| r.cgroup.is_some()) {
-            return;
-        }
-        let Some(cg) = self.cgroup.take() else {
-            return;
-        };
-        let result = runoci::cgroups::Cgroup::from_record(&cg).destroy();
-        let what = match result {
-            Ok(()) => "removed its cgroups".to_owned(),
-            Err(e) => format!("removing its cgroups: {e}"),
-        };
-        log(
-            &self.state.id,
-            &format!("the record in {} is gone; {what}", self.state_dir.display()),
-        );
     }
 
     /// The container's cgroup reported an OOM: tell the subscribers, and

@@ -2,19 +2,29 @@
 //! the monitor (normal path) and `destroy` (when the monitor died).
 
 use crate::error::{Context, Result};
-use crate::state::{self, StateDir, EXIT_STATUS, POSTSTOP_DONE, SOCKET};
+use crate::state::{RuntimeRecord, StateDir, EXIT_STATUS, POSTSTOP_DONE, SOCKET};
 use runoci_proto::{ExitStatus, Status};
 use std::path::Path;
 
 /// The container's init has exited with `exit`: record it, run poststop
 /// hooks once, undo mounts and cgroups, mark the state stopped. Returns the
 /// exit as recorded (with `oomKilled` from the cgroup's own count).
-pub fn container_exited(dir: &Path, exit: &ExitStatus) -> Result<ExitStatus> {
+/// `known` is the record as the caller read it at start: if the one on
+/// disk has been removed since, the cleanup goes by it rather than leaving
+/// the cgroups behind.
+pub fn container_exited(
+    dir: &Path,
+    exit: &ExitStatus,
+    known: &RuntimeRecord,
+) -> Result<ExitStatus> {
     let sd = StateDir::open_dir(dir);
-    let _lock = sd.lock()?;
+    // Without the directory there is nothing to lock, but still cgroups
+    // and mounts to undo.
+    let _lock = sd.lock();
+    let record = sd.read_record().unwrap_or_else(|_| known.clone());
     let mut exit = *exit;
-    if let Some(cg) = sd.read_record().ok().and_then(|r| r.cgroup) {
-        let count = crate::cgroups::Cgroup::from_record(&cg)
+    if let Some(cg) = &record.cgroup {
+        let count = crate::cgroups::Cgroup::from_record(cg)
             .oom_kill_count()
             .ok()
             .flatten();
@@ -31,16 +41,16 @@ pub fn container_exited(dir: &Path, exit: &ExitStatus) -> Result<ExitStatus> {
     })();
     // A record that cannot be written (its files removed by hand) does not
     // stop the cleanup: mounts and cgroups go either way.
-    let finished = finish(&sd);
+    let finished = finish(&sd, &record);
     recorded.and(finished)?;
     Ok(exit)
 }
 
 /// Poststop hooks (once: the marker is made before they run, so a crash
 /// mid-hook never runs them a second time — the hook process itself
-/// outlives us), then mounts, the monitor's socket and cgroups. Idempotent.
-pub fn finish(sd: &StateDir) -> Result<()> {
-    let record = sd.read_record().unwrap_or_default();
+/// outlives us), then mounts, the monitor's socket and the cgroups of
+/// `record`. Idempotent.
+pub fn finish(sd: &StateDir, record: &RuntimeRecord) -> Result<()> {
     // Nothing new will be served: from here on clients get ENOENT and read
     // the files (which say stopped), instead of queueing behind poststop
     // hooks that may take their time (the monitor goes on answering the
@@ -103,24 +113,16 @@ fn unescape(s: &str) -> String {
         .replace("\\134", "\\")
 }
 
-/// Send `signal` to every process of the container (its cgroup).
-pub fn kill_all(dir: &Path, signal: i32) -> Result<()> {
-    let sd = StateDir::open_dir(dir);
-    let record = sd.read_record()?;
+/// Send `signal` to every process of the container: its cgroup, or the
+/// init alone when it has none.
+pub fn kill_all(record: &RuntimeRecord, signal: i32) -> Result<()> {
     match &record.cgroup {
         Some(cg) => crate::cgroups::Cgroup::from_record(cg)
             .kill_all(signal)
-            .with_ctx(|| format!("container {}: signal every process", sd.id)),
-        None => {
-            // No cgroup: the init alone.
-            if state::same_process(record.pid, record.pid_start_time) {
-                nix::sys::signal::kill(
-                    nix::unistd::Pid::from_raw(record.pid),
-                    nix::sys::signal::Signal::try_from(signal).ok(),
-                )
-                .ctx("kill")?;
-            }
-            Ok(())
-        }
+            .ctx("signal every process"),
+        None => match crate::pidfd::open_verified(record.pid, record.pid_start_time) {
+            Some(fd) => crate::pidfd::send_signal(&fd, signal).ctx("kill"),
+            None => Ok(()),
+        },
     }
 }

@@ -13,6 +13,18 @@ pub fn open(pid: i32) -> std::io::Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
 }
 
+/// A pidfd of `pid` if it is still the process that started at
+/// `start_time` (/proc/PID/stat field 22). Checked after the pidfd exists:
+/// a match then means the pidfd names that process, whatever becomes of
+/// the pid later.
+pub fn open_verified(pid: i32, start_time: u64) -> Option<OwnedFd> {
+    if !crate::state::same_process(pid, start_time) {
+        return None;
+    }
+    let fd = open(pid).ok()?;
+    crate::state::same_process(pid, start_time).then_some(fd)
+}
+
 pub fn send_signal(pidfd: &OwnedFd, signal: i32) -> std::io::Result<()> {
     // SAFETY: pidfd_send_signal on an fd we own, no siginfo.
     let rc = unsafe { libc::syscall(libc::SYS_pidfd_send_signal, pidfd.as_raw_fd(), signal, 0, 0) };

@@ -159,6 +159,14 @@ fn destroy_finishes_the_cleanup_of_a_monitor_killed_mid_poststop() {
 /// what is left.
 #[test]
 fn monitor_cleans_up_after_its_record_was_deleted() {
+    // Both files, and runtime.json alone (state.json still there: the
+    // cleanup must not take the record's absence for "no cgroups").
+    for removed in [&["runtime.json", "state.json"][..], &["runtime.json"][..]] {
+        record_deleted_case(removed);
+    }
+}
+
+fn record_deleted_case(removed: &[&str]) {
     let mut bundle = Bundle::new("d-norec");
     let rt = Runtime::runoci();
     let id = unique_id("d-norec");
@@ -172,7 +180,7 @@ fn monitor_cleans_up_after_its_record_was_deleted() {
         "expected the container to have cgroups"
     );
     let dir = state_dir(&rt, &id);
-    for f in ["runtime.json", "state.json"] {
+    for f in removed {
         std::fs::remove_file(dir.join(f)).unwrap();
     }
 

@@ -42,15 +42,15 @@ pub fn destroy(root: &Path, id: &str, force: bool) -> Result<()> {
         }
     }
     let _lock = sd.lock()?;
-    crate::lifecycle::finish(&sd)?;
+    crate::lifecycle::finish(&sd, &record)?;
     sd.remove()
 }
 
-fn kill_and_wait(id: &str, pid: i32, start: u64) -> Result<()> {
-    if let Ok(fd) = crate::pidfd::open(pid) {
-        if state::same_process(pid, start) {
-            let _ = crate::pidfd::send_signal(&fd, libc::SIGKILL);
-        }
+/// SIGKILL the recorded process `pid` (if it is still the one that
+/// started at `start`) and wait until it is gone.
+pub(crate) fn kill_and_wait(id: &str, pid: i32, start: u64) -> Result<()> {
+    if let Some(fd) = crate::pidfd::open_verified(pid, start) {
+        let _ = crate::pidfd::send_signal(&fd, libc::SIGKILL);
     }
     if !wait_gone(pid, start, Duration::from_secs(10)) {
         return Err(Error::new(format!(

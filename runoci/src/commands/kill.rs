@@ -4,7 +4,7 @@
 //! proving the pid is still the container's (its start time).
 
 use crate::error::{Error, Result};
-use crate::state::{self, StateDir};
+use crate::state::StateDir;
 use std::path::Path;
 
 pub fn parse_signal(s: &str) -> Result<i32> {
@@ -29,18 +29,12 @@ pub fn kill(root: &Path, id: &str, signal: i32, all: bool) -> Result<()> {
         )));
     }
     if all {
-        return crate::lifecycle::kill_all(&sd.dir, signal);
+        return crate::lifecycle::kill_all(&record, signal)
+            .map_err(|e| e.context(format!("container {id}")));
     }
-    if !state::same_process(record.pid, record.pid_start_time) {
+    let Some(pidfd) = crate::pidfd::open_verified(record.pid, record.pid_start_time) else {
         return Err(Error::new(format!("container {id} is not running")));
-    }
-    let pidfd = crate::pidfd::open(record.pid)
-        .map_err(|e| Error::new(format!("container {id}: pidfd_open {}: {e}", record.pid)))?;
-    // Checked after the pidfd exists: if the start time still matches now,
-    // the pidfd names our process, whatever happens to the pid later.
-    if !state::same_process(record.pid, record.pid_start_time) {
-        return Err(Error::new(format!("container {id} is not running")));
-    }
+    };
     crate::pidfd::send_signal(&pidfd, signal)
         .map_err(|e| Error::new(format!("container {id}: send signal {signal}: {e}")))
 }

@@ -90,20 +90,27 @@ pub fn run(cli: &Cli, args: &RunArgs) -> Result<i32> {
     // Poststop once (not again if a `destroy --force` ran it), then the
     // cgroups; the record goes last.
     let finished = match &sd {
-        Some(sd) => match sd.lock() {
-            Ok(_lock) if sd.file(state::RUNTIME_JSON).exists() => lifecycle::finish(sd),
-            Ok(_) => Ok(()),
-            Err(e) => Err(e),
-        },
-        None => hooks::run_stage("poststop", &hooks.poststop, &stopped),
+        Some(sd) => {
+            let _lock = sd.lock();
+            // The record may be short of the full one if writing it failed.
+            let record = sd.read_record().unwrap_or_else(|_| state::RuntimeRecord {
+                cgroup: cgroup.as_ref().map(|c| c.to_record()),
+                poststop: hooks.poststop.clone(),
+                ..Default::default()
+            });
+            lifecycle::finish(sd, &record)
+        }
+        None => {
+            hooks::run_stage("poststop", &hooks.poststop, &stopped).and_then(|()| match &cgroup {
+                Some(cg) => cg
+                    .destroy()
+                    .map_err(|e| crate::error::Error::new(format!("remove cgroup: {e}"))),
+                None => Ok(()),
+            })
+        }
     };
     if let Err(e) = finished {
         eprintln!("runoci: container {}: {e}", opts.id);
-    }
-    if let Some(cg) = &cgroup {
-        if let Err(e) = cg.destroy() {
-            eprintln!("runoci: container {}: remove cgroup: {e}", opts.id);
-        }
     }
     remove_record();
     code
@@ -114,4 +121,3 @@ fn writable_dir(dir: &std::path::Path) -> bool {
     use nix::unistd::{access, AccessFlags};
     dir.is_dir() && access(dir, AccessFlags::W_OK | AccessFlags::X_OK).is_ok()
 }
-

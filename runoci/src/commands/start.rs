@@ -52,22 +52,10 @@ pub fn start_new(cli: &Cli, args: &RunArgs, log_file: Option<&Path>) -> Result<i
 fn abandon_recorded(sd: &StateDir) {
     let Ok(record) = sd.read_record() else { return };
     if record.cgroup.is_some() {
-        let _ = crate::lifecycle::kill_all(&sd.dir, libc::SIGKILL);
+        let _ = crate::lifecycle::kill_all(&record, libc::SIGKILL);
     }
-    if state::same_process(record.pid, record.pid_start_time) {
-        if let Ok(fd) = crate::pidfd::open(record.pid) {
-            if state::same_process(record.pid, record.pid_start_time) {
-                let _ = crate::pidfd::send_signal(&fd, libc::SIGKILL);
-            }
-        }
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        while state::same_process(record.pid, record.pid_start_time)
-            && std::time::Instant::now() < deadline
-        {
-            std::thread::sleep(std::time::Duration::from_millis(5));
-        }
-    }
-    let _ = crate::lifecycle::finish(sd);
+    let _ = super::destroy::kill_and_wait(&sd.id, record.pid, record.pid_start_time);
+    let _ = crate::lifecycle::finish(sd, &record);
 }
 
 /// The monitor binary: `--monitor-path`/RUNOCI_MONITOR, else next to us.
