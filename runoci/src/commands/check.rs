@@ -431,7 +431,7 @@ fn cgroup_notes(r: &Report, n: &mut Vec<Note>) {
             format!("enforced by the v1 devices controller ({path})"),
         ));
     } else if c.v2_root.is_some() {
-        n.push(note("linux.resources.devices", "limited", "on cgroup v2: needs BPF (BPF_PROG_TYPE_CGROUP_DEVICE), which runoci does not attach yet: rules are accepted, not enforced"));
+        n.push(note("linux.resources.devices", "ok", "on cgroup v2: enforced by a BPF_PROG_TYPE_CGROUP_DEVICE program runoci attaches to the container's cgroup"));
     } else {
         n.push(note(
             "linux.resources.devices",

@@ -187,7 +187,12 @@ fn become_monitor(
             let hooks = spec.hooks.clone().unwrap_or_default();
             let stopped = created.hook_state.json("stopped");
             created.abandon();
-            let _ = crate::hooks::run_stage("poststop", &hooks.poststop, &stopped);
+            // Once the container is recorded (state.json written), the
+            // parent's cleanup runs poststop through lifecycle::finish,
+            // once; running them here too would run them twice.
+            if !sd.file(state::STATE_JSON).exists() {
+                let _ = crate::hooks::run_stage("poststop", &hooks.poststop, &stopped);
+            }
             Err(e)
         }
     }
