@@ -23,6 +23,74 @@ const FORWARDED: &[Signal] = &[
     Signal::SIGPWR,
 ];
 
+/// The signals that mean "stop" (a terminal's Ctrl-C, a supervisor's TERM,
+/// a hang-up, a quit): while runoci holds them blocked they end a hook or a
+/// start that waits, rather than wait unseen behind it.
+pub const STOP_SIGNALS: [Signal; 4] = [
+    Signal::SIGINT,
+    Signal::SIGTERM,
+    Signal::SIGHUP,
+    Signal::SIGQUIT,
+];
+
+/// What ended a [`wait_fd_or_signal`].
+pub enum Woke {
+    /// The fd is readable (or cannot be polled: the caller's plain wait
+    /// or read then decides).
+    Fd,
+    Signal(Signal),
+    Timeout,
+}
+
+/// Waits until `fd` is readable, a signal arrives on `signals`, or
+/// `deadline` passes.
+pub fn wait_fd_or_signal(
+    fd: std::os::fd::RawFd,
+    signals: Option<&SignalFd>,
+    deadline: Option<std::time::Instant>,
+) -> Woke {
+    use std::os::fd::AsRawFd;
+    loop {
+        let mut fds = [
+            libc::pollfd {
+                fd,
+                events: libc::POLLIN,
+                revents: 0,
+            },
+            libc::pollfd {
+                fd: signals.map_or(-1, |s| s.as_raw_fd()),
+                events: libc::POLLIN,
+                revents: 0,
+            },
+        ];
+        let ms = deadline.map_or(-1, |d| {
+            let left = d.saturating_duration_since(std::time::Instant::now());
+            left.as_millis().min(i32::MAX as u128) as i32
+        });
+        // SAFETY: two valid pollfds (poll ignores a negative fd).
+        let n = unsafe { libc::poll(fds.as_mut_ptr(), 2, ms) };
+        if n < 0 {
+            if std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Woke::Fd;
+        }
+        if fds[1].revents != 0 {
+            if let Some(Ok(Some(info))) = signals.map(|s| s.read_signal()) {
+                if let Ok(sig) = Signal::try_from(info.ssi_signo as i32) {
+                    return Woke::Signal(sig);
+                }
+            }
+        }
+        if fds[0].revents != 0 {
+            return Woke::Fd;
+        }
+        if deadline.is_some_and(|d| std::time::Instant::now() >= d) {
+            return Woke::Timeout;
+        }
+    }
+}
+
 pub struct Forwarder {
     sfd: SignalFd,
 }

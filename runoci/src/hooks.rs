@@ -4,8 +4,9 @@
 //! is a stop signal that runoci holds blocked, such as `run`'s Ctrl-C).
 
 use crate::error::{Error, Result};
+use crate::forward::{Woke, STOP_SIGNALS};
 use crate::spec::Hook;
-use nix::sys::signal::{SigSet, Signal};
+use nix::sys::signal::SigSet;
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 use std::io::Write;
 use std::os::fd::AsRawFd;
@@ -93,67 +94,28 @@ fn watch(
     interrupts: Option<&SignalFd>,
     hook: &Hook,
 ) -> Result<()> {
-    loop {
-        let mut fds = [
-            libc::pollfd {
-                fd: pidfd.as_raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            },
-            libc::pollfd {
-                fd: interrupts.map_or(-1, |s| s.as_raw_fd()),
-                events: libc::POLLIN,
-                revents: 0,
-            },
-        ];
-        let ms = match deadline {
-            Some(d) => {
-                let left = d.saturating_duration_since(Instant::now());
-                left.as_millis().min(i32::MAX as u128) as i32
-            }
-            None => -1,
-        };
-        // SAFETY: two valid pollfds (a negative fd is ignored by poll).
-        let n = unsafe { libc::poll(fds.as_mut_ptr(), 2, ms) };
-        if n < 0 {
-            if std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
-                continue;
-            }
-            return Ok(()); // cannot watch: fall back to a plain wait
-        }
-        if fds[0].revents != 0 {
-            return Ok(());
-        }
-        if fds[1].revents != 0 {
-            if let Some(Ok(Some(info))) = interrupts.map(|s| s.read_signal()) {
-                let name = Signal::try_from(info.ssi_signo as i32)
-                    .map_or_else(|_| info.ssi_signo.to_string(), |s| s.as_str().to_string());
-                return Err(Error::new(format!("interrupted by {name}; killed")));
-            }
-        }
-        if deadline.is_some_and(|d| Instant::now() >= d) {
-            return Err(Error::new(format!(
-                "timed out after {}s; killed",
-                hook.timeout.unwrap_or(0)
-            )));
-        }
+    match crate::forward::wait_fd_or_signal(pidfd.as_raw_fd(), interrupts, deadline) {
+        Woke::Fd => Ok(()),
+        Woke::Signal(sig) => Err(Error::new(format!(
+            "interrupted by {}; killed",
+            sig.as_str()
+        ))),
+        Woke::Timeout => Err(Error::new(format!(
+            "timed out after {}s; killed",
+            hook.timeout.unwrap_or(0)
+        ))),
     }
 }
 
-/// The signals that mean "stop" (INT, TERM, HUP, QUIT) that this process
-/// has blocked — the foreground `run` blocks them to forward them to the
-/// container — as a signalfd. While a hook runs they would otherwise wait,
-/// unseen, behind a hook that hangs: the user's Ctrl-C must end it.
+/// The stop signals ([`STOP_SIGNALS`]) this process holds blocked — the
+/// foreground `run` blocks them to forward them to the container, `start`
+/// while it waits — as a signalfd. While a hook runs they would otherwise
+/// wait, unseen, behind a hook that hangs: the user's Ctrl-C must end it.
 /// None when none is blocked (there the default action already ends us).
 fn blocked_interrupts() -> Option<SignalFd> {
     let current = SigSet::thread_get_mask().ok()?;
     let mut mask = SigSet::empty();
-    for s in [
-        Signal::SIGINT,
-        Signal::SIGTERM,
-        Signal::SIGHUP,
-        Signal::SIGQUIT,
-    ] {
+    for s in STOP_SIGNALS {
         if current.contains(s) {
             mask.add(s);
         }

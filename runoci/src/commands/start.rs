@@ -311,8 +311,8 @@ fn exec_monitor(
     .context("exec runoci-monitor")
 }
 
-/// INT, TERM, HUP and QUIT held blocked, with a signalfd to see them; the
-/// mask is restored on drop.
+/// The stop signals (`forward::STOP_SIGNALS`) held blocked, with a
+/// signalfd to see them; the mask is restored on drop.
 struct StopSignals {
     old: nix::sys::signal::SigSet,
     fd: nix::sys::signalfd::SignalFd,
@@ -320,14 +320,9 @@ struct StopSignals {
 
 impl StopSignals {
     fn block() -> Option<StopSignals> {
-        use nix::sys::signal::{SigSet, SigmaskHow, Signal};
+        use nix::sys::signal::{SigSet, SigmaskHow};
         let mut mask = SigSet::empty();
-        for s in [
-            Signal::SIGINT,
-            Signal::SIGTERM,
-            Signal::SIGHUP,
-            Signal::SIGQUIT,
-        ] {
+        for s in crate::forward::STOP_SIGNALS {
             mask.add(s);
         }
         let mut old = SigSet::empty();
@@ -366,34 +361,8 @@ fn interrupted_while_waiting(
     stop: Option<&StopSignals>,
 ) -> Option<nix::sys::signal::Signal> {
     let stop = stop?;
-    loop {
-        let mut fds = [
-            libc::pollfd {
-                fd: report.as_raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            },
-            libc::pollfd {
-                fd: stop.fd.as_raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            },
-        ];
-        // SAFETY: two valid pollfds.
-        let n = unsafe { libc::poll(fds.as_mut_ptr(), 2, -1) };
-        if n < 0 {
-            if std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
-                continue;
-            }
-            return None;
-        }
-        if fds[1].revents != 0 {
-            if let Ok(Some(info)) = stop.fd.read_signal() {
-                return nix::sys::signal::Signal::try_from(info.ssi_signo as i32).ok();
-            }
-        }
-        if fds[0].revents != 0 {
-            return None;
-        }
+    match crate::forward::wait_fd_or_signal(report.as_raw_fd(), Some(&stop.fd), None) {
+        crate::forward::Woke::Signal(sig) => Some(sig),
+        _ => None,
     }
 }
