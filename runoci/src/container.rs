@@ -268,7 +268,7 @@ pub fn create(spec: &Spec, opts: &ContainerOptions) -> Result<Created> {
                 cgroup,
                 hook_state,
             };
-            match drive_child(spec, opts, &ns, &created, &chan) {
+            match drive_child(spec, opts, &created, &chan) {
                 Ok(()) => {
                     crate::debug!("container {}: created{}", opts.id, crate::log::elapsed(t));
                     Ok(created)
@@ -490,7 +490,6 @@ fn write_time_offsets(spec: &Spec) -> Result<()> {
 fn drive_child(
     spec: &Spec,
     opts: &ContainerOptions,
-    _ns: &Plan,
     c: &Created,
     chan: &Channel,
 ) -> Result<()> {

@@ -75,7 +75,8 @@ fn run(a: &ChildArgs) -> Result<Never> {
         _ => return Err(Error::new("creation channel: expected Start")),
     };
     set_non_dumpable();
-    if a.ns.new_user() || a.ns.join_of(CloneFlags::CLONE_NEWUSER).is_some() {
+    let in_userns = a.ns.new_user() || a.ns.join_of(CloneFlags::CLONE_NEWUSER).is_some();
+    if in_userns {
         // Become root of the new namespace (mapped per uidMappings).
         nix::unistd::setresgid(0.into(), 0.into(), 0.into())
             .ctx("setresgid 0 in the user namespace")?;
@@ -119,7 +120,6 @@ fn run(a: &ChildArgs) -> Result<Never> {
     // Files we create during set-up get exactly the modes we ask for.
     // SAFETY: umask cannot fail.
     unsafe { libc::umask(0) };
-    let in_userns = a.ns.new_user() || a.ns.join_of(CloneFlags::CLONE_NEWUSER).is_some();
     let new_mountns = a.ns.clone_flags.contains(CloneFlags::CLONE_NEWNS);
     check_mount_label(spec.linux.as_ref().and_then(|l| l.mount_label.as_deref()))?;
     let root = if new_mountns {

@@ -74,14 +74,10 @@ pub fn prepare(plan: &RootfsPlan) -> Result<OwnedFd> {
         mount_label: spec.linux.as_ref().and_then(|l| l.mount_label.as_deref()),
     };
 
-    let mut has_dev_mount = false;
     let mut has_devpts = false;
     for m in &spec.mounts {
         if m.perform_in_intermediate_namespace {
             continue; // mounted by the parent, in the intermediate namespace
-        }
-        if m.destination.trim_end_matches('/') == "/dev" {
-            has_dev_mount = true;
         }
         if m.typ.as_deref() == Some("devpts") {
             has_devpts = true;
@@ -98,7 +94,6 @@ pub fn prepare(plan: &RootfsPlan) -> Result<OwnedFd> {
         };
         mounts::mount_entry(&ctx, &m)?;
     }
-    let _ = has_dev_mount;
     make_devices(&ctx, spec, plan.in_userns, has_devpts)?;
     Ok(root)
 }
