@@ -93,17 +93,10 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
 /// The state document the runtime wrote; a minimal one if it is missing or
 /// unreadable, since the container must be supervised either way.
 fn load_state(dir: &Path, id: &str) -> State {
-    let path = dir.join("state.json");
-    match std::fs::read(&path)
-        .map_err(|e| e.to_string())
-        .and_then(|b| serde_json::from_slice::<State>(&b).map_err(|e| e.to_string()))
-    {
+    match runoci::state::StateDir::open_dir(dir).read_state() {
         Ok(s) => s,
         Err(e) => {
-            log(
-                id,
-                &format!("{}: {e}; serving a minimal state", path.display()),
-            );
+            log(id, &format!("{e}; serving a minimal state"));
             State {
                 oci_version: "1.0.2".into(),
                 id: id.to_owned(),

@@ -462,7 +462,7 @@ impl Monitor {
         if all {
             return runoci::lifecycle::kill_all(&self.record, sig).map_err(|e| e.to_string());
         }
-        sys::pidfd_send_signal(self.pidfd.as_fd(), sig).map_err(|e| match e.raw_os_error() {
+        runoci::pidfd::send_signal(&self.pidfd, sig).map_err(|e| match e.raw_os_error() {
             Some(libc::ESRCH) => "container has exited".to_owned(),
             _ => format!("kill {sig}: {e}"),
         })

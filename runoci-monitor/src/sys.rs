@@ -63,23 +63,6 @@ pub fn is_our_child(pidfd: BorrowedFd<'_>) -> io::Result<bool> {
     }
 }
 
-/// Send `sig` to the process behind `pidfd`: no pid-reuse race, and ESRCH
-/// once it has been reaped.
-pub fn pidfd_send_signal(pidfd: BorrowedFd<'_>, sig: i32) -> io::Result<()> {
-    // SAFETY: a null siginfo is allowed (the kernel fills it as kill(2)
-    // would); the fd is a valid pidfd for the duration of the call.
-    let ret = unsafe {
-        libc::syscall(
-            libc::SYS_pidfd_send_signal,
-            pidfd.as_raw_fd(),
-            sig,
-            std::ptr::null::<libc::siginfo_t>(),
-            0,
-        )
-    };
-    check(ret).map(drop)
-}
-
 /// How a reaped child ended.
 pub enum Reaped {
     Exited(i32),
