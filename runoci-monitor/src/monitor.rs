@@ -459,7 +459,9 @@ impl Monitor {
         if self.exit.is_some() {
             return Err("container has exited".into());
         }
-        if all {
+        // Every process: the cgroup's. Without a cgroup the init alone,
+        // through the pidfd the monitor holds.
+        if all && self.record.cgroup.is_some() {
             return runoci::lifecycle::kill_all(&self.record, sig).map_err(|e| e.to_string());
         }
         runoci::pidfd::send_signal(&self.pidfd, sig).map_err(|e| match e.raw_os_error() {

@@ -159,8 +159,8 @@ fn kill_all_goes_through_the_lifecycle_hook() {
         .unwrap();
     assert_error_reply_and_close(&mut s, "not a signal");
     assert_still_serves(&m);
-    // runoci's kill_all reads the runtime record: with no cgroup in it,
-    // it signals the recorded init (after checking its start time).
+    // Without a cgroup in the record, kill all signals the init (through
+    // the monitor's pidfd); a record naming the init changes nothing.
     let stat = std::fs::read_to_string(format!("/proc/{}/stat", m.init_pid)).unwrap();
     let start: u64 = stat[stat.rfind(')').unwrap() + 2..]
         .split(' ')
