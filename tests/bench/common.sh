@@ -1,7 +1,8 @@
-# Sourced by start.sh and state.sh: build, find the binaries, make crun usable.
+# Sourced by every bench script: build, find the binaries, make crun usable.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
-N=${N:-50}
+# COUNT=1: instruction counts under callgrind (few samples suffice).
+if [ -n "${COUNT:-}" ]; then N=${N:-5}; else N=${N:-50}; fi
 TARGET=${CARGO_TARGET_DIR:-$PWD/target}
 cargo build --release --bins >&2
 BENCH="$TARGET/release/runoci-bench"
