@@ -298,7 +298,7 @@ pub struct ExecArgs {
     #[arg(short = 'u', long)]
     pub user: Option<String>,
     /// Additional gids.
-    #[arg(short = 'g', long = "additional-gids")]
+    #[arg(short = 'g', long = "additional-gids", value_parser = parse_gid)]
     pub additional_gids: Vec<u32>,
     /// Add a capability (CAP_NAME).
     #[arg(short = 'c', long)]
@@ -354,4 +354,9 @@ pub struct EventsArgs {
     pub stats: bool,
     /// The container id.
     pub id: String,
+}
+
+/// A gid on the command line, through the one id check config.json uses.
+fn parse_gid(text: &str) -> Result<u32, String> {
+    crate::spec::parse_id("--additional-gids", text).map_err(|e| e.to_string())
 }
