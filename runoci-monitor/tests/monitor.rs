@@ -569,15 +569,16 @@ fn client_that_does_not_read_is_owed_one_reply_at_a_time() {
             match (&s).write(&req[off..]) {
                 Ok(n) => off += n,
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock && off == 0 => break 'fill,
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                    std::thread::yield_now()
-                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => std::thread::yield_now(),
                 Err(e) => panic!("write: {e}"),
             }
         }
         sent += 1;
     }
-    assert!(sent > 100, "only {sent} requests fit before the socket filled");
+    assert!(
+        sent > 100,
+        "only {sent} requests fit before the socket filled"
+    );
     // Meanwhile everyone else is served, big replies and all.
     assert_eq!(m.client().state().unwrap().annotations["big"].len(), BIG);
     s.set_nonblocking(false).unwrap();

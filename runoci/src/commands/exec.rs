@@ -55,8 +55,9 @@ pub fn exec(cli: &Cli, a: &ExecArgs) -> Result<i32> {
 /// permitted and ambient — never inheritable (CVE-2022-27650).
 fn build_process(spec: &crate::spec::Spec, a: &ExecArgs) -> Result<Process> {
     let mut p = match &a.process {
-        Some(f) => crate::spec::load_process(f)
-            .map_err(|e| Error::new(format!("exec --process: {e}")))?,
+        Some(f) => {
+            crate::spec::load_process(f).map_err(|e| Error::new(format!("exec --process: {e}")))?
+        }
         None => {
             let mut p = spec.process.clone().unwrap_or_default();
             if a.args.is_empty() {

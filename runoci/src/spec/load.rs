@@ -29,8 +29,7 @@ pub fn load(bundle_dir: &Path) -> Result<Spec, SpecError> {
 pub fn load_process(path: &Path) -> Result<Process, SpecError> {
     let origin = path.display().to_string();
     let text = read_json_file(path, &origin, Symlinks::Follow)?;
-    let process: Process =
-        deserialize(&text, "process").map_err(|err| err.with_origin(&origin))?;
+    let process: Process = deserialize(&text, "process").map_err(|err| err.with_origin(&origin))?;
     check_process(&process).map_err(|err| err.with_origin(&origin))?;
     Ok(process)
 }
@@ -142,12 +141,10 @@ fn from_serde(path: &str, err: serde_json::Error) -> SpecError {
             column: err.column(),
             message,
         },
-        Category::Data => {
-            match missing_field_name(&message) {
-                Some(field) => SpecError::invalid(join_path(path, field), "missing"),
-                None => SpecError::invalid(path, message),
-            }
-        }
+        Category::Data => match missing_field_name(&message) {
+            Some(field) => SpecError::invalid(join_path(path, field), "missing"),
+            None => SpecError::invalid(path, message),
+        },
     }
 }
 

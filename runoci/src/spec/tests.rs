@@ -490,7 +490,6 @@ fn mount_options_runc_table() {
     assert_eq!(parsed.data, "");
 }
 
-
 #[test]
 fn capability_names_are_the_spec_spelling() {
     assert_eq!(capability("CAP_KILL"), Some(caps::Capability::CAP_KILL));
@@ -644,14 +643,8 @@ fn every_id_field_is_refused_outside_0_to_2147483647() {
                 )),
                 "process.user.additionalGids[1]",
             ),
-            (
-                device(&format!(r#""uid": {bad}"#)),
-                "linux.devices[0].uid",
-            ),
-            (
-                device(&format!(r#""gid": {bad}"#)),
-                "linux.devices[0].gid",
-            ),
+            (device(&format!(r#""uid": {bad}"#)), "linux.devices[0].uid"),
+            (device(&format!(r#""gid": {bad}"#)), "linux.devices[0].gid"),
             (
                 mapping("uidMappings", bad, 0, 1),
                 "linux.uidMappings[0].containerID",

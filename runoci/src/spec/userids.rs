@@ -45,10 +45,7 @@ pub fn parse_id(field: &str, text: &str) -> Result<u32, SpecError> {
 /// container and host ids, first to last, all lie in 0..=MAX_ID.
 pub fn check_mapping(path: &str, mapping: &IdMapping) -> Result<(), SpecError> {
     if mapping.size == 0 {
-        return Err(SpecError::invalid(
-            format!("{path}.size"),
-            "0 maps no ids",
-        ));
+        return Err(SpecError::invalid(format!("{path}.size"), "0 maps no ids"));
     }
     for (field, start) in [
         ("containerID", mapping.container_id),
@@ -71,10 +68,7 @@ pub fn check_mapping(path: &str, mapping: &IdMapping) -> Result<(), SpecError> {
 }
 
 fn out_of_range(field: &str, value: u64) -> SpecError {
-    SpecError::invalid(
-        field,
-        format!("{value} is out of range (0..={MAX_ID})"),
-    )
+    SpecError::invalid(field, format!("{value} is out of range (0..={MAX_ID})"))
 }
 
 #[cfg(test)]

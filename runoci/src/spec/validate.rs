@@ -503,23 +503,23 @@ fn check_sysctl(linux: &Linux, key: &str) -> Checked {
 }
 
 /// Whether the namespace file at `ns_path` is the runtime's own namespace
-/// of `kind` (for the network one: the host's, when the runtime runs in
-/// it), compared by device and inode as runc compares network namespaces.
-/// A path that cannot be stat'ed is not known to be ours: joining it fails
-/// at create with its own error, and a bundle whose namespace file is gone
-/// must still load for `delete`.
+/// of `kind`, or PID 1's (the host's), compared by device and inode as runc
+/// compares network namespaces. A path that cannot be stat'ed is not known
+/// to be either: joining it fails at create with its own error, and a
+/// bundle whose namespace file is gone must still load for `delete`.
 fn is_runtime_namespace(kind: &str, ns_path: &str) -> bool {
     use std::os::unix::fs::MetadataExt;
     let proc_name = match kind {
         "network" => "net",
         other => other,
     };
-    let ours = std::fs::metadata(format!("/proc/self/ns/{proc_name}"));
-    let theirs = std::fs::metadata(ns_path);
-    match (ours, theirs) {
-        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
-        _ => false,
-    }
+    let Ok(theirs) = std::fs::metadata(ns_path) else {
+        return false;
+    };
+    ["self", "1"].iter().any(|pid| {
+        std::fs::metadata(format!("/proc/{pid}/ns/{proc_name}"))
+            .is_ok_and(|ours| ours.dev() == theirs.dev() && ours.ino() == theirs.ino())
+    })
 }
 
 fn absolute(path: &str, value: &str) -> Checked {
