@@ -472,6 +472,18 @@ fn masked_paths_without_a_proc_mount_name_the_missing_proc() {
     assert!(rt.container_ids().is_empty(), "{:?}", rt.container_ids());
 }
 
+/// `runoci run -c BUNDLE -b BIND ID`.
+fn run_with_bind(rt: &Runtime, bundle: &Bundle, bind: &str) -> Output {
+    rt.run([
+        "run",
+        "-c",
+        bundle.path_str(),
+        "-b",
+        bind,
+        &unique_id("bind"),
+    ])
+}
+
 #[test]
 fn dot_dot_in_a_bind_target_is_refused_on_the_command_line_as_in_config_json() {
     let rt = Runtime::runoci();
@@ -481,14 +493,7 @@ fn dot_dot_in_a_bind_target_is_refused_on_the_command_line_as_in_config_json() {
         let mut bundle = Bundle::new("bind-dotdot");
         bundle.set_args(&["true"]);
         let bind = format!("{host}:{target}");
-        let out = rt.run([
-            "run",
-            "-c",
-            bundle.path_str(),
-            "-b",
-            &bind,
-            &unique_id("bind-dd"),
-        ]);
+        let out = run_with_bind(&rt, &bundle, &bind);
         assert_fails_with(&out, &format!("-b {bind}: \"..\" component in {target:?}"));
         assert!(rt.container_ids().is_empty(), "{:?}", rt.container_ids());
         // The same target in config.json, through the same check.
@@ -509,14 +514,58 @@ fn dot_dot_in_a_bind_target_is_refused_on_the_command_line_as_in_config_json() {
     fs::write(dir.join("f"), "seen\n").unwrap();
     let bind = format!("{}:/mnt/shared", dir.display());
     bundle.set_args(&["cat", "/mnt/shared/f"]);
-    let out = rt.run([
-        "run",
-        "-c",
-        bundle.path_str(),
-        "-b",
-        &bind,
-        &unique_id("bind-ok"),
-    ]);
+    let out = run_with_bind(&rt, &bundle, &bind);
     out.assert_ok();
     assert_eq!(out.stdout, "seen\n");
+}
+
+// --- found in the review: sizes that overflowed ------------------------------
+
+#[test]
+fn hook_timeout_too_large_for_a_clock_is_no_deadline() {
+    let mut bundle = Bundle::new("hook-timeout");
+    let rt = Runtime::runoci();
+    // i64::MAX seconds: adding it to "now" overflowed, and the panic
+    // aborted runoci in the middle of creating the container.
+    bundle.config_mut()["hooks"] = json!({"prestart": [
+        {"path": "/bin/sh", "args": ["sh", "-c", "exit 0"], "timeout": i64::MAX}
+    ]});
+    bundle.set_args(&["echo", "ran"]);
+    let out = rt.run(["run", "-c", bundle.path_str(), &unique_id("hook-timeout")]);
+    out.assert_ok();
+    assert_eq!(out.stdout, "ran\n", "{out}");
+}
+
+#[test]
+fn preserve_fds_past_the_fd_range_is_refused() {
+    let mut bundle = Bundle::new("preserve-fds");
+    let rt = Runtime::runoci();
+    bundle.set_args(&["echo", "ran"]);
+    // 3 + 4294967293 wrapped to 0: every fd, stdio too, closed on exec.
+    for n in ["4294967293", "2147483645"] {
+        let out = rt.run([
+            "run",
+            "--preserve-fds",
+            n,
+            "-c",
+            bundle.path_str(),
+            &unique_id("preserve-fds"),
+        ]);
+        assert_fails_with(
+            &out,
+            &format!("\"{n}\" is not a number of fds in 0..=2147483644"),
+        );
+        assert!(out.stdout.is_empty(), "{out}");
+        assert!(rt.container_ids().is_empty(), "{:?}", rt.container_ids());
+    }
+    let out = rt.run([
+        "run",
+        "--preserve-fds",
+        "0",
+        "-c",
+        bundle.path_str(),
+        &unique_id("preserve-fds"),
+    ]);
+    out.assert_ok();
+    assert_eq!(out.stdout, "ran\n", "{out}");
 }
