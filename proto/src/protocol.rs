@@ -13,8 +13,11 @@ use std::io;
 pub const PROTOCOL_VERSION: u32 = 1;
 /// Longest request line the monitor accepts, newline included.
 pub const MAX_REQUEST_LEN: usize = 64 * 1024;
-/// Longest reply or event line the [`Client`](crate::Client) accepts.
-pub const MAX_REPLY_LEN: usize = 1024 * 1024;
+/// Longest reply or event line the [`Client`](crate::Client) accepts. A
+/// `state` reply carries the config's annotations, and a config.json may
+/// hold up to 100 MiB: the bound is above any reply a monitor can owe, and
+/// only guards a client against a peer that never ends its line.
+pub const MAX_REPLY_LEN: usize = 256 * 1024 * 1024;
 /// The socket's file name inside the container's state directory.
 pub const SOCKET_NAME: &str = "monitor.sock";
 

@@ -27,9 +27,12 @@ const FIRST_CLIENT: usize = 4;
 
 /// Connections held at once; the next one gets an error and is closed.
 const MAX_CLIENTS: usize = 1024;
-/// Unsent output a client may have queued before it is dropped for not
-/// reading.
-const MAX_OUTPUT: usize = 1024 * 1024;
+/// Unsent events an `events` subscriber may have queued before it is
+/// dropped for not reading. Replies have no such cap: a client is owed the
+/// whole reply to each request, and it cannot make more pile up than one,
+/// because it is not read from (nor its queued requests answered) while a
+/// reply to it is unsent.
+const MAX_EVENT_BACKLOG: usize = 1024 * 1024;
 /// Reads per client per wakeup before the others get their turn.
 const READS_PER_TURN: usize = 16;
 /// After the exit: how long to go on flushing replies at most, and how long
@@ -81,6 +84,16 @@ struct Client {
     closing: bool,
     /// The peer shut its writing side.
     read_eof: bool,
+    /// Reading stopped because a reply is unsent: resume once it is out.
+    stalled: bool,
+}
+
+impl Client {
+    /// A reply is still unsent: answer nothing more and read nothing more
+    /// until it is out, so what a client is owed stays one reply.
+    fn owes_reply(&self) -> bool {
+        self.mode == Mode::Requests && !self.output.is_empty()
+    }
 }
 
 pub struct Monitor {
@@ -311,6 +324,7 @@ impl Monitor {
                 mode: Mode::Requests,
                 closing: false,
                 read_eof: false,
+                stalled: false,
             });
         }
     }
@@ -323,12 +337,21 @@ impl Monitor {
 
     /// Read what the client sent and answer the complete lines.
     fn read_client(&mut self, slot: usize) {
+        // Lines left over while a reply was unsent come first.
+        self.answer_lines(slot);
         let mut chunk = [0u8; 4096];
         let mut turn_used_up = true;
         for _ in 0..READS_PER_TURN {
             let Some(c) = self.clients.get_mut(slot).and_then(Option::as_mut) else {
                 return;
             };
+            if c.owes_reply() {
+                // What it sends waits in the socket (its writes block once
+                // that fills): flush_client resumes us when the reply is out.
+                c.stalled = true;
+                turn_used_up = false;
+                break;
+            }
             let n = match c.stream.read(&mut chunk) {
                 Ok(0) => {
                     c.read_eof = true;
@@ -367,7 +390,12 @@ impl Monitor {
                 self.again.push(slot);
             }
         }
-        if c.read_eof && c.mode == Mode::Requests && !c.closing && !c.input.is_empty() {
+        if c.read_eof
+            && c.mode == Mode::Requests
+            && !c.closing
+            && !c.input.is_empty()
+            && c.input.last() != Some(&b'\n')
+        {
             // A last request without its newline (`printf ... | nc -U`).
             c.input.push(b'\n');
             self.answer_lines(slot);
@@ -382,6 +410,10 @@ impl Monitor {
                 return;
             };
             if c.mode != Mode::Requests || c.closing {
+                break;
+            }
+            if c.owes_reply() {
+                c.stalled = true;
                 break;
             }
             let Some(nl) = c.input[c.scanned..].iter().position(|&b| b == b'\n') else {
@@ -520,27 +552,34 @@ impl Monitor {
         self.scratch = buf;
     }
 
+    /// Events are not asked for one by one: a subscriber that lets more
+    /// than MAX_EVENT_BACKLOG of them pile up is dropped.
     fn send_event(&mut self, slot: usize, event: &Event) {
         let mut buf = std::mem::take(&mut self.scratch);
         buf.clear();
         encode_event_into(event, &mut buf);
-        self.queue(slot, &buf);
+        let backlog = self
+            .clients
+            .get(slot)
+            .and_then(Option::as_ref)
+            .map_or(0, |c| c.output.len());
+        if backlog + buf.len() > MAX_EVENT_BACKLOG {
+            log(
+                &self.state.id,
+                "dropping an events subscriber that does not read them",
+            );
+            self.drop_client(slot);
+        } else {
+            self.queue(slot, &buf);
+        }
         self.scratch = buf;
     }
 
-    /// Queue `bytes` for the client and try to send them now. A client
-    /// that lets more than MAX_OUTPUT pile up is dropped.
+    /// Queue `bytes` for the client and try to send them now.
     fn queue(&mut self, slot: usize, bytes: &[u8]) {
         let Some(c) = self.clients.get_mut(slot).and_then(Option::as_mut) else {
             return;
         };
-        if c.output.len() + bytes.len() > MAX_OUTPUT {
-            log(
-                &self.state.id,
-                "dropping a client that does not read its replies",
-            );
-            return self.drop_client(slot);
-        }
         c.output.extend_from_slice(bytes);
         self.flush_client(slot);
     }
@@ -564,6 +603,15 @@ impl Monitor {
         if c.output.is_empty() {
             if c.output.capacity() > KEEP_CAPACITY {
                 c.output.shrink_to(KEEP_CAPACITY);
+            }
+            if c.stalled {
+                // Its next requests may already be buffered, here or in the
+                // socket; mio is edge triggered and will not say so again.
+                c.stalled = false;
+                if !self.again.contains(&slot) {
+                    self.again.push(slot);
+                }
+                return;
             }
             if c.closing || (c.read_eof && c.mode == Mode::Requests && c.input.is_empty()) {
                 self.drop_client(slot);

@@ -524,3 +524,80 @@ fn rss_of_a_waiting_monitor() {
     }
     assert!(rss < 8 * 1024, "monitor VmRSS {rss} kB: something grew");
 }
+
+const BIG: usize = 3 * 1024 * 1024;
+
+#[test]
+fn state_reply_larger_than_a_mib_is_delivered_whole() {
+    let m = spawn_with(Opts {
+        annotation_bytes: BIG,
+        ..Opts::default()
+    });
+    let st = m.client().state().unwrap();
+    assert_eq!(st.annotations.get("big").map(String::len), Some(BIG));
+    // Twice on one connection, and a raw reader gets the same line.
+    let mut c = m.client();
+    for _ in 0..2 {
+        assert_eq!(c.state().unwrap().annotations["big"].len(), BIG);
+    }
+    let mut s = m.raw();
+    s.write_all(&encode_request(&Request::State)).unwrap();
+    match read_reply(&s) {
+        Reply::State(st) => assert_eq!(st.annotations["big"].len(), BIG),
+        other => panic!("expected state, saw {other:?}"),
+    }
+}
+
+/// A client that pipelines many requests for large replies and does not
+/// read: the monitor answers one at a time (it reads no more from that
+/// client while a reply is unsent), so its memory stays near one reply,
+/// every request is answered in the end, and others are served meanwhile.
+#[test]
+fn client_that_does_not_read_is_owed_one_reply_at_a_time() {
+    let m = spawn_with(Opts {
+        annotation_bytes: BIG,
+        ..Opts::default()
+    });
+    let s = m.raw();
+    s.set_nonblocking(true).unwrap();
+    let req = encode_request(&Request::State);
+    let mut sent = 0usize;
+    // Until the socket is full: the monitor stopped reading from us.
+    'fill: while sent < 5000 {
+        let mut off = 0;
+        while off < req.len() {
+            match (&s).write(&req[off..]) {
+                Ok(n) => off += n,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock && off == 0 => break 'fill,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => std::thread::yield_now(),
+                Err(e) => panic!("write: {e}"),
+            }
+        }
+        sent += 1;
+    }
+    assert!(
+        sent > 100,
+        "only {sent} requests fit before the socket filled"
+    );
+    // Meanwhile everyone else is served, big replies and all.
+    assert_eq!(m.client().state().unwrap().annotations["big"].len(), BIG);
+    s.set_nonblocking(false).unwrap();
+    let mut reader = BufReader::with_capacity(1 << 20, &s);
+    let mut line = Vec::new();
+    for i in 0..sent {
+        line.clear();
+        reader.read_until(b'\n', &mut line).unwrap();
+        match decode_reply(&line) {
+            Ok(Reply::State(st)) => assert_eq!(st.annotations["big"].len(), BIG, "reply {i}"),
+            other => panic!("reply {i} of {sent}: expected state, saw {other:?}"),
+        }
+    }
+    // Peak memory: a few copies of one reply, not `sent` of them
+    // (which would be gigabytes).
+    let peak = m.status_kb("VmHWM");
+    assert!(
+        peak < 64 * 1024,
+        "monitor peak RSS {peak} kB answering {sent} pipelined 3 MiB replies"
+    );
+    assert_still_serves(&m);
+}

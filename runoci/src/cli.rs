@@ -258,7 +258,7 @@ pub struct RunArgs {
     #[arg(long = "console-socket", value_name = "PATH")]
     pub console_socket: Option<PathBuf>,
     /// runc: pass N extra fds (from 3) to the container.
-    #[arg(long = "preserve-fds", default_value_t = 0)]
+    #[arg(long = "preserve-fds", default_value_t = 0, value_parser = parse_preserve_fds)]
     pub preserve_fds: u32,
     /// runc: accepted for compatibility.
     #[arg(long = "no-pivot")]
@@ -298,14 +298,14 @@ pub struct ExecArgs {
     #[arg(short = 'u', long)]
     pub user: Option<String>,
     /// Additional gids.
-    #[arg(short = 'g', long = "additional-gids")]
+    #[arg(short = 'g', long = "additional-gids", value_parser = parse_gid)]
     pub additional_gids: Vec<u32>,
     /// Add a capability (CAP_NAME).
     #[arg(short = 'c', long)]
     pub cap: Vec<String>,
     #[arg(long = "no-new-privs")]
     pub no_new_privs: bool,
-    #[arg(long = "preserve-fds", default_value_t = 0)]
+    #[arg(long = "preserve-fds", default_value_t = 0, value_parser = parse_preserve_fds)]
     pub preserve_fds: u32,
     /// Accepted for runc compatibility (LSM labels are applied per config).
     #[arg(long = "process-label")]
@@ -354,4 +354,22 @@ pub struct EventsArgs {
     pub stats: bool,
     /// The container id.
     pub id: String,
+}
+
+/// A gid on the command line, through the one id check config.json uses.
+fn parse_gid(text: &str) -> Result<u32, String> {
+    crate::spec::parse_id("--additional-gids", text).map_err(|e| e.to_string())
+}
+
+/// The most fds `--preserve-fds` may name: fd 3+N must be an fd number (an
+/// `int`). Without the bound 3+N wrapped to 2 and stderr was closed on exec.
+pub const MAX_PRESERVE_FDS: u32 = i32::MAX as u32 - 3;
+
+fn parse_preserve_fds(text: &str) -> Result<u32, String> {
+    match text.parse::<u32>() {
+        Ok(n) if n <= MAX_PRESERVE_FDS => Ok(n),
+        _ => Err(format!(
+            "{text:?} is not a number of fds in 0..={MAX_PRESERVE_FDS}"
+        )),
+    }
 }

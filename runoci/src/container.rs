@@ -487,12 +487,7 @@ fn write_time_offsets(spec: &Spec) -> Result<()> {
 
 /// Serve the child's requests until it is ready (and, without an exec
 /// FIFO, until its exec closed the channel).
-fn drive_child(
-    spec: &Spec,
-    opts: &ContainerOptions,
-    c: &Created,
-    chan: &Channel,
-) -> Result<()> {
+fn drive_child(spec: &Spec, opts: &ContainerOptions, c: &Created, chan: &Channel) -> Result<()> {
     let hooks = spec.hooks.clone().unwrap_or_default();
     let mut ready = false;
     loop {

@@ -61,7 +61,9 @@ fn run_one(hook: &Hook, state_json: &str) -> Result<()> {
     let deadline = hook
         .timeout
         .filter(|t| *t > 0)
-        .map(|t| Instant::now() + Duration::from_secs(t as u64));
+        // A timeout too large for an Instant (i64::MAX s) is no deadline;
+        // `+` would panic, and a panic aborts mid-create.
+        .and_then(|t| Instant::now().checked_add(Duration::from_secs(t as u64)));
     let interrupts = blocked_interrupts();
     if let Some(pidfd) = &pidfd {
         if deadline.is_some() || interrupts.is_some() {

@@ -165,14 +165,18 @@ fn run(a: &ChildArgs) -> Result<Never> {
             nix::unistd::chdir("/").ctx("chdir /")?;
         }
     }
-    if new_mountns {
-        for (k, v) in &spec
-            .linux
-            .as_ref()
-            .map(|l| l.sysctl.clone())
-            .unwrap_or_default()
-        {
-            let path = format!("/proc/sys/{}", k.replace('.', "/"));
+    let sysctl = spec
+        .linux
+        .as_ref()
+        .map(|l| l.sysctl.clone())
+        .unwrap_or_default();
+    if new_mountns && !sysctl.is_empty() {
+        crate::procfs::require_mounted("linux.sysctl")?;
+        for (k, v) in &sysctl {
+            // Validated at load: the key names a file under /proc/sys.
+            let file = crate::spec::sysctl_file(k)
+                .ok_or_else(|| Error::new(format!("linux.sysctl: invalid key {k:?}")))?;
+            let path = format!("/proc/sys/{file}");
             crate::procfs::write(&path, v.as_bytes())
                 .with_ctx(|| format!("linux.sysctl {k}={v}"))?;
         }

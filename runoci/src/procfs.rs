@@ -31,6 +31,30 @@ fn check_procfs(fd: &OwnedFd, what: &Path) -> Result<()> {
     Ok(())
 }
 
+/// After pivot_root: `/proc` must be a procfs for what goes through it
+/// (`field`: masks and read-only binds of `/proc/self/fd/N`, sysctl writes).
+/// Without this check a config with no proc mount fails later with "No such
+/// file" naming the masked path or the key, which hides the cause.
+pub fn require_mounted(field: &str) -> Result<()> {
+    // SAFETY: statfs is plain data written by a successful statfs.
+    let mut st: libc::statfs = unsafe { std::mem::zeroed() };
+    // SAFETY: a valid C string and pointer.
+    let rc = unsafe { libc::statfs(c"/proc".as_ptr(), &mut st) };
+    if rc < 0 {
+        let err = std::io::Error::last_os_error();
+        return Err(Error::new(format!(
+            "{field}: /proc is missing in the container ({err}); add a \"proc\" mount at /proc"
+        )));
+    }
+    if st.f_type as i64 != PROC_SUPER_MAGIC {
+        return Err(Error::new(format!(
+            "{field}: /proc is not mounted in the container (not on procfs: f_type {:#x}); add a \"proc\" mount at /proc",
+            st.f_type
+        )));
+    }
+    Ok(())
+}
+
 /// The mount id of `fd` (statx STATX_MNT_ID); `None` where the kernel
 /// cannot tell (before 5.8).
 fn mount_id(fd: &OwnedFd) -> Option<u64> {

@@ -21,6 +21,8 @@ pub struct Opts {
     pub owner_uid: Option<u32>,
     /// Pass an eventfd as --oom-eventfd; the test keeps the other end.
     pub oom_eventfd: bool,
+    /// An annotation "big" of this many bytes in the state: a large reply.
+    pub annotation_bytes: usize,
 }
 
 impl Default for Opts {
@@ -29,6 +31,7 @@ impl Default for Opts {
             cmd: vec!["/bin/sleep".into(), "30".into()],
             owner_uid: None,
             oom_eventfd: false,
+            annotation_bytes: 0,
         }
     }
 }
@@ -85,7 +88,14 @@ pub fn spawn_with(opts: Opts) -> Monitor {
         rootfs: "/nonexistent/bundle/rootfs".into(),
         created: "2024-01-01T00:00:00Z".into(),
         owner: "root".into(),
-        annotations: BTreeMap::from([("test".into(), "yes".into())]),
+        annotations: if opts.annotation_bytes > 0 {
+            BTreeMap::from([
+                ("test".into(), "yes".into()),
+                ("big".into(), "x".repeat(opts.annotation_bytes)),
+            ])
+        } else {
+            BTreeMap::from([("test".into(), "yes".into())])
+        },
         exit: None,
     };
     std::fs::write(dir.join("state.json"), serde_json::to_vec(&state).unwrap()).unwrap();

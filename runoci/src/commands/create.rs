@@ -15,7 +15,18 @@ use std::path::Path;
 pub fn create(cli: &Cli, args: &RunArgs) -> Result<i32> {
     let mut opts = super::container_options(args)?;
     opts.systemd_cgroup = cli.systemd_cgroup;
-    opts.preserve_fds += listen_fds();
+    opts.preserve_fds = opts
+        .preserve_fds
+        .checked_add(listen_fds())
+        .filter(|n| *n <= crate::cli::MAX_PRESERVE_FDS)
+        .ok_or_else(|| {
+            Error::new(format!(
+                "--preserve-fds {} plus LISTEN_FDS {} passes fd {}",
+                opts.preserve_fds,
+                listen_fds(),
+                i32::MAX
+            ))
+        })?;
     opts.console_socket = args.console_socket.clone();
     let spec = super::load_spec(&opts)?;
     if spec.process.as_ref().is_some_and(|p| p.terminal) && opts.console_socket.is_none() {

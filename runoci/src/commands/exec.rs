@@ -1,7 +1,7 @@
 //! runc's `exec`: run a process in a running container.
 
 use crate::cli::{Cli, ExecArgs};
-use crate::error::{Context, Error, Result};
+use crate::error::{Error, Result};
 use crate::exec::{self, ExecRequest};
 use crate::forward::Forwarder;
 use crate::spec::Process;
@@ -56,11 +56,7 @@ pub fn exec(cli: &Cli, a: &ExecArgs) -> Result<i32> {
 fn build_process(spec: &crate::spec::Spec, a: &ExecArgs) -> Result<Process> {
     let mut p = match &a.process {
         Some(f) => {
-            let data = std::fs::read_to_string(f)
-                .with_ctx(|| format!("read --process {}", f.display()))?;
-            let p: Process = serde_json::from_str(&data)
-                .map_err(|e| Error::new(format!("--process {}: {e}", f.display())))?;
-            p
+            crate::spec::load_process(f).map_err(|e| Error::new(format!("exec --process: {e}")))?
         }
         None => {
             let mut p = spec.process.clone().unwrap_or_default();
@@ -91,13 +87,9 @@ fn build_process(spec: &crate::spec::Spec, a: &ExecArgs) -> Result<Process> {
             Some((u, g)) => (u, Some(g)),
             None => (u.as_str(), None),
         };
-        p.user.uid = uid
-            .parse()
-            .map_err(|_| Error::new(format!("--user {u:?}: expected UID[:GID]")))?;
+        p.user.uid = crate::spec::parse_id("--user", uid)?;
         if let Some(g) = gid {
-            p.user.gid = g
-                .parse()
-                .map_err(|_| Error::new(format!("--user {u:?}: expected UID[:GID]")))?;
+            p.user.gid = crate::spec::parse_id("--user", g)?;
         }
     }
     if !a.additional_gids.is_empty() {
@@ -124,5 +116,8 @@ fn build_process(spec: &crate::spec::Spec, a: &ExecArgs) -> Result<Process> {
             }
         }
     }
+    // The overrides are checked as config.json's process is: one set of
+    // rules, whichever way the process came.
+    crate::spec::check_process(&p).map_err(|e| Error::new(format!("exec: {e}")))?;
     Ok(p)
 }

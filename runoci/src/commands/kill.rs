@@ -5,17 +5,20 @@
 
 use crate::error::{Error, Result};
 use crate::state::StateDir;
+use runoci_proto::Signal;
 use std::path::Path;
 
-pub fn parse_signal(s: &str) -> Result<i32> {
-    crate::spec::signal(s).map(|s| s as i32).ok_or_else(|| {
+/// A signal from the command line, through the table the monitor socket
+/// uses: names with or without `SIG`, `RTMIN+N`/`RTMAX-N`, numbers 1..=64.
+pub fn parse_signal(s: &str) -> Result<Signal> {
+    s.parse().map_err(|_| {
         Error::new(format!(
-            "invalid signal {s:?}: use a name (TERM, SIGKILL) or a number"
+            "invalid signal {s:?}: use a name (TERM, SIGKILL, RTMIN+3) or a number (1..=64)"
         ))
     })
 }
 
-pub fn kill(root: &Path, id: &str, signal: i32, all: bool) -> Result<()> {
+pub fn kill(root: &Path, id: &str, signal: Signal, all: bool) -> Result<()> {
     let sd = StateDir::open(root, id)?;
     if let Some(r) = super::monitor_client::try_kill(&sd, signal, all) {
         return r;
@@ -28,6 +31,7 @@ pub fn kill(root: &Path, id: &str, signal: i32, all: bool) -> Result<()> {
             "container {id} is not run_oci-managed (no .run_oci tag)"
         )));
     }
+    let signal = signal.number();
     if all {
         return crate::lifecycle::kill_all(&record, signal)
             .map_err(|e| e.context(format!("container {id}")));

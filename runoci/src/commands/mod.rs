@@ -54,6 +54,9 @@ pub fn container_options(args: &RunArgs) -> Result<ContainerOptions> {
     for b in &args.bind_mount {
         match b.split_once(':') {
             Some((src, dst)) if !src.is_empty() && !dst.is_empty() => {
+                // As mounts[].destination in config.json: refused, not
+                // normalised, so what is mounted is what was asked for.
+                crate::spec::no_dot_dot(&format!("-b {b}"), dst)?;
                 let src = absolute(Path::new(src)).with_ctx(|| format!("-b {b}"))?;
                 binds.push((src, dst.to_string()));
             }

@@ -29,9 +29,9 @@ pub fn try_state(sd: &StateDir) -> Option<Result<State>> {
     }
 }
 
-pub fn try_kill(sd: &StateDir, signal: i32, all: bool) -> Option<Result<()>> {
+pub fn try_kill(sd: &StateDir, signal: runoci_proto::Signal, all: bool) -> Option<Result<()>> {
     let mut c = connect(sd)?;
-    match c.kill(runoci_proto::Signal::new(signal).ok()?, all) {
+    match c.kill(signal, all) {
         Ok(()) => Some(Ok(())),
         Err(ProtoError::Closed) | Err(ProtoError::Io(_)) => None,
         Err(e) => Some(Err(remote(&sd.id, e))),

@@ -158,10 +158,14 @@ pub fn finish(spec: &Spec) -> Result<()> {
     let root = open_dir(Path::new("/"))?;
     if let Some(linux) = &spec.linux {
         if !linux.masked_paths.is_empty() {
+            crate::procfs::require_mounted("linux.maskedPaths")?;
             let devnull = paths::open_verified_devnull(root.as_raw_fd())?;
             for p in &linux.masked_paths {
                 paths::mask(root.as_raw_fd(), p, &devnull)?;
             }
+        }
+        if !linux.readonly_paths.is_empty() {
+            crate::procfs::require_mounted("linux.readonlyPaths")?;
         }
         for p in &linux.readonly_paths {
             paths::make_readonly(root.as_raw_fd(), p)?;

@@ -1,8 +1,8 @@
 //! Reading `config.json` from a bundle and turning it into a `Spec`.
 
 use super::error::SpecError;
-use super::types::Spec;
-use super::validate::validate;
+use super::types::{Process, Spec};
+use super::validate::{check_process, validate};
 use std::fs::File;
 use std::io::{self, Read};
 use std::os::unix::fs::OpenOptionsExt;
@@ -17,11 +17,30 @@ pub const MAX_CONFIG_SIZE: u64 = 100 * 1024 * 1024;
 pub fn load(bundle_dir: &Path) -> Result<Spec, SpecError> {
     let path = bundle_dir.join("config.json");
     let origin = path.display().to_string();
-    let text = read_config(&path, &origin)?;
+    let text = read_json_file(&path, &origin, Symlinks::Refuse)?;
     parse(&text, &origin)
 }
 
-fn read_config(path: &Path, origin: &str) -> Result<String, SpecError> {
+/// Loads `exec --process FILE`: read as `config.json` is (never blocks on a
+/// FIFO, regular files only, at most `MAX_CONFIG_SIZE`), parsed as the
+/// `process` object and validated as config.json's `process` is. A symlink
+/// is followed: the caller named the file, it is not planted in a bundle.
+/// Error paths start with `process.`, as in config.json.
+pub fn load_process(path: &Path) -> Result<Process, SpecError> {
+    let origin = path.display().to_string();
+    let text = read_json_file(path, &origin, Symlinks::Follow)?;
+    let process: Process = deserialize(&text, "process").map_err(|err| err.with_origin(&origin))?;
+    check_process(&process).map_err(|err| err.with_origin(&origin))?;
+    Ok(process)
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Symlinks {
+    Refuse,
+    Follow,
+}
+
+fn read_json_file(path: &Path, origin: &str, symlinks: Symlinks) -> Result<String, SpecError> {
     let io_error = |action, source| SpecError::Io {
         origin: origin.to_string(),
         action,
@@ -29,9 +48,13 @@ fn read_config(path: &Path, origin: &str) -> Result<String, SpecError> {
     };
     // O_NONBLOCK: a FIFO planted as config.json must not hang us in open();
     // it is refused below as not a regular file. Regular files ignore it.
+    let nofollow = match symlinks {
+        Symlinks::Refuse => libc::O_NOFOLLOW,
+        Symlinks::Follow => 0,
+    };
     let file = std::fs::OpenOptions::new()
         .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK)
+        .custom_flags(nofollow | libc::O_CLOEXEC | libc::O_NONBLOCK)
         .open(path)
         .map_err(|err| {
             if err.raw_os_error() == Some(libc::ELOOP) && is_symlink(path) {
@@ -81,26 +104,29 @@ fn is_symlink(path: &Path) -> bool {
 /// Parses `json` as a configuration and validates it. `origin` names the
 /// source in error messages (usually the file's path).
 pub fn parse(json: &str, origin: &str) -> Result<Spec, SpecError> {
-    let mut spec = deserialize(json).map_err(|err| err.with_origin(origin))?;
+    let mut spec: Spec = deserialize(json, "").map_err(|err| err.with_origin(origin))?;
     normalize(&mut spec);
     validate(&spec).map_err(|err| err.with_origin(origin))?;
     Ok(spec)
 }
 
-fn deserialize(json: &str) -> Result<Spec, SpecError> {
+/// A JSON object as `T`; error paths are prefixed with `root` (`process`
+/// for a process.json, empty for config.json).
+fn deserialize<T: serde::de::DeserializeOwned>(json: &str, root: &str) -> Result<T, SpecError> {
     // serde's derive would also take a JSON array as a struct, by position.
     let is_object = json.trim_start().starts_with('{');
     if !is_object && serde_json::from_str::<serde::de::IgnoredAny>(json).is_ok() {
-        return Err(SpecError::invalid("", "not a JSON object"));
+        return Err(SpecError::invalid(root, "not a JSON object"));
     }
     let mut deserializer = serde_json::Deserializer::from_str(json);
-    let spec: Spec = serde_path_to_error::deserialize(&mut deserializer).map_err(|err| {
+    let value: T = serde_path_to_error::deserialize(&mut deserializer).map_err(|err| {
         let path = err.path().to_string();
-        from_serde(&path, err.into_inner())
+        let path = if path == "." { String::new() } else { path };
+        from_serde(&join_path(root, &path), err.into_inner())
     })?;
     // Trailing non-whitespace after the document.
-    deserializer.end().map_err(|err| from_serde("", err))?;
-    Ok(spec)
+    deserializer.end().map_err(|err| from_serde(root, err))?;
+    Ok(value)
 }
 
 /// A serde_json error as ours: syntax errors with their position, data
@@ -115,13 +141,10 @@ fn from_serde(path: &str, err: serde_json::Error) -> SpecError {
             column: err.column(),
             message,
         },
-        Category::Data => {
-            let path = if path == "." { "" } else { path };
-            match missing_field_name(&message) {
-                Some(field) => SpecError::invalid(join_path(path, field), "missing"),
-                None => SpecError::invalid(path, message),
-            }
-        }
+        Category::Data => match missing_field_name(&message) {
+            Some(field) => SpecError::invalid(join_path(path, field), "missing"),
+            None => SpecError::invalid(path, message),
+        },
     }
 }
 
@@ -140,7 +163,9 @@ fn missing_field_name(message: &str) -> Option<&str> {
 }
 
 fn join_path(parent: &str, field: &str) -> String {
-    if parent.is_empty() {
+    if field.is_empty() {
+        parent.to_string()
+    } else if parent.is_empty() {
         field.to_string()
     } else {
         format!("{parent}.{field}")

@@ -7,16 +7,18 @@ pub mod names;
 #[cfg(test)]
 mod tests;
 mod types;
+mod userids;
 mod validate;
 
 pub use error::SpecError;
-pub use load::{load, parse, MAX_CONFIG_SIZE};
+pub use load::{load, load_process, parse, MAX_CONFIG_SIZE};
 pub use names::{
-    capability, mount_options, namespace_flag, propagation, rlimit_resource, securebit, signal,
+    capability, mount_options, namespace_flag, propagation, rlimit_resource, securebit,
     MountOptions,
 };
 pub use types::*;
-pub use validate::validate;
+pub use userids::{check_id, parse_id, MAX_ID};
+pub use validate::{check_process, no_dot_dot, sysctl_file, validate};
 
 /// The file mode creation mask when the config sets none.
 pub const DEFAULT_UMASK: u32 = 0o022;

@@ -1,12 +1,11 @@
 //! The names `config.json` and the command line use for kernel constants
-//! (capabilities, rlimits, securebits, propagation, namespaces, signals,
-//! mount options), and the constants they stand for. Validation and
+//! (capabilities, rlimits, securebits, propagation, namespaces, mount
+//! options; signals are `runoci_proto::Signal`'s), and the constants they stand for. Validation and
 //! container creation share these tables, so a name that validates is a name
 //! creation can use.
 
 use nix::mount::MsFlags;
 use nix::sched::CloneFlags;
-use nix::sys::signal::Signal;
 use std::str::FromStr;
 
 /// A capability by its spec name, exactly as the spec spells it
@@ -93,58 +92,6 @@ const NAMESPACES: [(&str, CloneFlags); 8] = [
 /// The clone flag of a namespace type as the spec names it (`network`).
 pub fn namespace_flag(typ: &str) -> Option<CloneFlags> {
     lookup(&NAMESPACES, typ)
-}
-
-/// Signal names without `SIG`: every signal nix knows, plus the reference's
-/// aliases (`CLD`, `POLL`) and `IOT`.
-const SIGNALS: [(&str, Signal); 34] = [
-    ("HUP", Signal::SIGHUP),
-    ("INT", Signal::SIGINT),
-    ("QUIT", Signal::SIGQUIT),
-    ("ILL", Signal::SIGILL),
-    ("TRAP", Signal::SIGTRAP),
-    ("ABRT", Signal::SIGABRT),
-    ("IOT", Signal::SIGABRT),
-    ("BUS", Signal::SIGBUS),
-    ("FPE", Signal::SIGFPE),
-    ("KILL", Signal::SIGKILL),
-    ("USR1", Signal::SIGUSR1),
-    ("SEGV", Signal::SIGSEGV),
-    ("USR2", Signal::SIGUSR2),
-    ("PIPE", Signal::SIGPIPE),
-    ("ALRM", Signal::SIGALRM),
-    ("TERM", Signal::SIGTERM),
-    ("STKFLT", Signal::SIGSTKFLT),
-    ("CLD", Signal::SIGCHLD),
-    ("CHLD", Signal::SIGCHLD),
-    ("CONT", Signal::SIGCONT),
-    ("STOP", Signal::SIGSTOP),
-    ("TSTP", Signal::SIGTSTP),
-    ("TTIN", Signal::SIGTTIN),
-    ("TTOU", Signal::SIGTTOU),
-    ("URG", Signal::SIGURG),
-    ("XCPU", Signal::SIGXCPU),
-    ("XFSZ", Signal::SIGXFSZ),
-    ("VTALRM", Signal::SIGVTALRM),
-    ("PROF", Signal::SIGPROF),
-    ("WINCH", Signal::SIGWINCH),
-    ("POLL", Signal::SIGIO),
-    ("IO", Signal::SIGIO),
-    ("PWR", Signal::SIGPWR),
-    ("SYS", Signal::SIGSYS),
-];
-
-/// A signal by name or number, as `kill` takes it: `TERM`, `SIGTERM`,
-/// `term`, `sigterm` (case does not matter, as in runc) or `15`. Real-time
-/// signals and 0 are not signals here.
-pub fn signal(name: &str) -> Option<Signal> {
-    if !name.is_empty() && name.bytes().all(|b| b.is_ascii_digit()) {
-        let number: i32 = name.parse().ok()?;
-        return Signal::try_from(number).ok();
-    }
-    let upper = name.to_ascii_uppercase();
-    let bare = upper.strip_prefix("SIG").unwrap_or(&upper);
-    lookup(&SIGNALS, bare)
 }
 
 /// A mount's `options`, sorted into what mount(2) and the code around it

@@ -5,7 +5,6 @@
 use super::*;
 use nix::mount::MsFlags;
 use nix::sched::CloneFlags;
-use nix::sys::signal::Signal;
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -111,7 +110,7 @@ fn basic_json_parses_with_the_reference_values() {
     assert_eq!((fuse.path.as_str(), fuse.typ.as_str()), ("/dev/fuse", "c"));
     assert_eq!((fuse.major, fuse.minor), (10, 229));
     assert_eq!(fuse.file_mode, Some(438));
-    assert_eq!(fuse.gid, Some(3_221_225_472));
+    assert_eq!(fuse.gid, Some(0));
     let binder = &linux.devices[2];
     assert_eq!(binder.path, "/dev/binder");
     assert_eq!(binder.major, 10);
@@ -492,33 +491,6 @@ fn mount_options_runc_table() {
 }
 
 #[test]
-fn signal_names_and_numbers() {
-    assert_eq!(signal("TERM"), Some(Signal::SIGTERM));
-    assert_eq!(signal("SIGTERM"), Some(Signal::SIGTERM));
-    assert_eq!(signal("term"), Some(Signal::SIGTERM));
-    assert_eq!(signal("15"), Some(Signal::SIGTERM));
-    assert_eq!(signal("KILL"), Some(Signal::SIGKILL));
-    assert_eq!(signal("9"), Some(Signal::SIGKILL));
-    assert_eq!(signal("CLD"), Some(Signal::SIGCHLD));
-    assert_eq!(signal("POLL"), Some(Signal::SIGIO));
-    assert_eq!(signal("IO"), Some(Signal::SIGIO));
-    assert_eq!(signal("PWR"), Some(Signal::SIGPWR));
-    for bad in [
-        "",
-        "SIG",
-        "BOGUS",
-        "0",
-        "65",
-        "-9",
-        "+9",
-        "99999999999999999999",
-        "SIGSIGTERM",
-    ] {
-        assert_eq!(signal(bad), None, "{bad:?}");
-    }
-}
-
-#[test]
 fn capability_names_are_the_spec_spelling() {
     assert_eq!(capability("CAP_KILL"), Some(caps::Capability::CAP_KILL));
     assert_eq!(
@@ -630,4 +602,164 @@ fn exec_cpu_affinity_uses_the_spec_spelling() {
     let spec = parse(&json, "affinity").expect("valid");
     let affinity = spec.process.and_then(|p| p.exec_cpu_affinity);
     assert!(affinity.is_some_and(|a| a["final"] == "0-1"));
+}
+
+/// MINIMAL with `field` (JSON, without braces) added at the top level.
+fn minimal_with(top_level: &str) -> String {
+    MINIMAL.replace("\"root\":", &format!("{top_level}, \"root\":"))
+}
+
+#[test]
+fn every_id_field_is_refused_outside_0_to_2147483647() {
+    let process = |user: &str| {
+        format!(
+            r#"{{"ociVersion": "1.2.0", "root": {{"path": "rootfs"}},
+            "process": {{"args": ["sh"], "cwd": "/", "user": {user}}}}}"#
+        )
+    };
+    let mapping = |field: &str, c: u64, h: u64, s: u64| {
+        minimal_with(&format!(
+            r#""linux": {{"{field}": [{{"containerID": {c}, "hostID": {h}, "size": {s}}}]}}"#
+        ))
+    };
+    let device = |ids: &str| {
+        minimal_with(&format!(
+            r#""linux": {{"devices": [{{"path": "/dev/x", "type": "c", "major": 1, "minor": 3, {ids}}}]}}"#
+        ))
+    };
+    for bad in [2_147_483_648u64, 4_294_967_295] {
+        let cases = [
+            (
+                process(&format!(r#"{{"uid": {bad}, "gid": 0}}"#)),
+                "process.user.uid",
+            ),
+            (
+                process(&format!(r#"{{"uid": 0, "gid": {bad}}}"#)),
+                "process.user.gid",
+            ),
+            (
+                process(&format!(
+                    r#"{{"uid": 0, "gid": 0, "additionalGids": [1, {bad}]}}"#
+                )),
+                "process.user.additionalGids[1]",
+            ),
+            (device(&format!(r#""uid": {bad}"#)), "linux.devices[0].uid"),
+            (device(&format!(r#""gid": {bad}"#)), "linux.devices[0].gid"),
+            (
+                mapping("uidMappings", bad, 0, 1),
+                "linux.uidMappings[0].containerID",
+            ),
+            (
+                mapping("gidMappings", 0, bad, 1),
+                "linux.gidMappings[0].hostID",
+            ),
+        ];
+        for (json, field) in cases {
+            let err = parse(&json, "ids").expect_err(field).to_string();
+            assert_eq!(
+                err,
+                format!("ids: {field}: {bad} is out of range (0..=2147483647)")
+            );
+        }
+    }
+    // The last id of a range counts too, and the sum must not wrap.
+    for (c, h, s) in [(2, 0, 2_147_483_647), (0, 2_147_483_000, 1000)] {
+        let err = parse(&mapping("uidMappings", c, h, s), "ids").expect_err("past the range");
+        assert!(err.to_string().contains("out of range"), "{err}");
+    }
+    parse(
+        &process(r#"{"uid": 2147483647, "gid": 2147483647, "additionalGids": [2147483647]}"#),
+        "ids",
+    )
+    .expect("the largest id is accepted");
+    parse(&mapping("uidMappings", 0, 0, 2_147_483_648), "ids").expect("the whole range maps");
+}
+
+#[test]
+fn sysctls_need_the_container_s_own_namespace() {
+    let with = |namespaces: &str, key: &str| {
+        minimal_with(&format!(
+            r#""linux": {{"namespaces": [{namespaces}], "sysctl": {{"{key}": "1"}}}}"#
+        ))
+    };
+    let all = r#"{"type": "mount"}, {"type": "network"}, {"type": "ipc"}, {"type": "uts"}"#;
+    for key in [
+        "net.ipv4.ip_forward",
+        "net/ipv4/conf/all/forwarding",
+        "kernel.shmmax",
+        "kernel.shm_rmid_forced",
+        "kernel.sem",
+        "fs.mqueue.msg_max",
+        "kernel.hostname",
+        "kernel.domainname",
+    ] {
+        parse(&with(all, key), "sysctl").unwrap_or_else(|e| panic!("{key}: {e}"));
+    }
+    let refused = [
+        (all, "vm.swappiness", "not namespaced"),
+        (all, "kernel.panic", "not namespaced"),
+        (all, "kernel.shmmaxx", "not namespaced"),
+        (all, "fs.mqueuex.a", "not namespaced"),
+        (
+            r#"{"type": "mount"}, {"type": "ipc"}"#,
+            "net.ipv4.ip_forward",
+            "needs the container's own network namespace",
+        ),
+        (
+            r#"{"type": "mount"}, {"type": "network", "path": "/proc/self/ns/net"}"#,
+            "net.ipv4.ip_forward",
+            "needs the container's own network namespace",
+        ),
+        (
+            r#"{"type": "mount"}, {"type": "network"}"#,
+            "kernel.shmmax",
+            "needs the container's own ipc namespace",
+        ),
+        (
+            r#"{"type": "mount"}, {"type": "ipc", "path": "/proc/self/ns/ipc"}"#,
+            "fs.mqueue.queues_max",
+            "needs the container's own ipc namespace",
+        ),
+        (
+            r#"{"type": "mount"}, {"type": "uts", "path": "/proc/self/ns/uts"}"#,
+            "kernel.hostname",
+            "needs the container's own uts namespace",
+        ),
+        (
+            r#"{"type": "network"}"#,
+            "net.ipv4.ip_forward",
+            "needs a new mount namespace",
+        ),
+        (all, "net..ipv4", "invalid key"),
+        (all, "net/../../etc/x", "invalid key"),
+        (all, "net/./ipv4", "invalid key"),
+        (all, "/net/ipv4", "invalid key"),
+        (all, "net.ipv4.", "invalid key"),
+        (all, "net.\\u0000", "invalid key"),
+    ];
+    for (namespaces, key, why) in refused {
+        let err = parse(&with(namespaces, key), "sysctl")
+            .expect_err(key)
+            .to_string();
+        assert!(
+            err.starts_with("sysctl: linux.sysctl.\"") && err.contains(why),
+            "{key}: expected {why:?}, saw {err}"
+        );
+    }
+}
+
+#[test]
+fn sysctl_keys_name_files_under_proc_sys() {
+    assert_eq!(
+        sysctl_file("net.ipv4.ip_forward").as_deref(),
+        Some("net/ipv4/ip_forward")
+    );
+    // With '/', a '.' is part of a name (an interface "eth0.100").
+    assert_eq!(
+        sysctl_file("net/ipv4/conf/eth0.100/forwarding").as_deref(),
+        Some("net/ipv4/conf/eth0.100/forwarding")
+    );
+    for bad in ["", ".", "..", "a..b", "a/../b", "a/./b", "a/", "/a", "a\0b"] {
+        assert_eq!(sysctl_file(bad), None, "{bad:?}");
+    }
 }

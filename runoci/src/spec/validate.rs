@@ -8,6 +8,7 @@
 use super::error::SpecError;
 use super::names;
 use super::types::*;
+use super::userids::{check_id, check_mapping};
 use std::collections::BTreeSet;
 use std::path::{Component, Path};
 
@@ -57,7 +58,8 @@ fn check_root(root: Option<&Root>) -> Checked {
     no_nul("root.path", &root.path)
 }
 
-fn check_process(process: &Process) -> Checked {
+/// `process` (of config.json, or `exec`'s process.json and overrides).
+pub fn check_process(process: &Process) -> Checked {
     if process.args.is_empty() {
         return Err(SpecError::invalid(
             "process.args",
@@ -69,6 +71,7 @@ fn check_process(process: &Process) -> Checked {
     }
     check_env("process.env", &process.env)?;
     absolute("process.cwd", &process.cwd)?;
+    check_user(&process.user)?;
     if let Some(capabilities) = process.capabilities.as_ref() {
         check_capabilities(capabilities)?;
     }
@@ -83,6 +86,15 @@ fn check_process(process: &Process) -> Checked {
     }
     if let Some(io_priority) = process.io_priority.as_ref() {
         check_io_priority(io_priority)?;
+    }
+    Ok(())
+}
+
+fn check_user(user: &User) -> Checked {
+    check_id("process.user.uid", user.uid)?;
+    check_id("process.user.gid", user.gid)?;
+    for (index, gid) in user.additional_gids.iter().enumerate() {
+        check_id(&format!("process.user.additionalGids[{index}]"), *gid)?;
     }
     Ok(())
 }
@@ -288,7 +300,7 @@ fn check_linux(linux: &Linux) -> Checked {
         }
     }
     for key in linux.sysctl.keys() {
-        check_sysctl_key(key)?;
+        check_sysctl(linux, key)?;
     }
     if let Some(propagation) = linux.rootfs_propagation.as_deref() {
         if names::propagation(propagation).is_none() {
@@ -360,27 +372,8 @@ fn check_namespaces(linux: &Linux) -> Checked {
 }
 
 fn check_id_mappings(path: &str, mappings: &[IdMapping]) -> Checked {
-    const ID_SPACE: u64 = 1 << 32;
     for (index, mapping) in mappings.iter().enumerate() {
-        let entry_path = format!("{path}[{index}]");
-        if mapping.size == 0 {
-            return Err(SpecError::invalid(
-                format!("{entry_path}.size"),
-                "0 maps no ids",
-            ));
-        }
-        let size = u64::from(mapping.size);
-        for (field, start) in [
-            ("containerID", mapping.container_id),
-            ("hostID", mapping.host_id),
-        ] {
-            if u64::from(start) + size > ID_SPACE {
-                return Err(SpecError::invalid(
-                    entry_path,
-                    format!("{field} {start} + size {size} is beyond the 32-bit id range"),
-                ));
-            }
-        }
+        check_mapping(&format!("{path}[{index}]"), mapping)?;
     }
     Ok(())
 }
@@ -394,7 +387,13 @@ fn check_device(path: &str, device: &Device) -> Checked {
     }
     let device_path = format!("{path}.path");
     absolute(&device_path, &device.path)?;
-    no_dot_dot(&device_path, &device.path)
+    no_dot_dot(&device_path, &device.path)?;
+    for (field, id) in [("uid", device.uid), ("gid", device.gid)] {
+        if let Some(id) = id {
+            check_id(&format!("{path}.{field}"), id)?;
+        }
+    }
+    Ok(())
 }
 
 fn check_device_rule(path: &str, rule: &DeviceCgroup) -> Checked {
@@ -417,19 +416,110 @@ fn check_device_rule(path: &str, rule: &DeviceCgroup) -> Checked {
     Ok(())
 }
 
-/// A sysctl key names a file under /proc/sys: no empty parts, no `..`.
-fn check_sysctl_key(key: &str) -> Checked {
-    let parts_ok = key
-        .split(['.', '/'])
-        .all(|part| !part.is_empty() && part != "..");
-    // "a..b" splits into an empty part; "a/../b" into "..".
-    if key.is_empty() || !parts_ok || key.contains('\0') {
+/// The file under /proc/sys a sysctl key names, as runc and sysctl(8)
+/// read keys: `net.ipv4.ip_forward`, or with `/` as the separator, where a
+/// `.` is part of a name (`net/ipv4/conf/eth0.100/forwarding`). `None` for a
+/// key with an empty, `.` or `..` component or a NUL: it could name a file
+/// outside /proc/sys.
+pub fn sysctl_file(key: &str) -> Option<String> {
+    let separator = if key.contains('/') { '/' } else { '.' };
+    let parts: Vec<&str> = key.split(separator).collect();
+    let ok = !key.contains('\0')
+        && parts
+            .iter()
+            .all(|part| !part.is_empty() && *part != "." && *part != "..");
+    ok.then(|| parts.join("/"))
+}
+
+/// Keys of the ipc namespace (runc's list), besides `fs.mqueue.*`.
+const IPC_SYSCTLS: [&str; 8] = [
+    "kernel.msgmax",
+    "kernel.msgmnb",
+    "kernel.msgmni",
+    "kernel.sem",
+    "kernel.shmall",
+    "kernel.shmmax",
+    "kernel.shmmni",
+    "kernel.shm_rmid_forced",
+];
+
+/// The namespace a sysctl belongs to, as the spec names it, or `None` when
+/// it is not namespaced: writing it would change the host's kernel.
+fn sysctl_namespace(file: &str) -> Option<&'static str> {
+    let dotted = file.replace('/', ".");
+    if file.starts_with("net/") {
+        Some("network")
+    } else if file.starts_with("fs/mqueue/") || IPC_SYSCTLS.contains(&dotted.as_str()) {
+        Some("ipc")
+    } else if matches!(dotted.as_str(), "kernel.hostname" | "kernel.domainname") {
+        Some("uts")
+    } else {
+        None
+    }
+}
+
+/// A sysctl is applied only inside a namespace of the container's own:
+/// refused when its key is not namespaced (`vm.swappiness`,
+/// `kernel.panic`), when the spec does not list its namespace (the
+/// container would share the runtime's, the host's), or when the
+/// namespace is joined by a path that is the runtime's own.
+fn check_sysctl(linux: &Linux, key: &str) -> Checked {
+    let path = format!("linux.sysctl.{key:?}");
+    let Some(file) = sysctl_file(key) else {
         return Err(SpecError::invalid(
-            "linux.sysctl",
-            format!("invalid key {key:?}"),
+            path,
+            "invalid key: empty, \".\" or \"..\" component, or NUL",
+        ));
+    };
+    let Some(kind) = sysctl_namespace(&file) else {
+        return Err(SpecError::invalid(
+            path,
+            "not namespaced: writing it would change the host's kernel",
+        ));
+    };
+    let own = |ns: &Namespace| match ns.path.as_deref() {
+        None => true,
+        Some(ns_path) => !is_runtime_namespace(kind, ns_path),
+    };
+    if !linux.namespaces.iter().any(|ns| ns.typ == kind && own(ns)) {
+        return Err(SpecError::invalid(
+            path,
+            format!("needs the container's own {kind} namespace"),
+        ));
+    }
+    let new_mount_namespace = linux
+        .namespaces
+        .iter()
+        .any(|ns| ns.typ == "mount" && ns.path.as_deref().unwrap_or("").is_empty());
+    if !new_mount_namespace {
+        // The keys are written through the container's /proc, after
+        // pivot_root, which only a new mount namespace has.
+        return Err(SpecError::invalid(
+            path,
+            "needs a new mount namespace (sysctls are written through the container's /proc)",
         ));
     }
     Ok(())
+}
+
+/// Whether the namespace file at `ns_path` is the runtime's own namespace
+/// of `kind`, or PID 1's (the host's), compared by device and inode as runc
+/// compares network namespaces. A path that cannot be stat'ed is not known
+/// to be either: joining it fails at create with its own error, and a
+/// bundle whose namespace file is gone must still load for `delete`.
+fn is_runtime_namespace(kind: &str, ns_path: &str) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let proc_name = match kind {
+        "network" => "net",
+        other => other,
+    };
+    let Ok(theirs) = std::fs::metadata(ns_path) else {
+        return false;
+    };
+    ["self", "1"].iter().any(|pid| {
+        std::fs::metadata(format!("/proc/{pid}/ns/{proc_name}"))
+            .is_ok_and(|ours| ours.dev() == theirs.dev() && ours.ino() == theirs.ino())
+    })
 }
 
 fn absolute(path: &str, value: &str) -> Checked {
@@ -443,7 +533,9 @@ fn absolute(path: &str, value: &str) -> Checked {
     Ok(())
 }
 
-fn no_dot_dot(path: &str, value: &str) -> Checked {
+/// No `..` component in `value` (a mount destination, a device path, a
+/// `-b A:B` target): it could lead out of the rootfs.
+pub fn no_dot_dot(path: &str, value: &str) -> Checked {
     if Path::new(value)
         .components()
         .any(|c| matches!(c, Component::ParentDir))
