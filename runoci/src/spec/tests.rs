@@ -38,7 +38,9 @@ impl Drop for TempDir {
 
 #[test]
 fn basic_json_parses_with_the_reference_values() {
-    let spec = parse_fixture("basic.json").expect("basic.json is valid");
+    let path = fixtures().join("basic.json");
+    let text = fs::read_to_string(&path).expect("fixture is readable");
+    let spec = super::load::parse_model(&text, "basic.json").expect("basic.json parses");
     assert_eq!(spec.oci_version, "1.0.0-rc1");
     let platform = spec.platform.as_ref().expect("platform");
     assert_eq!(
@@ -110,7 +112,9 @@ fn basic_json_parses_with_the_reference_values() {
     assert_eq!((fuse.path.as_str(), fuse.typ.as_str()), ("/dev/fuse", "c"));
     assert_eq!((fuse.major, fuse.minor), (10, 229));
     assert_eq!(fuse.file_mode, Some(438));
-    assert_eq!(fuse.gid, Some(0));
+    // Above int32, as the reference's parser test has it: parsed, and then
+    // refused by validation (runc's id range; see the test below).
+    assert_eq!(fuse.gid, Some(3_221_225_472));
     let binder = &linux.devices[2];
     assert_eq!(binder.path, "/dev/binder");
     assert_eq!(binder.major, 10);
@@ -327,10 +331,79 @@ fn user_umask_wins_over_the_run_oci_extension() {
 }
 
 #[test]
+fn basic_json_is_refused_for_its_device_gid_above_int32() {
+    let err = parse_fixture("basic.json").expect_err("gid 3221225472 refused");
+    assert_eq!(
+        err.to_string(),
+        "basic.json: linux.devices[0].gid: 3221225472 is out of range (0..=2147483647)"
+    );
+}
+
+#[test]
+fn umask_beyond_the_permission_bits_is_refused() {
+    for (field, json) in [
+        (
+            "process.user.umask",
+            r#""user": {"uid": 0, "gid": 0, "umask": 512}"#,
+        ),
+        (
+            "process.umask",
+            r#""user": {"uid": 0, "gid": 0}, "umask": 4095"#,
+        ),
+    ] {
+        let config = format!(
+            r#"{{"ociVersion": "1.0.2", "root": {{"path": "rootfs"}},
+               "process": {{{json}, "args": ["sh"], "cwd": "/"}}}}"#
+        );
+        let err = parse(&config, "umask").expect_err("refused");
+        assert!(
+            err.to_string().starts_with(&format!("umask: {field}: 0o")),
+            "{err}"
+        );
+    }
+}
+
+#[test]
+fn time_offsets_take_the_two_clocks_and_nanoseconds_below_a_second() {
+    let config = |offsets: &str| {
+        format!(
+            r#"{{"ociVersion": "1.0.2", "root": {{"path": "rootfs"}},
+               "process": {{"user": {{"uid": 0, "gid": 0}}, "args": ["sh"], "cwd": "/"}},
+               "linux": {{"namespaces": [{{"type": "mount"}}, {{"type": "time"}}],
+                          "timeOffsets": {offsets}}}}}"#
+        )
+    };
+    parse(
+        &config(r#"{"monotonic": {"secs": -5, "nanosecs": 999999999}, "boottime": {"secs": 7}}"#),
+        "t",
+    )
+    .expect("valid offsets");
+    for (offsets, message) in [
+        (
+            r#"{"realtime": {"secs": 1}}"#,
+            r#"t: linux.timeOffsets."realtime": unknown clock (want monotonic or boottime)"#,
+        ),
+        (
+            r#"{"monotonic 1 0\nboottime": {"secs": 1}}"#,
+            r#"t: linux.timeOffsets."monotonic 1 0\nboottime": unknown clock (want monotonic or boottime)"#,
+        ),
+        (
+            r#"{"boottime": {"nanosecs": 1000000000}}"#,
+            r#"t: linux.timeOffsets."boottime".nanosecs: 1000000000 is not below one second"#,
+        ),
+    ] {
+        let err = parse(&config(offsets), "t").expect_err(offsets);
+        assert_eq!(err.to_string(), message);
+    }
+}
+
+#[test]
 fn load_reads_and_validates_config_json() {
     let bundle = TempDir::new("load-ok");
-    fs::copy(fixtures().join("basic.json"), bundle.0.join("config.json")).expect("copy");
-    let spec = load(&bundle.0).expect("basic.json loads");
+    let text = fs::read_to_string(fixtures().join("basic.json")).expect("fixture");
+    let text = text.replace("3221225472", "0");
+    fs::write(bundle.0.join("config.json"), text).expect("write");
+    let spec = load(&bundle.0).expect("basic.json (device gid 0) loads");
     assert_eq!(spec.hostname.as_deref(), Some("tester"));
 }
 

@@ -72,6 +72,12 @@ pub fn check_process(process: &Process) -> Checked {
     check_env("process.env", &process.env)?;
     absolute("process.cwd", &process.cwd)?;
     check_user(&process.user)?;
+    if let Some(umask) = process.umask.filter(|m| *m > 0o777) {
+        return Err(SpecError::invalid(
+            "process.umask",
+            format!("{umask:#o} has bits beyond 0o777"),
+        ));
+    }
     if let Some(capabilities) = process.capabilities.as_ref() {
         check_capabilities(capabilities)?;
     }
@@ -91,6 +97,13 @@ pub fn check_process(process: &Process) -> Checked {
 }
 
 fn check_user(user: &User) -> Checked {
+    // umask(2) keeps only the permission bits: more would be dropped.
+    if let Some(umask) = user.umask.filter(|m| *m > 0o777) {
+        return Err(SpecError::invalid(
+            "process.user.umask",
+            format!("{umask:#o} has bits beyond 0o777"),
+        ));
+    }
     check_id("process.user.uid", user.uid)?;
     check_id("process.user.gid", user.gid)?;
     for (index, gid) in user.additional_gids.iter().enumerate() {
@@ -302,6 +315,9 @@ fn check_linux(linux: &Linux) -> Checked {
     for key in linux.sysctl.keys() {
         check_sysctl(linux, key)?;
     }
+    for (clock, offset) in linux.time_offsets.iter().flatten() {
+        check_time_offset(clock, offset)?;
+    }
     if let Some(propagation) = linux.rootfs_propagation.as_deref() {
         if names::propagation(propagation).is_none() {
             return Err(SpecError::invalid(
@@ -367,6 +383,26 @@ fn check_namespaces(linux: &Linux) -> Checked {
                 }
             }
         }
+    }
+    Ok(())
+}
+
+/// One line of `/proc/self/timens_offsets`: a clock the time namespace
+/// offsets, nanoseconds below a second. The clock name goes into that file
+/// as is, so nothing else may pass (a newline would add a line).
+fn check_time_offset(clock: &str, offset: &TimeOffset) -> Checked {
+    let path = format!("linux.timeOffsets.{clock:?}");
+    if !matches!(clock, "monotonic" | "boottime") {
+        return Err(SpecError::invalid(
+            path,
+            "unknown clock (want monotonic or boottime)",
+        ));
+    }
+    if offset.nanosecs > 999_999_999 {
+        return Err(SpecError::invalid(
+            format!("{path}.nanosecs"),
+            format!("{} is not below one second", offset.nanosecs),
+        ));
     }
     Ok(())
 }
