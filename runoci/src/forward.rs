@@ -91,6 +91,18 @@ pub fn wait_fd_or_signal(
     }
 }
 
+/// `mask` plus SIGRTMIN..=SIGRTMAX: a supervisor's real-time signal goes
+/// to the container like any other (nix's SigSet cannot name them).
+fn with_realtime_signals(mask: SigSet) -> SigSet {
+    let mut raw: libc::sigset_t = *mask.as_ref();
+    for signo in libc::SIGRTMIN()..=libc::SIGRTMAX() {
+        // SAFETY: a valid sigset_t and a signal number in range.
+        unsafe { libc::sigaddset(&mut raw, signo) };
+    }
+    // SAFETY: `raw` was initialised from a valid SigSet.
+    unsafe { SigSet::from_sigset_t_unchecked(raw) }
+}
+
 pub struct Forwarder {
     sfd: SignalFd,
 }
@@ -106,6 +118,7 @@ impl Forwarder {
             mask.add(*s);
         }
         mask.add(Signal::SIGCHLD);
+        let mask = with_realtime_signals(mask);
         nix::sys::signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&mask), None)
             .ctx("block signals")?;
         let sfd = SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC).ctx("signalfd")?;
@@ -114,14 +127,24 @@ impl Forwarder {
 
     /// Forward signals to `pidfd` until `pid` (our child) exits.
     pub fn wait(&self, pid: i32, pidfd: &OwnedFd, what: &str) -> Result<i32> {
-        use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
-        let child = nix::unistd::Pid::from_raw(pid);
         loop {
-            match waitpid(child, Some(WaitPidFlag::WNOHANG)) {
-                Ok(WaitStatus::Exited(_, code)) => return Ok(code),
-                Ok(WaitStatus::Signaled(_, sig, _)) => return Ok(128 + sig as i32),
-                Ok(_) => {}
-                Err(e) => return Err(Error::from(e).context(format!("wait for {what}"))),
+            // Raw: nix's waitpid fails on a death by a real-time signal
+            // (its Signal has none), and the container would look lost.
+            let mut status = 0;
+            // SAFETY: waitpid on our own child with a valid status pointer.
+            let r = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
+            if r < 0 {
+                let e = std::io::Error::last_os_error();
+                if e.kind() == std::io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return Err(Error::from(e).context(format!("wait for {what}")));
+            }
+            if r == pid && libc::WIFEXITED(status) {
+                return Ok(libc::WEXITSTATUS(status));
+            }
+            if r == pid && libc::WIFSIGNALED(status) {
+                return Ok(128 + libc::WTERMSIG(status));
             }
             match self.sfd.read_signal() {
                 Ok(Some(info)) if info.ssi_signo as i32 != libc::SIGCHLD => {

@@ -466,29 +466,37 @@ fn run_with_our_init(
     }
 }
 
+/// Raw signal numbers and wait statuses throughout: nix's `Signal` has no
+/// real-time signals, so its sigwait would swallow one unforwarded and its
+/// waitpid would fail on a program killed by one, and the init would never
+/// exit.
 fn init_loop(main: nix::unistd::Pid, all: &SigSet) -> ! {
-    use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+    let main = main.as_raw();
     loop {
-        let sig = match all.wait() {
-            Ok(s) => s,
-            Err(_) => continue,
-        };
-        if sig != Signal::SIGCHLD {
-            let _ = nix::sys::signal::kill(main, sig);
+        let mut sig: libc::c_int = 0;
+        // SAFETY: a valid, fully blocked signal set and an out pointer.
+        if unsafe { libc::sigwait(all.as_ref(), &mut sig) } != 0 {
+            continue;
+        }
+        if sig != libc::SIGCHLD {
+            // SAFETY: plain kill of our own child.
+            unsafe { libc::kill(main, sig) };
             continue;
         }
         loop {
-            match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
-                Ok(WaitStatus::Exited(pid, code)) if pid == main => {
-                    // SAFETY: leaving the process; nothing to unwind.
-                    unsafe { libc::_exit(code) }
-                }
-                Ok(WaitStatus::Signaled(pid, s, _)) if pid == main => {
-                    // SAFETY: as above.
-                    unsafe { libc::_exit(128 + s as i32) }
-                }
-                Ok(WaitStatus::StillAlive) | Err(_) => break,
-                Ok(_) => continue,
+            let mut status = 0;
+            // SAFETY: reaping any child with a valid status pointer.
+            let pid = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
+            if pid <= 0 {
+                break;
+            }
+            if pid == main && libc::WIFEXITED(status) {
+                // SAFETY: leaving the process; nothing to unwind.
+                unsafe { libc::_exit(libc::WEXITSTATUS(status)) }
+            }
+            if pid == main && libc::WIFSIGNALED(status) {
+                // SAFETY: as above.
+                unsafe { libc::_exit(128 + libc::WTERMSIG(status)) }
             }
         }
     }

@@ -427,6 +427,52 @@ fn kill_delivers_real_time_signals_by_number_and_by_name() {
     }
 }
 
+/// A foreground `run` forwards a real-time signal sent to runoci like any
+/// other, and reports a program killed by one as 128+N. With `-i` our own
+/// init is PID 1 and forwards it to the program (before, nix's sigwait
+/// swallowed it, and a program killed by one left the init waiting forever).
+#[test]
+fn foreground_run_forwards_real_time_signals() {
+    for with_init in [false, true] {
+        let mut bundle = Bundle::new("run-rt");
+        let rt = Runtime::runoci();
+        let ready = bundle.path().join("ready");
+        fs::create_dir(&ready).unwrap();
+        let id = unique_id("run-rt");
+        // Without -i the shell is PID 1 and needs a trap to be signalled;
+        // with -i it is PID 2 and dies of the signal's default action.
+        let script = if with_init {
+            "touch /ready/up; while :; do sleep 0.1; done"
+        } else {
+            "trap 'exit 99' 37; touch /ready/up; while :; do sleep 0.1; done"
+        };
+        bundle.set_args(&["sh", "-c", script]);
+        bundle.write_config();
+        let bind = format!("{}:/ready", ready.display());
+        let mut args = vec!["run", "-c", bundle.path_str(), "-b", &bind];
+        if with_init {
+            args.push("-i");
+        }
+        args.push(&id);
+        let mut cmd = rt.cmd(&args);
+        cmd.stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        let mut child = cmd.spawn().expect("spawn runoci run");
+        common::wait_for_file(&ready.join("up"), "the container's ready file");
+        // SAFETY: signalling our own child, which we have not reaped yet.
+        assert_eq!(unsafe { libc::kill(child.id() as i32, 37) }, 0);
+        let mut status = None;
+        wait_until("runoci run to exit after the signal", || {
+            status = child.try_wait().expect("wait for runoci run");
+            status.is_some()
+        });
+        let status = status.expect("exited");
+        let expected = if with_init { 128 + 37 } else { 99 };
+        assert_eq!(status.code(), Some(expected), "-i: {with_init}");
+    }
+}
+
 // --- monitor socket ----------------------------------------------------------
 
 #[test]
