@@ -235,55 +235,86 @@ fn start_racing_destroy_force_leaves_nothing_and_runs_poststop_once_iff_a_hook_r
     );
 }
 
-#[test]
-fn start_killed_in_a_blocking_prestart_then_destroy_force_ends_the_hook_and_runs_poststop() {
-    let mut bundle = Bundle::new("blockpre");
+/// `args` (a creating command: `start -c B ID`, `create --bundle B ID`)
+/// SIGKILLed while its prestart hook blocks, then `destroy_args`: the hook
+/// (and everything else of the container) must be gone, poststop run once.
+fn killed_in_a_blocking_prestart_then_destroyed(name: &str, args: &[&str], destroy_args: &[&str]) {
+    let mut bundle = Bundle::new(name);
     let rt = Runtime::runoci();
-    let marker = unique_id("blockpre-marker");
-    let id = unique_id("blockpre");
+    let marker = unique_id(&format!("{name}-marker"));
+    let id = unique_id(name);
     let log = bundle.path().join("hooks.log");
     set_args(&mut bundle, &forever_args(&marker));
     // The hook's sleep is the bundle's busybox: its argv names the bundle,
     // so a sleep that outlives the destroy is found.
     let sleeper = bundle.rootfs().join("bin/sleep");
+    let hook = sleeper.display().to_string();
     bundle.config_mut()["hooks"] = json!({
         "prestart": [{
             "path": "/bin/sh",
-            "args": ["sh", "-c", format!("echo prestart >> {log}; exec {} 1000", sleeper.display(), log = log.display()), marker],
+            "args": ["sh", "-c", format!("echo prestart >> {}; exec {hook} 1000", log.display()), marker],
         }],
         "poststop": [log_hook("poststop", &log)],
     });
     bundle.write_config();
-    let mut starter = Reaped(Some(spawn_start(&rt, &bundle, &id)));
+    let mut full: Vec<&str> = args.to_vec();
+    full.extend_from_slice(&[bundle.path_str(), &id]);
+    let creator = rt
+        .cmd(&full)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn the creating runoci");
+    let mut creator = Reaped(Some(creator));
     wait_until("the prestart hook to run", || count(&log, "prestart") == 1);
-    starter
+    creator
         .0
         .as_mut()
         .expect("running")
         .kill()
-        .expect("SIGKILL start");
-    let started = starter.wait();
-    assert!(!started.status.success(), "start was SIGKILLed");
-    let hook = sleeper.display().to_string();
-    assert!(
-        !pids_with_marker(&hook).is_empty(),
-        "the prestart hook should still run after its start was killed"
-    );
-
-    destroy_within_limit(&rt, &id, true);
-    assert_nothing_left(
-        &rt,
-        &id,
-        &marker,
-        "destroy --force of the half-made container",
-    );
-    assert_nothing_left(
-        &rt,
-        &id,
-        &hook,
-        "destroy --force of the half-made container",
-    );
+        .expect("SIGKILL the creating runoci");
+    let _ = creator.wait();
+    if args[0] == "start" {
+        // start's creator is a process of its own (the monitor to be): it
+        // and its hook go on after `start` itself is killed. (`create` is
+        // the creator: its hooks die with it.)
+        assert!(
+            !pids_with_marker(&hook).is_empty(),
+            "the prestart hook should still run after {args:?} was killed"
+        );
+    }
+    let mut destroy: Vec<&str> = destroy_args.to_vec();
+    destroy.push(&id);
+    let t = Instant::now();
+    let out = rt.run(&destroy);
+    let took = t.elapsed();
+    out.assert_ok();
+    assert!(took < DESTROY_LIMIT, "{destroy:?} took {took:?}: {out}");
+    let after = format!("{destroy:?} of the half-made container");
+    assert_nothing_left(&rt, &id, &marker, &after);
+    assert_nothing_left(&rt, &id, &hook, &after);
     assert_eq!(count(&log, "poststop"), 1, "poststop runs once");
+}
+
+#[test]
+fn start_killed_in_a_blocking_prestart_then_destroy_force_ends_the_hook_and_runs_poststop() {
+    killed_in_a_blocking_prestart_then_destroyed(
+        "blockpre",
+        &["start", "-c"],
+        &["destroy", "--force"],
+    );
+}
+
+/// runc's `create` and `delete --force`: the same rules as for the
+/// detached start.
+#[test]
+fn create_killed_in_a_blocking_prestart_then_delete_force_leaves_nothing() {
+    killed_in_a_blocking_prestart_then_destroyed(
+        "createkill",
+        &["create", "--bundle"],
+        &["delete", "--force"],
+    );
 }
 
 /// `sh -c 'sleep 1000 & exit 0'` without a pid namespace: the init exits,
@@ -420,60 +451,6 @@ fn destroy_force_with_a_damaged_record_still_ends_the_running_container() {
         );
         assert_eq!(hook_runs(&log), 1, "{what}: poststop runs once");
     }
-}
-
-/// runc's `create` killed while its prestart hook blocks, then `delete
-/// --force`: the same rules as for the detached start.
-#[test]
-fn create_killed_in_a_blocking_prestart_then_delete_force_leaves_nothing() {
-    let mut bundle = Bundle::new("createkill");
-    let rt = Runtime::runoci();
-    let marker = unique_id("createkill-marker");
-    let id = unique_id("createkill");
-    let log = bundle.path().join("hooks.log");
-    set_args(&mut bundle, &forever_args(&marker));
-    let sleeper = bundle.rootfs().join("bin/sleep");
-    bundle.config_mut()["hooks"] = json!({
-        "prestart": [{
-            "path": "/bin/sh",
-            "args": ["sh", "-c", format!("echo prestart >> {log}; exec {} 1000", sleeper.display(), log = log.display()), marker],
-        }],
-        "poststop": [log_hook("poststop", &log)],
-    });
-    bundle.write_config();
-    let creator = rt
-        .cmd(["create", "--bundle", bundle.path_str(), &id])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn runoci create");
-    let mut creator = Reaped(Some(creator));
-    wait_until("the prestart hook to run", || count(&log, "prestart") == 1);
-    creator
-        .0
-        .as_mut()
-        .expect("running")
-        .kill()
-        .expect("SIGKILL create");
-    let _ = creator.wait();
-    let t = Instant::now();
-    let out = rt.run(["delete", "--force", &id]);
-    out.assert_ok();
-    assert!(
-        t.elapsed() < DESTROY_LIMIT,
-        "delete --force took {:?}",
-        t.elapsed()
-    );
-    assert_nothing_left(
-        &rt,
-        &id,
-        &marker,
-        "delete --force of the half-made container",
-    );
-    let hook = sleeper.display().to_string();
-    assert_nothing_left(&rt, &id, &hook, "delete --force of the half-made container");
-    assert_eq!(count(&log, "poststop"), 1, "poststop runs once");
 }
 
 /// A foreground `run` and `destroy --force`: destroy returns once the
