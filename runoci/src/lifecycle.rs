@@ -64,7 +64,9 @@ pub fn finish(sd: &StateDir, record: &RuntimeRecord) -> Result<()> {
         Err(e) => eprintln!("runoci: container {}: remove {SOCKET}: {e}", sd.id),
     }
     if let Some(cg) = &record.cgroup {
-        // Before poststop: the hooks see a container that is gone.
+        // Before poststop: the hooks see a container that is gone. If it
+        // is not (a survivor), nothing more is done: poststop then still
+        // runs once, when a later destroy gets that far.
         crate::cgroups::Cgroup::from_record(cg)
             .kill_all_and_wait(SURVIVOR_LIMIT)
             .with_ctx(|| format!("container {}: kill what is left", sd.id))?;

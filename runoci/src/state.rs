@@ -154,6 +154,8 @@ impl StateDir {
             id: id.to_string(),
             dir: root.join(format!(".new-{}", std::process::id())),
         };
+        // One left by a process that died here with our pid is stale.
+        let _ = std::fs::remove_dir_all(&tmp.dir);
         std::fs::DirBuilder::new()
             .mode(0o700)
             .create(&tmp.dir)

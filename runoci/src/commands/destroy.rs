@@ -37,7 +37,12 @@ pub fn destroy(root: &Path, id: &str, force: bool) -> Result<()> {
     if force && crate::ids::validate(id).is_ok() && !StateDir::exists(root, id) {
         return Ok(());
     }
-    let sd = StateDir::open(root, id)?;
+    let sd = match StateDir::open(root, id) {
+        Err(_) if force && crate::ids::validate(id).is_ok() && !StateDir::exists(root, id) => {
+            return Ok(())
+        }
+        r => r?,
+    };
     let Some(lock) = acquire(&sd, force)? else {
         // Removed by whoever held the lock (a creator undoing itself, a
         // foreground run, another destroy).
@@ -77,10 +82,11 @@ pub fn destroy(root: &Path, id: &str, force: bool) -> Result<()> {
     } else {
         lock
     };
-    crate::lifecycle::finish(&sd, &record)?;
     if let Some(e) = lost {
+        // Before poststop: those run once the container is known gone.
         check_recovered(&sd, &e)?;
     }
+    crate::lifecycle::finish(&sd, &record)?;
     sd.remove()
 }
 
