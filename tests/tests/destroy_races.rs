@@ -119,14 +119,14 @@ fn count(log: &Path, stage: &str) -> usize {
         .count()
 }
 
-/// `runoci start -c BUNDLE ID`, spawned (not waited for).
-fn spawn_start(rt: &Runtime, bundle: &Bundle, id: &str) -> Child {
-    rt.cmd(["start", "-c", bundle.path_str(), id])
+/// `runoci CMD -c BUNDLE ID` (`start` or `run`), spawned (not waited for).
+fn spawn_creator(rt: &Runtime, cmd: &str, bundle: &Bundle, id: &str) -> Child {
+    rt.cmd([cmd, "-c", bundle.path_str(), id])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::piped())
+        .stderr(Stdio::null())
         .spawn()
-        .expect("spawn runoci start")
+        .unwrap_or_else(|e| panic!("spawn runoci {cmd}: {e}"))
 }
 
 /// Kills (if needed) and reaps a spawned command: nothing of it outlives
@@ -149,22 +149,36 @@ impl Drop for Reaped {
     }
 }
 
-/// How long one `start` of `bundle` takes here, start to return: the
-/// window the race rounds spread their destroys over.
-fn creation_window(rt: &Runtime, bundle: &Bundle, marker: &str) -> Duration {
+/// How long one `cmd` (`start` or `run`) of `bundle` takes here to have
+/// the container recorded: the window the race rounds spread their
+/// destroys over.
+fn creation_window(rt: &Runtime, cmd: &str, bundle: &Bundle, marker: &str) -> Duration {
     let id = unique_id("race-probe");
+    let recorded = state_dir(rt, &id).join("state.json");
     let t = Instant::now();
-    start(rt, bundle, &id, &[]).assert_ok();
+    let mut creator = Reaped(Some(spawn_creator(rt, cmd, bundle, &id)));
+    // Fine-grained: the window is tens of milliseconds.
+    while !recorded.exists() {
+        assert!(
+            t.elapsed() < runoci_tests::default_timeout(),
+            "the probe {cmd} never recorded its container"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
     let window = t.elapsed();
     destroy_within_limit(rt, &id, true);
+    let _ = creator.wait();
     assert_nothing_left(rt, &id, marker, "destroying the probe container");
     window
 }
 
-#[test]
-fn start_racing_destroy_force_leaves_nothing_and_runs_poststop_once_iff_a_hook_ran() {
+/// `runoci CMD -c BUNDLE ID` (`start` or `run`) and `destroy --force ID`
+/// launched at delays spread over the creation window: after each round
+/// nothing of the container is left, and poststop ran once iff a
+/// prestart/createRuntime hook ran.
+fn race_rounds(cmd: &str) {
     const ROUNDS: u32 = 24;
-    let mut bundle = Bundle::new("race");
+    let mut bundle = Bundle::new(&format!("race-{cmd}"));
     let rt = Runtime::runoci();
     let marker = unique_id("race-marker");
     let log = bundle.path().join("hooks.log");
@@ -176,30 +190,56 @@ fn start_racing_destroy_force_leaves_nothing_and_runs_poststop_once_iff_a_hook_r
     });
     bundle.write_config();
     // Spread over the creation window and a little past it.
-    let window = creation_window(&rt, &bundle, &marker);
+    let window = creation_window(&rt, cmd, &bundle, &marker);
     let mut hit_mid_creation = 0;
     let mut killed_before_hook_wrote = 0;
     for round in 0..ROUNDS {
         let _ = fs::remove_file(&log);
         let id = unique_id(&format!("race{round}"));
         let delay = window * 5 / 4 * round / ROUNDS;
-        let mut starter = Reaped(Some(spawn_start(&rt, &bundle, &id)));
+        let mut creator = Reaped(Some(spawn_creator(&rt, cmd, &bundle, &id)));
         std::thread::sleep(delay);
         destroy_within_limit(&rt, &id, true);
-        let started = starter.wait();
         let record = state_dir(&rt, &id);
-        if started.status.success() && record.exists() {
+        if cmd == "run"
+            && creator
+                .0
+                .as_mut()
+                .and_then(|c| c.try_wait().ok())
+                .flatten()
+                .is_none()
+        {
+            // A run that outlived a successful destroy had not made its
+            // record yet (whatever destroy finds, it ends): the container
+            // comes after the destroy, legitimately. Destroy it too.
+            wait_until("the run to record its container or end", || {
+                record.join("state.json").exists()
+                    || creator
+                        .0
+                        .as_mut()
+                        .and_then(|c| c.try_wait().ok())
+                        .flatten()
+                        .is_some()
+            });
+            destroy_within_limit(&rt, &id, true);
+        }
+        let status = creator.wait().status;
+        // start fails, run is killed, when the destroy ended the creation.
+        let interrupted = match cmd {
+            "run" => std::os::unix::process::ExitStatusExt::signal(&status).is_some(),
+            _ => !status.success(),
+        };
+        if cmd == "start" && status.success() && record.exists() {
             // The destroy came before the record existed: the container
             // was made after it, legitimately. Destroy it now.
             destroy_within_limit(&rt, &id, true);
-        } else if !started.status.success() {
-            hit_mid_creation += 1;
         }
+        hit_mid_creation += usize::from(interrupted);
         assert_nothing_left(
             &rt,
             &id,
             &marker,
-            &format!("round {round} (destroy {delay:?} after start)"),
+            &format!("round {round} ({cmd}, destroy {delay:?} after it)"),
         );
         let pre = count(&log, "prestart") + count(&log, "createRuntime");
         let post = count(&log, "poststop");
@@ -217,22 +257,32 @@ fn start_racing_destroy_force_leaves_nothing_and_runs_poststop_once_iff_a_hook_r
             // runoci notes that the hooks started just before the first
             // one runs; a hook the destroy killed before its first command
             // wrote nothing, yet had started: poststop rightly ran. That
-            // can only be a start the destroy ended.
+            // can only be a creation the destroy ended.
             assert!(
-                !started.status.success(),
-                "round {round}: poststop ran though no prestart/createRuntime hook did, and the start was not interrupted; hook log:\n{hooks_log}"
+                interrupted,
+                "round {round}: poststop ran though no prestart/createRuntime hook did, and the {cmd} was not interrupted; hook log:\n{hooks_log}"
             );
             killed_before_hook_wrote += 1;
         }
     }
     eprintln!(
-        "{ROUNDS} rounds over {window:?}: {hit_mid_creation} starts ended by the destroy, \
+        "{cmd}: {ROUNDS} rounds over {window:?}: {hit_mid_creation} creations ended by the destroy, \
          {killed_before_hook_wrote} with a hook killed before it wrote"
     );
     assert!(
         hit_mid_creation > 0,
         "no round's destroy met a creation in progress: the race was not exercised"
     );
+}
+
+#[test]
+fn start_racing_destroy_force_leaves_nothing_and_runs_poststop_once_iff_a_hook_ran() {
+    race_rounds("start");
+}
+
+#[test]
+fn run_racing_destroy_force_leaves_nothing_and_runs_poststop_once_iff_a_hook_ran() {
+    race_rounds("run");
 }
 
 /// `args` (a creating command: `start -c B ID`, `create --bundle B ID`)
@@ -419,17 +469,35 @@ fn kill_all_kill_of_a_paused_container_stops_it() {
 
 #[test]
 fn destroy_force_with_a_damaged_record_still_ends_the_running_container() {
-    let cases: [(&str, &str, Option<&[u8]>); 4] = [
-        ("truncated runtime.json", "runtime.json", Some(b"{\"pid\":")),
+    // (what, file, new contents or None to remove it, monitor killed first)
+    let cases: [(&str, &str, Option<&[u8]>, bool); 5] = [
+        (
+            "truncated runtime.json",
+            "runtime.json",
+            Some(b"{\"pid\":"),
+            false,
+        ),
         (
             "garbage runtime.json",
             "runtime.json",
             Some(b"\x00\xffnot json at all"),
+            false,
         ),
-        ("missing runtime.json", "runtime.json", None),
-        ("garbage state.json", "state.json", Some(b"}}garbage{{")),
+        ("missing runtime.json", "runtime.json", None, false),
+        (
+            "garbage state.json",
+            "state.json",
+            Some(b"}}garbage{{"),
+            false,
+        ),
+        (
+            "garbage runtime.json and no monitor",
+            "runtime.json",
+            Some(b"garbage"),
+            true,
+        ),
     ];
-    for (what, file, damage) in cases {
+    for (what, file, damage, kill_monitor) in cases {
         let mut bundle = Bundle::new("damaged");
         let rt = Runtime::runoci();
         let marker = unique_id("damaged-marker");
@@ -438,6 +506,14 @@ fn destroy_force_with_a_damaged_record_still_ends_the_running_container() {
         set_args(&mut bundle, &forever_args(&marker));
         start_ok(&rt, &bundle, &id, &[]);
         let monitor = monitor_pid(&rt, &id);
+        if kill_monitor {
+            nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(monitor),
+                nix::sys::signal::Signal::SIGKILL,
+            )
+            .expect("kill the monitor");
+            wait_until("the monitor to die", || !pid_alive(monitor));
+        }
         let path: PathBuf = state_dir(&rt, &id).join(file);
         match damage {
             Some(bytes) => fs::write(&path, bytes).expect("damage the record"),
@@ -451,36 +527,4 @@ fn destroy_force_with_a_damaged_record_still_ends_the_running_container() {
         );
         assert_eq!(hook_runs(&log), 1, "{what}: poststop runs once");
     }
-}
-
-/// A foreground `run` and `destroy --force`: destroy returns once the
-/// container is gone and `run` has cleaned up; poststop runs once.
-#[test]
-fn run_racing_destroy_force_leaves_nothing() {
-    let mut bundle = Bundle::new("runrace");
-    let rt = Runtime::runoci();
-    let marker = unique_id("runrace-marker");
-    let id = unique_id("runrace");
-    let log = bundle.path().join("hooks.log");
-    set_args(&mut bundle, &forever_args(&marker));
-    bundle.config_mut()["hooks"] = json!({
-        "prestart": [log_hook("prestart", &log)],
-        "poststop": [log_hook("poststop", &log)],
-    });
-    bundle.write_config();
-    let runner: Child = rt
-        .cmd(["run", "-c", bundle.path_str(), &id])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn runoci run");
-    let mut runner = Reaped(Some(runner));
-    wait_until("the container to run", || {
-        !pids_with_marker(&marker).is_empty()
-    });
-    destroy_within_limit(&rt, &id, true);
-    assert_nothing_left(&rt, &id, &marker, "destroy --force of a foreground run");
-    let _ = runner.wait();
-    assert_eq!(count(&log, "poststop"), 1, "poststop runs once");
 }
