@@ -428,3 +428,100 @@ pub fn pid_start_time(pid: i32) -> Option<u64> {
 pub fn same_process(pid: i32, start_time: u64) -> bool {
     pid > 0 && pid_start_time(pid) == Some(start_time)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn root(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("runoci-state-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        d
+    }
+
+    fn first() -> RuntimeRecord {
+        RuntimeRecord {
+            creator: Some(ProcessRef::current()),
+            poststop: vec![crate::spec::Hook {
+                path: "/bin/true".into(),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_new_record_appears_locked_with_its_creator_hooks_and_bundle_link() {
+        let r = root("new");
+        let (sd, lock) = StateDir::create_locked(&r, "c1", Path::new("/bundle"), &first()).unwrap();
+        // Another open file description (another command) finds it busy.
+        assert!(matches!(sd.try_lock().unwrap(), TryLock::Busy));
+        let rec = sd.read_record().unwrap();
+        assert_eq!(rec.creator, Some(ProcessRef::current()));
+        assert_eq!(rec.poststop.len(), 1);
+        assert_eq!(
+            std::fs::read_link(sd.file(CONFIG_JSON)).unwrap(),
+            Path::new("/bundle/config.json")
+        );
+        // No temporary directory is left next to it.
+        let names: Vec<_> = std::fs::read_dir(&r)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        assert_eq!(names, vec![std::ffi::OsString::from("c1")]);
+        drop(lock);
+        assert!(matches!(sd.try_lock().unwrap(), TryLock::Locked(_)));
+        let _ = std::fs::remove_dir_all(&r);
+    }
+
+    #[test]
+    fn an_id_that_exists_is_refused_and_left_alone() {
+        let r = root("exists");
+        let (sd, _lock) = StateDir::create_locked(&r, "c1", Path::new("/b"), &first()).unwrap();
+        std::fs::write(sd.file("mark"), b"x").unwrap();
+        let err = StateDir::create_locked(&r, "c1", Path::new("/b"), &first())
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains("already exists"), "{err}");
+        assert!(sd.file("mark").exists());
+        let _ = std::fs::remove_dir_all(&r);
+    }
+
+    #[test]
+    fn a_lock_waited_for_while_the_record_was_removed_says_gone() {
+        let r = root("gone");
+        let (sd, lock) = StateDir::create_locked(&r, "c1", Path::new("/b"), &first()).unwrap();
+        let dir = sd.dir.clone();
+        let waiter = std::thread::spawn(move || {
+            let sd = StateDir::open_dir(&dir);
+            // Opened before the removal, locked after it.
+            sd.lock_if_present().unwrap().is_none()
+        });
+        // Until the waiter is blocked in flock (/proc/locks lists it as
+        // "-> FLOCK ... OURPID"): it has opened the directory before the
+        // removal below.
+        let me = format!(" {} ", std::process::id());
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !std::fs::read_to_string("/proc/locks")
+            .unwrap()
+            .lines()
+            .any(|l| l.contains("-> FLOCK") && l.contains(&me))
+        {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the waiter never blocked on the lock"
+            );
+            std::thread::yield_now();
+        }
+        sd.remove().unwrap();
+        drop(lock);
+        assert!(
+            waiter.join().unwrap(),
+            "a removed record must not be locked"
+        );
+        assert!(matches!(sd.try_lock().unwrap(), TryLock::Gone));
+        let _ = std::fs::remove_dir_all(&r);
+    }
+}

@@ -119,9 +119,11 @@ fn count(log: &Path, stage: &str) -> usize {
         .count()
 }
 
-/// `runoci CMD -c BUNDLE ID` (`start` or `run`), spawned (not waited for).
+/// `runoci CMD -c BUNDLE ID` (`start`, `run`; `create --bundle`), spawned
+/// (not waited for).
 fn spawn_creator(rt: &Runtime, cmd: &str, bundle: &Bundle, id: &str) -> Child {
-    rt.cmd([cmd, "-c", bundle.path_str(), id])
+    let flag = if cmd == "create" { "--bundle" } else { "-c" };
+    rt.cmd([cmd, flag, bundle.path_str(), id])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -172,7 +174,7 @@ fn creation_window(rt: &Runtime, cmd: &str, bundle: &Bundle, marker: &str) -> Du
     window
 }
 
-/// `runoci CMD -c BUNDLE ID` (`start` or `run`) and `destroy --force ID`
+/// `runoci CMD -c BUNDLE ID` (`start`, `run`, `create`) and `destroy --force ID`
 /// launched at delays spread over the creation window: after each round
 /// nothing of the container is left, and poststop ran once iff a
 /// prestart/createRuntime hook ran.
@@ -224,12 +226,13 @@ fn race_rounds(cmd: &str) {
             destroy_within_limit(&rt, &id, true);
         }
         let status = creator.wait().status;
-        // start fails, run is killed, when the destroy ended the creation.
+        // start and create fail, run is killed, when the destroy ended
+        // the creation.
         let interrupted = match cmd {
             "run" => std::os::unix::process::ExitStatusExt::signal(&status).is_some(),
             _ => !status.success(),
         };
-        if cmd == "start" && status.success() && record.exists() {
+        if cmd != "run" && status.success() && record.exists() {
             // The destroy came before the record existed: the container
             // was made after it, legitimately. Destroy it now.
             destroy_within_limit(&rt, &id, true);
@@ -283,6 +286,11 @@ fn start_racing_destroy_force_leaves_nothing_and_runs_poststop_once_iff_a_hook_r
 #[test]
 fn run_racing_destroy_force_leaves_nothing_and_runs_poststop_once_iff_a_hook_ran() {
     race_rounds("run");
+}
+
+#[test]
+fn create_racing_destroy_force_leaves_nothing_and_runs_poststop_once_iff_a_hook_ran() {
+    race_rounds("create");
 }
 
 /// `args` (a creating command: `start -c B ID`, `create --bundle B ID`)
