@@ -294,9 +294,16 @@ fn create_racing_destroy_force_leaves_nothing_and_runs_poststop_once_iff_a_hook_
 }
 
 /// `args` (a creating command: `start -c B ID`, `create --bundle B ID`)
-/// SIGKILLed while its prestart hook blocks, then `destroy_args`: the hook
-/// (and everything else of the container) must be gone, poststop run once.
-fn killed_in_a_blocking_prestart_then_destroyed(name: &str, args: &[&str], destroy_args: &[&str]) {
+/// SIGKILLed while its prestart hook blocks (or, without `kill_creator`,
+/// left blocking, and a plain `destroy` refused), then `destroy_args`: the
+/// hook (and everything else of the container) must be gone, poststop run
+/// once.
+fn killed_in_a_blocking_prestart_then_destroyed(
+    name: &str,
+    args: &[&str],
+    destroy_args: &[&str],
+    kill_creator: bool,
+) {
     let mut bundle = Bundle::new(name);
     let rt = Runtime::runoci();
     let marker = unique_id(&format!("{name}-marker"));
@@ -326,13 +333,23 @@ fn killed_in_a_blocking_prestart_then_destroyed(name: &str, args: &[&str], destr
         .expect("spawn the creating runoci");
     let mut creator = Reaped(Some(creator));
     wait_until("the prestart hook to run", || count(&log, "prestart") == 1);
-    creator
-        .0
-        .as_mut()
-        .expect("running")
-        .kill()
-        .expect("SIGKILL the creating runoci");
-    let _ = creator.wait();
+    if !kill_creator {
+        // Without --force a creation in progress is refused, not waited
+        // for (the hook may block for ever) nor touched.
+        rt.run(["destroy", &id])
+            .assert_failed()
+            .assert_stderr_contains("being created");
+        assert_eq!(count(&log, "poststop"), 0, "the creation goes on");
+        assert!(state_dir(&rt, &id).exists(), "the record stays");
+    } else {
+        creator
+            .0
+            .as_mut()
+            .expect("running")
+            .kill()
+            .expect("SIGKILL the creating runoci");
+        let _ = creator.wait();
+    }
     if args[0] == "start" {
         // start's creator is a process of its own (the monitor to be): it
         // and its hook go on after `start` itself is killed. (`create` is
@@ -353,6 +370,13 @@ fn killed_in_a_blocking_prestart_then_destroyed(name: &str, args: &[&str], destr
     assert_nothing_left(&rt, &id, &marker, &after);
     assert_nothing_left(&rt, &id, &hook, &after);
     assert_eq!(count(&log, "poststop"), 1, "poststop runs once");
+    if !kill_creator {
+        let status = creator.wait().status;
+        assert!(
+            !status.success(),
+            "the ended creation must fail: {status:?}"
+        );
+    }
 }
 
 #[test]
@@ -361,6 +385,17 @@ fn start_killed_in_a_blocking_prestart_then_destroy_force_ends_the_hook_and_runs
         "blockpre",
         &["start", "-c"],
         &["destroy", "--force"],
+        true,
+    );
+}
+
+#[test]
+fn destroy_during_a_blocking_prestart_refuses_without_force_and_ends_it_with_force() {
+    killed_in_a_blocking_prestart_then_destroyed(
+        "blockpre-live",
+        &["start", "-c"],
+        &["destroy", "--force"],
+        false,
     );
 }
 
@@ -372,6 +407,7 @@ fn create_killed_in_a_blocking_prestart_then_delete_force_leaves_nothing() {
         "createkill",
         &["create", "--bundle"],
         &["delete", "--force"],
+        true,
     );
 }
 

@@ -95,6 +95,17 @@ pub fn destroy(root: &Path, id: &str, force: bool) -> Result<()> {
 /// lock is waited for, up to `LOCK_LIMIT`. None: the record is gone.
 fn acquire(sd: &StateDir, force: bool) -> Result<Option<state::Lock>> {
     if !force {
+        if let TryLock::Locked(l) = sd.try_lock()? {
+            return Ok(Some(l));
+        }
+        if let Some(c) = sd.read_record().ok().and_then(|r| r.creator) {
+            if state::same_process(c.pid, c.start_time) {
+                return Err(Error::new(format!(
+                    "container {} is being created (by pid {}); use --force to end that creation",
+                    sd.id, c.pid
+                )));
+            }
+        }
         return sd.lock_if_present();
     }
     let deadline = Instant::now() + LOCK_LIMIT;
