@@ -499,7 +499,9 @@ impl Monitor {
         runoci::pidfd::send_signal(&self.pidfd, sig).map_err(|e| match e.raw_os_error() {
             Some(libc::ESRCH) => "container has exited".to_owned(),
             _ => format!("kill {sig}: {e}"),
-        })
+        })?;
+        runoci::lifecycle::thaw_after_kill(&self.record, sig);
+        Ok(())
     }
 
     fn stats(&self) -> Stats {

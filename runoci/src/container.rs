@@ -46,6 +46,11 @@ pub struct ContainerOptions {
     /// as soon as they exist, so that `destroy` finds them even if runoci
     /// dies before the container is fully created.
     pub state_dir: Option<PathBuf>,
+    /// The fd of the record's lock the creator holds (`state::Lock`): the
+    /// init closes its inherited copy at once, or it would hold the lock
+    /// on (a created container waits on its FIFO for `start`, which takes
+    /// that lock).
+    pub lock_fd: Option<i32>,
 }
 
 /// The state handed to hooks.
@@ -138,6 +143,8 @@ impl Created {
             owner_uid: nix::unistd::getuid().as_raw(),
             poststop: poststop.to_vec(),
             poststart: poststart.to_vec(),
+            // Recorded: no creation in progress any more.
+            creator: None,
         })?;
         sd.write_state(&self.state_document(status))?;
         sd.write_atomic(state::PID_FILE, format!("{}\n", self.pid).as_bytes())
@@ -245,12 +252,9 @@ pub fn create(spec: &Spec, opts: &ContainerOptions) -> Result<Created> {
         crate::log::elapsed(tc)
     );
     if let (Some(dir), Some(cg)) = (&opts.state_dir, &cgroup) {
-        let provisional = crate::state::RuntimeRecord {
-            cgroup: Some(cg.to_record()),
-            owner_uid: nix::unistd::getuid().as_raw(),
-            ..Default::default()
-        };
-        if let Err(e) = crate::state::StateDir::open_dir(dir).write_record(&provisional) {
+        let noted = crate::state::StateDir::open_dir(dir)
+            .update_record(|r| r.cgroup = Some(cg.to_record()));
+        if let Err(e) = noted {
             let _ = cg.destroy();
             return Err(e);
         }
@@ -276,13 +280,22 @@ pub fn create(spec: &Spec, opts: &ContainerOptions) -> Result<Created> {
                 Err(e) => {
                     // The container existed (it had a pid): as the
                     // reference, its poststop hooks run once it is gone.
+                    // With a record, only if the hooks had started, and
+                    // once, whoever else (destroy) ends the container.
                     let stopped = created.hook_state.json("stopped");
                     created.abandon();
-                    if let Some(h) = &spec.hooks {
-                        if let Err(pe) = crate::hooks::run_stage("poststop", &h.poststop, &stopped)
-                        {
-                            eprintln!("runoci: container {}: {pe}", opts.id);
+                    let poststop = spec.hooks.as_ref().map(|h| h.poststop.as_slice());
+                    match (&opts.state_dir, poststop) {
+                        (Some(dir), Some(hooks)) => crate::lifecycle::poststop_once(
+                            &crate::state::StateDir::open_dir(dir),
+                            hooks,
+                        ),
+                        (None, Some(hooks)) => {
+                            if let Err(pe) = crate::hooks::run_stage("poststop", hooks, &stopped) {
+                                eprintln!("runoci: container {}: {pe}", opts.id);
+                            }
                         }
+                        (_, None) => {}
                     }
                     Err(e)
                 }
@@ -307,6 +320,12 @@ fn setup_cgroup(spec: &Spec, opts: &ContainerOptions) -> Result<Option<cgroups::
         opts.systemd_cgroup,
     )?;
     let mut res = linux.and_then(|l| l.resources.clone()).unwrap_or_default();
+    if let Some(dir) = &opts.state_dir {
+        // Noted before the first mkdir: a creator killed half-way through
+        // (destroy --force) leaves directories its record names.
+        let planned = cgroups::Cgroup::planned(&layout, &rel)?.to_record();
+        crate::state::StateDir::open_dir(dir).update_record(|r| r.cgroup = Some(planned))?;
+    }
     let cg = match cgroups::Cgroup::create(&layout, &rel, None) {
         Ok(cg) => cg,
         // Rootless: without a delegated cgroup, run without one when the
@@ -422,6 +441,10 @@ fn spawn(
     // allocate; it never returns from child_main.
     let pid = unsafe { libc::syscall(libc::SYS_clone, flags, 0usize, 0usize, 0usize, 0usize) };
     if pid == 0 {
+        if let Some(fd) = opts.lock_fd {
+            // SAFETY: our copy of the creator's lock fd; nothing here uses it.
+            unsafe { libc::close(fd) };
+        }
         drop(parent_chan);
         child_main(ChildArgs {
             spec,
@@ -494,6 +517,14 @@ fn drive_child(spec: &Spec, opts: &ContainerOptions, c: &Created, chan: &Channel
         match chan.recv()? {
             Some((Message::RunHooks(stage), _)) => {
                 let state = c.hook_state.json("creating");
+                if let (ParentHooks::CreateRuntime, Some(dir)) = (&stage, &opts.state_dir) {
+                    // From here on poststop must run once, whoever ends
+                    // the container; with this state if none is recorded.
+                    let doc = serde_json::to_vec(c.hook_state.state())
+                        .map_err(|e| Error::new(e.to_string()))?;
+                    crate::state::StateDir::open_dir(dir)
+                        .write_atomic(crate::state::HOOKS_STARTED, &doc)?;
+                }
                 let r = match stage {
                     ParentHooks::CreateRuntime => crate::hooks::run_stage(
                         "prestart",

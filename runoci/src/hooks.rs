@@ -19,7 +19,7 @@ const SCRUBBED_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/
 pub fn run_stage(stage: &str, hooks: &[Hook], state_json: &str) -> Result<()> {
     for (i, hook) in hooks.iter().enumerate() {
         let t = crate::log::timer();
-        run_one(hook, state_json)
+        run_one(hook, state_json, stage != "poststop")
             .map_err(|e| e.context(format!("{stage} hook [{i}] {}", hook.path)))?;
         crate::debug!(
             "{stage} hook [{i}] {}: ok{}",
@@ -30,8 +30,21 @@ pub fn run_stage(stage: &str, hooks: &[Hook], state_json: &str) -> Result<()> {
     Ok(())
 }
 
-fn run_one(hook: &Hook, state_json: &str) -> Result<()> {
+/// `die_with_us`: the hook gets SIGKILL if runoci dies (a creation's
+/// hooks: a creator killed by `destroy --force` takes them along; poststop
+/// hooks, run once for a container already gone, are left to finish).
+fn run_one(hook: &Hook, state_json: &str, die_with_us: bool) -> Result<()> {
     let mut cmd = Command::new(&hook.path);
+    if die_with_us {
+        use std::os::unix::process::CommandExt;
+        // SAFETY: prctl with integer arguments is async-signal-safe.
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0);
+                Ok(())
+            })
+        };
+    }
     if hook.args.len() > 1 {
         cmd.args(&hook.args[1..]);
     }

@@ -2,7 +2,9 @@
 //! the monitor (normal path) and `destroy` (when the monitor died).
 
 use crate::error::{Context, Result};
-use crate::state::{RuntimeRecord, StateDir, EXIT_STATUS, POSTSTOP_DONE, SOCKET};
+use crate::state::{
+    RuntimeRecord, StateDir, EXIT_STATUS, HOOKS_STARTED, POSTSTOP_DONE, SOCKET, STATE_JSON,
+};
 use runoci_proto::{ExitStatus, Status};
 use std::path::Path;
 
@@ -46,10 +48,10 @@ pub fn container_exited(
     Ok(exit)
 }
 
-/// Poststop hooks (once: the marker is made before they run, so a crash
-/// mid-hook never runs them a second time — the hook process itself
-/// outlives us), then mounts, the monitor's socket and the cgroups of
-/// `record`. Idempotent.
+/// Poststop hooks (once, see `poststop_once`), then mounts, the monitor's
+/// socket, whatever is still in the cgroups of `record` (without a pid
+/// namespace of its own the init's death leaves its children running: they
+/// are killed, as runc does) and the cgroups themselves. Idempotent.
 pub fn finish(sd: &StateDir, record: &RuntimeRecord) -> Result<()> {
     // Nothing new will be served: from here on clients get ENOENT and read
     // the files (which say stopped), instead of queueing behind poststop
@@ -61,24 +63,15 @@ pub fn finish(sd: &StateDir, record: &RuntimeRecord) -> Result<()> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => eprintln!("runoci: container {}: remove {SOCKET}: {e}", sd.id),
     }
-    let marker = sd.file(POSTSTOP_DONE);
-    let first = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&marker)
-        .is_ok();
-    if first && !record.poststop.is_empty() {
-        // Without a state to give them the hooks cannot run; the cleanup
-        // below still must.
-        let ran = sd.read_state().and_then(|mut st| {
-            st.status = Status::Stopped;
-            let json = crate::container::hook_state_json(&st);
-            crate::hooks::run_stage("poststop", &record.poststop, &json)
-        });
-        if let Err(e) = ran {
-            eprintln!("runoci: container {}: poststop: {e}", sd.id);
-        }
+    if let Some(cg) = &record.cgroup {
+        // Before poststop: the hooks see a container that is gone. If it
+        // is not (a survivor), nothing more is done: poststop then still
+        // runs once, when a later destroy gets that far.
+        crate::cgroups::Cgroup::from_record(cg)
+            .kill_all_and_wait(SURVIVOR_LIMIT)
+            .with_ctx(|| format!("container {}: kill what is left", sd.id))?;
     }
+    poststop_once(sd, &record.poststop);
     unmount_under(&sd.dir);
     if let Some(cg) = &record.cgroup {
         crate::cgroups::Cgroup::from_record(cg)
@@ -86,6 +79,49 @@ pub fn finish(sd: &StateDir, record: &RuntimeRecord) -> Result<()> {
             .with_ctx(|| format!("container {}: remove cgroups", sd.id))?;
     }
     Ok(())
+}
+
+/// How long processes of a dead container's cgroup may take to die after
+/// SIGKILL before the cleanup reports them.
+const SURVIVOR_LIMIT: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// The poststop `hooks`, if creation got as far as the prestart and
+/// createRuntime hooks (`HOOKS_STARTED`, or a recorded state), and only
+/// the first time: the marker is made before they run, so a crash mid-hook
+/// never runs them a second time (the hook process itself outlives us).
+/// The one way poststop hooks run for a container with a record: the
+/// monitor, `destroy`, and a creator undoing its own failure all come here.
+pub fn poststop_once(sd: &StateDir, hooks: &[crate::spec::Hook]) {
+    let started = sd.file(HOOKS_STARTED).exists() || sd.file(STATE_JSON).exists();
+    if !started {
+        return;
+    }
+    let first = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(sd.file(POSTSTOP_DONE))
+        .is_ok();
+    if !first || hooks.is_empty() {
+        return;
+    }
+    // The recorded state, else the one the creation's hooks were given;
+    // without either the hooks cannot run (the cleanup still must).
+    let ran = sd
+        .read_state()
+        .or_else(|_| {
+            let p = sd.file(HOOKS_STARTED);
+            let data = std::fs::read(&p).with_ctx(|| format!("read {}", p.display()))?;
+            serde_json::from_slice::<runoci_proto::State>(&data)
+                .map_err(|e| crate::error::Error::new(format!("{}: {e}", p.display())))
+        })
+        .and_then(|mut st| {
+            st.status = Status::Stopped;
+            let json = crate::container::hook_state_json(&st);
+            crate::hooks::run_stage("poststop", hooks, &json)
+        });
+    if let Err(e) = ran {
+        eprintln!("runoci: container {}: poststop: {e}", sd.id);
+    }
 }
 
 /// Everything mounted under the state directory, deepest first (the
@@ -124,5 +160,43 @@ pub fn kill_all(record: &RuntimeRecord, signal: i32) -> Result<()> {
             Some(fd) => crate::pidfd::send_signal(&fd, signal).ctx("kill"),
             None => Ok(()),
         },
+    }
+}
+
+/// SIGKILL the container: every process of its cgroup (thawed if paused)
+/// and the init through a pidfd of the recorded pid; then wait, up to
+/// `limit`, until the init is gone. Err says what is still alive.
+pub fn kill_container(id: &str, record: &RuntimeRecord, limit: std::time::Duration) -> Result<()> {
+    let init = crate::pidfd::open_verified(record.pid, record.pid_start_time);
+    if let Some(fd) = &init {
+        let _ = crate::pidfd::send_signal(fd, libc::SIGKILL);
+    }
+    if let Some(cg) = &record.cgroup {
+        crate::cgroups::Cgroup::from_record(cg)
+            .kill_all_and_wait(limit)
+            .with_ctx(|| format!("container {id}: kill every process"))?;
+    }
+    if let Some(fd) = &init {
+        if !crate::pidfd::wait_exit(fd, limit) {
+            return Err(crate::error::Error::new(format!(
+                "container {id}: pid {} did not die after SIGKILL",
+                record.pid
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// After a SIGKILL to the init alone: a task frozen by the v1 freezer
+/// cannot act on it until thawed, so a paused container is thawed.
+pub fn thaw_after_kill(record: &RuntimeRecord, signal: i32) {
+    if signal != libc::SIGKILL {
+        return;
+    }
+    if let Some(cg) = &record.cgroup {
+        let cg = crate::cgroups::Cgroup::from_record(cg);
+        if cg.is_frozen() {
+            let _ = cg.thaw();
+        }
     }
 }

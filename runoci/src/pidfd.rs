@@ -33,3 +33,25 @@ pub fn send_signal(pidfd: &OwnedFd, signal: i32) -> std::io::Result<()> {
     }
     Ok(())
 }
+
+/// Wait until the process of `pidfd` has exited (a zombie counts), up to
+/// `limit`. True if it has.
+pub fn wait_exit(pidfd: &OwnedFd, limit: std::time::Duration) -> bool {
+    let mut pfd = libc::pollfd {
+        fd: pidfd.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        // SAFETY: one pollfd we own, for the given time.
+        let rc = unsafe { libc::poll(&mut pfd, 1, left.as_millis().min(i32::MAX as u128) as i32) };
+        if rc > 0 {
+            return true;
+        }
+        if rc == 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+            return false;
+        }
+    }
+}

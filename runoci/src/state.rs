@@ -4,9 +4,18 @@
 //! mountpoints/container-root (symlink to the rootfs), log (symlink, with
 //! --log_dir), exit-status, monitor.sock, and ours: state.json (the OCI
 //! state plus exit detail), runtime.json (what cleanup needs: cgroups, the
-//! pids and start times that prove a pid is still ours), poststop.done,
-//! exec.fifo (runc create). Writes are atomic (temp, fsync, rename);
-//! operations on one id are serialized with flock on the directory.
+//! pids and start times that prove a pid is still ours), hooks.started,
+//! poststop.done, exec.fifo (runc create). Writes are atomic (temp,
+//! rename); operations on one id are serialized with flock on the
+//! directory.
+//!
+//! Creation and destroy exclude each other through that lock: the record
+//! appears already locked by its creator (`create_locked`), with a first
+//! runtime.json that names the creator and the poststop hooks, and the
+//! creator holds the lock until the container is recorded (handed to its
+//! monitor, or to the caller of `create`) or undone. `destroy --force`
+//! that finds the lock held while the record names a live creator ends
+//! that creation (see `commands::destroy`).
 
 use crate::cgroups::CgroupRecord;
 use crate::error::{Context, Error, Result};
@@ -27,6 +36,9 @@ pub const SOCKET: &str = "monitor.sock";
 pub const STATE_JSON: &str = "state.json";
 pub const RUNTIME_JSON: &str = "runtime.json";
 pub const POSTSTOP_DONE: &str = "poststop.done";
+/// Made (with the hook state) before the first prestart/createRuntime
+/// hook: from then on poststop must run once, whoever ends the container.
+pub const HOOKS_STARTED: &str = "hooks.started";
 pub const EXEC_FIFO: &str = "exec.fifo";
 
 /// What only runoci reads: enough to find and clean up everything of the
@@ -56,6 +68,38 @@ pub struct RuntimeRecord {
     /// if the bundle changed since `create`.
     #[serde(default)]
     pub poststart: Vec<crate::spec::Hook>,
+    /// The process creating the container, while it does so and holds the
+    /// record's lock; none once the container is recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub creator: Option<ProcessRef>,
+}
+
+/// One process, named so that a reused pid is not taken for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProcessRef {
+    pub pid: i32,
+    pub start_time: u64,
+}
+
+impl ProcessRef {
+    /// The calling process.
+    pub fn current() -> ProcessRef {
+        let pid = std::process::id() as i32;
+        ProcessRef {
+            pid,
+            start_time: pid_start_time(pid).unwrap_or(0),
+        }
+    }
+}
+
+/// What `StateDir::try_lock` found.
+pub enum TryLock {
+    Locked(Lock),
+    /// Another process holds the lock.
+    Busy,
+    /// The record is gone (removed by whoever held the lock).
+    Gone,
 }
 
 pub struct StateDir {
@@ -69,13 +113,32 @@ pub struct Lock {
     _file: std::fs::File,
 }
 
+impl Lock {
+    /// Its fd: a process cloned by the lock holder (the container's init)
+    /// closes its copy, or it would hold the lock with it.
+    pub fn raw_fd(&self) -> i32 {
+        self._file.as_raw_fd()
+    }
+}
+
 impl StateDir {
     pub fn path(root: &Path, id: &str) -> PathBuf {
         root.join(id)
     }
 
-    /// mkdir, exclusive: an id that exists is an error and is not touched.
-    pub fn create(root: &Path, id: &str) -> Result<StateDir> {
+    /// mkdir, exclusive, and the new record is locked and holds `first`
+    /// (runtime.json) and the link to the bundle before its name appears:
+    /// no other command ever sees it unlocked before the creator is done
+    /// with it, nor without a runtime.json naming the creator and the
+    /// poststop hooks. Made under a temporary name, locked, then renamed
+    /// into place with RENAME_NOREPLACE (an id that exists is an error and
+    /// is not touched).
+    pub fn create_locked(
+        root: &Path,
+        id: &str,
+        bundle: &Path,
+        first: &RuntimeRecord,
+    ) -> Result<(StateDir, Lock)> {
         crate::ids::validate(id)?;
         std::fs::DirBuilder::new()
             .recursive(true)
@@ -83,16 +146,46 @@ impl StateDir {
             .create(root)
             .with_ctx(|| format!("create state root {}", root.display()))?;
         let dir = Self::path(root, id);
-        match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
-            Ok(()) => Ok(StateDir {
-                id: id.to_string(),
-                dir,
-            }),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(Error::new(format!(
-                "container {id} already exists ({}); destroy it first or pick another id",
-                dir.display()
-            ))),
-            Err(e) => Err(Error::from(e).context(format!("create state dir {}", dir.display()))),
+        if dir.exists() {
+            return Err(exists_error(id, &dir));
+        }
+        // Not a valid id (leading '.'): `list` skips it.
+        let tmp = StateDir {
+            id: id.to_string(),
+            dir: root.join(format!(".new-{}", std::process::id())),
+        };
+        // One left by a process that died here with our pid is stale.
+        let _ = std::fs::remove_dir_all(&tmp.dir);
+        std::fs::DirBuilder::new()
+            .mode(0o700)
+            .create(&tmp.dir)
+            .with_ctx(|| format!("create state dir {}", tmp.dir.display()))?;
+        let made = (|| {
+            let lock = tmp.lock()?;
+            tmp.write_record(first)?;
+            tmp.link_bundle(bundle)?;
+            match rename_noreplace(&tmp.dir, &dir) {
+                Ok(()) => Ok(lock),
+                Err(e) if e.raw_os_error() == Some(libc::EEXIST) => Err(exists_error(id, &dir)),
+                Err(e) => Err(Error::from(e).context(format!(
+                    "rename {} to {}",
+                    tmp.dir.display(),
+                    dir.display()
+                ))),
+            }
+        })();
+        match made {
+            Ok(lock) => Ok((
+                StateDir {
+                    id: id.to_string(),
+                    dir,
+                },
+                lock,
+            )),
+            Err(e) => {
+                let _ = tmp.remove();
+                Err(e)
+            }
         }
     }
 
@@ -145,6 +238,47 @@ impl StateDir {
         Ok(Lock { _file: f })
     }
 
+    /// The lock, if the record still exists once we hold it (None: it was
+    /// removed by whoever held the lock before us).
+    pub fn lock_if_present(&self) -> Result<Option<Lock>> {
+        self.lock_with(libc::LOCK_EX).map(|t| match t {
+            TryLock::Locked(l) => Some(l),
+            _ => None,
+        })
+    }
+
+    /// The lock without waiting for it.
+    pub fn try_lock(&self) -> Result<TryLock> {
+        self.lock_with(libc::LOCK_EX | libc::LOCK_NB)
+    }
+
+    fn lock_with(&self, op: i32) -> Result<TryLock> {
+        let f = match std::fs::File::open(&self.dir) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(TryLock::Gone),
+            Err(e) => return Err(Error::from(e).context(format!("open {}", self.dir.display()))),
+        };
+        // SAFETY: flock on an fd we own.
+        if unsafe { libc::flock(f.as_raw_fd(), op) } < 0 {
+            let e = std::io::Error::last_os_error();
+            if e.raw_os_error() == Some(libc::EWOULDBLOCK) {
+                return Ok(TryLock::Busy);
+            }
+            return Err(Error::from(e).context(format!("lock {}", self.dir.display())));
+        }
+        // Locked, but maybe a directory that was removed (or replaced by a
+        // new record of the same id) while we waited: only the one still
+        // at the path counts.
+        use std::os::unix::fs::MetadataExt;
+        let ours = f.metadata().ctx("fstat the state dir")?;
+        match std::fs::symlink_metadata(&self.dir) {
+            Ok(m) if m.ino() == ours.ino() && m.dev() == ours.dev() => {
+                Ok(TryLock::Locked(Lock { _file: f }))
+            }
+            _ => Ok(TryLock::Gone),
+        }
+    }
+
     /// Write `name` atomically: a temp file renamed over it. Readers see
     /// the old or the new content, never a part.
     pub fn write_atomic(&self, name: &str, data: &[u8]) -> Result<()> {
@@ -182,6 +316,13 @@ impl StateDir {
         self.write_atomic(RUNTIME_JSON, &data)
     }
 
+    /// Read, change and write back runtime.json (the caller holds the lock).
+    pub fn update_record(&self, change: impl FnOnce(&mut RuntimeRecord)) -> Result<()> {
+        let mut r = self.read_record()?;
+        change(&mut r);
+        self.write_record(&r)
+    }
+
     /// The first entries of every record: `config.json`, a link to the
     /// bundle's, and the tag that says runoci made this directory (`kill`
     /// refuses directories without it).
@@ -199,6 +340,36 @@ impl StateDir {
     pub fn remove(&self) -> Result<()> {
         std::fs::remove_dir_all(&self.dir).with_ctx(|| format!("remove {}", self.dir.display()))
     }
+}
+
+fn exists_error(id: &str, dir: &Path) -> Error {
+    Error::new(format!(
+        "container {id} already exists ({}); destroy it first or pick another id",
+        dir.display()
+    ))
+}
+
+fn rename_noreplace(from: &Path, to: &Path) -> std::io::Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = |p: &Path| {
+        std::ffi::CString::new(p.as_os_str().as_bytes())
+            .map_err(|_| std::io::Error::from_raw_os_error(libc::EINVAL))
+    };
+    let (f, t) = (c(from)?, c(to)?);
+    // SAFETY: two valid NUL-terminated paths.
+    let rc = unsafe {
+        libc::renameat2(
+            libc::AT_FDCWD,
+            f.as_ptr(),
+            libc::AT_FDCWD,
+            t.as_ptr(),
+            libc::RENAME_NOREPLACE,
+        )
+    };
+    if rc < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
 }
 
 pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
@@ -256,4 +427,101 @@ pub fn pid_start_time(pid: i32) -> Option<u64> {
 /// `pid` is alive and is the process recorded with `start_time`.
 pub fn same_process(pid: i32, start_time: u64) -> bool {
     pid > 0 && pid_start_time(pid) == Some(start_time)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn root(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("runoci-state-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        d
+    }
+
+    fn first() -> RuntimeRecord {
+        RuntimeRecord {
+            creator: Some(ProcessRef::current()),
+            poststop: vec![crate::spec::Hook {
+                path: "/bin/true".into(),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_new_record_appears_locked_with_its_creator_hooks_and_bundle_link() {
+        let r = root("new");
+        let (sd, lock) = StateDir::create_locked(&r, "c1", Path::new("/bundle"), &first()).unwrap();
+        // Another open file description (another command) finds it busy.
+        assert!(matches!(sd.try_lock().unwrap(), TryLock::Busy));
+        let rec = sd.read_record().unwrap();
+        assert_eq!(rec.creator, Some(ProcessRef::current()));
+        assert_eq!(rec.poststop.len(), 1);
+        assert_eq!(
+            std::fs::read_link(sd.file(CONFIG_JSON)).unwrap(),
+            Path::new("/bundle/config.json")
+        );
+        // No temporary directory is left next to it.
+        let names: Vec<_> = std::fs::read_dir(&r)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        assert_eq!(names, vec![std::ffi::OsString::from("c1")]);
+        drop(lock);
+        assert!(matches!(sd.try_lock().unwrap(), TryLock::Locked(_)));
+        let _ = std::fs::remove_dir_all(&r);
+    }
+
+    #[test]
+    fn an_id_that_exists_is_refused_and_left_alone() {
+        let r = root("exists");
+        let (sd, _lock) = StateDir::create_locked(&r, "c1", Path::new("/b"), &first()).unwrap();
+        std::fs::write(sd.file("mark"), b"x").unwrap();
+        let err = StateDir::create_locked(&r, "c1", Path::new("/b"), &first())
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains("already exists"), "{err}");
+        assert!(sd.file("mark").exists());
+        let _ = std::fs::remove_dir_all(&r);
+    }
+
+    #[test]
+    fn a_lock_waited_for_while_the_record_was_removed_says_gone() {
+        let r = root("gone");
+        let (sd, lock) = StateDir::create_locked(&r, "c1", Path::new("/b"), &first()).unwrap();
+        let dir = sd.dir.clone();
+        let waiter = std::thread::spawn(move || {
+            let sd = StateDir::open_dir(&dir);
+            // Opened before the removal, locked after it.
+            sd.lock_if_present().unwrap().is_none()
+        });
+        // Until the waiter is blocked in flock (/proc/locks lists it as
+        // "-> FLOCK ... OURPID"): it has opened the directory before the
+        // removal below.
+        let me = format!(" {} ", std::process::id());
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !std::fs::read_to_string("/proc/locks")
+            .unwrap()
+            .lines()
+            .any(|l| l.contains("-> FLOCK") && l.contains(&me))
+        {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the waiter never blocked on the lock"
+            );
+            std::thread::yield_now();
+        }
+        sd.remove().unwrap();
+        drop(lock);
+        assert!(
+            waiter.join().unwrap(),
+            "a removed record must not be locked"
+        );
+        assert!(matches!(sd.try_lock().unwrap(), TryLock::Gone));
+        let _ = std::fs::remove_dir_all(&r);
+    }
 }

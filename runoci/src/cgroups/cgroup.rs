@@ -144,22 +144,105 @@ impl Cgroup {
     /// uses `cgroup.kill` (atomic, no fork race). Otherwise the cgroup is
     /// frozen while the signals are sent, when a freezer is available, so
     /// that no process forks past us; processes that exited meanwhile are
-    /// not an error.
+    /// not an error. A paused cgroup stays paused, except after SIGKILL:
+    /// a task frozen by the v1 freezer cannot act on it, so the cgroup is
+    /// thawed to let the kill take effect (runc does the same).
     pub fn kill_all(&self, signal: i32) -> Result<(), CgroupError> {
-        if signal == libc::SIGKILL {
-            if let Some(dir) = self.unified_dir() {
-                let kill = dir.join("cgroup.kill");
-                if exists(&kill) {
-                    return write_file(&kill, "1");
+        let was_frozen = self.is_frozen();
+        let result = match self.unified_dir().map(|d| d.join("cgroup.kill")) {
+            Some(kill) if signal == libc::SIGKILL && exists(&kill) => write_file(&kill, "1"),
+            _ => {
+                let frozen = self.freeze().is_ok();
+                let result = self.signal_each(signal);
+                if frozen && !was_frozen {
+                    self.thaw()?;
                 }
+                result
             }
-        }
-        let frozen = self.freeze().is_ok();
-        let result = self.signal_each(signal);
-        if frozen {
+        };
+        if signal == libc::SIGKILL && (was_frozen || self.is_frozen()) {
             self.thaw()?;
         }
         result
+    }
+
+    /// SIGKILL every process of the cgroup (thawing it if paused) and
+    /// wait until none is left, up to `limit`: what must come before the
+    /// cgroup can be removed when the init's death did not take the rest
+    /// with it (no pid namespace of its own). Err names what is left.
+    pub fn kill_all_and_wait(&self, limit: Duration) -> Result<(), CgroupError> {
+        let deadline = Instant::now() + limit;
+        loop {
+            let pids = self.pids()?;
+            if pids.is_empty() {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                return Err(CgroupError::Survivors {
+                    path: self
+                        .hierarchies
+                        .first()
+                        .map(|h| h.dir.clone())
+                        .unwrap_or_default(),
+                    pids,
+                });
+            }
+            // Again each round: a process that forked between the
+            // listing and the signal is caught by the next one.
+            self.kill_all(libc::SIGKILL)?;
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// The cgroup is frozen (v1 `freezer.state` FROZEN or FREEZING, v2
+    /// `cgroup.freeze` 1). False without a freezer or when unreadable.
+    pub fn is_frozen(&self) -> bool {
+        match self.controller_dir("freezer") {
+            Some((CgroupVersion::V1, dir)) => {
+                read_value(&dir.join("freezer.state")).is_ok_and(|s| s != v1::freezer_state(false))
+            }
+            _ => self.unified_dir().is_some_and(|dir| {
+                read_value(&dir.join("cgroup.freeze")).is_ok_and(|v| v == v2::freeze_value(true))
+            }),
+        }
+    }
+
+    /// What `create(layout, rel)` is about to make: in every hierarchy, the
+    /// directories of `rel` that do not exist yet. For the record, before
+    /// the first mkdir, so that a creator killed half-way leaves nothing
+    /// unnamed (removing one that was never made is a no-op).
+    pub fn planned(layout: &Layout, rel: &Path) -> Result<Cgroup, CgroupError> {
+        let mut hierarchies = planned_hierarchies(layout)?;
+        for h in &mut hierarchies {
+            h.dir = h.root.join(rel);
+            let mut current = h.root.clone();
+            for component in rel.components() {
+                current.push(component);
+                if !current.exists() {
+                    h.created.push(current.clone());
+                }
+            }
+        }
+        Ok(Cgroup {
+            path: rel.to_path_buf(),
+            hierarchies,
+        })
+    }
+
+    /// The cgroup at `rel` in every hierarchy of `layout` where its
+    /// directory exists, as if we had created just that directory: for a
+    /// container whose record is lost, found by its conventional path.
+    pub fn existing(layout: &Layout, rel: &Path) -> Result<Option<Cgroup>, CgroupError> {
+        let mut hierarchies = planned_hierarchies(layout)?;
+        hierarchies.retain_mut(|h| {
+            h.dir = h.root.join(rel);
+            h.created = vec![h.dir.clone()];
+            h.dir.is_dir()
+        });
+        Ok((!hierarchies.is_empty()).then(|| Cgroup {
+            path: rel.to_path_buf(),
+            hierarchies,
+        }))
     }
 
     fn signal_each(&self, signal: i32) -> Result<(), CgroupError> {

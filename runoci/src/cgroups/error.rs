@@ -30,6 +30,9 @@ pub enum CgroupError {
     /// The container's cgroup already holds live processes.
     #[error("{path}: cgroup already in use by process(es) {pids:?}")]
     InUse { path: PathBuf, pids: Vec<i32> },
+    /// Processes of the cgroup outlived SIGKILL for as long as we waited.
+    #[error("{path}: process(es) {pids:?} still there after SIGKILL")]
+    Survivors { path: PathBuf, pids: Vec<i32> },
     /// A file of the cgroup held something we could not parse.
     #[error("{path}: unexpected contents {contents:?}")]
     BadContents { path: PathBuf, contents: String },

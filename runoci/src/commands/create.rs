@@ -35,9 +35,19 @@ pub fn create(cli: &Cli, args: &RunArgs) -> Result<i32> {
             opts.id
         )));
     }
-    let sd = StateDir::create(&cli.root, &opts.id)?;
+    let hooks = spec.hooks.clone().unwrap_or_default();
+    let first = state::RuntimeRecord {
+        owner_uid: nix::unistd::getuid().as_raw(),
+        poststop: hooks.poststop,
+        poststart: hooks.poststart,
+        creator: Some(state::ProcessRef::current()),
+        ..Default::default()
+    };
+    // Held until the container is recorded or undone (we exit then).
+    let (sd, lock) = StateDir::create_locked(&cli.root, &opts.id, &opts.bundle, &first)?;
     opts.container_dir = sd.dir.clone();
     opts.state_dir = Some(sd.dir.clone());
+    opts.lock_fd = Some(lock.raw_fd());
     match create_in(&sd, &spec, &mut opts, args.pid_file.as_deref()) {
         Ok(()) => Ok(0),
         Err(e) => {
@@ -62,7 +72,6 @@ fn create_in(
     opts: &mut ContainerOptions,
     pid_file: Option<&Path>,
 ) -> Result<()> {
-    sd.link_bundle(&opts.bundle)?;
     // 0622: the init opens it for writing after switching to the
     // container's user (through its own fd: the 0700 state dir is not
     // traversed).
@@ -85,6 +94,7 @@ fn create_in(
     };
     if let Err(e) = record() {
         created.abandon();
+        crate::lifecycle::poststop_once(sd, &spec.hooks.clone().unwrap_or_default().poststop);
         return Err(e);
     }
     Ok(())

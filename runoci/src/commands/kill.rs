@@ -40,5 +40,7 @@ pub fn kill(root: &Path, id: &str, signal: Signal, all: bool) -> Result<()> {
         return Err(Error::new(format!("container {id} is not running")));
     };
     crate::pidfd::send_signal(&pidfd, signal)
-        .map_err(|e| Error::new(format!("container {id}: send signal {signal}: {e}")))
+        .map_err(|e| Error::new(format!("container {id}: send signal {signal}: {e}")))?;
+    crate::lifecycle::thaw_after_kill(&record, signal);
+    Ok(())
 }

@@ -94,5 +94,6 @@ pub fn container_options(args: &RunArgs) -> Result<ContainerOptions> {
         preserve_fds: args.preserve_fds,
         console_socket: None,
         state_dir: None,
+        lock_fd: None,
     })
 }

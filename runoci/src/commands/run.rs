@@ -29,11 +29,19 @@ pub fn run(cli: &Cli, args: &RunArgs) -> Result<i32> {
     // still clean up after it. runoci stands in for the monitor. A caller
     // who may not write the root (an unprivileged `run -u` with the
     // default root) runs without a record, as the reference does.
-    let sd = match StateDir::create(&cli.root, &opts.id) {
-        Ok(sd) => Some(sd),
+    let hooks = spec.hooks.clone().unwrap_or_default();
+    let first = state::RuntimeRecord {
+        owner_uid: nix::unistd::getuid().as_raw(),
+        poststop: hooks.poststop.clone(),
+        creator: Some(state::ProcessRef::current()),
+        ..Default::default()
+    };
+    // The lock is ours until the container is recorded (or undone).
+    let (sd, lock) = match StateDir::create_locked(&cli.root, &opts.id, &opts.bundle, &first) {
+        Ok((sd, lock)) => (Some(sd), Some(lock)),
         Err(e) if !StateDir::exists(&cli.root, &opts.id) && !writable_dir(&cli.root) => {
             crate::debug!("container {}: running without a record: {e}", opts.id);
-            None
+            (None, None)
         }
         Err(e) => return Err(e),
     };
@@ -43,6 +51,7 @@ pub fn run(cli: &Cli, args: &RunArgs) -> Result<i32> {
         }
     };
     opts.state_dir = sd.as_ref().map(|sd| sd.dir.clone());
+    opts.lock_fd = lock.as_ref().map(|l| l.raw_fd());
     let forwarder = match Forwarder::block() {
         Ok(f) => f,
         Err(e) => {
@@ -57,20 +66,19 @@ pub fn run(cli: &Cli, args: &RunArgs) -> Result<i32> {
             return Err(e.context(format!("container {}", opts.id)));
         }
     };
-    let hooks = spec.hooks.clone().unwrap_or_default();
     // runoci waits for the init: it stands in for the monitor.
     let recorded = match &sd {
-        Some(sd) => sd.link_bundle(&opts.bundle).and_then(|()| {
-            created.record(
-                sd,
-                Status::Running,
-                std::process::id() as i32,
-                &hooks.poststop,
-                &[],
-            )
-        }),
+        Some(sd) => created.record(
+            sd,
+            Status::Running,
+            std::process::id() as i32,
+            &hooks.poststop,
+            &[],
+        ),
         None => Ok(()),
     };
+    // Recorded (or failed, and undone below under the lock we take again).
+    drop(lock);
     let started = recorded.and_then(|()| {
         hooks::run_stage(
             "poststart",
@@ -88,18 +96,27 @@ pub fn run(cli: &Cli, args: &RunArgs) -> Result<i32> {
         }
     };
     // Poststop once (not again if a `destroy --force` ran it), then the
-    // cgroups; the record goes last.
+    // cgroups; the record goes last, and only when nothing it names is
+    // left (else `destroy` can still find it). A `destroy --force` that
+    // cleaned up first has removed it: nothing to do then.
     let finished = match &sd {
-        Some(sd) => {
-            let _lock = sd.lock();
-            // The record may be short of the full one if writing it failed.
-            let record = sd.read_record().unwrap_or_else(|_| state::RuntimeRecord {
-                cgroup: cgroup.as_ref().map(|c| c.to_record()),
-                poststop: hooks.poststop.clone(),
-                ..Default::default()
-            });
-            lifecycle::finish(sd, &record)
-        }
+        Some(sd) => match sd.lock_if_present() {
+            Ok(Some(_lock)) => {
+                // The record may be short of the full one if writing it failed.
+                let record = sd.read_record().unwrap_or_else(|_| state::RuntimeRecord {
+                    cgroup: cgroup.as_ref().map(|c| c.to_record()),
+                    poststop: hooks.poststop.clone(),
+                    ..Default::default()
+                });
+                let done = lifecycle::finish(sd, &record);
+                if done.is_ok() {
+                    remove_record();
+                }
+                done
+            }
+            Ok(None) => Ok(()),
+            Err(e) => Err(e),
+        },
         None => {
             hooks::run_stage("poststop", &hooks.poststop, &stopped).and_then(|()| match &cgroup {
                 Some(cg) => cg
@@ -112,7 +129,6 @@ pub fn run(cli: &Cli, args: &RunArgs) -> Result<i32> {
     if let Err(e) = finished {
         eprintln!("runoci: container {}: {e}", opts.id);
     }
-    remove_record();
     code
 }
 

@@ -31,14 +31,27 @@ pub fn start_new(cli: &Cli, args: &RunArgs, log_file: Option<&Path>) -> Result<i
     }
     let spec = crate::spec::load(&opts.bundle)?;
     let monitor = monitor_path(cli)?;
-    let sd = StateDir::create(&cli.root, &opts.id)?;
+    let hooks = spec.hooks.clone().unwrap_or_default();
+    let first = state::RuntimeRecord {
+        owner_uid: nix::unistd::getuid().as_raw(),
+        poststop: hooks.poststop,
+        creator: Some(state::ProcessRef::current()),
+        ..Default::default()
+    };
+    let (sd, lock) = StateDir::create_locked(&cli.root, &opts.id, &opts.bundle, &first)?;
     opts.container_dir = sd.dir.clone();
     opts.state_dir = Some(sd.dir.clone());
-    match start_in(&sd, &spec, &opts, &monitor, log_file) {
+    opts.lock_fd = Some(lock.raw_fd());
+    match start_in(&sd, &spec, &opts, &monitor, log_file, lock) {
         Ok(()) => Ok(0),
         Err(e) => {
-            abandon_recorded(&sd);
-            let _ = sd.remove();
+            // Under the lock: the creator is gone by now, and a `destroy`
+            // that ended it may have cleaned up already.
+            if let Ok(Some(_lock)) = sd.lock_if_present() {
+                if abandon_recorded(&sd).is_ok() {
+                    let _ = sd.remove();
+                }
+            }
             Err(e.context(format!("container {}", opts.id)))
         }
     }
@@ -49,13 +62,10 @@ pub fn start_new(cli: &Cli, args: &RunArgs, log_file: Option<&Path>) -> Result<i
 /// init is nobody's child now. Kill it (its recorded start time proves the
 /// pid is still it) and whatever else is in its cgroups, and undo the
 /// rest: poststop once, mounts, cgroups.
-fn abandon_recorded(sd: &StateDir) {
-    let Ok(record) = sd.read_record() else { return };
-    if record.cgroup.is_some() {
-        let _ = crate::lifecycle::kill_all(&record, libc::SIGKILL);
-    }
-    let _ = super::destroy::kill_and_wait(&sd.id, record.pid, record.pid_start_time);
-    let _ = crate::lifecycle::finish(sd, &record);
+fn abandon_recorded(sd: &StateDir) -> Result<()> {
+    let record = sd.read_record()?;
+    crate::lifecycle::kill_container(&sd.id, &record, std::time::Duration::from_secs(5))?;
+    crate::lifecycle::finish(sd, &record)
 }
 
 /// The monitor binary: `--monitor-path`/RUNOCI_MONITOR, else next to us.
@@ -87,7 +97,6 @@ fn write_links(
         std::os::unix::fs::symlink(target, sd.file(name))
             .with_ctx(|| format!("symlink {}", sd.file(name).display()))
     };
-    sd.link_bundle(&opts.bundle)?;
     std::fs::create_dir(sd.file("mountpoints")).ctx("mkdir mountpoints")?;
     link(
         &crate::rootfs::rootfs_path(spec, &opts.bundle)?,
@@ -105,6 +114,7 @@ fn start_in(
     opts: &container::ContainerOptions,
     monitor: &Path,
     log_file: Option<&Path>,
+    lock: state::Lock,
 ) -> Result<()> {
     write_links(sd, spec, opts, log_file)?;
     let (report_r, report_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).ctx("pipe")?;
@@ -121,6 +131,9 @@ fn start_in(
             if let Some(stop) = &stop {
                 stop.restore();
             }
+            // The creator holds the record's lock (its copy of the fd)
+            // until the exec of the monitor closes it, or until it exits.
+            let _lock = lock;
             drop(report_r);
             let mut w = std::fs::File::from(report_w);
             let err = match become_monitor(sd, spec, opts, monitor, log_file, &mut w) {
@@ -132,6 +145,9 @@ fn start_in(
             unsafe { libc::_exit(1) }
         }
         nix::unistd::ForkResult::Parent { child } => {
+            // Only the creator holds the lock from here: once it is gone
+            // (exec'd as the monitor, or dead), destroy can go ahead.
+            drop(lock);
             drop(report_w);
             let report = std::fs::File::from(report_r);
             if let Some(sig) = interrupted_while_waiting(&report, stop.as_ref()) {
@@ -172,6 +188,10 @@ fn become_monitor(
     report: &mut std::fs::File,
 ) -> Result<Never> {
     nix::unistd::setsid().ctx("setsid")?;
+    // The creator from here on is this process, leader of its own process
+    // group (its hooks and the init are in it): what `destroy --force`
+    // kills if it finds the creation still in progress.
+    sd.update_record(|r| r.creator = Some(state::ProcessRef::current()))?;
     // SAFETY: prctl with integer arguments.
     if unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) } < 0 {
         return Err(Error::from(std::io::Error::last_os_error()).context("PR_SET_CHILD_SUBREAPER"));
@@ -185,14 +205,8 @@ fn become_monitor(
         Ok(listener) => Err(exec_monitor(sd, monitor, &created, listener, report)),
         Err(e) => {
             let hooks = spec.hooks.clone().unwrap_or_default();
-            let stopped = created.hook_state.json("stopped");
             created.abandon();
-            // Once the container is recorded (state.json written), the
-            // parent's cleanup runs poststop through lifecycle::finish,
-            // once; running them here too would run them twice.
-            if !sd.file(state::STATE_JSON).exists() {
-                let _ = crate::hooks::run_stage("poststop", &hooks.poststop, &stopped);
-            }
+            crate::lifecycle::poststop_once(sd, &hooks.poststop);
             Err(e)
         }
     }
