@@ -572,3 +572,34 @@ fn destroy_force_with_a_damaged_record_still_ends_the_running_container() {
         assert_eq!(hook_runs(&log), 1, "{what}: poststop runs once");
     }
 }
+
+/// `start` of a created container whose init has died (a zombie: PID 1
+/// here does not reap it, so its pid and start time still match the
+/// record) fails at once with the reason. Before, `start` blocked for ever
+/// in open(2) of exec.fifo, waiting for a writer that would never come.
+#[test]
+fn start_of_a_created_container_whose_init_died_fails_instead_of_hanging() {
+    let mut bundle = Bundle::new("start-dead-init");
+    let rt = Runtime::runoci().with_timeout(Duration::from_secs(20));
+    let id = unique_id("start-dead-init");
+    set_args(&mut bundle, &forever_args(&id));
+    rt.run(["create", "-b", bundle.path_str(), &id]).assert_ok();
+    let pid = container_pid(&rt, &id);
+    // SAFETY: SIGKILL to the container's init, which this test just made.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGKILL) }, 0);
+    wait_until("the init to die", || !pid_alive(pid));
+    let out = rt.run(["start", &id]);
+    assert!(!out.timed_out, "start hung on a dead init\n{out}");
+    out.assert_failed();
+    let stderr = out.stderr.clone();
+    assert!(
+        stderr.contains("exited before it could start") || stderr.contains("stopped"),
+        "{out}"
+    );
+    rt.run(["delete", "--force", &id]).assert_ok();
+    assert!(
+        leftovers(&rt, &id, &id).is_empty(),
+        "{:?}",
+        leftovers(&rt, &id, &id)
+    );
+}

@@ -136,13 +136,11 @@ pub fn start_created(root: &Path, id: &str) -> Result<i32> {
         )));
     }
     let fifo = sd.file(state::EXEC_FIFO);
-    let mut f = std::fs::File::open(&fifo).with_ctx(|| format!("open {}", fifo.display()))?;
-    let mut byte = [0u8; 1];
-    let n = f
-        .read(&mut byte)
+    let record = sd.read_record()?;
+    let started = wait_exec_fifo(&fifo, record.pid, record.pid_start_time)
         .with_ctx(|| format!("read {}", fifo.display()))?;
     let _ = std::fs::remove_file(&fifo);
-    if n == 0 {
+    if !started {
         return Err(Error::new(format!(
             "container {id}: the init exited before it could start"
         )));
@@ -150,7 +148,6 @@ pub fn start_created(root: &Path, id: &str) -> Result<i32> {
     let mut st = sd.read_state()?;
     st.status = Status::Running;
     sd.write_state(&st)?;
-    let record = sd.read_record()?;
     crate::hooks::run_stage(
         "poststart",
         &record.poststart,
@@ -158,4 +155,58 @@ pub fn start_created(root: &Path, id: &str) -> Result<i32> {
     )
     .map_err(|e| e.context(format!("container {id}")))?;
     Ok(0)
+}
+
+/// Lets the init run its program: opens `exec.fifo` for reading, which
+/// completes the init's open for writing, and waits for its byte. Whether
+/// the byte came; `false` when the init (`pid`, started at `start_time`)
+/// is gone first. The open does not block and the init's pidfd is watched
+/// alongside: an init that died before opening its side would otherwise
+/// leave `start` blocked in open(2) for ever.
+fn wait_exec_fifo(fifo: &Path, pid: i32, start_time: u64) -> std::io::Result<bool> {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(fifo)?;
+    let Some(pidfd) = crate::pidfd::open_verified(pid, start_time) else {
+        return Ok(false);
+    };
+    loop {
+        let mut fds = [
+            libc::pollfd {
+                fd: f.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            },
+            libc::pollfd {
+                fd: pidfd.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            },
+        ];
+        // SAFETY: two valid pollfds.
+        if unsafe { libc::poll(fds.as_mut_ptr(), 2, -1) } < 0 {
+            let e = std::io::Error::last_os_error();
+            if e.kind() == std::io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(e);
+        }
+        if fds[0].revents != 0 {
+            let mut byte = [0u8; 1];
+            match f.read(&mut byte) {
+                Ok(n) => return Ok(n == 1),
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(e) => return Err(e),
+            }
+        }
+        if fds[1].revents != 0 {
+            // The init is gone; a byte it wrote before dying still counts
+            // (then its program ran and exited at once).
+            let mut byte = [0u8; 1];
+            return Ok(matches!(f.read(&mut byte), Ok(1)));
+        }
+    }
 }
