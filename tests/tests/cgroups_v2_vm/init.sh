@@ -170,7 +170,9 @@ prep cpu-quota
 cpustat() { grep "^$1 " $CG/cpu-quota/cpu.stat | cut -d' ' -f2; }
 if rt start -c /s/cpu-quota cpu-quota > /tmp/cpu.out 2>&1; then
     wait_file /s/cpu-quota/rootfs/tmp/spinning
-    u0=$(cpustat usage_usec); p0=$(cpustat nr_periods)
+    # Periods before usage at the start, after it at the end: every period
+    # the usage window touches is counted, however late a read is.
+    p0=$(cpustat nr_periods); u0=$(cpustat usage_usec)
     i=0
     while [ $(( $(cpustat nr_periods) - p0 )) -lt 30 ] || [ "$(cpustat nr_throttled)" -eq 0 ]; do
         i=$((i + 1)); [ $i -gt 1200 ] && break
@@ -180,8 +182,8 @@ if rt start -c /s/cpu-quota cpu-quota > /tmp/cpu.out 2>&1; then
     thr=$(cpustat nr_throttled)
     max=$(cat $CG/cpu-quota/cpu.max)
     periods=$((p1 - p0)); used=$((u1 - u0))
-    # 20 ms a period; one period either side (the reads are not atomic)
-    # and 5 ms slices handed to each CPU.
+    # 20 ms a period, a partial period at either end, and the 5 ms slices
+    # runtime is handed to each CPU in.
     allowed=$(( (periods + 2) * 20000 + 10000 ))
     rt destroy --force cpu-quota
     gone cpu-quota || cleanup_destroy="FAIL $CG/cpu-quota left after destroy --force"
