@@ -43,6 +43,48 @@ fn assert_error_reply_and_close(s: &mut UnixStream, contains: &str) {
     assert_closed(s);
 }
 
+/// A `wait` the monitor has taken: sent in one write behind a `state` on
+/// the same connection. The monitor answers every complete line of what it
+/// read in order before it turns to another client, so the `state` answer
+/// proves the wait is pending (a kill sent afterwards cannot overtake it,
+/// and the monitor cannot finish before answering it).
+struct PendingWait(BufReader<UnixStream>);
+
+fn pending_wait(m: &common::Monitor) -> PendingWait {
+    let mut s = m.raw();
+    s.write_all(b"{\"version\":1,\"request\":\"state\"}\n{\"version\":1,\"request\":\"wait\"}\n")
+        .unwrap();
+    let mut r = BufReader::new(s);
+    let mut line = Vec::new();
+    r.read_until(b'\n', &mut line).unwrap();
+    match decode_reply(&line) {
+        Ok(Reply::State(_)) => PendingWait(r),
+        other => panic!("expected the state answer before the wait, saw {other:?}"),
+    }
+}
+
+impl PendingWait {
+    /// The exit the wait is answered with.
+    fn exit(mut self) -> runoci_proto::ExitStatus {
+        let mut line = Vec::new();
+        self.0.read_until(b'\n', &mut line).unwrap();
+        match decode_reply(&line) {
+            Ok(Reply::Exit(e)) => e,
+            other => panic!("expected the wait answered with the exit, saw {other:?}"),
+        }
+    }
+}
+
+/// Start time (/proc/PID/stat field 22) of `pid`, if it exists.
+fn start_time(pid: i32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat[stat.rfind(')')? + 2..]
+        .split(' ')
+        .nth(19)?
+        .parse()
+        .ok()
+}
+
 /// Poll `cond` for up to 10 s.
 fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
     let end = std::time::Instant::now() + Duration::from_secs(10);
@@ -89,26 +131,24 @@ fn state_reports_running_with_the_init_pid() {
 #[test]
 fn kill_term_is_reported_to_every_waiter_as_signal_15() {
     let mut m = spawn();
-    let waiters: Vec<_> = (0..5)
-        .map(|_| {
-            let c = m.client();
-            std::thread::spawn(move || c.wait())
-        })
-        .collect();
-    // Let the waits arrive before the kill.
-    std::thread::sleep(Duration::from_millis(200));
+    let init_start = start_time(m.init_pid).expect("the init runs");
+    // Every wait is pending before the kill.
+    let waiters: Vec<PendingWait> = (0..5).map(|_| pending_wait(&m)).collect();
     m.client().kill("SIGTERM".parse().unwrap(), false).unwrap();
     for w in waiters {
-        let exit = w.join().unwrap().unwrap();
+        let exit = w.exit();
         assert_eq!((exit.code, exit.signal), (None, Some(15)), "{exit:?}");
         assert_eq!(exit.as_exit_code(), 143);
         assert!(exit.finished_at > 0 && !exit.oom_killed, "{exit:?}");
     }
     m.assert_exits_cleanly(EXIT_TIMEOUT);
-    assert!(
-        children_of(m.pid).is_empty(),
-        "monitor left children: {:?}",
-        children_of(m.pid)
+    // The monitor reaped its child before exiting: an unreaped init would
+    // now be a zombie of PID 1 (which does not reap here), still listed.
+    assert_ne!(
+        start_time(m.init_pid),
+        Some(init_start),
+        "the init {} is left unreaped after the monitor exited",
+        m.init_pid
     );
 }
 
@@ -152,7 +192,7 @@ fn kill_by_number_and_exit_code_is_reported() {
 }
 
 #[test]
-fn kill_all_goes_through_the_lifecycle_hook() {
+fn kill_all_without_a_cgroup_reaches_the_init_and_a_bad_signal_is_refused() {
     let m = spawn();
     let mut s = m.raw();
     s.write_all(b"{\"version\":1,\"request\":\"kill\",\"signal\":\"NOPE\"}\n")
@@ -173,8 +213,9 @@ fn kill_all_goes_through_the_lifecycle_hook() {
         format!("{{\"pid\":{},\"pidStartTime\":{start}}}", m.init_pid),
     )
     .unwrap();
+    let wait = pending_wait(&m);
     m.client().kill(Signal::KILL, true).unwrap();
-    let exit = m.client().wait().unwrap();
+    let exit = wait.exit();
     assert_eq!(
         exit.signal,
         Some(9),
@@ -453,11 +494,24 @@ fn orphans_are_reaped_and_no_zombies_are_left() {
 
 #[test]
 fn monitor_exits_when_the_init_exits_by_itself() {
+    let go = std::env::temp_dir().join(format!("runoci-mon-go-{}-exit3", std::process::id()));
+    let _ = std::fs::remove_file(&go);
     let mut m = spawn_with(Opts {
-        cmd: vec!["/bin/sh".into(), "-c".into(), "sleep 0.3; exit 3".into()],
+        cmd: vec![
+            "/bin/sh".into(),
+            "-c".into(),
+            format!(
+                "while [ ! -e {} ]; do sleep 0.05; done; exit 3",
+                go.display()
+            ),
+        ],
         ..Opts::default()
     });
-    let exit = m.client().wait().unwrap();
+    // The init exits by itself once told to, after the wait is pending.
+    let wait = pending_wait(&m);
+    std::fs::write(&go, b"").unwrap();
+    let exit = wait.exit();
+    let _ = std::fs::remove_file(&go);
     assert_eq!(
         (exit.code, exit.signal, exit.as_exit_code()),
         (Some(3), None, 3)
@@ -468,8 +522,9 @@ fn monitor_exits_when_the_init_exits_by_itself() {
 #[test]
 fn client_errors_are_typed() {
     let mut m = spawn();
+    let wait = pending_wait(&m);
     m.client().kill(Signal::KILL, false).unwrap();
-    m.client().wait().unwrap();
+    wait.exit();
     m.assert_exits_cleanly(EXIT_TIMEOUT);
     assert!(matches!(
         runoci_proto::Client::connect(&m.sock),

@@ -276,13 +276,53 @@ mod tests {
         build(&s).unwrap();
     }
 
+    /// The filter as libseccomp's pseudo filter code (its own text dump).
+    fn pfc(ctx: &ScmpFilterContext) -> String {
+        use std::io::{Read, Seek};
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut f = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .custom_flags(libc::O_TMPFILE)
+            .open(std::env::temp_dir())
+            .expect("an unnamed temporary file");
+        ctx.export_pfc(&f).expect("export_pfc");
+        f.rewind().unwrap();
+        let mut text = String::new();
+        f.read_to_string(&mut text).unwrap();
+        text
+    }
+
+    /// The PFC lines of the filter for syscall `name` (from its
+    /// "# filter for syscall" comment to the next one).
+    fn pfc_rules_for(pfc: &str, name: &str) -> Vec<String> {
+        let head = format!("# filter for syscall \"{name}\"");
+        pfc.lines()
+            .skip_while(|l| !l.contains(&head))
+            .skip(1)
+            .take_while(|l| !l.contains("# filter for syscall") && !l.contains("# default action"))
+            .map(|l| l.trim().to_string())
+            .collect()
+    }
+
     #[test]
     fn null_lists_are_empty() {
         let v = serde_json::json!({
             "defaultAction": "SCMP_ACT_ALLOW", "architectures": null, "flags": null,
             "syscalls": [{"names": ["getpid"], "action": "SCMP_ACT_ERRNO", "args": null}]
         });
-        build(&parse(&v).unwrap()).unwrap();
+        let s = parse(&v).unwrap();
+        assert!(s.architectures.is_empty() && s.flags.is_empty(), "{s:?}");
+        assert_eq!(s.syscalls.len(), 1, "{s:?}");
+        assert!(s.syscalls[0].args.is_empty(), "{s:?}");
+        // `args: null` is a rule without conditions: getpid always fails.
+        let pfc = pfc(&build(&s).unwrap());
+        let rules = pfc_rules_for(&pfc, "getpid");
+        assert!(rules.iter().any(|l| l.starts_with("action ERRNO")), "{pfc}");
+        assert!(
+            !rules.iter().any(|l| l.contains("$a")),
+            "no argument test: {pfc}"
+        );
     }
 
     #[test]
@@ -306,6 +346,23 @@ mod tests {
                     {"index": 0, "value": 8, "op": "SCMP_CMP_EQ"}]}
             ]
         });
-        build(&parse(&v).unwrap()).unwrap();
+        let pfc = pfc(&build(&parse(&v).unwrap()).unwrap());
+        // The unknown name is skipped; its sibling still gets the rule.
+        assert!(!pfc.contains("no_such_syscall_xyz"), "{pfc}");
+        let getpid = pfc_rules_for(&pfc, "getpid");
+        assert!(getpid.iter().any(|l| l == "action ALLOW;"), "{pfc}");
+        // Two comparisons on argument 0 are two rules (0 OR 8), not one
+        // impossible rule (0 AND 8).
+        let personality = pfc_rules_for(&pfc, "personality");
+        let tests: Vec<&String> = personality
+            .iter()
+            .filter(|l| l.starts_with("if ($a0"))
+            .collect();
+        assert!(
+            tests.iter().any(|l| l.contains("== 0"))
+                && tests.iter().any(|l| l.contains("== 8"))
+                && personality.iter().filter(|l| *l == "action ALLOW;").count() >= 2,
+            "expected personality(0) and personality(8) allowed by separate rules:\n{pfc}"
+        );
     }
 }

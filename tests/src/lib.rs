@@ -12,8 +12,10 @@
 //!   command has a timeout) and returns an [`Output`] whose `assert_*`
 //!   helpers show the command, exit status, stdout and stderr on failure;
 //! - [`Cleanup`]: kills and deletes whatever containers are left in a root
-//!   (a [`Runtime`] owns one, so this happens when the runtime is dropped,
-//!   also when an assertion failed);
+//!   with the runtime's own commands, then fails the test if anything of
+//!   its containers is still there (record, mount, process, cgroup); a
+//!   [`Runtime`] owns one, so this happens when the runtime is dropped,
+//!   also when an assertion failed (then it only cleans up);
 //! - [`HostSnapshot`]: mounts, processes and cgroups of the host, to prove
 //!   that a failed operation left nothing behind;
 //! - [`unique_id`]: container ids that are unique per test process.
@@ -24,7 +26,7 @@
 //! `$TMPDIR/runoci-tests`), `RUNOCI_TEST_TIMEOUT` (seconds per command,
 //! default 60), `RUNOCI_TEST_KEEP=1` (keep bundle directories).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsStr;
 use std::fmt;
 use std::fs::{self, File};
@@ -33,7 +35,7 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{mpsc, OnceLock};
+use std::sync::{mpsc, Arc, Mutex, OnceLock, Weak};
 use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::{json, Value};
@@ -326,9 +328,10 @@ pub fn default_config() -> Value {
 /// the directory; leftover mounts fail the test (unless it is already
 /// failing). `RUNOCI_TEST_KEEP=1` keeps the directory.
 ///
-/// Declare the bundle *before* the [`Runtime`] that uses it: locals drop in
-/// reverse order, so the runtime's [`Cleanup`] then stops the containers
-/// before the bundle checks for leftover mounts.
+/// If a [`Runtime`] that still has containers of this bundle outlives it
+/// (declared after the bundle: locals drop in reverse order), the bundle's
+/// drop runs that runtime's [`Cleanup`] first, so the containers are
+/// stopped and checked before the bundle checks for leftover mounts.
 pub struct Bundle {
     dir: PathBuf,
     config: Value,
@@ -410,6 +413,20 @@ impl Bundle {
 
 impl Drop for Bundle {
     fn drop(&mut self) {
+        // A runtime declared after this bundle is still alive: have it stop
+        // and check the containers that use this bundle first.
+        let users: Vec<Cleanup> = lock(&LIVE_CLEANUPS)
+            .iter()
+            .filter_map(Weak::upgrade)
+            .map(|inner| Cleanup { inner })
+            .collect();
+        for c in users {
+            c.observe();
+            let uses = lock(&c.inner.owned).bundles.contains(&self.dir);
+            if uses && !container_ids_in(&c.inner.root).is_empty() {
+                c.check_now();
+            }
+        }
         let leftovers = unmount_under(&self.dir);
         if std::env::var_os("RUNOCI_TEST_KEEP").is_none() {
             if let Err(e) = fs::remove_dir_all(&self.dir) {
@@ -451,10 +468,19 @@ fn unescape_mountinfo(s: &str) -> String {
 
 /// Mount points of this process's mount namespace, in mount order.
 pub fn mount_points() -> Vec<String> {
+    mount_table().into_iter().map(|(_, point)| point).collect()
+}
+
+/// Mount ids and mount points of this process's mount namespace, in mount
+/// order. The id tells apart two mounts stacked on one path.
+pub fn mount_table() -> Vec<(u64, String)> {
     let text = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
     text.lines()
-        .filter_map(|l| l.split(' ').nth(4))
-        .map(unescape_mountinfo)
+        .filter_map(|l| {
+            let mut f = l.split(' ');
+            let id = f.next()?.parse().ok()?;
+            Some((id, unescape_mountinfo(f.nth(3)?)))
+        })
         .collect()
 }
 
@@ -564,7 +590,8 @@ pub fn cgroup_dirs() -> BTreeSet<PathBuf> {
 /// counts.
 #[derive(Debug, Clone)]
 pub struct HostSnapshot {
-    pub mounts: BTreeSet<String>,
+    /// Mount id → mount point.
+    pub mounts: BTreeMap<u64, String>,
     pub pids: BTreeSet<i32>,
     pub cgroups: BTreeSet<PathBuf>,
 }
@@ -573,21 +600,25 @@ impl HostSnapshot {
     /// Snapshot now.
     pub fn take() -> HostSnapshot {
         HostSnapshot {
-            mounts: mount_points().into_iter().collect(),
+            mounts: mount_table().into_iter().collect(),
             pids: all_pids(),
             cgroups: cgroup_dirs(),
         }
     }
 
     /// What appeared since this snapshot and mentions one of `markers`:
-    /// new mounts whose mount point contains a marker, new live processes
+    /// new mounts (by mount id, so also one stacked on an old mount point)
+    /// whose mount point contains a marker, new live processes
     /// whose cmdline/environ/cgroup/cwd/root contains one, and new cgroup
     /// directories whose path contains one.
     pub fn leaks(&self, markers: &[&str]) -> Vec<String> {
         let markers: Vec<&str> = markers.iter().copied().filter(|m| !m.is_empty()).collect();
         let now = HostSnapshot::take();
         let mut leaks = Vec::new();
-        for m in now.mounts.difference(&self.mounts) {
+        for (id, m) in &now.mounts {
+            if self.mounts.contains_key(id) {
+                continue;
+            }
             if markers.iter().any(|k| m.contains(k)) {
                 leaks.push(format!("mount {m}"));
             }
@@ -849,30 +880,200 @@ pub fn run_command(cmd: &mut Command, input: &[u8], timeout: Duration) -> Output
 // Runtime and Cleanup
 // ---------------------------------------------------------------------------
 
-/// Kills and deletes every container left in a runtime root, then removes
-/// the root (and unmounts anything under it). Runs on drop, including when a
-/// test panicked; never panics itself.
-#[derive(Debug)]
+/// What a [`Runtime`] owns, learned while its containers live: after every
+/// [`Runtime::run`] and at cleanup from the records in its root, and from
+/// the [`unique_id`]s passed to [`Runtime::cmd`].
+#[derive(Debug, Default)]
+struct Owned {
+    /// Container ids seen in the root.
+    ids: BTreeSet<String>,
+    /// Ids made by [`unique_id`] in this process (seen in the root or on a
+    /// command line): a cgroup or process naming one can only be ours.
+    unique_ids: BTreeSet<String>,
+    /// `/proc/PID/ns/pid` of the containers' processes (when not ours),
+    /// the container, and the process seen in it (pid, start time). A
+    /// namespace inode number is reused once the namespace is gone, and a
+    /// pid namespace is gone (no process can be in it) once its init died:
+    /// the namespace counts only while that process lives.
+    pid_ns: BTreeMap<String, (String, i32, u64)>,
+    /// `/proc/PID/cgroup` lines (`N:controllers:/path`) of the containers'
+    /// inits (when not the test's own), and the container.
+    cgroups: BTreeMap<String, String>,
+    /// The containers' bundles.
+    bundles: BTreeSet<PathBuf>,
+    /// Monitors (pid, start time) and their container.
+    monitors: BTreeMap<(i32, u64), String>,
+}
+
+/// What the safety net found after the runtime's own `kill` and `delete`.
+#[derive(Debug, Default)]
+struct Leftovers {
+    records: Vec<PathBuf>,
+    /// (mount id, mount point)
+    mounts: Vec<(u64, String)>,
+    /// (pid, why it is ours)
+    processes: Vec<(i32, String)>,
+    cgroups: Vec<PathBuf>,
+}
+
+impl Leftovers {
+    fn is_empty(&self) -> bool {
+        self.records.is_empty()
+            && self.mounts.is_empty()
+            && self.processes.is_empty()
+            && self.cgroups.is_empty()
+    }
+
+    fn describe(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        out.extend(
+            self.records
+                .iter()
+                .map(|r| format!("record {}", r.display())),
+        );
+        out.extend(
+            self.mounts
+                .iter()
+                .map(|(id, m)| format!("mount {m} (mount id {id})")),
+        );
+        out.extend(self.processes.iter().map(|(_, d)| format!("process {d}")));
+        out.extend(
+            self.cgroups
+                .iter()
+                .map(|c| format!("cgroup {}", c.display())),
+        );
+        out
+    }
+}
+
+/// The safety net of a [`Runtime`]: kills and deletes every container left
+/// in its root with the runtime's own `kill` and `delete --force` (or
+/// `destroy`), then looks for what the runtime still left of the containers
+/// it ever had (see [`Owned`]): record directories, mounts (by mount id)
+/// under the root or a container's bundle, live processes in a container's
+/// pid namespace or cgroup (or naming the root), cgroup directories of a
+/// container or naming its id. It removes those and, on drop, fails the
+/// test with the list (unless the test is already failing); then removes
+/// the root.
+#[derive(Debug, Clone)]
 pub struct Cleanup {
+    inner: Arc<CleanupInner>,
+}
+
+#[derive(Debug)]
+struct CleanupInner {
     bin: PathBuf,
     root: PathBuf,
+    owned: Mutex<Owned>,
+}
+
+/// Every live [`Cleanup`], so that a [`Bundle`] dropped before the runtime
+/// using it (locals drop in reverse order of declaration) first has that
+/// runtime clean up and check its containers.
+static LIVE_CLEANUPS: Mutex<Vec<Weak<CleanupInner>>> = Mutex::new(Vec::new());
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl Cleanup {
     pub fn new(bin: impl AsRef<Path>, root: impl AsRef<Path>) -> Cleanup {
-        Cleanup {
+        let inner = Arc::new(CleanupInner {
             bin: bin.as_ref().to_path_buf(),
             root: root.as_ref().to_path_buf(),
+            owned: Mutex::new(Owned::default()),
+        });
+        let mut live = lock(&LIVE_CLEANUPS);
+        live.retain(|w| w.strong_count() > 0);
+        live.push(Arc::downgrade(&inner));
+        Cleanup { inner }
+    }
+
+    /// Learns what the containers now in the root own (cheap: a few small
+    /// files per container).
+    pub fn observe(&self) {
+        self.inner.observe();
+    }
+
+    /// Notes `id` (if made by [`unique_id`]) as one of this runtime's.
+    fn note_arg(&self, arg: &OsStr) {
+        if let Some(a) = arg.to_str() {
+            if is_unique_id(a) {
+                lock(&self.inner.owned).unique_ids.insert(a.to_string());
+            }
         }
     }
 
-    fn ids(&self) -> Vec<String> {
-        container_ids_in(&self.root)
+    /// Does the cleanup now (idempotent) and returns what the runtime left
+    /// (already removed), one line each.
+    pub fn run_now(&self) -> Vec<String> {
+        self.inner.run_now()
     }
 
-    /// Does the cleanup now (idempotent).
-    pub fn run_now(&self) {
-        let ids = self.ids();
+    /// [`Cleanup::run_now`], then panics listing the leftovers, unless the
+    /// thread is already panicking.
+    #[track_caller]
+    pub fn check_now(&self) {
+        let leaks = self.run_now();
+        if !leaks.is_empty() && !std::thread::panicking() {
+            panic!(
+                "runtime {} (root {}) left behind after its own delete (now removed):\n  {}",
+                self.inner.bin.display(),
+                self.inner.root.display(),
+                leaks.join("\n  ")
+            );
+        }
+    }
+}
+
+impl CleanupInner {
+    fn observe(&self) {
+        let ids = container_ids_in(&self.root);
+        if ids.is_empty() {
+            return;
+        }
+        let own_ns = fs::read_link("/proc/self/ns/pid").ok();
+        let own_cgroups = cgroup_lines(std::process::id() as i32);
+        let mut owned = lock(&self.owned);
+        for id in ids {
+            let dir = self.root.join(&id);
+            if is_unique_id(&id) {
+                owned.unique_ids.insert(id.clone());
+            }
+            owned.bundles.extend(recorded_bundle(&dir));
+            for (pid, start) in recorded_monitors(&dir) {
+                owned.monitors.insert((pid, start), id.clone());
+            }
+            for (pid, recorded_start) in recorded_pids(&dir) {
+                // pid_max is small here: a recorded pid may be another's now.
+                let Some(start) = pid_start_time(pid) else {
+                    continue;
+                };
+                if !pid_alive(pid) || recorded_start.is_some_and(|s| s != start) {
+                    continue;
+                }
+                if let Ok(ns) = fs::read_link(format!("/proc/{pid}/ns/pid")) {
+                    if Some(&ns) != own_ns.as_ref() {
+                        owned
+                            .pid_ns
+                            .entry(ns.to_string_lossy().into_owned())
+                            .or_insert((id.clone(), pid, start));
+                    }
+                }
+                for line in cgroup_lines(pid) {
+                    let path = line.splitn(3, ':').nth(2).unwrap_or("/");
+                    if path != "/" && !own_cgroups.contains(&line) {
+                        owned.cgroups.insert(line, id.clone());
+                    }
+                }
+            }
+            owned.ids.insert(id);
+        }
+    }
+
+    fn run_now(&self) -> Vec<String> {
+        self.observe();
+        let ids = container_ids_in(&self.root);
         let t = Duration::from_secs(10);
         let rt = |args: &[&str]| {
             let mut c = Command::new(&self.bin);
@@ -880,35 +1081,108 @@ impl Cleanup {
             run_command(&mut c, b"", t)
         };
         for id in &ids {
-            let pids = recorded_pids(&self.root.join(id));
             let _ = rt(&["kill", id, "KILL"]);
             let _ = rt(&["delete", "--force", id]);
             if self.root.join(id).exists() {
                 // run_oci dialect spelling of delete.
                 let _ = rt(&["destroy", id]);
             }
-            // Last resort: SIGKILL recorded pids that live in another pid
-            // namespace than ours (never a host process).
-            for pid in pids {
-                if pid_alive(pid) && other_pid_ns(pid) {
-                    eprintln!("runoci-tests: SIGKILL leftover container process {pid}");
-                    let _ = nix::sys::signal::kill(
-                        nix::unistd::Pid::from_raw(pid),
-                        nix::sys::signal::Signal::SIGKILL,
-                    );
-                }
-            }
         }
-        let mounts = unmount_under(&self.root);
-        if !mounts.is_empty() {
-            eprintln!(
-                "runoci-tests: unmounted leftovers under {}: {mounts:?}",
-                self.root.display()
-            );
+        // Processes the runtime killed may take a moment to die, and a
+        // monitor to finish undoing its container: wait for that, bounded.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let mut left = self.leftovers();
+        while !left.is_empty() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+            left = self.leftovers();
         }
+        let described = left.describe();
+        self.remove(&left);
         if self.root.exists() {
+            unmount_under(&self.root);
             if let Err(e) = fs::remove_dir_all(&self.root) {
                 eprintln!("runoci-tests: cannot remove {}: {e}", self.root.display());
+            }
+        }
+        described
+    }
+
+    fn leftovers(&self) -> Leftovers {
+        let owned = lock(&self.owned);
+        let mut left = Leftovers {
+            records: container_ids_in(&self.root)
+                .into_iter()
+                .map(|id| self.root.join(id))
+                .collect(),
+            ..Leftovers::default()
+        };
+        for (id, point) in mount_table() {
+            let p = Path::new(&point);
+            if p.starts_with(&self.root) || owned.bundles.iter().any(|b| p.starts_with(b)) {
+                left.mounts.push((id, point));
+            }
+        }
+        if owned.ids.is_empty() && owned.unique_ids.is_empty() {
+            return left;
+        }
+        let me = std::process::id() as i32;
+        let root = self.root.to_string_lossy().into_owned();
+        for pid in all_pids() {
+            if pid == me || pid == 1 || !pid_alive(pid) {
+                continue;
+            }
+            if let Some(why) = owned_process(&owned, pid, &root) {
+                left.processes
+                    .push((pid, format!("{pid} ({:?}) {why}", pid_cmdline(pid))));
+            }
+        }
+        let rels: BTreeSet<&str> = owned
+            .cgroups
+            .keys()
+            .filter_map(|l| l.splitn(3, ':').nth(2))
+            .collect();
+        for dir in cgroup_dirs() {
+            let Some(rel) = cgroup_rel(&dir) else {
+                continue;
+            };
+            let by_path = rels.contains(rel.as_str());
+            let by_id = rel
+                .split('/')
+                .any(|c| owned.unique_ids.iter().any(|id| names_id(c, id)));
+            if by_path || by_id {
+                left.cgroups.push(dir);
+            }
+        }
+        left
+    }
+
+    /// Removes what [`CleanupInner::leftovers`] found: processes (SIGKILL),
+    /// mounts (lazily), cgroups (deepest first, once empty); record
+    /// directories go with the root.
+    fn remove(&self, left: &Leftovers) {
+        for (pid, _) in &left.processes {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(*pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while left.processes.iter().any(|(p, _)| pid_alive(*p)) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        for (_, m) in left.mounts.iter().rev() {
+            let _ = nix::mount::umount2(m.as_str(), nix::mount::MntFlags::MNT_DETACH);
+        }
+        let mut cgroups = left.cgroups.clone();
+        cgroups.sort_by_key(|c| std::cmp::Reverse(c.components().count()));
+        for cg in cgroups {
+            for _ in 0..100 {
+                match fs::remove_dir(&cg) {
+                    Err(e) if e.raw_os_error() == Some(libc::EBUSY) => {
+                        std::thread::sleep(Duration::from_millis(10))
+                    }
+                    _ => break,
+                }
             }
         }
     }
@@ -916,8 +1190,110 @@ impl Cleanup {
 
 impl Drop for Cleanup {
     fn drop(&mut self) {
-        self.run_now();
+        if Arc::strong_count(&self.inner) == 1 {
+            self.check_now();
+        }
     }
+}
+
+/// Why live `pid` belongs to one of `owned`'s containers, if it does.
+fn owned_process(owned: &Owned, pid: i32, root: &str) -> Option<String> {
+    if let Ok(ns) = fs::read_link(format!("/proc/{pid}/ns/pid")) {
+        if let Some((id, seen, start)) = owned.pid_ns.get(ns.to_string_lossy().as_ref()) {
+            if pid_start_time(*seen) == Some(*start) {
+                return Some(format!("in the pid namespace of container {id}"));
+            }
+        }
+    }
+    for line in cgroup_lines(pid) {
+        let path = line.splitn(3, ':').nth(2).unwrap_or("");
+        for (l, id) in &owned.cgroups {
+            if line == *l || line.starts_with(&format!("{l}/")) {
+                return Some(format!("in cgroup {path} of container {id}"));
+            }
+        }
+        if let Some(id) = owned
+            .unique_ids
+            .iter()
+            .find(|id| path.split('/').any(|c| names_id(c, id)))
+        {
+            return Some(format!("in cgroup {path} naming container {id}"));
+        }
+    }
+    if let Some(id) = owned.monitors.iter().find_map(|((p, start), id)| {
+        (*p == pid && pid_start_time(pid) == Some(*start)).then_some(id)
+    }) {
+        return Some(format!("the monitor of container {id}"));
+    }
+    let cmdline = pid_cmdline(pid);
+    if cmdline.contains(root) {
+        return Some(format!("names the root {root}"));
+    }
+    None
+}
+
+/// Whether a cgroup path component names container `id`: `id` itself or
+/// systemd's `<prefix>-<id>.scope`.
+fn names_id(component: &str, id: &str) -> bool {
+    component == id
+        || component
+            .strip_suffix(".scope")
+            .and_then(|c| c.strip_suffix(id))
+            .is_some_and(|c| c.ends_with('-'))
+}
+
+/// Whether `s` contains a [`unique_id`] of this process
+/// (`prefix-<our pid>-<counter>`, maybe with a suffix).
+fn is_unique_id(s: &str) -> bool {
+    let pid = std::process::id().to_string();
+    let parts: Vec<&str> = s.split('-').collect();
+    !s.contains('/')
+        && parts.windows(3).any(|w| {
+            !w[0].is_empty()
+                && w[1] == pid
+                && !w[2].is_empty()
+                && w[2].bytes().all(|b| b.is_ascii_digit())
+        })
+}
+
+/// `/proc/PID/cgroup`, one line each (empty if gone).
+fn cgroup_lines(pid: i32) -> Vec<String> {
+    fs::read_to_string(format!("/proc/{pid}/cgroup"))
+        .map(|s| s.lines().map(str::to_string).collect())
+        .unwrap_or_default()
+}
+
+/// A cgroup directory's path inside its hierarchy (`/sys/fs/cgroup/pids/a/b`
+/// → `/a/b`; pure v2 `/sys/fs/cgroup/a/b` → `/a/b` unless `a` is a
+/// hierarchy mount).
+fn cgroup_rel(dir: &Path) -> Option<String> {
+    let rest = dir.strip_prefix("/sys/fs/cgroup").ok()?;
+    let mut comps = rest.components();
+    let first = comps.next()?;
+    let hierarchy = Path::new("/sys/fs/cgroup").join(first);
+    let rel = if is_mount_point(&hierarchy) {
+        comps.as_path().to_path_buf()
+    } else {
+        rest.to_path_buf()
+    };
+    if rel.as_os_str().is_empty() {
+        return None;
+    }
+    Some(format!("/{}", rel.to_string_lossy()))
+}
+
+fn is_mount_point(p: &Path) -> bool {
+    match (fs::metadata(p), p.parent().map(fs::metadata)) {
+        (Ok(a), Some(Ok(b))) => a.dev() != b.dev(),
+        _ => false,
+    }
+}
+
+/// Start time (`/proc/PID/stat` field 22) of `pid`.
+fn pid_start_time(pid: i32) -> Option<u64> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let (_, rest) = stat.rsplit_once(')')?;
+    rest.split_whitespace().nth(19)?.parse().ok()
 }
 
 fn container_ids_in(root: &Path) -> Vec<String> {
@@ -934,37 +1310,78 @@ fn container_ids_in(root: &Path) -> Vec<String> {
     ids
 }
 
-/// Pids a runtime recorded for a container: runoci's `container.pid`,
-/// runc's `state.json` `init_process_pid`, crun's `status` `pid`.
-fn recorded_pids(dir: &Path) -> Vec<i32> {
-    let mut pids = Vec::new();
+/// Pids a runtime recorded for a container, with their start time where
+/// recorded: runoci's `container.pid` and `runtime.json` `pid` /
+/// `pidStartTime`, runc's `state.json` `init_process_pid` /
+/// `init_process_start`, crun's `status` `pid` / `process-start-time`, the
+/// OCI state's `pid`.
+fn recorded_pids(dir: &Path) -> Vec<(i32, Option<u64>)> {
+    let mut pids: Vec<(i32, Option<u64>)> = Vec::new();
     if let Ok(s) = fs::read_to_string(dir.join("container.pid")) {
-        pids.extend(s.trim().parse::<i32>().ok());
+        pids.extend(s.trim().parse::<i32>().ok().map(|p| (p, None)));
     }
-    for (file, key) in [("state.json", "init_process_pid"), ("status", "pid")] {
-        if let Ok(s) = fs::read_to_string(dir.join(file)) {
-            if let Ok(v) = serde_json::from_str::<Value>(&s) {
-                pids.extend(v[key].as_i64().map(|p| p as i32));
+    for (file, key, start_key) in [
+        ("state.json", "init_process_pid", "init_process_start"),
+        ("state.json", "pid", ""),
+        ("status", "pid", "process-start-time"),
+        ("runtime.json", "pid", "pidStartTime"),
+    ] {
+        if let Some(v) = read_json(&dir.join(file)) {
+            if let Some(p) = v[key].as_i64() {
+                pids.push((p as i32, v[start_key].as_u64()));
             }
         }
     }
-    pids.retain(|p| *p > 1);
+    pids.retain(|(p, _)| *p > 1);
+    // One entry per pid, with a start time if any file recorded one.
+    pids.sort_by_key(|(p, start)| (*p, start.is_none()));
+    pids.dedup_by_key(|(p, _)| *p);
     pids
 }
 
-fn other_pid_ns(pid: i32) -> bool {
-    match (
-        fs::read_link(format!("/proc/{pid}/ns/pid")),
-        fs::read_link("/proc/self/ns/pid"),
-    ) {
-        (Ok(a), Ok(b)) => a != b,
-        _ => false,
+/// runoci's monitor of a container (`runtime.json`), pid and start time.
+fn recorded_monitors(dir: &Path) -> Vec<(i32, u64)> {
+    let Some(v) = read_json(&dir.join("runtime.json")) else {
+        return Vec::new();
+    };
+    match (v["monitorPid"].as_i64(), v["monitorStartTime"].as_u64()) {
+        (Some(pid), Some(start)) if pid > 1 => vec![(pid as i32, start)],
+        _ => Vec::new(),
     }
 }
 
+/// A container's bundle: runoci's `config.json` link, the OCI state's
+/// `bundle` (runoci, crun), runc's `bundle=` label.
+fn recorded_bundle(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(target) = fs::read_link(dir.join("config.json")) {
+        out.extend(target.parent().map(Path::to_path_buf));
+    }
+    for file in ["state.json", "status"] {
+        if let Some(v) = read_json(&dir.join(file)) {
+            out.extend(v["bundle"].as_str().map(PathBuf::from));
+            if let Some(labels) = v["config"]["labels"].as_array() {
+                out.extend(
+                    labels
+                        .iter()
+                        .filter_map(|l| l.as_str()?.strip_prefix("bundle="))
+                        .map(PathBuf::from),
+                );
+            }
+        }
+    }
+    out.retain(|b| b.is_absolute() && b.parent().is_some());
+    out
+}
+
+fn read_json(path: &Path) -> Option<Value> {
+    serde_json::from_slice(&fs::read(path).ok()?).ok()
+}
+
 /// A runtime binary with its own `--root` directory (unique per Runtime, so
-/// tests run in parallel). Dropping it kills and deletes its containers and
-/// removes the root (see [`Cleanup`]).
+/// tests run in parallel). Dropping it kills and deletes its containers,
+/// fails the test if the runtime left anything of them, and removes the root
+/// (see [`Cleanup`]).
 #[derive(Debug)]
 pub struct Runtime {
     bin: PathBuf,
@@ -1033,7 +1450,11 @@ impl Runtime {
         S: AsRef<OsStr>,
     {
         let mut c = Command::new(&self.bin);
-        c.arg("--root").arg(&self.root).args(args);
+        c.arg("--root").arg(&self.root);
+        for a in args {
+            self.cleanup.note_arg(a.as_ref());
+            c.arg(a);
+        }
         c
     }
 
@@ -1044,7 +1465,7 @@ impl Runtime {
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,
     {
-        run_command(&mut self.cmd(args), b"", self.timeout)
+        self.run_with_input(args, b"")
     }
 
     /// Like [`Runtime::run`] with `input` on stdin.
@@ -1053,7 +1474,17 @@ impl Runtime {
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,
     {
-        run_command(&mut self.cmd(args), input, self.timeout)
+        let out = run_command(&mut self.cmd(args), input, self.timeout);
+        self.cleanup.observe();
+        out
+    }
+
+    /// Learns what the containers now in the root own (their pid
+    /// namespaces, cgroups, bundles, monitors), for the leak check of
+    /// [`Cleanup`]. [`Runtime::run`] does this after every command; call it
+    /// after starting a container with [`Runtime::cmd`] yourself.
+    pub fn observe(&self) {
+        self.cleanup.observe();
     }
 
     /// `state <id>`, asserted successful, parsed.
@@ -1067,10 +1498,13 @@ impl Runtime {
         container_ids_in(&self.root)
     }
 
-    /// Kills and deletes every container in the root now (the root itself is
-    /// removed too, and recreated empty).
+    /// Kills and deletes every container in the root now, with the
+    /// runtime's own commands, and fails the test if anything of a container
+    /// is left after that (see [`Cleanup`]); the root is removed too, and
+    /// recreated empty.
+    #[track_caller]
     pub fn cleanup_now(&self) {
-        self.cleanup.run_now();
+        self.cleanup.check_now();
         let _ = fs::create_dir(&self.root);
         let _ = fs::set_permissions(&self.root, fs::Permissions::from_mode(0o700));
     }

@@ -5,7 +5,8 @@
 //! `ldd` lists, a busybox rootfs with a few device nodes, one bundle per
 //! scenario and `cgroups_v2_vm/init.sh` as /init. The guest mounts only
 //! cgroup2, enables every controller, runs the same limit, device (BPF),
-//! OOM and cleanup scenarios as `cgroups_host.rs` and prints one
+//! OOM and cleanup scenarios as `cgroups_host.rs`, and pause/resume through
+//! v2's `cgroup.freeze` (the host's freezer is v1) and prints one
 //! `RESULT name ok|FAIL detail` line each on the serial console, then
 //! powers off. Here each expected line must say ok.
 
@@ -31,6 +32,7 @@ const SCENARIOS: &[&str] = &[
     "devices_deny_all",
     "devices_deny_one",
     "cpu_quota",
+    "freeze",
     "cleanup_exit",
     "cleanup_destroy",
 ];
@@ -74,6 +76,13 @@ fn bundles() -> BTreeMap<&'static str, (Value, String)> {
             (
                 json!({ "cpu": { "quota": 20000, "period": 100000 } }),
                 "spin() { while :; do :; done; }; spin & spin & echo > /tmp/spinning; wait".to_string(),
+            ),
+        ),
+        (
+            "freeze",
+            (
+                json!({}),
+                "i=0; while :; do i=$((i+1)); echo $i > /tmp/count; done".to_string(),
             ),
         ),
     ])

@@ -4,8 +4,9 @@
 //! running container), compared with the files under `tests/golden/`.
 //!
 //! After a deliberate change, regenerate them with
-//! `UPDATE_GOLDEN=1 cargo test -p runoci-tests --test cli_golden` and
-//! review the diff. Paths that vary per run are written as `$ROOT`
+//! `UPDATE_GOLDEN=1 cargo test -p runoci-tests --test cli_golden` (the
+//! tests whose files it rewrote fail, saying so), review the diff and run
+//! again without it. Paths that vary per run are written as `$ROOT`
 //! (the runtime's --root) and `$BUNDLE` / `$DIR` (the test's directories).
 
 use runoci_tests::{runoci_bin, test_dir, unique_id, workspace_root, Bundle, Output, Runtime};
@@ -27,17 +28,23 @@ fn updating() -> bool {
     std::env::var_os("UPDATE_GOLDEN").is_some_and(|v| v == "1")
 }
 
-/// Compares `actual` with the golden file (or rewrites it with
-/// UPDATE_GOLDEN=1); the panic shows both and the first differing line.
+/// Compares `actual` with the golden file; the panic shows both and the
+/// first differing line. With UPDATE_GOLDEN=1 a differing (or missing)
+/// file is rewritten instead and its path returned: the caller then fails
+/// the test with [`fail_if_updated`], so an update never passes silently.
 #[track_caller]
-fn check_golden(kind: &str, name: &str, actual: &str) {
+fn compare_golden(kind: &str, name: &str, actual: &str) -> Option<PathBuf> {
     let path = golden_dir(kind).join(format!("{name}.txt"));
+    let found = fs::read_to_string(&path);
     if updating() {
+        if found.as_deref().ok() == Some(actual) {
+            return None;
+        }
         fs::create_dir_all(path.parent().unwrap()).unwrap();
         fs::write(&path, actual).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
-        return;
+        return Some(path);
     }
-    let expected = fs::read_to_string(&path).unwrap_or_else(|e| {
+    let expected = found.unwrap_or_else(|e| {
         panic!(
             "{}: {e}\n(run with UPDATE_GOLDEN=1 to create it)\nactual:\n{actual}",
             path.display()
@@ -56,6 +63,23 @@ fn check_golden(kind: &str, name: &str, actual: &str) {
             first + 1
         );
     }
+    None
+}
+
+/// Fails the test if UPDATE_GOLDEN=1 rewrote any golden file.
+#[track_caller]
+fn fail_if_updated(updated: &[PathBuf]) {
+    assert!(
+        updated.is_empty(),
+        "UPDATE_GOLDEN=1 rewrote {updated:?}: review the diff and re-run without UPDATE_GOLDEN"
+    );
+}
+
+/// [`compare_golden`] and [`fail_if_updated`] for one file.
+#[track_caller]
+fn check_golden(kind: &str, name: &str, actual: &str) {
+    let updated: Vec<PathBuf> = compare_golden(kind, name, actual).into_iter().collect();
+    fail_if_updated(&updated);
 }
 
 fn runoci(args: &[&str]) -> Output {
@@ -73,6 +97,7 @@ fn top_level_help_matches_golden() {
 
 #[test]
 fn every_command_help_matches_golden() {
+    let mut updated = Vec::new();
     for cmd in COMMANDS {
         let out = runoci(&[cmd, "--help"]);
         out.assert_ok();
@@ -80,8 +105,13 @@ fn every_command_help_matches_golden() {
             out.stdout.contains("Example"),
             "`runoci {cmd} --help` has no example\n{out}"
         );
-        check_golden("help", &format!("runoci-{cmd}"), &out.stdout);
+        updated.extend(compare_golden(
+            "help",
+            &format!("runoci-{cmd}"),
+            &out.stdout,
+        ));
     }
+    fail_if_updated(&updated);
 }
 
 /// The list above is complete: a new command gets a golden help too.

@@ -269,7 +269,17 @@ fn lifecycle_and_state() {
         "annotations must be the config's annotations",
         "{st}"
     );
-    std::thread::sleep(Duration::from_millis(100));
+    // The created process has not executed the program (busybox sh) yet:
+    // it is still the runtime's, waiting for start.
+    let exe = fs::read_link(format!("/proc/{pid}/exe")).unwrap_or_default();
+    spec!(
+        !exe.as_os_str().is_empty() && exe.file_name() != Some("busybox".as_ref()),
+        "runtime.md#lifecycle",
+        "the user-specified program must not run before start",
+        "pid {pid} executes {} already; stdout {:?}",
+        exe.display(),
+        c.stdout()
+    );
     spec!(
         c.stdout().is_empty(),
         "runtime.md#lifecycle",

@@ -484,3 +484,48 @@ fn state_answers_while_poststop_runs() {
     assert_eq!(hook_runs(&hook.log), 1, "poststop runs");
     rt.run(["destroy", &id]).assert_ok();
 }
+
+/// The children of `pid` (from /proc/PID/task/PID/children).
+fn children(pid: i32) -> Vec<i32> {
+    std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|p| p.parse().ok())
+        .collect()
+}
+
+#[test]
+fn kill_all_over_the_socket_signals_every_process_of_the_cgroup() {
+    let mut bundle = Bundle::new("s-killall");
+    let rt = Runtime::runoci();
+    let id = unique_id("s-killall");
+    // PID 1 without a handler ignores SIGUSR1; its child does not.
+    bundle.set_args(&["sh", "-c", "sleep 1000 & exec sleep 1001"]);
+    start_ok(&rt, &bundle, &id, &[]);
+    let pid = container_pid(&rt, &id);
+    let mut child = None;
+    wait_until("the init's background sleep to run", || {
+        child = children(pid).first().copied();
+        child.is_some()
+    });
+    let child = child.unwrap();
+    let sock = state_dir(&rt, &id).join("monitor.sock");
+    // Only the init: the child is not signalled.
+    client(&sock)
+        .kill(Signal::new(libc::SIGUSR1).unwrap(), false)
+        .expect("kill USR1");
+    assert_serving(&sock, pid, "kill USR1 to the init");
+    assert!(
+        pid_alive(child),
+        "a kill of the init alone reached its child"
+    );
+    // All: through the container's cgroup, the child too.
+    client(&sock)
+        .kill(Signal::new(libc::SIGUSR1).unwrap(), true)
+        .expect("kill USR1 all");
+    wait_until("the child to die of SIGUSR1 sent to all", || {
+        !pid_alive(child)
+    });
+    assert!(pid_alive(pid), "PID 1 ignores SIGUSR1");
+    assert_serving(&sock, pid, "kill USR1 to all");
+}

@@ -87,8 +87,10 @@ fn ctr_run_rm_prints_the_output_and_exit_code() {
         .assert_stdout_eq("ok\n");
     // --rm removed both.
     let tasks = d.ctr(&["task", "ls", "-q"]);
+    tasks.assert_ok();
     assert!(tasks.stdout.trim().is_empty(), "{tasks}");
     let containers = d.ctr(&["containers", "ls", "-q"]);
+    containers.assert_ok();
     assert!(containers.stdout.trim().is_empty(), "{containers}");
 }
 
@@ -142,16 +144,18 @@ fn ctr_run_d_exec_ps_kill_rm() {
         std::thread::sleep(Duration::from_millis(50));
     }
     let ps = d.ctr(&["task", "ps", &id]);
+    ps.assert_ok();
     let pids = ps.stdout.lines().skip(1).count();
     assert!(pids >= 2, "init and the exec at least\n{ps}");
 
     // kill (SIGTERM by default): the trap exits 9.
     d.ctr(&["task", "kill", &id]).assert_ok();
     wait_status(&d, &id, "STOPPED");
-    d.ctr(&["task", "rm", &id]).assert_ok();
+    task_rm_reports_exit(&d, &id, 9);
     assert_eq!(task_status(&d, &id), "", "task removed");
     d.ctr(&["containers", "rm", &id]).assert_ok();
     let containers = d.ctr(&["containers", "ls", "-q"]);
+    containers.assert_ok();
     assert!(!containers.stdout.contains(&id), "{containers}");
     // runoci's state for it is gone too (the shim's root for the namespace).
     let root = format!("/run/containerd/runc/{}/{id}", d.namespace);
@@ -175,7 +179,17 @@ fn ctr_task_kill_sigkill_and_exit_status() {
     d.ctr(&["task", "kill", "--signal", "SIGKILL", &id])
         .assert_ok();
     wait_status(&d, &id, "STOPPED");
-    // `task rm` prints nothing; `task delete` reports the exit status.
-    d.ctr(&["task", "rm", &id]).assert_ok();
+    // `task rm` reports a non-zero exit status as a warning: 128 + SIGKILL,
+    // the status runoci gave the shim.
+    task_rm_reports_exit(&d, &id, 137);
     d.ctr(&["containers", "rm", &id]).assert_ok();
+}
+
+/// `ctr task rm <id>` succeeds and reports the task's exit status `code`
+/// (ctr warns "task ID exit with non-zero exit code N").
+#[track_caller]
+fn task_rm_reports_exit(d: &Containerd, id: &str, code: i32) {
+    let rm = d.ctr(&["task", "rm", id]);
+    rm.assert_ok()
+        .assert_stderr_contains(&format!("exit with non-zero exit code {code}\""));
 }

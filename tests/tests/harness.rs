@@ -36,7 +36,13 @@ fn run_reports_stdout_and_exit_code() {
     let id = unique_id("exit");
     let out = rt.run(["run", "-b", bundle.path_str(), &id]);
     out.assert_code(7).assert_stdout_eq("hi\nrunoci\n");
-    assert!(!out.to_string().is_empty());
+    let shown = out.to_string();
+    assert!(
+        shown.contains(&format!("run -b {} {id}", bundle.path_str()))
+            && shown.contains("exit code 7")
+            && shown.contains("--- stdout ---\nhi\nrunoci"),
+        "the display shows command, status and stdout: {shown}"
+    );
     assert!(rt.container_ids().is_empty(), "runc run leaves no state");
 }
 
@@ -130,4 +136,169 @@ fn runoci_binary_is_found_next_to_the_tests() {
         let profile = exe.parent().unwrap().parent().unwrap();
         assert_eq!(bin.parent().unwrap(), profile);
     }
+}
+
+/// Drops `rt` (its safety net runs) and returns the net's panic message.
+fn net_message(rt: Runtime) -> String {
+    let err = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(rt)))
+        .expect_err("the safety net must fail the test on a leak");
+    err.downcast_ref::<String>()
+        .cloned()
+        .unwrap_or_else(|| format!("{:?}", err.downcast_ref::<&str>()))
+}
+
+/// A running runc container of `bundle` (`sleep 1000`) in `rt`: its pid.
+fn running_sleeper(rt: &Runtime, bundle: &mut Bundle, id: &str) -> i32 {
+    bundle.set_args(&["sleep", "1000"]);
+    rt.run(["create", "-b", bundle.path_str(), id]).assert_ok();
+    rt.run(["start", id]).assert_ok();
+    rt.state(id)["pid"].as_i64().unwrap() as i32
+}
+
+#[test]
+fn net_fails_on_a_mount_stacked_on_the_bundle_rootfs() {
+    let mut bundle = Bundle::new("net-mount");
+    let rt = Runtime::at(RUNC);
+    let id = unique_id("net-mount");
+    running_sleeper(&rt, &mut bundle, &id);
+    // The rootfs path is a plain directory of the host: a mount stacked on
+    // it is one runc's delete knows nothing about.
+    let rootfs = bundle.rootfs();
+    nix::mount::mount(
+        Some(&rootfs),
+        &rootfs,
+        None::<&str>,
+        nix::mount::MsFlags::MS_BIND,
+        None::<&str>,
+    )
+    .unwrap();
+    let planted = runoci_tests::mount_table()
+        .into_iter()
+        .rfind(|(_, m)| Path::new(m) == rootfs)
+        .expect("planted mount listed")
+        .0;
+    let msg = net_message(rt);
+    assert!(
+        msg.contains(&format!("mount {} (mount id {planted})", rootfs.display())),
+        "{msg}"
+    );
+    assert!(
+        !runoci_tests::mount_table()
+            .iter()
+            .any(|(m, _)| *m == planted),
+        "the net removes the leaked mount"
+    );
+}
+
+/// A container of `rt` whose record is lost (removed behind the
+/// runtime's back): its kill and delete cannot find it, its init lives on
+/// in its pid namespace and cgroups. The net reports and removes both.
+fn assert_net_finds_a_lost_record(rt: Runtime, prefix: &str) {
+    let mut bundle = Bundle::new(prefix);
+    let id = unique_id(prefix);
+    let pid = running_sleeper(&rt, &mut bundle, &id);
+    std::fs::remove_dir_all(rt.root().join(&id)).unwrap();
+    let msg = net_message(rt);
+    assert!(
+        msg.contains(&format!("process {pid} "))
+            && msg.contains(&format!("in the pid namespace of container {id}")),
+        "{msg}"
+    );
+    let cgroup = Path::new("/sys/fs/cgroup/pids").join(&id);
+    assert!(
+        msg.lines()
+            .any(|l| l.trim() == format!("cgroup {}", cgroup.display())),
+        "{msg}"
+    );
+    assert!(!pid_alive(pid), "the net kills the leaked process");
+    assert!(!cgroup.exists(), "the net removes the leaked cgroup");
+}
+
+#[test]
+fn net_fails_on_a_process_left_in_a_container_pid_namespace() {
+    assert_net_finds_a_lost_record(Runtime::at(RUNC), "net-proc");
+}
+
+#[test]
+fn net_fails_on_a_cgroup_and_a_process_naming_the_container() {
+    let mut bundle = Bundle::new("net-cgroup");
+    let rt = Runtime::at(RUNC);
+    let id = unique_id("net-cgroup");
+    bundle.set_args(&["true"]);
+    rt.run(["run", "-b", bundle.path_str(), &id]).assert_ok();
+    // A cgroup named after the container that runc never made, with a host
+    // process in it: nothing of runc's removes them.
+    let cg = Path::new("/sys/fs/cgroup/pids").join(&id);
+    std::fs::create_dir(&cg).unwrap();
+    let mut child = std::process::Command::new("/bin/sleep")
+        .arg("1000")
+        .spawn()
+        .unwrap();
+    let pid = child.id() as i32;
+    std::fs::write(cg.join("cgroup.procs"), pid.to_string()).unwrap();
+    let msg = net_message(rt);
+    let _ = child.wait();
+    assert!(msg.contains(&format!("cgroup {}", cg.display())), "{msg}");
+    assert!(
+        msg.contains(&format!("process {pid} ")) && msg.contains(&format!("naming container {id}")),
+        "{msg}"
+    );
+    assert!(!cg.exists(), "the net removes the leaked cgroup");
+}
+
+#[test]
+fn net_passes_when_the_runtime_deleted_everything() {
+    let mut bundle = Bundle::new("net-clean");
+    let rt = Runtime::at(RUNC);
+    let id = unique_id("net-clean");
+    let pid = running_sleeper(&rt, &mut bundle, &id);
+    // Left running for the net: runc's own kill and delete remove it all.
+    drop(rt);
+    assert!(!pid_alive(pid));
+}
+
+#[test]
+fn a_bundle_dropped_before_its_runtime_stops_the_containers_first() {
+    let rt = Runtime::at(RUNC);
+    let mut bundle = Bundle::new("net-order");
+    let id = unique_id("net-order");
+    let pid = running_sleeper(&rt, &mut bundle, &id);
+    let dir = bundle.path().to_path_buf();
+    drop(bundle);
+    assert!(
+        !pid_alive(pid),
+        "the bundle's drop ran the runtime's cleanup"
+    );
+    assert!(rt.container_ids().is_empty());
+    assert!(!dir.exists());
+}
+
+#[test]
+fn snapshot_sees_a_mount_stacked_on_an_old_mount_point() {
+    let bundle = Bundle::new("stacked");
+    let target = bundle.rootfs().join("mnt");
+    let tmpfs = |t: &Path| {
+        nix::mount::mount(
+            Some("tmpfs"),
+            t,
+            Some("tmpfs"),
+            nix::mount::MsFlags::empty(),
+            None::<&str>,
+        )
+        .unwrap()
+    };
+    tmpfs(&target);
+    let snap = HostSnapshot::take();
+    tmpfs(&target);
+    let leaks = snap.leaks(&[bundle.path_str()]);
+    for _ in 0..2 {
+        nix::mount::umount2(&target, nix::mount::MntFlags::MNT_DETACH).unwrap();
+    }
+    assert_eq!(leaks, vec![format!("mount {}", target.display())]);
+}
+
+#[test]
+fn net_sees_runoci_records_a_lost_record_leaves_the_init_and_its_cgroups() {
+    // runoci's create + start: no monitor to notice the lost record.
+    assert_net_finds_a_lost_record(Runtime::runoci(), "net-runoci");
 }

@@ -363,8 +363,11 @@ fn refuses_a_mount_destination_through_a_symlink_out_of_the_rootfs() {
     let id = unique_id("mountescape");
     let snap = HostSnapshot::take();
     let out = rt.run(["run", "-c", bundle.path_str(), &id]);
-    // The symlink is resolved inside the rootfs: the tmpfs may land in
-    // the rootfs, never in the host's directory.
+    // The symlink is resolved inside the rootfs, where its target does not
+    // exist: the run is refused, naming the mount, and nothing is made on
+    // the host's directory.
+    out.assert_failed()
+        .assert_stderr_contains("on /mnt/escape/t");
     assert!(
         !outside.join("t").exists(),
         "expected the mount target to stay inside the rootfs, it was made on the host\n{out}"

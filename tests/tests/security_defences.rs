@@ -148,33 +148,48 @@ fn cve_2019_5736_container_cannot_reach_the_runoci_binary() {
         .as_array_mut()
         .unwrap()
         .push(json!(rsize));
+    // Scan passes until told to stop, each ending in a line "scan-done";
+    // the rootfs's /tmp is the bundle's directory, read from the host.
     bundle2.set_args(&[
         "sh",
         "-c",
         &format!(
-            "end=$(( $(date +%s) + 8 )); while [ $(date +%s) -lt $end ]; do {{ {SCAN_EXE} }} >> /tmp/scan 2>&1; done; sleep 1000"
+            "while [ ! -e /tmp/stop ]; do {{ {SCAN_EXE} }} >> /tmp/scan 2>&1; done; echo > /tmp/stopped; sleep 1000"
         ),
     ]);
     let id2 = unique_id("cve-5736-x");
     rt.run(["create", "--bundle", bundle2.path_str(), &id2])
         .assert_ok();
     rt.run(["start", &id2]).assert_ok();
-    let start = Instant::now();
-    let mut execs = 0;
-    while start.elapsed() < Duration::from_secs(6) {
+    let tmp = bundle2.rootfs().join("tmp");
+    let passes = || {
+        std::fs::read_to_string(tmp.join("scan"))
+            .unwrap_or_default()
+            .matches("scan-done")
+            .count()
+    };
+    let wait_passes = |n: usize, what: &str| {
+        let deadline = Instant::now() + runoci_tests::default_timeout();
+        while passes() < n {
+            assert!(Instant::now() < deadline, "no scan pass {what}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        passes()
+    };
+    // The scanner runs before the first exec and again after the last:
+    // its passes span every exec.
+    let before_execs = wait_passes(1, "before the execs");
+    let execs = 20;
+    for _ in 0..execs {
         rt.run(["exec", &id2, "true"]).assert_ok();
-        execs += 1;
     }
-    std::thread::sleep(Duration::from_secs(3));
-    let scan = rt.run(["exec", &id2, "cat", "/tmp/scan"]);
-    scan.assert_ok();
-    assert!(
-        execs > 3 && scan.stdout.contains("scan-done"),
-        "{execs} execs\n{scan}"
-    );
+    wait_passes(before_execs + 2, "after the execs");
+    std::fs::write(tmp.join("stop"), b"").unwrap();
+    common::wait_for_file(&tmp.join("stopped"), "the scanner to stop");
+    let scan = std::fs::read_to_string(tmp.join("scan")).unwrap();
     for bad in ["READ-EXE", "WRITE-EXE", "WRITE-FD"] {
         assert!(
-            !scan.stdout.contains(bad),
+            !scan.contains(bad),
             "during {execs} execs the container reached runoci: {bad}\n{scan}"
         );
     }
@@ -450,7 +465,7 @@ fn cve_2024_21626_no_runoci_fd_reaches_the_container() {
     b2.set_args(&[
         "sh",
         "-c",
-        "ls /proc/self/fd/ | tr '\\n' ' ' > /tmp/fds; sleep 1000",
+        "ls /proc/self/fd/ | tr '\\n' ' ' > /tmp/fds; echo > /tmp/fds.done; sleep 1000",
     ]);
     let id = unique_id("cve-21626-pf");
     let mut cmd = rt.cmd([
@@ -464,8 +479,7 @@ fn cve_2024_21626_no_runoci_fd_reaches_the_container() {
     let _keep = with_leaked_fd3(&mut cmd, &canary.path);
     runoci_tests::run_command(&mut cmd, b"", runoci_tests::default_timeout()).assert_ok();
     rt.run(["start", &id]).assert_ok();
-    wait_for_file(&b2.rootfs().join("tmp/fds"), "the fd list");
-    std::thread::sleep(Duration::from_millis(200));
+    wait_for_file(&b2.rootfs().join("tmp/fds.done"), "the fd list");
     let fds = std::fs::read_to_string(b2.rootfs().join("tmp/fds")).unwrap();
     assert!(
         fds.starts_with("0 1 2 3 "),
@@ -510,10 +524,15 @@ fn cve_2025_31133_masked_paths_never_bind_a_fake_dev_null() {
         match variant {
             "symlink" => std::os::unix::fs::symlink(&canary.path, &null).unwrap(),
             _ => {
-                // A hard link to the host file, where the filesystem allows.
-                if std::fs::hard_link(&canary.path, &null).is_err() {
-                    std::fs::write(&null, "fake").unwrap();
-                }
+                // A hard link to the host file (canary and bundle are
+                // both in the test directory, one filesystem).
+                std::fs::hard_link(&canary.path, &null).unwrap_or_else(|e| {
+                    panic!(
+                        "hard link {} -> {}: {e}",
+                        null.display(),
+                        canary.path.display()
+                    )
+                });
             }
         }
         bundle.config_mut()["linux"]["maskedPaths"] =

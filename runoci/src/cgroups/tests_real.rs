@@ -45,6 +45,18 @@ fn read(dir: &Path, file: &str) -> String {
         .to_string()
 }
 
+/// The v1 directory of `controller` in `cgroup`; panics if the controller
+/// is missing or not v1.
+#[track_caller]
+fn v1_dir<'a>(cgroup: &'a Cgroup, controller: &str) -> &'a Path {
+    match cgroup.controller_dir(controller) {
+        Some((CgroupVersion::V1, dir)) => dir,
+        other => {
+            panic!("expected the v1 {controller} controller on this hybrid machine, saw {other:?}")
+        }
+    }
+}
+
 fn spawn_sleep() -> Child {
     Command::new("sleep")
         .arg("1000")
@@ -100,13 +112,19 @@ fn real_lifecycle_limits_kill_destroy() {
         ],
         ..Default::default()
     };
-    let hugetlb_offered = cgroup.controller_dir("hugetlb").is_some();
-    if hugetlb_offered && Path::new("/sys/kernel/mm/hugepages/hugepages-2048kB").exists() {
-        resources.hugepage_limits = vec![HugepageLimit {
-            page_size: "2MB".into(),
-            limit: 4 << 20,
-        }];
-    }
+    // The machines these tests run on offer hugetlb with 2 MB pages.
+    assert!(
+        cgroup.controller_dir("hugetlb").is_some(),
+        "no hugetlb controller on this machine: the hugetlb limit cannot be tested"
+    );
+    assert!(
+        Path::new("/sys/kernel/mm/hugepages/hugepages-2048kB").exists(),
+        "no 2 MB huge pages on this machine: the hugetlb limit cannot be tested"
+    );
+    resources.hugepage_limits = vec![HugepageLimit {
+        page_size: "2MB".into(),
+        limit: 4 << 20,
+    }];
     cgroup.apply(&resources, None).unwrap();
     cgroup.add_pid(pid).unwrap();
 
@@ -120,18 +138,18 @@ fn real_lifecycle_limits_kill_destroy() {
     }
     let (_, pids_dir) = cgroup.controller_dir("pids").expect("pids controller");
     assert_eq!(read(pids_dir, "pids.max"), "32");
-    if let Some((CgroupVersion::V1, dir)) = cgroup.controller_dir("devices") {
-        assert_eq!(read(dir, "devices.list"), "c 1:3 rwm\nc 136:* rw");
-    }
-    if !resources.hugepage_limits.is_empty() {
-        let (version, dir) = cgroup.controller_dir("hugetlb").unwrap();
-        let file = if version == CgroupVersion::V2 {
-            "hugetlb.2MB.max"
-        } else {
-            "hugetlb.2MB.limit_in_bytes"
-        };
-        assert_eq!(read(dir, file), "4194304");
-    }
+    // This machine is hybrid: devices and freezer are v1 controllers (v2's
+    // BPF device filter and cgroup.freeze are tested below and in the VM
+    // test, tests/tests/cgroups_v2_vm.rs).
+    let devices = v1_dir(&cgroup, "devices");
+    assert_eq!(read(devices, "devices.list"), "c 1:3 rwm\nc 136:* rw");
+    let (version, dir) = cgroup.controller_dir("hugetlb").unwrap();
+    let file = if version == CgroupVersion::V2 {
+        "hugetlb.2MB.max"
+    } else {
+        "hugetlb.2MB.limit_in_bytes"
+    };
+    assert_eq!(read(dir, file), "4194304");
     // The process is in the container's cgroup in every hierarchy.
     for dir in &dirs {
         assert_eq!(
@@ -149,16 +167,11 @@ fn real_lifecycle_limits_kill_destroy() {
     );
 
     // Freeze and thaw for real.
+    let freezer = v1_dir(&cgroup, "freezer");
     cgroup.freeze().unwrap();
-    if let Some((CgroupVersion::V1, dir)) = cgroup.controller_dir("freezer") {
-        assert_eq!(read(dir, "freezer.state"), "FROZEN");
-    }
-    let state = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-    assert!(!state.is_empty());
+    assert_eq!(read(freezer, "freezer.state"), "FROZEN");
     cgroup.thaw().unwrap();
-    if let Some((CgroupVersion::V1, dir)) = cgroup.controller_dir("freezer") {
-        assert_eq!(read(dir, "freezer.state"), "THAWED");
-    }
+    assert_eq!(read(freezer, "freezer.state"), "THAWED");
 
     // Stats see the process.
     let stats = cgroup.stats();
@@ -306,7 +319,12 @@ fn real_memory_and_swap_limits_raise_and_lower() {
         CgroupVersion::V1 => ("memory.limit_in_bytes", "memory.memsw.limit_in_bytes"),
         CgroupVersion::V2 => ("memory.max", "memory.swap.max"),
     };
-    let swap_accounting = dir.join(swap_file).exists();
+    // Swap accounting is on where these tests run (memsw on v1).
+    assert!(
+        dir.join(swap_file).exists(),
+        "no {swap_file} in {}: swap accounting is off, the swap limit cannot be tested",
+        dir.display()
+    );
     // Raising needs swap first on v1 (memsw >= limit at every step);
     // lowering needs the limit first.
     for (limit, swap) in [
@@ -316,7 +334,7 @@ fn real_memory_and_swap_limits_raise_and_lower() {
     ] {
         let memory = Memory {
             limit: Some(limit),
-            swap: swap_accounting.then_some(swap),
+            swap: Some(swap),
             reservation: Some(16 << 20),
             ..Default::default()
         };
@@ -330,14 +348,12 @@ fn real_memory_and_swap_limits_raise_and_lower() {
             )
             .unwrap();
         assert_eq!(read(dir, limit_file), limit.to_string());
-        if swap_accounting {
-            let expected = if version == CgroupVersion::V1 {
-                swap
-            } else {
-                swap - limit
-            };
-            assert_eq!(read(dir, swap_file), expected.to_string());
-        }
+        let expected = if version == CgroupVersion::V1 {
+            swap
+        } else {
+            swap - limit
+        };
+        assert_eq!(read(dir, swap_file), expected.to_string());
     }
 }
 
@@ -382,10 +398,9 @@ fn probe_in(dir: &Path) -> String {
 #[test]
 fn real_bpf_device_filter_in_the_cgroup2_tree() {
     let layout = Layout::detect().unwrap();
-    let Some(root) = layout.unified_root() else {
-        eprintln!("no cgroup2 tree here: nothing to attach to");
-        return;
-    };
+    let root = layout
+        .unified_root()
+        .expect("no cgroup2 tree on this machine (hybrid: /sys/fs/cgroup/unified): nothing to attach the BPF filter to");
     struct RemoveDir(PathBuf);
     impl Drop for RemoveDir {
         fn drop(&mut self) {

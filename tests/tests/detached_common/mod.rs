@@ -126,25 +126,37 @@ pub fn write_script(path: &Path, text: &str) {
 }
 
 /// Adds a poststop hook to the bundle that logs each run to a file in the
-/// bundle; returns that file.
+/// bundle; returns that file. The same script also runs as a prestart hook,
+/// so the log proves the script can run (see [`hook_runs`]).
 pub fn add_poststop_log(bundle: &mut Bundle) -> PathBuf {
     let log = bundle.path().join("poststop.log");
     let hook = bundle.path().join("poststop.sh");
     write_script(&hook, LOG_HOOK);
-    bundle.config_mut()["hooks"] = json!({
-        "poststop": [{
+    let stage = |stage: &str| {
+        json!({
             "path": hook.display().to_string(),
-            "env": ["STAGE=poststop", format!("LOG={}", log.display()), "PATH=/bin:/usr/bin"],
-        }]
+            "env": [format!("STAGE={stage}"), format!("LOG={}", log.display()), "PATH=/bin:/usr/bin"],
+        })
+    };
+    bundle.config_mut()["hooks"] = json!({
+        "prestart": [stage("prestart")],
+        "poststop": [stage("poststop")],
     });
     log
 }
 
-/// Lines in a hook log (0 if it does not exist).
+/// How many times the poststop hook of [`add_poststop_log`] ran. Panics if
+/// the log shows no prestart run of the same script: then the hook could
+/// never run, and "ran 0 times" would prove nothing.
+#[track_caller]
 pub fn hook_runs(log: &Path) -> usize {
-    fs::read_to_string(log)
-        .map(|t| t.lines().count())
-        .unwrap_or(0)
+    let text = fs::read_to_string(log).unwrap_or_default();
+    assert!(
+        text.lines().any(|l| l.starts_with("prestart ")),
+        "the hook log {} has no prestart run, so the hook script never ran: {text:?}",
+        log.display()
+    );
+    text.lines().filter(|l| l.starts_with("poststop ")).count()
 }
 
 /// Mount points under `dir`.
@@ -184,10 +196,12 @@ impl Drop for BlockingHook {
 }
 
 const BLOCKING_HOOK: &str =
-    "#!/bin/sh\nstate=$(cat | tr -d '\\n')\necho \"poststop $state\" >> \"$LOG\"\n\
+    "#!/bin/sh\nstate=$(cat | tr -d '\\n')\necho \"$STAGE $state\" >> \"$LOG\"\n\
+[ \"$STAGE\" = poststop ] || exit 0\n\
 touch \"$STARTED\"\nwhile [ ! -e \"$RELEASE\" ]; do sleep 0.05; done\n";
 
-/// Makes the bundle's only hook a [`BlockingHook`] at poststop.
+/// Makes the bundle's hooks a [`BlockingHook`] at poststop and the same
+/// script, not blocking, at prestart (for [`hook_runs`]).
 pub fn add_blocking_poststop(bundle: &mut Bundle) -> BlockingHook {
     let hook = BlockingHook {
         log: bundle.path().join("poststop.log"),
@@ -196,16 +210,21 @@ pub fn add_blocking_poststop(bundle: &mut Bundle) -> BlockingHook {
     };
     let script = bundle.path().join("poststop.sh");
     write_script(&script, BLOCKING_HOOK);
-    bundle.config_mut()["hooks"] = json!({
-        "poststop": [{
+    let stage = |stage: &str| {
+        json!({
             "path": script.display().to_string(),
             "env": [
+                format!("STAGE={stage}"),
                 format!("LOG={}", hook.log.display()),
                 format!("STARTED={}", hook.started.display()),
                 format!("RELEASE={}", hook.release.display()),
                 "PATH=/bin:/usr/bin",
             ],
-        }]
+        })
+    };
+    bundle.config_mut()["hooks"] = json!({
+        "prestart": [stage("prestart")],
+        "poststop": [stage("poststop")],
     });
     hook
 }
