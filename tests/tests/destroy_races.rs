@@ -573,10 +573,12 @@ fn destroy_force_with_a_damaged_record_still_ends_the_running_container() {
     }
 }
 
-/// `start` of a created container whose init has died (a zombie: PID 1
-/// here does not reap it, so its pid and start time still match the
-/// record) fails at once with the reason. Before, `start` blocked for ever
-/// in open(2) of exec.fifo, waiting for a writer that would never come.
+/// `start` of a created container whose init has died (a zombie nobody
+/// reaps: PID 1 here does not) fails at once with the reason and leaves
+/// `delete --force` nothing to fight. The init dying between start's state
+/// check and its open of exec.fifo (which would block in open(2) for ever,
+/// no writer coming) cannot be staged from outside; start watches the
+/// init's pidfd while it waits for that.
 #[test]
 fn start_of_a_created_container_whose_init_died_fails_instead_of_hanging() {
     let mut bundle = Bundle::new("start-dead-init");

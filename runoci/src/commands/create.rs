@@ -166,13 +166,16 @@ pub fn start_created(root: &Path, id: &str) -> Result<i32> {
 fn wait_exec_fifo(fifo: &Path, pid: i32, start_time: u64) -> std::io::Result<bool> {
     use std::os::fd::AsRawFd;
     use std::os::unix::fs::OpenOptionsExt;
+    // The pidfd first: until our open below the init cannot get past its
+    // own, so an init missing now never ran its program. Opened after, a
+    // quick program could have run, exited and been reaped already.
+    let Some(pidfd) = crate::pidfd::open_verified(pid, start_time) else {
+        return Ok(false);
+    };
     let mut f = std::fs::OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
         .open(fifo)?;
-    let Some(pidfd) = crate::pidfd::open_verified(pid, start_time) else {
-        return Ok(false);
-    };
     loop {
         let mut fds = [
             libc::pollfd {
