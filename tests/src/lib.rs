@@ -532,6 +532,19 @@ pub fn pid_cmdline(pid: i32) -> String {
         .unwrap_or_default()
 }
 
+/// Whether `text` holds `marker` as a whole name: not followed by a letter
+/// or digit, so the id `x-12-1` is not found in the `x-12-10` of a test
+/// running alongside.
+pub fn mentions(text: &str, marker: &str) -> bool {
+    !marker.is_empty()
+        && text.match_indices(marker).any(|(at, _)| {
+            !text[at + marker.len()..]
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphanumeric())
+        })
+}
+
 /// Describes a process if any of its cmdline, environment, cgroups, cwd or
 /// root mention one of `markers`.
 fn process_matches(pid: i32, markers: &[&str]) -> Option<String> {
@@ -554,7 +567,7 @@ fn process_matches(pid: i32, markers: &[&str]) -> Option<String> {
     let hit = markers
         .iter()
         .filter(|m| !m.is_empty())
-        .find(|m| texts.iter().any(|t| t.contains(*m)))?;
+        .find(|m| texts.iter().any(|t| mentions(t, m)))?;
     Some(format!("pid {pid} ({cmdline:?}) mentions {hit:?}"))
 }
 
@@ -619,7 +632,7 @@ impl HostSnapshot {
             if self.mounts.contains_key(id) {
                 continue;
             }
-            if markers.iter().any(|k| m.contains(k)) {
+            if markers.iter().any(|k| mentions(m, k)) {
                 leaks.push(format!("mount {m}"));
             }
         }
@@ -630,7 +643,7 @@ impl HostSnapshot {
         }
         for cg in now.cgroups.difference(&self.cgroups) {
             let s = cg.to_string_lossy();
-            if markers.iter().any(|k| s.contains(k)) {
+            if markers.iter().any(|k| mentions(&s, k)) {
                 leaks.push(format!("cgroup {s}"));
             }
         }

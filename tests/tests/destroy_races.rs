@@ -38,7 +38,7 @@ fn pids_with_marker(marker: &str) -> Vec<i32> {
     runoci_tests::all_pids()
         .into_iter()
         .filter(|p| *p != std::process::id() as i32)
-        .filter(|p| pid_alive(*p) && runoci_tests::pid_cmdline(*p).contains(marker))
+        .filter(|p| pid_alive(*p) && runoci_tests::mentions(&runoci_tests::pid_cmdline(*p), marker))
         .collect()
 }
 

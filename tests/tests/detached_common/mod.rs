@@ -167,11 +167,12 @@ pub fn mounts_under(dir: &Path) -> Vec<String> {
         .collect()
 }
 
-/// Cgroup directories whose path mentions `id`.
+/// Cgroup directories whose path mentions `id` as a whole name: `x-12-1`
+/// must not find the `x-12-10` of a test running alongside.
 pub fn cgroups_of(id: &str) -> Vec<PathBuf> {
     runoci_tests::cgroup_dirs()
         .into_iter()
-        .filter(|p| p.to_string_lossy().contains(id))
+        .filter(|p| runoci_tests::mentions(&p.to_string_lossy(), id))
         .collect()
 }
 
