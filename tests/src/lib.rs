@@ -415,16 +415,15 @@ impl Drop for Bundle {
     fn drop(&mut self) {
         // A runtime declared after this bundle is still alive: have it stop
         // and check the containers that use this bundle first.
-        let users: Vec<Cleanup> = lock(&LIVE_CLEANUPS)
+        let users: Vec<Arc<CleanupInner>> = lock(&LIVE_CLEANUPS)
             .iter()
             .filter_map(Weak::upgrade)
-            .map(|inner| Cleanup { inner })
             .collect();
-        for c in users {
-            c.observe();
-            let uses = lock(&c.inner.owned).bundles.contains(&self.dir);
-            if uses && !container_ids_in(&c.inner.root).is_empty() {
-                c.check_now();
+        for inner in users {
+            inner.observe();
+            let uses = lock(&inner.owned).bundles.contains(&self.dir);
+            if uses && !container_ids_in(&inner.root).is_empty() {
+                inner.check_now();
             }
         }
         let leftovers = unmount_under(&self.dir);
@@ -603,8 +602,10 @@ pub fn cgroup_dirs() -> BTreeSet<PathBuf> {
 /// counts.
 #[derive(Debug, Clone)]
 pub struct HostSnapshot {
-    /// Mount id → mount point.
-    pub mounts: BTreeMap<u64, String>,
+    /// (mount id, mount point). Ids are reused once a mount is gone (tests
+    /// running alongside mount and unmount all the time): only the same id
+    /// at the same point is the same mount.
+    pub mounts: BTreeSet<(u64, String)>,
     pub pids: BTreeSet<i32>,
     pub cgroups: BTreeSet<PathBuf>,
 }
@@ -629,7 +630,7 @@ impl HostSnapshot {
         let now = HostSnapshot::take();
         let mut leaks = Vec::new();
         for (id, m) in &now.mounts {
-            if self.mounts.contains_key(id) {
+            if self.mounts.contains(&(*id, m.clone())) {
                 continue;
             }
             if markers.iter().any(|k| mentions(m, k)) {
@@ -968,7 +969,13 @@ impl Leftovers {
 /// container or naming its id. It removes those and, on drop, fails the
 /// test with the list (unless the test is already failing); then removes
 /// the root.
-#[derive(Debug, Clone)]
+///
+/// One `Cleanup` per runtime, never cloned: its drop is the check, in the
+/// thread of the test that owns the runtime. (Other threads only borrow
+/// the inner state through [`LIVE_CLEANUPS`]; had their temporary handles
+/// been `Cleanup`s too, a test dropping its bundle while another dropped
+/// its runtime would have run, and failed, the other test's check.)
+#[derive(Debug)]
 pub struct Cleanup {
     inner: Arc<CleanupInner>,
 }
@@ -1027,19 +1034,24 @@ impl Cleanup {
     /// thread is already panicking.
     #[track_caller]
     pub fn check_now(&self) {
-        let leaks = self.run_now();
-        if !leaks.is_empty() && !std::thread::panicking() {
-            panic!(
-                "runtime {} (root {}) left behind after its own delete (now removed):\n  {}",
-                self.inner.bin.display(),
-                self.inner.root.display(),
-                leaks.join("\n  ")
-            );
-        }
+        self.inner.check_now();
     }
 }
 
 impl CleanupInner {
+    #[track_caller]
+    fn check_now(&self) {
+        let leaks = self.run_now();
+        if !leaks.is_empty() && !std::thread::panicking() {
+            panic!(
+                "runtime {} (root {}) left behind after its own delete (now removed):\n  {}",
+                self.bin.display(),
+                self.root.display(),
+                leaks.join("\n  ")
+            );
+        }
+    }
+
     fn observe(&self) {
         let ids = container_ids_in(&self.root);
         if ids.is_empty() {
@@ -1203,9 +1215,7 @@ impl CleanupInner {
 
 impl Drop for Cleanup {
     fn drop(&mut self) {
-        if Arc::strong_count(&self.inner) == 1 {
-            self.check_now();
-        }
+        self.check_now();
     }
 }
 

@@ -240,7 +240,7 @@ fn net_fails_on_a_cgroup_and_a_process_naming_the_container() {
     let _ = child.wait();
     assert!(msg.contains(&format!("cgroup {}", cg.display())), "{msg}");
     assert!(
-        msg.contains(&format!("process {pid} ")) && msg.contains(&format!("naming container {id}")),
+        msg.contains(&format!("process {pid} ")) && msg.contains(&format!("container {id}")),
         "{msg}"
     );
     assert!(!cg.exists(), "the net removes the leaked cgroup");
