@@ -33,5 +33,5 @@ mod testutil;
 
 pub use cgroup::{Cgroup, CgroupRecord, CgroupVersion, Hierarchy};
 pub use error::CgroupError;
-pub use layout::Layout;
+pub use layout::{pure_v2, Layout, CGROUP_ROOT};
 pub use path::resolve_path;
