@@ -187,18 +187,7 @@ pub fn proc_usage(pid: &str) -> (u64, u64, u64) {
             kb.trim().trim_end_matches("kB").trim().parse::<u64>().ok()
         })
         .map_or(0, |kb| kb * 1024);
-    let (user, sys) = std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .ok()
-        .and_then(|s| {
-            // Fields after the command, which may itself hold spaces and
-            // parentheses: state is field 3, utime 14, stime 15.
-            let rest = &s[s.rfind(')')? + 1..];
-            let mut f = rest.split_ascii_whitespace().skip(11);
-            let utime: u64 = f.next()?.parse().ok()?;
-            let stime: u64 = f.next()?.parse().ok()?;
-            Some((utime, stime))
-        })
-        .unwrap_or((0, 0));
+    let (user, sys) = runoci::procfs::read_stat(pid).map_or((0, 0), |st| (st.utime, st.stime));
     // SAFETY: sysconf has no memory effects.
     let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
     (user * 1_000_000 / hz, sys * 1_000_000 / hz, rss)

@@ -407,21 +407,14 @@ fn write_file(path: &Path, data: &[u8], durable: bool) -> Result<()> {
 }
 
 /// Start time of `pid` in clock ticks since boot (field 22 of stat), or
-/// None when there is no such process.
+/// None when there is no such process or it has exited (a zombie).
 pub fn pid_start_time(pid: i32) -> Option<u64> {
     if pid <= 0 {
         return None;
     }
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // comm may contain spaces and parens: fields start after the last ')'.
-    let rest = &stat[stat.rfind(')')? + 2..];
-    let fields: Vec<&str> = rest.split(' ').collect();
-    // rest starts at field 3 (state); field 22 is index 19.
-    let state = fields.first()?;
-    if *state == "Z" || *state == "X" {
-        return None;
-    }
-    fields.get(19)?.parse().ok()
+    crate::procfs::read_stat(pid)
+        .filter(|st| !st.is_gone())
+        .map(|st| st.start_time)
 }
 
 /// `pid` is alive and is the process recorded with `start_time`.
