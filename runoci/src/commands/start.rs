@@ -177,8 +177,6 @@ fn start_in(
     }
 }
 
-enum Never {}
-
 fn become_monitor(
     sd: &StateDir,
     spec: &Spec,
@@ -186,7 +184,7 @@ fn become_monitor(
     monitor: &Path,
     log_file: Option<&Path>,
     report: &mut std::fs::File,
-) -> Result<Never> {
+) -> Result<std::convert::Infallible> {
     nix::unistd::setsid().ctx("setsid")?;
     // The creator from here on is this process, leader of its own process
     // group (its hooks and the init are in it): what `destroy --force`
