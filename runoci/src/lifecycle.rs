@@ -108,12 +108,7 @@ pub fn poststop_once(sd: &StateDir, hooks: &[crate::spec::Hook]) {
     // without either the hooks cannot run (the cleanup still must).
     let ran = sd
         .read_state()
-        .or_else(|_| {
-            let p = sd.file(HOOKS_STARTED);
-            let data = std::fs::read(&p).with_ctx(|| format!("read {}", p.display()))?;
-            serde_json::from_slice::<runoci_proto::State>(&data)
-                .map_err(|e| crate::error::Error::new(format!("{}: {e}", p.display())))
-        })
+        .or_else(|_| sd.read_json::<runoci_proto::State>(HOOKS_STARTED))
         .and_then(|mut st| {
             st.status = Status::Stopped;
             let json = crate::container::hook_state_json(&st);

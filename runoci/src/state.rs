@@ -294,10 +294,15 @@ impl StateDir {
         write_file(&self.file(name), data, true)
     }
 
-    pub fn read_state(&self) -> Result<State> {
-        let p = self.file(STATE_JSON);
+    /// The JSON file `name` of the directory; errors name its path.
+    pub fn read_json<T: serde::de::DeserializeOwned>(&self, name: &str) -> Result<T> {
+        let p = self.file(name);
         let data = std::fs::read(&p).with_ctx(|| format!("read {}", p.display()))?;
         serde_json::from_slice(&data).map_err(|e| Error::new(format!("{}: {e}", p.display())))
+    }
+
+    pub fn read_state(&self) -> Result<State> {
+        self.read_json(STATE_JSON)
     }
 
     pub fn write_state(&self, s: &State) -> Result<()> {
@@ -306,9 +311,7 @@ impl StateDir {
     }
 
     pub fn read_record(&self) -> Result<RuntimeRecord> {
-        let p = self.file(RUNTIME_JSON);
-        let data = std::fs::read(&p).with_ctx(|| format!("read {}", p.display()))?;
-        serde_json::from_slice(&data).map_err(|e| Error::new(format!("{}: {e}", p.display())))
+        self.read_json(RUNTIME_JSON)
     }
 
     pub fn write_record(&self, r: &RuntimeRecord) -> Result<()> {
