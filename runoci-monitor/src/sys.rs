@@ -187,18 +187,7 @@ pub fn proc_usage(pid: &str) -> (u64, u64, u64) {
             kb.trim().trim_end_matches("kB").trim().parse::<u64>().ok()
         })
         .map_or(0, |kb| kb * 1024);
-    let (user, sys) = std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .ok()
-        .and_then(|s| {
-            // Fields after the command, which may itself hold spaces and
-            // parentheses: state is field 3, utime 14, stime 15.
-            let rest = &s[s.rfind(')')? + 1..];
-            let mut f = rest.split_ascii_whitespace().skip(11);
-            let utime: u64 = f.next()?.parse().ok()?;
-            let stime: u64 = f.next()?.parse().ok()?;
-            Some((utime, stime))
-        })
-        .unwrap_or((0, 0));
+    let (user, sys) = runoci::procfs::read_stat(pid).map_or((0, 0), |st| (st.utime, st.stime));
     // SAFETY: sysconf has no memory effects.
     let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
     (user * 1_000_000 / hz, sys * 1_000_000 / hz, rss)
@@ -228,9 +217,28 @@ pub fn inotify_modify(path: &std::path::Path) -> io::Result<OwnedFd> {
 pub fn oom_kill_count(path: &std::path::Path) -> u64 {
     std::fs::read_to_string(path)
         .ok()
-        .and_then(|t| {
-            t.lines()
-                .find_map(|l| l.strip_prefix("oom_kill ")?.trim().parse().ok())
-        })
+        .and_then(|t| runoci::cgroups::parse_oom_kill(&t))
         .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn oom_kill_count_reads_memory_events_and_is_zero_when_unreadable() {
+        let dir = std::env::temp_dir().join(format!("runoci-sys-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("memory.events");
+        std::fs::write(&file, "low 0\nhigh 0\nmax 4\noom 1\noom_kill 1\n").unwrap();
+        let count = super::oom_kill_count(&file);
+        let missing = super::oom_kill_count(&dir.join("absent"));
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!((count, missing), (1, 0));
+    }
+
+    #[test]
+    fn proc_usage_of_self_has_memory_and_of_no_process_is_zero() {
+        let (_, _, rss) = super::proc_usage("self");
+        assert!(rss > 0);
+        assert_eq!(super::proc_usage(&i32::MAX.to_string()), (0, 0, 0));
+    }
 }

@@ -13,6 +13,7 @@ pub mod ids;
 pub mod init;
 pub mod lifecycle;
 pub mod log;
+pub mod mountinfo;
 pub mod namespaces;
 pub mod pidfd;
 pub mod process;

@@ -108,12 +108,7 @@ pub fn poststop_once(sd: &StateDir, hooks: &[crate::spec::Hook]) {
     // without either the hooks cannot run (the cleanup still must).
     let ran = sd
         .read_state()
-        .or_else(|_| {
-            let p = sd.file(HOOKS_STARTED);
-            let data = std::fs::read(&p).with_ctx(|| format!("read {}", p.display()))?;
-            serde_json::from_slice::<runoci_proto::State>(&data)
-                .map_err(|e| crate::error::Error::new(format!("{}: {e}", p.display())))
-        })
+        .or_else(|_| sd.read_json::<runoci_proto::State>(HOOKS_STARTED))
         .and_then(|mut st| {
             st.status = Status::Stopped;
             let json = crate::container::hook_state_json(&st);
@@ -127,26 +122,24 @@ pub fn poststop_once(sd: &StateDir, hooks: &[crate::spec::Hook]) {
 /// Everything mounted under the state directory, deepest first (the
 /// reference's CleanUpContainer).
 fn unmount_under(dir: &Path) {
-    let Ok(info) = std::fs::read_to_string("/proc/self/mountinfo") else {
+    let Ok(mounts) = crate::mountinfo::read_self() else {
         return;
     };
-    let prefix = dir.to_string_lossy().into_owned();
-    let mut points: Vec<String> = info
-        .lines()
-        .filter_map(|l| l.split(' ').nth(4).map(unescape))
-        .filter(|p| p == &prefix || p.starts_with(&format!("{prefix}/")))
-        .collect();
-    points.sort();
-    for p in points.iter().rev() {
-        let _ = nix::mount::umount2(p.as_str(), nix::mount::MntFlags::MNT_DETACH);
+    for p in mounts_under(&mounts, dir).iter().rev() {
+        let _ = nix::mount::umount2(p, nix::mount::MntFlags::MNT_DETACH);
     }
 }
 
-fn unescape(s: &str) -> String {
-    s.replace("\\040", " ")
-        .replace("\\011", "\t")
-        .replace("\\012", "\n")
-        .replace("\\134", "\\")
+/// The mount points at or below `dir`, sorted (parents before children;
+/// a point mounted twice is listed twice, to be unmounted twice).
+fn mounts_under(mounts: &[crate::mountinfo::Mount], dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut points: Vec<_> = mounts
+        .iter()
+        .map(|m| m.mount_point.clone())
+        .filter(|p| p.starts_with(dir))
+        .collect();
+    points.sort();
+    points
 }
 
 /// Send `signal` to every process of the container: its cgroup, or the
@@ -198,5 +191,32 @@ pub fn thaw_after_kill(record: &RuntimeRecord, signal: i32) {
         if cg.is_frozen() {
             let _ = cg.thaw();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    #[test]
+    fn mounts_under_takes_the_dir_and_below_unescaped_not_its_siblings() {
+        let mounts = crate::mountinfo::parse(
+            "1 0 0:1 / / rw - ext4 /dev/sda rw\n\
+             2 1 0:2 / /run/r/c1 rw - tmpfs tmpfs rw\n\
+             3 2 0:3 / /run/r/c1/a\\040b rw - tmpfs tmpfs rw\n\
+             4 2 0:4 / /run/r/c1/a\\040b/c\\043d rw - tmpfs tmpfs rw\n\
+             5 1 0:5 / /run/r/c10 rw - tmpfs tmpfs rw\n\
+             6 2 0:6 / /run/r/c1 rw - tmpfs tmpfs rw\n",
+        );
+        assert_eq!(
+            mounts_under(&mounts, Path::new("/run/r/c1")),
+            [
+                PathBuf::from("/run/r/c1"),
+                PathBuf::from("/run/r/c1"),
+                PathBuf::from("/run/r/c1/a b"),
+                PathBuf::from("/run/r/c1/a b/c#d"),
+            ]
+        );
     }
 }

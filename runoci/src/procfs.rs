@@ -1,4 +1,5 @@
-//! Writes to procfs through handles verified to be a real procfs.
+//! Writes to procfs through handles verified to be a real procfs, and the
+//! one parser of `/proc/PID/stat`.
 //!
 //! Defends against CVE-2019-16884 / CVE-2025-52881: a container can mount
 //! something else over `/proc` (or plant symlinks in it) so that a write
@@ -122,4 +123,126 @@ pub fn write(path: &str, value: &[u8]) -> Result<()> {
     let mut f = std::fs::File::from(fd);
     f.write_all(value).with_ctx(|| format!("write {path}"))?;
     Ok(())
+}
+
+/// The fields of `/proc/PID/stat` we use (proc(5) numbering in brackets).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stat {
+    /// [2] the command, without its parentheses; it may hold spaces and
+    /// parentheses itself.
+    pub comm: String,
+    /// [3] `R`, `S`, `D`, `Z` (zombie), `X` (dead), ...
+    pub state: char,
+    /// [4]
+    pub ppid: i32,
+    /// [14], [15] CPU time in clock ticks.
+    pub utime: u64,
+    pub stime: u64,
+    /// [22] start time in clock ticks since boot: with the pid, names one
+    /// process across pid reuse.
+    pub start_time: u64,
+}
+
+impl Stat {
+    /// Exited: a zombie waiting to be reaped, or dead.
+    pub fn is_gone(&self) -> bool {
+        matches!(self.state, 'Z' | 'X')
+    }
+}
+
+/// Parses the text of a stat file; `None` when it is not one.
+pub fn parse_stat(text: &str) -> Option<Stat> {
+    // The command is between the first '(' and the last ')': it may itself
+    // hold both, and spaces, so fields are counted after the last ')'.
+    let open = text.find('(')?;
+    let close = text.rfind(')')?;
+    if close < open {
+        return None;
+    }
+    let comm = text[open + 1..close].to_string();
+    // Index 0 is field 3 (state).
+    let fields: Vec<&str> = text[close + 1..].split_ascii_whitespace().collect();
+    let mut state = fields.first()?.chars();
+    let (Some(c), None) = (state.next(), state.next()) else {
+        return None;
+    };
+    let num = |field: usize| fields.get(field - 3)?.parse::<u64>().ok();
+    Some(Stat {
+        comm,
+        state: c,
+        ppid: fields.get(1)?.parse().ok()?,
+        utime: num(14)?,
+        stime: num(15)?,
+        start_time: num(22)?,
+    })
+}
+
+/// `/proc/<pid>/stat` (`pid` may be `self`); `None` when there is no such
+/// process.
+pub fn read_stat(pid: impl std::fmt::Display) -> Option<Stat> {
+    parse_stat(&std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A real line (cat's own), fields 3 to 52.
+    const CAT: &str = "4242 (cat) R 4200 4242 4200 34816 4242 4194304 97 0 0 0 3 7 0 0 20 0 1 0 123456 5726208 210 18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0 0 0 0 0 0 0 0 0\n";
+
+    #[test]
+    fn parses_the_fields_we_use() {
+        let st = parse_stat(CAT).unwrap();
+        assert_eq!(st.comm, "cat");
+        assert_eq!(st.state, 'R');
+        assert_eq!(st.ppid, 4200);
+        assert_eq!((st.utime, st.stime), (3, 7));
+        assert_eq!(st.start_time, 123456);
+        assert!(!st.is_gone());
+    }
+
+    #[test]
+    fn a_command_with_spaces_and_parentheses_does_not_shift_fields() {
+        let line = CAT.replacen("(cat)", "(a) b (c) Z 1 )", 1);
+        let st = parse_stat(&line).unwrap();
+        assert_eq!(st.comm, "a) b (c) Z 1 ");
+        assert_eq!((st.state, st.ppid, st.start_time), ('R', 4200, 123456));
+    }
+
+    #[test]
+    fn zombies_and_dead_processes_are_gone() {
+        let zombie = parse_stat(&CAT.replacen(") R ", ") Z ", 1)).unwrap();
+        assert_eq!(zombie.state, 'Z');
+        assert!(zombie.is_gone());
+        assert!(parse_stat(&CAT.replacen(") R ", ") X ", 1))
+            .unwrap()
+            .is_gone());
+    }
+
+    #[test]
+    fn refuses_what_is_not_a_stat_line() {
+        for bad in [
+            "",
+            "4242 (cat)",
+            "4242 cat R 1",
+            "4242 (cat) R 4200 4242",
+            ") (",
+            &CAT.replacen(") R ", ") RR ", 1),
+            &CAT.replacen(" 123456 ", " -1 ", 1),
+        ] {
+            assert_eq!(parse_stat(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn reads_this_process() {
+        // The reading thread is running; the process's main thread (what
+        // "self" names) may be waiting for the test threads.
+        assert_eq!(read_stat("thread-self").unwrap().state, 'R');
+        let me = read_stat("self").unwrap();
+        let by_pid = read_stat(std::process::id()).unwrap();
+        assert_eq!(by_pid.start_time, me.start_time);
+        assert_eq!(by_pid.ppid, nix::unistd::getppid().as_raw());
+        assert_eq!(read_stat(i32::MAX), None);
+    }
 }

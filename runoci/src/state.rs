@@ -294,10 +294,15 @@ impl StateDir {
         write_file(&self.file(name), data, true)
     }
 
-    pub fn read_state(&self) -> Result<State> {
-        let p = self.file(STATE_JSON);
+    /// The JSON file `name` of the directory; errors name its path.
+    pub fn read_json<T: serde::de::DeserializeOwned>(&self, name: &str) -> Result<T> {
+        let p = self.file(name);
         let data = std::fs::read(&p).with_ctx(|| format!("read {}", p.display()))?;
         serde_json::from_slice(&data).map_err(|e| Error::new(format!("{}: {e}", p.display())))
+    }
+
+    pub fn read_state(&self) -> Result<State> {
+        self.read_json(STATE_JSON)
     }
 
     pub fn write_state(&self, s: &State) -> Result<()> {
@@ -306,9 +311,7 @@ impl StateDir {
     }
 
     pub fn read_record(&self) -> Result<RuntimeRecord> {
-        let p = self.file(RUNTIME_JSON);
-        let data = std::fs::read(&p).with_ctx(|| format!("read {}", p.display()))?;
-        serde_json::from_slice(&data).map_err(|e| Error::new(format!("{}: {e}", p.display())))
+        self.read_json(RUNTIME_JSON)
     }
 
     pub fn write_record(&self, r: &RuntimeRecord) -> Result<()> {
@@ -407,21 +410,14 @@ fn write_file(path: &Path, data: &[u8], durable: bool) -> Result<()> {
 }
 
 /// Start time of `pid` in clock ticks since boot (field 22 of stat), or
-/// None when there is no such process.
+/// None when there is no such process or it has exited (a zombie).
 pub fn pid_start_time(pid: i32) -> Option<u64> {
     if pid <= 0 {
         return None;
     }
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // comm may contain spaces and parens: fields start after the last ')'.
-    let rest = &stat[stat.rfind(')')? + 2..];
-    let fields: Vec<&str> = rest.split(' ').collect();
-    // rest starts at field 3 (state); field 22 is index 19.
-    let state = fields.first()?;
-    if *state == "Z" || *state == "X" {
-        return None;
-    }
-    fields.get(19)?.parse().ok()
+    crate::procfs::read_stat(pid)
+        .filter(|st| !st.is_gone())
+        .map(|st| st.start_time)
 }
 
 /// `pid` is alive and is the process recorded with `start_time`.

@@ -305,16 +305,10 @@ pub fn children_of(ppid: i32) -> Vec<(i32, char, String)> {
         let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
             continue;
         };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        let Some(st) = runoci::procfs::read_stat(pid) else {
             continue;
         };
-        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
-            continue;
-        };
-        let comm = stat[open + 1..close].to_owned();
-        let mut f = stat[close + 1..].split_ascii_whitespace();
-        let state = f.next().and_then(|s| s.chars().next()).unwrap_or('?');
-        let parent: i32 = f.next().and_then(|s| s.parse().ok()).unwrap_or(0);
+        let (state, parent, comm) = (st.state, st.ppid, st.comm);
         if parent == ppid {
             out.push((pid, state, comm));
         }

@@ -54,6 +54,14 @@ pub struct Cgroup {
     hierarchies: Vec<Hierarchy>,
 }
 
+/// The `oom_kill N` line of a v2 `memory.events` or v1
+/// `memory.oom_control` text: how many processes the OOM killer killed.
+/// `None` without one (kernels before 4.13 do not count).
+pub fn parse_oom_kill(text: &str) -> Option<u64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix("oom_kill ")?.trim().parse().ok())
+}
+
 impl Cgroup {
     /// Creates `rel` (from `resolve_path`) in every mounted hierarchy,
     /// parents as needed; see the module docs for the rules. On error
@@ -375,11 +383,7 @@ impl Cgroup {
             None => return Ok(None),
         };
         let text = read_file(&file)?;
-        let count = text
-            .lines()
-            .find_map(|l| l.strip_prefix("oom_kill "))
-            .and_then(|n| n.trim().parse().ok());
-        match count {
+        match parse_oom_kill(&text) {
             Some(n) => Ok(Some(n)),
             None => Err(CgroupError::BadContents {
                 path: file,
@@ -629,5 +633,26 @@ fn remove_parent(dir: &Path) -> Result<(), CgroupError> {
         Err(e) if e.kind() == ErrorKind::NotFound => Ok(()),
         Err(e) if matches!(e.raw_os_error(), Some(libc::EBUSY) | Some(libc::ENOTEMPTY)) => Ok(()),
         Err(e) => Err(CgroupError::io(dir, "rmdir", e)),
+    }
+}
+
+#[cfg(test)]
+mod oom_tests {
+    use super::parse_oom_kill;
+
+    #[test]
+    fn counts_oom_kills_in_v2_memory_events() {
+        let events = "low 0\nhigh 0\nmax 12\noom 3\noom_kill 2\noom_group_kill 0\n";
+        assert_eq!(parse_oom_kill(events), Some(2));
+    }
+
+    #[test]
+    fn counts_oom_kills_in_v1_oom_control_not_the_disable_flag() {
+        let control = "oom_kill_disable 1\nunder_oom 0\noom_kill 5\n";
+        assert_eq!(parse_oom_kill(control), Some(5));
+        // Before 4.13 neither file counts kills.
+        assert_eq!(parse_oom_kill("oom_kill_disable 0\nunder_oom 0\n"), None);
+        assert_eq!(parse_oom_kill("low 0\nhigh 0\nmax 0\noom 0\n"), None);
+        assert_eq!(parse_oom_kill("oom_kill x\n"), None);
     }
 }

@@ -6,6 +6,8 @@ use std::collections::BTreeMap;
 use std::io;
 use std::path::{Path, PathBuf};
 
+use crate::mountinfo::{self, Mount};
+
 /// The v1 controllers we recognise in a `cgroup` mount's super options.
 /// Named hierarchies (`name=systemd`) are recognised by their prefix.
 const V1_CONTROLLERS: &[&str] = &[
@@ -63,20 +65,28 @@ impl Layout {
     }
 
     /// Parses mountinfo text; `None` when no cgroup filesystem is mounted.
-    /// The first mount of each hierarchy wins (later ones are bind mounts).
     pub fn from_mountinfo(text: &str) -> Option<Layout> {
+        Self::from_mounts(&mountinfo::parse(text))
+    }
+
+    /// The layout `mounts` show; `None` when no cgroup filesystem is
+    /// mounted. Pure v2 is decided by [`pure_v2`] alone; otherwise the
+    /// first mount of each hierarchy wins (later ones are bind mounts).
+    pub fn from_mounts(mounts: &[Mount]) -> Option<Layout> {
+        if pure_v2(mounts) {
+            return Some(Layout::V2 {
+                root: PathBuf::from(CGROUP_ROOT),
+            });
+        }
         let mut controllers: BTreeMap<String, PathBuf> = BTreeMap::new();
         let mut unified: Option<PathBuf> = None;
-        for line in text.lines() {
-            let Some(mount) = parse_line(line) else {
-                continue;
-            };
-            match mount.fstype {
+        for mount in mounts {
+            match mount.fstype.as_str() {
                 "cgroup2" => {
-                    unified.get_or_insert(mount.mount_point);
+                    unified.get_or_insert_with(|| mount.mount_point.clone());
                 }
                 "cgroup" => {
-                    for option in mount.super_options.split(',') {
+                    for option in mount.super_option_list() {
                         if V1_CONTROLLERS.contains(&option) || option.starts_with("name=") {
                             controllers
                                 .entry(option.to_string())
@@ -89,9 +99,11 @@ impl Layout {
         }
         match (controllers.is_empty(), unified) {
             (true, None) => None,
-            (true, Some(root)) => Some(Layout::V2 { root }),
             (false, None) => Some(Layout::V1 { controllers }),
-            (false, Some(unified)) => Some(Layout::Hybrid {
+            // A cgroup2 tree that is not /sys/fs/cgroup, with or without v1
+            // controllers, is the hybrid arrangement: /sys/fs/cgroup is a
+            // tmpfs holding the hierarchies.
+            (_, Some(unified)) => Some(Layout::Hybrid {
                 controllers,
                 unified,
             }),
@@ -116,50 +128,19 @@ impl Layout {
     }
 }
 
-struct MountEntry<'a> {
-    mount_point: PathBuf,
-    fstype: &'a str,
-    super_options: &'a str,
-}
+/// Where the cgroup hierarchies are mounted on every layout.
+pub const CGROUP_ROOT: &str = "/sys/fs/cgroup";
 
-/// One mountinfo line: `id parent maj:min root mountpoint opts [tags…] - fstype source superopts`.
-fn parse_line(line: &str) -> Option<MountEntry<'_>> {
-    let (before, after) = line.split_once(" - ")?;
-    let mount_point = before.split(' ').nth(4)?;
-    let mut after = after.split(' ');
-    let fstype = after.next()?;
-    let _source = after.next()?;
-    let super_options = after.next().unwrap_or("");
-    Some(MountEntry {
-        mount_point: PathBuf::from(unescape(mount_point)),
-        fstype,
-        super_options,
-    })
-}
-
-/// Undoes mountinfo's octal escapes (`\040` for a space, `\011`, `\012`, `\134`).
-fn unescape(field: &str) -> String {
-    let bytes = field.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'\\' && i + 4 <= bytes.len() {
-            let digits = &bytes[i + 1..i + 4];
-            if digits.iter().all(|d| (b'0'..=b'7').contains(d)) {
-                let value = digits
-                    .iter()
-                    .fold(0u32, |acc, d| acc * 8 + u32::from(d - b'0'));
-                if let Ok(byte) = u8::try_from(value) {
-                    out.push(byte);
-                    i += 4;
-                    continue;
-                }
-            }
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
+/// The one definition of "pure cgroup v2" (unified mode): the filesystem
+/// visible at /sys/fs/cgroup is cgroup2. That is what runc and crun test
+/// (statfs of /sys/fs/cgroup), what a container's tools test on the
+/// /sys/fs/cgroup we give them, and what `"type": "cgroup"` mounts rebuild.
+/// Named v1 hierarchies without controllers (`name=systemd`, mounted on v2
+/// hosts for old systemd guests) do not make a host hybrid, and a cgroup2
+/// tree mounted elsewhere, or hidden under a later mount at
+/// /sys/fs/cgroup, does not make it pure v2.
+pub fn pure_v2(mounts: &[Mount]) -> bool {
+    mountinfo::topmost(mounts, Path::new(CGROUP_ROOT)).is_some_and(|m| m.fstype == "cgroup2")
 }
 
 #[cfg(test)]
@@ -284,7 +265,42 @@ mod tests {
             Layout::from_mountinfo(text).unwrap().unified_root(),
             Some(Path::new("/tmp/a b"))
         );
-        assert_eq!(unescape("x\\134y\\"), "x\\y\\");
+    }
+
+    #[test]
+    fn a_named_v1_hierarchy_on_a_v2_host_is_still_pure_v2() {
+        // The workaround for systemd-v1 guests on v2 hosts: name=systemd
+        // mounted under the cgroup2 root. It carries no controller.
+        let text = format!(
+            "{PURE_V2}40 26 0:40 / /sys/fs/cgroup/systemd rw - cgroup cgroup rw,none,name=systemd\n"
+        );
+        assert_eq!(
+            Layout::from_mountinfo(&text),
+            Some(Layout::V2 {
+                root: PathBuf::from("/sys/fs/cgroup")
+            })
+        );
+    }
+
+    #[test]
+    fn cgroup2_hidden_or_elsewhere_is_not_pure_v2() {
+        let hidden = format!("{PURE_V2}50 22 0:50 / /sys/fs/cgroup rw - tmpfs tmpfs rw\n");
+        assert!(!pure_v2(&mountinfo::parse(&hidden)));
+        assert!(pure_v2(&mountinfo::parse(PURE_V2)));
+        assert!(!pure_v2(&mountinfo::parse(HYBRID)));
+        // Only a cgroup2 tree at .../unified and no v1 controller: the
+        // hybrid arrangement without controllers, not v2 at /sys/fs/cgroup.
+        let unified_only = "\
+31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755
+41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw
+";
+        let layout = Layout::from_mountinfo(unified_only).unwrap();
+        assert!(matches!(layout, Layout::Hybrid { .. }), "{layout:?}");
+        assert_eq!(
+            layout.unified_root(),
+            Some(Path::new("/sys/fs/cgroup/unified"))
+        );
+        assert!(layout.v1_controllers().unwrap().is_empty());
     }
 
     #[test]

@@ -31,7 +31,7 @@ mod tests_real;
 #[cfg(test)]
 mod testutil;
 
-pub use cgroup::{Cgroup, CgroupRecord, CgroupVersion, Hierarchy};
+pub use cgroup::{parse_oom_kill, Cgroup, CgroupRecord, CgroupVersion, Hierarchy};
 pub use error::CgroupError;
-pub use layout::Layout;
+pub use layout::{pure_v2, Layout, CGROUP_ROOT};
 pub use path::resolve_path;

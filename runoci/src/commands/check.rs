@@ -172,38 +172,6 @@ fn seccomp_info() -> SeccompInfo {
     }
 }
 
-#[repr(C)]
-struct OpenHow {
-    flags: u64,
-    mode: u64,
-    resolve: u64,
-}
-
-/// Try openat2 on "/" (RESOLVE_NO_MAGICLINKS).
-fn has_openat2() -> bool {
-    let how = OpenHow {
-        flags: (libc::O_PATH | libc::O_CLOEXEC) as u64,
-        mode: 0,
-        resolve: 0x02,
-    };
-    // SAFETY: valid NUL-terminated path and open_how of the size passed.
-    let fd = unsafe {
-        libc::syscall(
-            libc::SYS_openat2,
-            libc::AT_FDCWD,
-            c"/".as_ptr(),
-            &how as *const OpenHow,
-            std::mem::size_of::<OpenHow>(),
-        )
-    };
-    if fd >= 0 {
-        // SAFETY: our own new fd.
-        unsafe { libc::close(fd as i32) };
-        return true;
-    }
-    false
-}
-
 fn has_pidfd_open() -> bool {
     crate::pidfd::open(std::process::id() as i32).is_ok()
 }
@@ -238,7 +206,7 @@ pub fn probe() -> Report {
             .and_then(|s| s.parse().ok()),
         cgroups: cgroup_info(),
         seccomp: seccomp_info(),
-        openat2: has_openat2(),
+        openat2: crate::rootfs::resolve::uses_openat2(),
         pidfd_open: has_pidfd_open(),
         loop_control: Path::new("/dev/loop-control").exists(),
         device_mapper: Path::new("/dev/mapper/control").exists(),

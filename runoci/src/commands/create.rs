@@ -35,19 +35,8 @@ pub fn create(cli: &Cli, args: &RunArgs) -> Result<i32> {
             opts.id
         )));
     }
-    let hooks = spec.hooks.clone().unwrap_or_default();
-    let first = state::RuntimeRecord {
-        owner_uid: nix::unistd::getuid().as_raw(),
-        poststop: hooks.poststop,
-        poststart: hooks.poststart,
-        creator: Some(state::ProcessRef::current()),
-        ..Default::default()
-    };
     // Held until the container is recorded or undone (we exit then).
-    let (sd, lock) = StateDir::create_locked(&cli.root, &opts.id, &opts.bundle, &first)?;
-    opts.container_dir = sd.dir.clone();
-    opts.state_dir = Some(sd.dir.clone());
-    opts.lock_fd = Some(lock.raw_fd());
+    let (sd, _lock) = super::claim_state_dir(&cli.root, &spec, &mut opts)?;
     match create_in(&sd, &spec, &mut opts, args.pid_file.as_deref()) {
         Ok(()) => Ok(0),
         Err(e) => {

@@ -194,8 +194,7 @@ fn recover(sd: &StateDir, force: bool, why: &Error) -> Result<RuntimeRecord> {
 /// The bundle's config.json through the record's link, as plain JSON (it
 /// may no longer be a config we would accept).
 fn read_config(sd: &StateDir) -> Option<serde_json::Value> {
-    let data = std::fs::read(sd.file(state::CONFIG_JSON)).ok()?;
-    serde_json::from_slice(&data).ok()
+    sd.read_json(state::CONFIG_JSON).ok()
 }
 
 /// The monitor serving the record's socket (from the connection's peer

@@ -47,6 +47,30 @@ pub fn load_spec(opts: &ContainerOptions) -> Result<crate::spec::Spec> {
 }
 
 /// The options shared by `run` and `start`, from their command line.
+/// Claims the container's state directory for a creation: made, locked
+/// and recorded with the creator (this process) and the spec's poststop
+/// and poststart hooks before its name appears; `opts` learns where it is
+/// and the lock's fd (held until the container is recorded or undone).
+pub fn claim_state_dir(
+    root: &Path,
+    spec: &crate::spec::Spec,
+    opts: &mut ContainerOptions,
+) -> Result<(crate::state::StateDir, crate::state::Lock)> {
+    let hooks = spec.hooks.clone().unwrap_or_default();
+    let first = crate::state::RuntimeRecord {
+        owner_uid: nix::unistd::getuid().as_raw(),
+        poststop: hooks.poststop,
+        poststart: hooks.poststart,
+        creator: Some(crate::state::ProcessRef::current()),
+        ..Default::default()
+    };
+    let (sd, lock) = crate::state::StateDir::create_locked(root, &opts.id, &opts.bundle, &first)?;
+    opts.container_dir = sd.dir.clone();
+    opts.state_dir = Some(sd.dir.clone());
+    opts.lock_fd = Some(lock.raw_fd());
+    Ok((sd, lock))
+}
+
 pub fn container_options(args: &RunArgs) -> Result<ContainerOptions> {
     crate::ids::validate(&args.id)?;
     let mut bundle = args.bundle.clone().or_else(|| args.container_path.clone());

@@ -31,17 +31,7 @@ pub fn start_new(cli: &Cli, args: &RunArgs, log_file: Option<&Path>) -> Result<i
     }
     let spec = crate::spec::load(&opts.bundle)?;
     let monitor = monitor_path(cli)?;
-    let hooks = spec.hooks.clone().unwrap_or_default();
-    let first = state::RuntimeRecord {
-        owner_uid: nix::unistd::getuid().as_raw(),
-        poststop: hooks.poststop,
-        creator: Some(state::ProcessRef::current()),
-        ..Default::default()
-    };
-    let (sd, lock) = StateDir::create_locked(&cli.root, &opts.id, &opts.bundle, &first)?;
-    opts.container_dir = sd.dir.clone();
-    opts.state_dir = Some(sd.dir.clone());
-    opts.lock_fd = Some(lock.raw_fd());
+    let (sd, lock) = super::claim_state_dir(&cli.root, &spec, &mut opts)?;
     match start_in(&sd, &spec, &opts, &monitor, log_file, lock) {
         Ok(()) => Ok(0),
         Err(e) => {
@@ -177,8 +167,6 @@ fn start_in(
     }
 }
 
-enum Never {}
-
 fn become_monitor(
     sd: &StateDir,
     spec: &Spec,
@@ -186,7 +174,7 @@ fn become_monitor(
     monitor: &Path,
     log_file: Option<&Path>,
     report: &mut std::fs::File,
-) -> Result<Never> {
+) -> Result<std::convert::Infallible> {
     nix::unistd::setsid().ctx("setsid")?;
     // The creator from here on is this process, leader of its own process
     // group (its hooks and the init are in it): what `destroy --force`

@@ -9,12 +9,12 @@
 //! stays hidden.
 
 use super::resolve::{self, fd_path, Kind};
+use crate::cgroups::{self, CGROUP_ROOT};
 use crate::error::{Context, Result};
+use crate::mountinfo::{self, Mount};
 use nix::mount::{mount, MsFlags};
 use std::os::fd::RawFd;
 use std::path::Path;
-
-const CGROUP_ROOT: &str = "/sys/fs/cgroup";
 
 struct Hierarchy {
     /// Name under /sys/fs/cgroup ("memory", "unified", "systemd"...).
@@ -25,45 +25,38 @@ struct Hierarchy {
 }
 
 fn host_hierarchies() -> Result<(bool, Vec<Hierarchy>)> {
-    let info = std::fs::read_to_string("/proc/self/mountinfo").ctx("read /proc/self/mountinfo")?;
-    let mut pure_v2 = false;
+    let mounts = mountinfo::read_self().ctx("cgroup mount")?;
+    Ok((cgroups::pure_v2(&mounts), hierarchies(&mounts)))
+}
+
+/// The hierarchies mounted directly under /sys/fs/cgroup, to rebuild one by
+/// one when /sys/fs/cgroup is not itself the cgroup2 tree.
+fn hierarchies(mounts: &[Mount]) -> Vec<Hierarchy> {
     let mut out = Vec::new();
-    for line in info.lines() {
-        let Some((left, right)) = line.split_once(" - ") else {
+    for mount in mounts {
+        let v2 = match mount.fstype.as_str() {
+            "cgroup" => false,
+            "cgroup2" => true,
+            _ => continue,
+        };
+        let Ok(rel) = mount.mount_point.strip_prefix(CGROUP_ROOT) else {
             continue;
         };
-        let fields: Vec<&str> = left.split(' ').collect();
-        let rfields: Vec<&str> = right.split(' ').collect();
-        if fields.len() < 5 || rfields.len() < 3 {
-            continue;
-        }
-        let mountpoint = fields[4];
-        let fstype = rfields[0];
-        if fstype != "cgroup" && fstype != "cgroup2" {
-            continue;
-        }
-        if mountpoint == CGROUP_ROOT && fstype == "cgroup2" {
-            pure_v2 = true;
-            continue;
-        }
-        let Some(name) = mountpoint.strip_prefix("/sys/fs/cgroup/") else {
+        let Some(name) = rel.to_str().filter(|n| !n.is_empty() && !n.contains('/')) else {
             continue;
         };
-        if name.contains('/') {
-            continue;
-        }
-        let options = rfields[2]
-            .split(',')
+        let options = mount
+            .super_option_list()
             .filter(|o| !matches!(*o, "rw" | "ro") && !o.starts_with("release_agent"))
             .collect::<Vec<_>>()
             .join(",");
         out.push(Hierarchy {
             name: name.to_string(),
-            v2: fstype == "cgroup2",
+            v2,
             options,
         });
     }
-    Ok((pure_v2, out))
+    out
 }
 
 /// Our path in each hierarchy, from /proc/self/cgroup: keyed by the
@@ -192,4 +185,50 @@ fn mount_one(
         .with_ctx(|| format!("remount {src}"))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(text: &str) -> Vec<(String, bool, String)> {
+        hierarchies(&mountinfo::parse(text))
+            .into_iter()
+            .map(|h| (h.name, h.v2, h.options))
+            .collect()
+    }
+
+    #[test]
+    fn rebuilds_the_hybrid_hierarchies_with_their_controllers() {
+        let text = "\
+31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755
+32 31 0:29 / /sys/fs/cgroup/cpu,cpuacct rw,relatime - cgroup cgroup rw,cpu,cpuacct
+40 31 0:37 / /sys/fs/cgroup/systemd rw - cgroup cgroup rw,xattr,release_agent=/x,name=systemd
+41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw
+42 31 0:39 / /sys/fs/cgroup/memory/nested rw - cgroup cgroup rw,memory
+43 1 0:40 / /elsewhere rw - cgroup cgroup rw,pids
+";
+        assert_eq!(
+            names(text),
+            [
+                ("cpu,cpuacct".into(), false, "cpu,cpuacct".into()),
+                ("systemd".into(), false, "xattr,name=systemd".into()),
+                ("unified".into(), true, String::new()),
+            ]
+        );
+        assert!(!cgroups::pure_v2(&mountinfo::parse(text)));
+    }
+
+    /// A hierarchy whose mount point has a space: mountinfo shows it as
+    /// `\040`, which used to become a directory named `my\040hier` and a
+    /// bind source that does not exist.
+    #[test]
+    fn a_hierarchy_with_a_space_in_its_name_is_unescaped() {
+        let text =
+            "44 31 0:41 / /sys/fs/cgroup/my\\040hier rw - cgroup cgroup rw,name=my\\040hier\n";
+        assert_eq!(
+            names(text),
+            [("my hier".into(), false, "name=my hier".into())]
+        );
+    }
 }

@@ -26,18 +26,25 @@ fn openat2_disabled() -> bool {
     NO_OPENAT2.load(Ordering::Relaxed) || std::env::var_os("RUNOCI_NO_OPENAT2").is_some()
 }
 
+/// Whether lookups go through openat2: the kernel lets us call it (probed
+/// once, as runc does: any failure counts as "no", since a seccomp filter
+/// around us, as in older Docker profiles, answers EPERM rather than
+/// ENOSYS) and neither the test hook nor RUNOCI_NO_OPENAT2 turned it off.
+/// `runoci check` reports this same answer.
+pub fn uses_openat2() -> bool {
+    static PROBED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    !openat2_disabled()
+        && *PROBED
+            .get_or_init(|| openat2_in_root(libc::AT_FDCWD, Path::new("/"), libc::O_PATH).is_ok())
+}
+
 const MAX_SYMLINKS: usize = 40;
 
 /// Open `path` (absolute or relative, taken as inside `root`) with `flags`
 /// (O_PATH, O_DIRECTORY, ...; O_CLOEXEC is always added).
 pub fn open_in_root(root: RawFd, path: &Path, flags: i32) -> Result<OwnedFd> {
-    if !openat2_disabled() {
-        match openat2_in_root(root, path, flags) {
-            Err(e) if e.raw_os_error() == Some(libc::ENOSYS) => {
-                NO_OPENAT2.store(true, Ordering::Relaxed)
-            }
-            r => return r.with_ctx(|| path.display()),
-        }
+    if uses_openat2() {
+        return openat2_in_root(root, path, flags).with_ctx(|| path.display());
     }
     walk_in_root(root, path, flags).with_ctx(|| path.display())
 }
@@ -302,6 +309,17 @@ mod tests {
         assert!(root.join("file").is_file());
         force_fallback(false);
         std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn the_fallback_switch_turns_openat2_off_and_back() {
+        let _serial = MODE.lock().unwrap_or_else(|e| e.into_inner());
+        force_fallback(true);
+        let off = uses_openat2();
+        force_fallback(false);
+        assert!(!off);
+        // This kernel (5.6+) has it, as `runoci check` then reports.
+        assert!(uses_openat2());
     }
 
     #[test]

@@ -1,0 +1,249 @@
+//! The one parser of `/proc/PID/mountinfo` (proc(5)):
+//!
+//! `36 35 98:0 /mnt1 /mnt2 rw,noatime master:1 - ext3 /dev/root rw,errors=continue`
+//!
+//! mount id, parent id, major:minor, root, mount point, mount options, zero
+//! or more optional fields ended by a lone `-`, then filesystem type, source
+//! and super options. The kernel escapes space, tab, newline and backslash
+//! (and, on newer kernels, `#`) in paths as `\NNN` octal; every textual field
+//! is unescaped here, so a mount point with a space is a path with a space.
+
+use std::ffi::OsString;
+use std::os::unix::ffi::OsStringExt;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mount {
+    pub id: u32,
+    pub parent: u32,
+    pub major: u32,
+    pub minor: u32,
+    /// The path inside the filesystem that is mounted (not `/` for a bind).
+    pub root: PathBuf,
+    pub mount_point: PathBuf,
+    /// Per-mount options (`rw,nosuid,relatime`).
+    pub options: String,
+    /// `shared:N`, `master:N`, `propagate_from:N`, `unbindable`.
+    pub optional: Vec<String>,
+    pub fstype: String,
+    pub source: String,
+    /// Per-superblock options (for `cgroup`: the controllers).
+    pub super_options: String,
+}
+
+impl Mount {
+    /// The super options, one by one.
+    pub fn super_option_list(&self) -> impl Iterator<Item = &str> {
+        self.super_options.split(',').filter(|o| !o.is_empty())
+    }
+}
+
+/// One line; `None` when it is not a well-formed mountinfo line.
+pub fn parse_line(line: &str) -> Option<Mount> {
+    let mut fields = line.split(' ');
+    let id = fields.next()?.parse().ok()?;
+    let parent = fields.next()?.parse().ok()?;
+    let (major, minor) = fields.next()?.split_once(':')?;
+    let (major, minor) = (major.parse().ok()?, minor.parse().ok()?);
+    let root = path(fields.next()?);
+    let mount_point = path(fields.next()?);
+    let options = fields.next()?.to_string();
+    let mut optional = Vec::new();
+    loop {
+        match fields.next()? {
+            "-" => break,
+            tag => optional.push(tag.to_string()),
+        }
+    }
+    let fstype = text(fields.next()?);
+    let source = text(fields.next()?);
+    let super_options = fields.next().map(text).unwrap_or_default();
+    if fields.next().is_some() || fstype.is_empty() {
+        return None;
+    }
+    Some(Mount {
+        id,
+        parent,
+        major,
+        minor,
+        root,
+        mount_point,
+        options,
+        optional,
+        fstype,
+        source,
+        super_options,
+    })
+}
+
+/// Every well-formed line of `text`, in order (malformed ones are skipped).
+pub fn parse(text: &str) -> Vec<Mount> {
+    text.lines().filter_map(parse_line).collect()
+}
+
+/// The mounts this process sees.
+pub fn read_self() -> std::io::Result<Vec<Mount>> {
+    read(Path::new("/proc/self/mountinfo"))
+}
+
+/// The mounts listed in the mountinfo file at `path`.
+pub fn read(path: &Path) -> std::io::Result<Vec<Mount>> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| std::io::Error::new(e.kind(), format!("read {}: {e}", path.display())))?;
+    Ok(parse(&text))
+}
+
+/// The mount visible at `point`: the last one mounted there hides the
+/// earlier ones.
+pub fn topmost<'a>(mounts: &'a [Mount], point: &Path) -> Option<&'a Mount> {
+    mounts.iter().rev().find(|m| m.mount_point == point)
+}
+
+fn path(field: &str) -> PathBuf {
+    PathBuf::from(OsString::from_vec(unescape(field)))
+}
+
+fn text(field: &str) -> String {
+    String::from_utf8_lossy(&unescape(field)).into_owned()
+}
+
+/// Undoes the kernel's `\NNN` octal escapes (`\040` space, `\011` tab,
+/// `\012` newline, `\134` backslash, `\043` `#`, any other); a backslash
+/// not followed by three octal digits stays as it is.
+pub fn unescape(field: &str) -> Vec<u8> {
+    let bytes = field.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'\\' && i + 4 <= bytes.len() {
+            let digits = &bytes[i + 1..i + 4];
+            if digits.iter().all(|d| (b'0'..=b'7').contains(d)) {
+                let value = digits
+                    .iter()
+                    .fold(0u32, |acc, d| acc * 8 + u32::from(d - b'0'));
+                if let Ok(byte) = u8::try_from(value) {
+                    out.push(byte);
+                    i += 4;
+                    continue;
+                }
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_every_field_of_the_proc5_example() {
+        let m = parse_line(
+            "36 35 98:0 /mnt1 /mnt2 rw,noatime master:1 - ext3 /dev/root rw,errors=continue",
+        )
+        .unwrap();
+        assert_eq!((m.id, m.parent, m.major, m.minor), (36, 35, 98, 0));
+        assert_eq!(m.root, Path::new("/mnt1"));
+        assert_eq!(m.mount_point, Path::new("/mnt2"));
+        assert_eq!(m.options, "rw,noatime");
+        assert_eq!(m.optional, ["master:1"]);
+        assert_eq!(m.fstype, "ext3");
+        assert_eq!(m.source, "/dev/root");
+        assert_eq!(m.super_options, "rw,errors=continue");
+        assert_eq!(
+            m.super_option_list().collect::<Vec<_>>(),
+            ["rw", "errors=continue"]
+        );
+    }
+
+    #[test]
+    fn takes_zero_or_several_optional_fields() {
+        let none = parse_line("22 1 0:21 / /sys rw - sysfs sysfs rw").unwrap();
+        assert!(none.optional.is_empty());
+        assert_eq!(none.fstype, "sysfs");
+        let two =
+            parse_line("40 1 0:5 / /x rw shared:3 master:7 propagate_from:2 - tmpfs tmpfs rw")
+                .unwrap();
+        assert_eq!(two.optional, ["shared:3", "master:7", "propagate_from:2"]);
+        assert_eq!(two.fstype, "tmpfs");
+    }
+
+    #[test]
+    fn unescapes_space_tab_newline_backslash_and_any_octal() {
+        let m = parse_line(
+            "50 1 0:9 /a\\134b /mnt/a\\040b\\011c\\012d\\043e rw - fuse.my\\040fs my\\040src rw",
+        )
+        .unwrap();
+        assert_eq!(m.root, Path::new("/a\\b"));
+        assert_eq!(m.mount_point, Path::new("/mnt/a b\tc\nd#e"));
+        assert_eq!(m.fstype, "fuse.my fs");
+        assert_eq!(m.source, "my src");
+    }
+
+    #[test]
+    fn a_backslash_without_three_octal_digits_stays() {
+        assert_eq!(unescape("x\\134y\\"), b"x\\y\\");
+        assert_eq!(unescape("\\09"), b"\\09");
+        assert_eq!(unescape("\\800"), b"\\800");
+        // \400 does not fit a byte: kept verbatim.
+        assert_eq!(unescape("\\400"), b"\\400");
+        // An escaped backslash followed by digits is a backslash and digits.
+        assert_eq!(unescape("\\134040"), b"\\040");
+    }
+
+    #[test]
+    fn a_dash_in_a_path_is_not_the_separator() {
+        let m = parse_line("60 1 0:9 / /mnt/- rw shared:1 - tmpfs - rw").unwrap();
+        assert_eq!(m.mount_point, Path::new("/mnt/-"));
+        assert_eq!(m.optional, ["shared:1"]);
+        assert_eq!(m.fstype, "tmpfs");
+        assert_eq!(m.source, "-");
+    }
+
+    #[test]
+    fn refuses_malformed_lines() {
+        for bad in [
+            "",
+            "garbage",
+            "22 1 0:21 / /sys rw sysfs sysfs rw",
+            "x 1 0:21 / /sys rw - sysfs sysfs rw",
+            "22 1 021 / /sys rw - sysfs sysfs rw",
+            "22 1 0:21 / /sys rw -",
+            "22 1 0:21 / /sys rw - sysfs",
+            "22 1 0:21 / /sys rw - sysfs sysfs rw extra",
+        ] {
+            assert_eq!(parse_line(bad), None, "{bad:?}");
+        }
+        // No super options at all is tolerated.
+        assert_eq!(
+            parse_line("22 1 0:21 / /sys rw - sysfs sysfs")
+                .unwrap()
+                .super_options,
+            ""
+        );
+    }
+
+    #[test]
+    fn parse_skips_bad_lines_and_topmost_is_the_last_mount() {
+        let mounts = parse(
+            "bad line\n\
+             31 23 0:28 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n\
+             \n\
+             32 31 0:29 / /sys/fs/cgroup rw - tmpfs tmpfs rw\n",
+        );
+        assert_eq!(mounts.len(), 2);
+        let top = topmost(&mounts, Path::new("/sys/fs/cgroup")).unwrap();
+        assert_eq!(top.fstype, "tmpfs");
+        assert!(topmost(&mounts, Path::new("/sys")).is_none());
+    }
+
+    #[test]
+    fn reads_this_process_mounts() {
+        let mounts = read_self().unwrap();
+        assert!(mounts.iter().any(|m| m.mount_point == Path::new("/")));
+        let err = read(Path::new("/nonexistent/mountinfo")).unwrap_err();
+        assert!(err.to_string().contains("/nonexistent/mountinfo"), "{err}");
+    }
+}
