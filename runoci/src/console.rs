@@ -8,8 +8,7 @@
 //! root before the slave is bound onto it.
 
 use crate::error::{Context, Error, Result};
-use crate::rootfs::resolve::{self, fd_path, Kind};
-use nix::mount::{mount, MsFlags};
+use crate::rootfs::resolve::{self, Kind};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::Path;
 
@@ -84,14 +83,7 @@ fn attach_slave(slave: &OwnedFd, bind_dev_console: bool) -> Result<()> {
         })
         .flatten();
     if let Some(console) = console {
-        mount(
-            Some(&fd_path(slave)),
-            &fd_path(&console),
-            None::<&str>,
-            MsFlags::MS_BIND,
-            None::<&str>,
-        )
-        .ctx("bind the pty onto /dev/console")?;
+        crate::rootfs::mounts::bind_onto(slave, &console).ctx("bind the pty onto /dev/console")?;
     }
     nix::unistd::setsid().ctx("setsid")?;
     // SAFETY: TIOCSCTTY on a tty fd we own.

@@ -9,12 +9,14 @@
 use crate::cgroups;
 use crate::child::{child_main, ChildArgs};
 use crate::error::{Context, Error, Result};
+// Where lifecycle and the commands have always found them.
+pub use crate::hooks::{hook_state_json, HookState};
 use crate::namespaces::{self, Plan};
 use crate::rootfs;
 use crate::spec::{IdMapping, Spec};
 use crate::sync::{self, Channel, Message, ParentHooks};
 use nix::sched::CloneFlags;
-use runoci_proto::{State, Status, CONTAINER_ROOT_ANNOTATION};
+use runoci_proto::{State, Status};
 use std::os::fd::OwnedFd;
 use std::path::PathBuf;
 
@@ -51,63 +53,6 @@ pub struct ContainerOptions {
     /// on (a created container waits on its FIFO for `start`, which takes
     /// that lock).
     pub lock_fd: Option<i32>,
-}
-
-/// The state handed to hooks.
-pub struct HookState {
-    state: State,
-}
-
-impl HookState {
-    pub fn new(spec: &Spec, opts: &ContainerOptions, pid: i32) -> HookState {
-        let mut annotations = spec.annotations.clone();
-        annotations.insert(
-            CONTAINER_ROOT_ANNOTATION.to_string(),
-            opts.container_dir.display().to_string(),
-        );
-        HookState {
-            state: State {
-                oci_version: spec.oci_version.clone(),
-                id: opts.id.clone(),
-                status: Status::Creating,
-                pid,
-                bundle: opts.bundle.display().to_string(),
-                rootfs: String::new(),
-                created: String::new(),
-                owner: String::new(),
-                annotations,
-                exit: None,
-            },
-        }
-    }
-
-    /// The OCI state document with `status`, pretty-printed as the
-    /// reference does (scripts grep it).
-    pub fn json(&self, status: &str) -> String {
-        let mut v = serde_json::to_value(&self.state).unwrap_or_default();
-        if let Some(o) = v.as_object_mut() {
-            o.insert("status".into(), status.into());
-        }
-        hook_state_json_value(v)
-    }
-
-    pub fn state(&self) -> &State {
-        &self.state
-    }
-}
-
-/// The state given to hooks: the spec's fields only.
-pub fn hook_state_json(state: &State) -> String {
-    hook_state_json_value(serde_json::to_value(state).unwrap_or_default())
-}
-
-fn hook_state_json_value(mut v: serde_json::Value) -> String {
-    if let Some(o) = v.as_object_mut() {
-        for k in ["rootfs", "created", "owner", "exit"] {
-            o.remove(k);
-        }
-    }
-    serde_json::to_string_pretty(&v).unwrap_or_default()
 }
 
 /// A container whose init exists: exec'd, or waiting on the exec FIFO.
@@ -152,7 +97,7 @@ impl Created {
 
     /// The state document to record for a container now in `status`.
     pub fn state_document(&self, status: Status) -> State {
-        let mut st = self.hook_state.state.clone();
+        let mut st = self.hook_state.state().clone();
         st.status = status;
         st.created = crate::log::rfc3339_now();
         st.owner = nix::unistd::User::from_uid(nix::unistd::getuid())
@@ -265,7 +210,7 @@ pub fn create(spec: &Spec, opts: &ContainerOptions) -> Result<Created> {
         Ok((pid, pidfd, chan)) => {
             crate::debug!("container {}: init cloned, pid {pid}", opts.id);
             let mut hook_state = HookState::new(spec, opts, pid);
-            hook_state.state.rootfs = rootfs_shown;
+            hook_state.set_rootfs(rootfs_shown);
             let created = Created {
                 pid,
                 pidfd,

@@ -48,14 +48,7 @@ fn mask(root: RawFd, path: &str, devnull: &OwnedFd) -> Result<()> {
         )
         .with_ctx(|| format!("mask {path}"))?;
     } else {
-        mount(
-            Some(&fd_path(devnull)),
-            &fd_path(&fd),
-            None::<&str>,
-            MsFlags::MS_BIND,
-            None::<&str>,
-        )
-        .with_ctx(|| format!("mask {path}"))?;
+        super::mounts::bind_onto(devnull, &fd).with_ctx(|| format!("mask {path}"))?;
     }
     Ok(())
 }
