@@ -8,8 +8,7 @@
 //! root before the slave is bound onto it.
 
 use crate::error::{Context, Error, Result};
-use crate::rootfs::resolve::{self, fd_path, Kind};
-use nix::mount::{mount, MsFlags};
+use crate::rootfs::resolve::{self, Kind};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::Path;
 
@@ -17,7 +16,7 @@ const TIOCGPTPEER: libc::c_ulong = 0x5441;
 
 /// Returns (master, slave). Call after pivot_root: /dev/ptmx is then the
 /// container's.
-pub fn open_pty() -> Result<(OwnedFd, OwnedFd)> {
+fn open_pty() -> Result<(OwnedFd, OwnedFd)> {
     let root = std::fs::File::open("/").ctx("open /")?;
     let master = resolve::open_in_root(
         root.as_raw_fd(),
@@ -45,7 +44,7 @@ pub fn open_pty() -> Result<(OwnedFd, OwnedFd)> {
     Ok((master, unsafe { OwnedFd::from_raw_fd(slave) }))
 }
 
-pub fn set_size(fd: &OwnedFd, size: Option<crate::spec::ConsoleSize>) {
+fn set_size(fd: &OwnedFd, size: Option<crate::spec::ConsoleSize>) {
     if let Some(s) = size {
         let ws = libc::winsize {
             ws_row: s.height,
@@ -58,20 +57,33 @@ pub fn set_size(fd: &OwnedFd, size: Option<crate::spec::ConsoleSize>) {
     }
 }
 
+/// `process.terminal` (with a console socket to send the master to): a
+/// new pty, its master to the runtime over `chan` (it forwards it to the
+/// socket), its slave our controlling terminal and stdio. The init also
+/// binds it onto /dev/console; an exec'd process leaves the container's
+/// mounts alone.
+pub fn attach(
+    chan: &crate::sync::Channel,
+    process: &crate::spec::Process,
+    bind_dev_console: bool,
+) -> Result<()> {
+    let (master, slave) = open_pty()?;
+    set_size(&master, process.console_size);
+    chan.send_with_fds(&crate::sync::Message::ConsoleMaster, &[master.as_raw_fd()])?;
+    drop(master);
+    attach_slave(&slave, bind_dev_console)
+}
+
 /// Make `slave` our controlling terminal and stdio, and /dev/console.
-pub fn attach_slave(slave: &OwnedFd) -> Result<()> {
+fn attach_slave(slave: &OwnedFd, bind_dev_console: bool) -> Result<()> {
     let root = std::fs::File::open("/").ctx("open /")?;
-    if let Ok(console) =
-        resolve::mkdir_all_in_root(root.as_raw_fd(), Path::new("/dev/console"), Kind::File)
-    {
-        mount(
-            Some(&fd_path(slave)),
-            &fd_path(&console),
-            None::<&str>,
-            MsFlags::MS_BIND,
-            None::<&str>,
-        )
-        .ctx("bind the pty onto /dev/console")?;
+    let console = bind_dev_console
+        .then(|| {
+            resolve::mkdir_all_in_root(root.as_raw_fd(), Path::new("/dev/console"), Kind::File).ok()
+        })
+        .flatten();
+    if let Some(console) = console {
+        crate::rootfs::mounts::bind_onto(slave, &console).ctx("bind the pty onto /dev/console")?;
     }
     nix::unistd::setsid().ctx("setsid")?;
     // SAFETY: TIOCSCTTY on a tty fd we own.

@@ -7,14 +7,16 @@
 //! channel (close-on-exec) reaches EOF.
 
 use crate::cgroups;
+use crate::child::{child_main, ChildArgs};
 use crate::error::{Context, Error, Result};
-use crate::init::{child_main, ChildArgs};
+// Where lifecycle and the commands have always found them.
+pub use crate::hooks::{hook_state_json, HookState};
 use crate::namespaces::{self, Plan};
 use crate::rootfs;
 use crate::spec::{IdMapping, Spec};
 use crate::sync::{self, Channel, Message, ParentHooks};
 use nix::sched::CloneFlags;
-use runoci_proto::{State, Status, CONTAINER_ROOT_ANNOTATION};
+use runoci_proto::{State, Status};
 use std::os::fd::OwnedFd;
 use std::path::PathBuf;
 
@@ -51,63 +53,6 @@ pub struct ContainerOptions {
     /// on (a created container waits on its FIFO for `start`, which takes
     /// that lock).
     pub lock_fd: Option<i32>,
-}
-
-/// The state handed to hooks.
-pub struct HookState {
-    state: State,
-}
-
-impl HookState {
-    pub fn new(spec: &Spec, opts: &ContainerOptions, pid: i32) -> HookState {
-        let mut annotations = spec.annotations.clone();
-        annotations.insert(
-            CONTAINER_ROOT_ANNOTATION.to_string(),
-            opts.container_dir.display().to_string(),
-        );
-        HookState {
-            state: State {
-                oci_version: spec.oci_version.clone(),
-                id: opts.id.clone(),
-                status: Status::Creating,
-                pid,
-                bundle: opts.bundle.display().to_string(),
-                rootfs: String::new(),
-                created: String::new(),
-                owner: String::new(),
-                annotations,
-                exit: None,
-            },
-        }
-    }
-
-    /// The OCI state document with `status`, pretty-printed as the
-    /// reference does (scripts grep it).
-    pub fn json(&self, status: &str) -> String {
-        let mut v = serde_json::to_value(&self.state).unwrap_or_default();
-        if let Some(o) = v.as_object_mut() {
-            o.insert("status".into(), status.into());
-        }
-        hook_state_json_value(v)
-    }
-
-    pub fn state(&self) -> &State {
-        &self.state
-    }
-}
-
-/// The state given to hooks: the spec's fields only.
-pub fn hook_state_json(state: &State) -> String {
-    hook_state_json_value(serde_json::to_value(state).unwrap_or_default())
-}
-
-fn hook_state_json_value(mut v: serde_json::Value) -> String {
-    if let Some(o) = v.as_object_mut() {
-        for k in ["rootfs", "created", "owner", "exit"] {
-            o.remove(k);
-        }
-    }
-    serde_json::to_string_pretty(&v).unwrap_or_default()
 }
 
 /// A container whose init exists: exec'd, or waiting on the exec FIFO.
@@ -152,7 +97,7 @@ impl Created {
 
     /// The state document to record for a container now in `status`.
     pub fn state_document(&self, status: Status) -> State {
-        let mut st = self.hook_state.state.clone();
+        let mut st = self.hook_state.state().clone();
         st.status = status;
         st.created = crate::log::rfc3339_now();
         st.owner = nix::unistd::User::from_uid(nix::unistd::getuid())
@@ -265,7 +210,7 @@ pub fn create(spec: &Spec, opts: &ContainerOptions) -> Result<Created> {
         Ok((pid, pidfd, chan)) => {
             crate::debug!("container {}: init cloned, pid {pid}", opts.id);
             let mut hook_state = HookState::new(spec, opts, pid);
-            hook_state.state.rootfs = rootfs_shown;
+            hook_state.set_rootfs(rootfs_shown);
             let created = Created {
                 pid,
                 pidfd,
@@ -405,17 +350,9 @@ fn spawn(
         ),
         None => None,
     };
-    // A pid namespace to join applies to children: enter it for the clone
-    // and come back right after. Same for a new time namespace.
-    let restore_pid = match ns.join_of(CloneFlags::CLONE_NEWPID) {
-        Some(j) => {
-            let own = std::fs::File::open("/proc/self/ns/pid").ctx("open own pid namespace")?;
-            nix::sched::setns(&j.fd, CloneFlags::CLONE_NEWPID)
-                .with_ctx(|| format!("join pid namespace {}", j.path))?;
-            Some(own)
-        }
-        None => None,
-    };
+    // A new time namespace applies to children: unshare it for the clone
+    // (with its offsets written before any process is in it) and come
+    // back right after.
     let restore_time = if ns.unshare_time {
         let own = std::fs::File::open("/proc/self/ns/time").ctx("open own time namespace")?;
         nix::sched::unshare(CloneFlags::from_bits_retain(libc::CLONE_NEWTIME))
@@ -432,20 +369,25 @@ fn spawn(
     // unprivileged parent can only write /proc/PID files of a dumpable
     // child (no container process exists yet to exploit it).
     if nix::unistd::geteuid().is_root() {
-        // SAFETY: prctl with integer arguments.
-        unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) };
+        crate::child::set_non_dumpable();
     }
-    let flags = ns.clone_flags.bits() as libc::c_ulong | libc::SIGCHLD as libc::c_ulong;
-    // SAFETY: clone without a new stack behaves like fork: the child runs
-    // on a copy of our stack. We are single-threaded, so the child may
-    // allocate; it never returns from child_main.
-    let pid = unsafe { libc::syscall(libc::SYS_clone, flags, 0usize, 0usize, 0usize, 0usize) };
-    if pid == 0 {
-        if let Some(fd) = opts.lock_fd {
-            // SAFETY: our copy of the creator's lock fd; nothing here uses it.
-            unsafe { libc::close(fd) };
+    let pid_ns = ns
+        .join_of(CloneFlags::CLONE_NEWPID)
+        .map(|j| (&j.fd, j.path.as_str()));
+    let what = format!("with namespaces {:?}", ns.clone_flags);
+    let parent_fd = parent_chan.raw_fd();
+    // The closure owns the child's end of the channel, the rootfs path and
+    // the FIFO: the parent drops them (closing its copies) once cloned.
+    let pid = namespaces::clone_child(ns.clone_flags, pid_ns, &what, move || {
+        // SAFETY: the child's copies of fds it must not hold: the
+        // creator's lock and the parent's end of the channel (never
+        // dropped here: the child does not return).
+        unsafe {
+            if let Some(fd) = opts.lock_fd {
+                libc::close(fd);
+            }
+            libc::close(parent_fd);
         }
-        drop(parent_chan);
         child_main(ChildArgs {
             spec,
             opts,
@@ -453,22 +395,12 @@ fn spawn(
             chan: child_chan,
             rootfs,
             exec_fifo,
-        });
-    }
-    let clone_err = std::io::Error::last_os_error();
-    if let Some(own) = restore_pid {
-        let _ = nix::sched::setns(&own, CloneFlags::CLONE_NEWPID);
-    }
+        })
+    });
     if let Some(own) = restore_time {
         let _ = nix::sched::setns(&own, CloneFlags::from_bits_retain(libc::CLONE_NEWTIME));
     }
-    if pid < 0 {
-        return Err(
-            Error::from(clone_err).context(format!("clone with namespaces {:?}", ns.clone_flags))
-        );
-    }
-    drop(child_chan);
-    let pid = pid as i32;
+    let pid = pid?;
     let pidfd = match crate::pidfd::open(pid) {
         Ok(fd) => fd,
         Err(e) => {

@@ -1,15 +1,17 @@
 //! `exec`: a new process in a running container. The parent enters the
-//! container's pid namespace for the clone; the child joins the other
-//! namespaces of the container's init (user first), its cgroups are the
-//! container's, and the process is set up as the init's was: rlimits,
-//! user, capabilities, no_new_privs, environment.
+//! container's pid namespace for the clone (`namespaces::clone_child`, as
+//! for the init); the child joins the other namespaces of the container's
+//! init (user first), its cgroups are the container's, and the process is
+//! set up by the init's own steps (`child::exec_steps`).
 
+use crate::child::{run_steps, Ctx, Mode};
 use crate::error::{Context, Error, Result};
+use crate::namespaces;
 use crate::spec::{Process, Spec};
 use crate::sync::{self, Channel, Message};
 use nix::sched::CloneFlags;
-use std::os::fd::{AsRawFd, OwnedFd};
-use std::path::{Path, PathBuf};
+use std::os::fd::OwnedFd;
+use std::path::PathBuf;
 
 pub struct ExecRequest {
     pub id: String,
@@ -90,42 +92,16 @@ pub fn spawn(req: &ExecRequest) -> Result<Spawned> {
     // window in which a container process may open /proc/PID/exe (the
     // runoci binary) or its fds. This process never becomes the
     // container's; it has no use for being dumpable.
-    // SAFETY: prctl with integer arguments.
-    unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) };
-    let restore = match &joins.pid {
-        Some(fd) => {
-            let own = std::fs::File::open("/proc/self/ns/pid").ctx("open own pid namespace")?;
-            nix::sched::setns(fd, CloneFlags::CLONE_NEWPID)
-                .ctx("enter the container's pid namespace")?;
-            Some(own)
-        }
-        None => None,
-    };
-    // SAFETY: fork semantics (no new stack); single-threaded; the child
-    // never returns from child_main.
-    let pid = unsafe {
-        libc::syscall(
-            libc::SYS_clone,
-            libc::SIGCHLD as libc::c_ulong,
-            0usize,
-            0usize,
-            0usize,
-            0usize,
-        )
-    };
-    if pid == 0 {
-        drop(parent);
-        child_main(req, &joins, child);
-    }
-    let err = std::io::Error::last_os_error();
-    if let Some(own) = restore {
-        let _ = nix::sched::setns(&own, CloneFlags::CLONE_NEWPID);
-    }
-    if pid < 0 {
-        return Err(Error::from(err).context("clone the exec process"));
-    }
-    drop(child);
-    let pid = pid as i32;
+    crate::child::set_non_dumpable();
+    let parent_fd = parent.raw_fd();
+    let pid_ns = joins.pid.as_ref().map(|fd| (fd, "of the container"));
+    let pid =
+        namespaces::clone_child(CloneFlags::empty(), pid_ns, "the exec process", move || {
+            // SAFETY: the child's copy of the parent's end (never dropped
+            // here: the child does not return).
+            unsafe { libc::close(parent_fd) };
+            child_main(req, &joins.others, child)
+        })?;
     let pidfd = crate::pidfd::open(pid).ctx("pidfd_open of the exec process")?;
     let result = (|| -> Result<()> {
         if let Some(cg) = &req.cgroup {
@@ -161,79 +137,28 @@ fn drive(req: &ExecRequest, chan: &Channel) -> Result<()> {
     }
 }
 
-fn child_main(req: &ExecRequest, joins: &Joins, chan: Channel) -> ! {
+fn child_main(req: &ExecRequest, joins: &[(CloneFlags, OwnedFd, String)], chan: Channel) -> ! {
     // SAFETY: prctl with integer arguments; not dumpable until execve
     // (CVE-2019-5736: the container must not reach our /proc/PID/exe).
     unsafe {
         libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0);
         libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0);
     }
-    let err = match child_setup(req, joins, &chan) {
+    let p = &req.process;
+    let mut ctx = Ctx::new(
+        &req.spec,
+        p,
+        &chan,
+        p.args.clone(),
+        req.preserve_fds,
+        req.console_socket.is_some(),
+        Mode::Exec(joins),
+    );
+    let err = match run_steps(crate::child::exec_steps(), &mut ctx) {
         Ok(never) => match never {},
         Err(e) => e,
     };
     let _ = chan.send(&Message::Error(err.to_string()));
     // SAFETY: leave without running destructors of the parent's state.
     unsafe { libc::_exit(127) }
-}
-
-enum Never {}
-
-fn child_setup(req: &ExecRequest, joins: &Joins, chan: &Channel) -> Result<Never> {
-    match chan.recv()? {
-        Some((Message::Start { .. }, _)) => {}
-        _ => return Err(Error::new("exec channel: expected Start")),
-    }
-    for (flag, fd, name) in &joins.others {
-        nix::sched::setns(fd, *flag)
-            .with_ctx(|| format!("join the container's {name} namespace"))?;
-    }
-    let p = &req.process;
-    crate::init::refuse_fd_cwd(&p.cwd)?;
-    nix::unistd::chdir(Path::new(&p.cwd)).with_ctx(|| format!("chdir to cwd {}", p.cwd))?;
-    let cwd = nix::unistd::getcwd().ctx("getcwd")?;
-    if cwd.to_string_lossy().contains("(unreachable)") {
-        return Err(Error::new(format!(
-            "cwd {}: resolves outside the container",
-            p.cwd
-        )));
-    }
-    crate::process::set_rlimits(p)?;
-    crate::init::set_selinux_label(p.selinux_label.as_deref())?;
-    crate::init::set_apparmor_profile(p.apparmor_profile.as_deref())?;
-    let program =
-        crate::process::find_program(p.args.first().map(String::as_str).unwrap_or(""), &p.env)?;
-    if p.terminal && req.console_socket.is_some() {
-        let (master, slave) = crate::console::open_pty()?;
-        crate::console::set_size(&master, p.console_size);
-        chan.send_with_fds(&Message::ConsoleMaster, &[master.as_raw_fd()])?;
-        drop(master);
-        nix::unistd::setsid().ctx("setsid")?;
-        // SAFETY: TIOCSCTTY on our pty slave.
-        if unsafe { libc::ioctl(slave.as_raw_fd(), libc::TIOCSCTTY, 0) } < 0 {
-            return Err(Error::from(std::io::Error::last_os_error()).context("TIOCSCTTY"));
-        }
-        for fd in 0..3 {
-            nix::unistd::dup2(slave.as_raw_fd(), fd).ctx("dup2 the pty onto stdio")?;
-        }
-    }
-    let listener = crate::seccomp::drop_privileges_with_filter(
-        req.spec.linux.as_ref().and_then(|l| l.seccomp.as_ref()),
-        p,
-    )?;
-    // The container's listener already has the init's notifications; an
-    // exec'd process's filter gets its own listener, which nobody asked
-    // for: close it.
-    drop(listener);
-    // SAFETY: umask cannot fail.
-    unsafe { libc::umask(req.spec.umask() as libc::mode_t) };
-    crate::process::close_fds_on_exec(req.preserve_fds)?;
-    crate::init::reset_signals();
-    unsafe_pdeath_clear();
-    Err(crate::process::exec(&program, &p.args, &p.env))
-}
-
-fn unsafe_pdeath_clear() {
-    // SAFETY: prctl with integer arguments. A detached exec outlives us.
-    unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, 0, 0, 0, 0) };
 }

@@ -8,6 +8,7 @@ use crate::forward::{Woke, STOP_SIGNALS};
 use crate::spec::Hook;
 use nix::sys::signal::SigSet;
 use nix::sys::signalfd::{SfdFlags, SignalFd};
+use runoci_proto::{State, Status, CONTAINER_ROOT_ANNOTATION};
 use std::io::Write;
 use std::os::fd::AsRawFd;
 use std::process::{Command, Stdio};
@@ -137,4 +138,69 @@ fn blocked_interrupts() -> Option<SignalFd> {
     }
     mask.iter().next()?; // none blocked
     SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK).ok()
+}
+
+/// The state handed to hooks.
+pub struct HookState {
+    state: State,
+}
+
+impl HookState {
+    pub fn new(
+        spec: &crate::spec::Spec,
+        opts: &crate::container::ContainerOptions,
+        pid: i32,
+    ) -> HookState {
+        let mut annotations = spec.annotations.clone();
+        annotations.insert(
+            CONTAINER_ROOT_ANNOTATION.to_string(),
+            opts.container_dir.display().to_string(),
+        );
+        HookState {
+            state: State {
+                oci_version: spec.oci_version.clone(),
+                id: opts.id.clone(),
+                status: Status::Creating,
+                pid,
+                bundle: opts.bundle.display().to_string(),
+                rootfs: String::new(),
+                created: String::new(),
+                owner: String::new(),
+                annotations,
+                exit: None,
+            },
+        }
+    }
+
+    /// The OCI state document with `status`, pretty-printed as the
+    /// reference does (scripts grep it).
+    pub fn json(&self, status: &str) -> String {
+        let mut v = serde_json::to_value(&self.state).unwrap_or_default();
+        if let Some(o) = v.as_object_mut() {
+            o.insert("status".into(), status.into());
+        }
+        hook_state_json_value(v)
+    }
+
+    pub fn state(&self) -> &State {
+        &self.state
+    }
+
+    pub fn set_rootfs(&mut self, rootfs: String) {
+        self.state.rootfs = rootfs;
+    }
+}
+
+/// The state given to hooks: the spec's fields only.
+pub fn hook_state_json(state: &State) -> String {
+    hook_state_json_value(serde_json::to_value(state).unwrap_or_default())
+}
+
+fn hook_state_json_value(mut v: serde_json::Value) -> String {
+    if let Some(o) = v.as_object_mut() {
+        for k in ["rootfs", "created", "owner", "exit"] {
+            o.remove(k);
+        }
+    }
+    serde_json::to_string_pretty(&v).unwrap_or_default()
 }

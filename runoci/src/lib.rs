@@ -1,5 +1,6 @@
 //! runoci: a daemonless OCI container runtime.
 pub mod cgroups;
+pub mod child;
 pub mod cli;
 pub mod commands;
 pub mod console;
@@ -10,9 +11,9 @@ pub mod fdpass;
 pub mod forward;
 pub mod hooks;
 pub mod ids;
-pub mod init;
 pub mod lifecycle;
 pub mod log;
+pub mod lsm;
 pub mod mountinfo;
 pub mod namespaces;
 pub mod pidfd;

@@ -99,3 +99,42 @@ pub fn write_id_maps(pid: i32, uid_maps: &[IdMapping], gid_maps: &[IdMapping]) -
     .ctx("write gid_map (linux.gidMappings)")?;
     Ok(())
 }
+
+/// clone() a child that runs `child` (fork semantics: no new stack) with
+/// the namespaces of `flags`. With `pid_ns`, the child is born in that pid
+/// namespace: joining one applies to children only, so this process
+/// enters it for the clone and comes back right after, whatever the clone
+/// did. `what` completes "clone ..." in the error. Shared by the
+/// container's init and `exec`.
+pub fn clone_child(
+    flags: CloneFlags,
+    pid_ns: Option<(&OwnedFd, &str)>,
+    what: &str,
+    child: impl FnOnce() -> std::convert::Infallible,
+) -> Result<i32> {
+    let restore = match pid_ns {
+        Some((fd, desc)) => {
+            let own = std::fs::File::open("/proc/self/ns/pid").ctx("open own pid namespace")?;
+            nix::sched::setns(fd, CloneFlags::CLONE_NEWPID)
+                .with_ctx(|| format!("join pid namespace {desc}"))?;
+            Some(own)
+        }
+        None => None,
+    };
+    let flags = flags.bits() as libc::c_ulong | libc::SIGCHLD as libc::c_ulong;
+    // SAFETY: clone without a new stack behaves like fork: the child runs
+    // on a copy of our stack. The callers are single-threaded, so the
+    // child may allocate; it never returns from `child`.
+    let pid = unsafe { libc::syscall(libc::SYS_clone, flags, 0usize, 0usize, 0usize, 0usize) };
+    if pid == 0 {
+        child();
+    }
+    let clone_err = std::io::Error::last_os_error();
+    if let Some(own) = restore {
+        let _ = nix::sched::setns(&own, CloneFlags::CLONE_NEWPID);
+    }
+    if pid < 0 {
+        return Err(Error::from(clone_err).context(format!("clone {what}")));
+    }
+    Ok(pid as i32)
+}

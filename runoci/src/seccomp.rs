@@ -2,9 +2,10 @@
 //! library runc and crun use: it knows every architecture's syscall
 //! numbers and multiplexers, and builds the notification listener).
 //!
-//! Loaded in the child as late as the privileges allow: right before exec
-//! when noNewPrivileges is set (after capabilities are dropped, as runc),
-//! else before the drop, while CAP_SYS_ADMIN is still held.
+//! Loaded in the child by `child::user_caps`, as late as the privileges
+//! allow: right before exec when noNewPrivileges is set (after
+//! capabilities are dropped, as runc), else before the drop, while
+//! CAP_SYS_ADMIN is still held.
 
 use crate::error::{Error, Result};
 use libseccomp::{
@@ -214,36 +215,6 @@ pub fn load(s: &Seccomp, ctx: &ScmpFilterContext) -> Result<Option<OwnedFd>> {
         .map_err(lib_err("seccomp listener fd"))?;
     // SAFETY: libseccomp hands us the listener fd; we take ownership.
     Ok(Some(unsafe { OwnedFd::from_raw_fd(fd) }))
-}
-
-/// Drop to the process's user and capabilities with the container's
-/// filter loaded at the right moment: before the drop without
-/// no_new_privs (loading then needs CAP_SYS_ADMIN), after it — the last
-/// thing before exec — with. Returns the notification listener, if any.
-pub fn drop_privileges_with_filter(
-    config: Option<&serde_json::Value>,
-    process: &crate::spec::Process,
-) -> Result<Option<OwnedFd>> {
-    let compiled = match config {
-        Some(v) => {
-            let s = parse(v)?;
-            let ctx = build(&s)?;
-            Some((s, ctx))
-        }
-        None => None,
-    };
-    let mut listener = None;
-    if let (false, Some((s, ctx))) = (process.no_new_privileges, &compiled) {
-        listener = load(s, ctx)?;
-    }
-    crate::process::set_user_and_caps(process)?;
-    if process.no_new_privileges {
-        crate::process::set_no_new_privileges()?;
-        if let Some((s, ctx)) = &compiled {
-            listener = load(s, ctx)?;
-        }
-    }
-    Ok(listener)
 }
 
 /// Send the listener to `listenerPath` as the spec says: the container

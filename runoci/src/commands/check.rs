@@ -176,15 +176,14 @@ fn has_pidfd_open() -> bool {
     crate::pidfd::open(std::process::id() as i32).is_ok()
 }
 
+/// The active LSMs, and whether AppArmor and SELinux are enabled as the
+/// child decides it (one probe: `lsm`), so `check` reports what `create` does.
 fn lsms() -> (Vec<String>, bool, bool) {
-    let list: Vec<String> = read_trim("/sys/kernel/security/lsm")
-        .map(|s| s.split(',').map(str::to_string).collect())
-        .unwrap_or_default();
-    let apparmor = list.iter().any(|l| l == "apparmor")
-        || read_trim("/sys/module/apparmor/parameters/enabled").as_deref() == Some("Y");
-    let selinux =
-        list.iter().any(|l| l == "selinux") || Path::new("/sys/fs/selinux/enforce").exists();
-    (list, apparmor, selinux)
+    (
+        crate::lsm::active(),
+        crate::lsm::apparmor_enabled(),
+        crate::lsm::selinux_enabled(),
+    )
 }
 
 pub fn probe() -> Report {

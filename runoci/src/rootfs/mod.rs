@@ -6,8 +6,9 @@ pub mod cgroupfs;
 pub mod copyup;
 pub mod devices;
 pub mod loopdev;
+pub mod masked_paths;
 pub mod mounts;
-pub mod paths;
+pub mod readonly_paths;
 pub mod resolve;
 
 use crate::error::{Context, Error, Result};
@@ -152,25 +153,21 @@ pub fn pivot(root: &OwnedFd) -> Result<()> {
     Ok(())
 }
 
-/// After pivot_root: masked and read-only paths, read-only root, final
-/// propagation.
-pub fn finish(spec: &Spec) -> Result<()> {
-    let root = open_dir(Path::new("/"))?;
-    if let Some(linux) = &spec.linux {
-        if !linux.masked_paths.is_empty() {
-            crate::procfs::require_mounted("linux.maskedPaths")?;
-            let devnull = paths::open_verified_devnull(root.as_raw_fd())?;
-            for p in &linux.masked_paths {
-                paths::mask(root.as_raw_fd(), p, &devnull)?;
-            }
-        }
-        if !linux.readonly_paths.is_empty() {
-            crate::procfs::require_mounted("linux.readonlyPaths")?;
-        }
-        for p in &linux.readonly_paths {
-            paths::make_readonly(root.as_raw_fd(), p)?;
-        }
+/// For `linux.maskedPaths` and `linux.readonlyPaths` (`field`), after
+/// pivot_root: the container's root, or None when there are no paths.
+/// The container's own /proc must be mounted (the usual targets are under
+/// it), or the paths would be applied to nothing.
+fn paths_root(paths: Option<&[String]>, field: &str) -> Result<Option<OwnedFd>> {
+    if paths.unwrap_or_default().is_empty() {
+        return Ok(None);
     }
+    crate::procfs::require_mounted(field)?;
+    open_dir(Path::new("/")).map(Some)
+}
+
+/// After pivot_root and the masked and read-only paths: `root.readonly`
+/// (after them: they are mounted inside it), then the final propagation.
+pub fn finish(spec: &Spec) -> Result<()> {
     if spec.root.as_ref().is_some_and(|r| r.readonly) {
         mount(
             None::<&str>,

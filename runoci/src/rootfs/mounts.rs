@@ -52,6 +52,18 @@ fn mnt(
     mount(src, dst, fstype, flags, data)
 }
 
+/// Bind `src` onto `dst`, both named by fd: no path is resolved again
+/// between the checks on them and the mount.
+pub fn bind_onto(src: &OwnedFd, dst: &OwnedFd) -> nix::Result<()> {
+    nix::mount::mount(
+        Some(&fd_path(src)),
+        &fd_path(dst),
+        None::<&str>,
+        MsFlags::MS_BIND,
+        None::<&str>,
+    )
+}
+
 /// Bind `src_fd` onto `dst` (inside `root`), then remount with `flags`.
 pub fn bind_fd(
     root: RawFd,

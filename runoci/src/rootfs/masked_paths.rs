@@ -1,8 +1,11 @@
-//! `linux.maskedPaths` and `linux.readonlyPaths`, applied after pivot_root.
+//! `linux.maskedPaths`: each path that exists in the container is hidden
+//! under an empty read-only tmpfs (a directory) or the null device (any
+//! other file). Applied after pivot_root, so the paths resolve in the
+//! container's root, and before `linux.readonlyPaths`.
 
-use super::mounts::bind_fd;
 use super::resolve::{self, fd_path};
 use crate::error::{Context, Error, Result};
+use crate::spec::Spec;
 use nix::mount::{mount, MsFlags};
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::path::Path;
@@ -11,7 +14,7 @@ use std::path::Path;
 /// prove it is the null device (char 1:3). Defends against CVE-2025-31133:
 /// masking binds this verified fd, so a /dev/null swapped for a symlink or
 /// another file cannot turn a mask into a bind of something writable.
-pub fn open_verified_devnull(root: RawFd) -> Result<OwnedFd> {
+fn open_verified_devnull(root: RawFd) -> Result<OwnedFd> {
     let fd = resolve::open_in_root(
         root,
         Path::new("/dev/null"),
@@ -29,7 +32,7 @@ pub fn open_verified_devnull(root: RawFd) -> Result<OwnedFd> {
     Ok(fd)
 }
 
-pub fn mask(root: RawFd, path: &str, devnull: &OwnedFd) -> Result<()> {
+fn mask(root: RawFd, path: &str, devnull: &OwnedFd) -> Result<()> {
     let fd = match resolve::open_in_root(root, Path::new(path), libc::O_PATH) {
         Ok(fd) => fd,
         Err(_) => return Ok(()), // nothing there to hide
@@ -45,22 +48,21 @@ pub fn mask(root: RawFd, path: &str, devnull: &OwnedFd) -> Result<()> {
         )
         .with_ctx(|| format!("mask {path}"))?;
     } else {
-        mount(
-            Some(&fd_path(devnull)),
-            &fd_path(&fd),
-            None::<&str>,
-            MsFlags::MS_BIND,
-            None::<&str>,
-        )
-        .with_ctx(|| format!("mask {path}"))?;
+        super::mounts::bind_onto(devnull, &fd).with_ctx(|| format!("mask {path}"))?;
     }
     Ok(())
 }
 
-pub fn make_readonly(root: RawFd, path: &str) -> Result<()> {
-    let fd = match resolve::open_in_root(root, Path::new(path), libc::O_PATH) {
-        Ok(fd) => fd,
-        Err(_) => return Ok(()),
+/// Masking needs the container's own /proc (the usual targets are under
+/// it): refused when it is not mounted rather than masking nothing.
+pub fn apply(spec: &Spec) -> Result<()> {
+    let paths = spec.linux.as_ref().map(|l| l.masked_paths.as_slice());
+    let Some(root) = super::paths_root(paths, "linux.maskedPaths")? else {
+        return Ok(());
     };
-    bind_fd(root, &fd, path, true, MsFlags::MS_RDONLY).with_ctx(|| format!("make {path} read-only"))
+    let devnull = open_verified_devnull(root.as_raw_fd())?;
+    for p in paths.unwrap_or_default() {
+        mask(root.as_raw_fd(), p, &devnull)?;
+    }
+    Ok(())
 }

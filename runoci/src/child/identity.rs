@@ -1,0 +1,20 @@
+//! `hostname` and `domainname`, set in the container's uts namespace.
+
+use crate::error::{Context, Error, Result};
+use crate::spec::Spec;
+
+pub fn apply(spec: &Spec) -> Result<()> {
+    if let Some(h) = &spec.hostname {
+        nix::unistd::sethostname(h).with_ctx(|| format!("sethostname {h:?}"))?;
+    }
+    if let Some(d) = &spec.domainname {
+        let c = std::ffi::CString::new(d.as_str())
+            .map_err(|_| Error::new("domainname contains NUL"))?;
+        // SAFETY: valid pointer and length.
+        if unsafe { libc::setdomainname(c.as_ptr(), d.len()) } < 0 {
+            return Err(Error::from(std::io::Error::last_os_error())
+                .context(format!("setdomainname {d:?}")));
+        }
+    }
+    Ok(())
+}

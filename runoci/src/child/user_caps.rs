@@ -1,0 +1,160 @@
+//! `process.user` (uid, gid, additionalGids), `process.capabilities` and
+//! `process.noNewPrivileges`, with the container's seccomp filter
+//! (`linux.seccomp`, compiled by `crate::seccomp`) loaded at the one
+//! moment the privileges allow.
+
+use crate::error::{Context, Error, Result};
+use crate::spec::{self, Process};
+use caps::{CapSet, CapsHashSet};
+use std::os::fd::OwnedFd;
+
+/// Drop to the process's user and capabilities with the container's
+/// filter loaded at the right moment: before the drop without
+/// no_new_privs (loading then needs CAP_SYS_ADMIN), after it — the last
+/// thing before exec — with (as runc). Returns the notification listener,
+/// if any.
+pub fn apply(seccomp: Option<&serde_json::Value>, process: &Process) -> Result<Option<OwnedFd>> {
+    use crate::seccomp::{build, load, parse};
+    let compiled = match seccomp {
+        Some(v) => {
+            let s = parse(v)?;
+            let ctx = build(&s)?;
+            Some((s, ctx))
+        }
+        None => None,
+    };
+    let mut listener = None;
+    if let (false, Some((s, ctx))) = (process.no_new_privileges, &compiled) {
+        listener = load(s, ctx)?;
+    }
+    set_user_and_caps(process)?;
+    if process.no_new_privileges {
+        set_no_new_privileges()?;
+        if let Some((s, ctx)) = &compiled {
+            listener = load(s, ctx)?;
+        }
+    }
+    Ok(listener)
+}
+
+fn cap_set(names: &[String], field: &str) -> Result<CapsHashSet> {
+    names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| {
+            spec::capability(n).ok_or_else(|| {
+                Error::new(format!(
+                    "process.capabilities.{field}[{i}]: unknown capability {n:?}"
+                ))
+            })
+        })
+        .collect()
+}
+
+/// Switch to the configured user, keeping exactly the configured
+/// capabilities. Order matters: the bounding set is dropped while we still
+/// hold CAP_SETPCAP; KEEPCAPS carries the permitted set across setuid; the
+/// other sets are set after it; ambient last (it needs permitted and
+/// inheritable).
+fn set_user_and_caps(process: &Process) -> Result<()> {
+    let caps = process.capabilities.as_ref();
+    let wanted = match caps {
+        Some(c) => Some((
+            cap_set(&c.bounding, "bounding")?,
+            cap_set(&c.effective, "effective")?,
+            cap_set(&c.permitted, "permitted")?,
+            cap_set(&c.inheritable, "inheritable")?,
+            cap_set(&c.ambient, "ambient")?,
+        )),
+        None => None,
+    };
+    if let Some((bounding, ..)) = &wanted {
+        for cap in caps::all() {
+            if !bounding.contains(&cap)
+                && caps::has_cap(None, CapSet::Bounding, cap).unwrap_or(false)
+            {
+                caps::drop(None, CapSet::Bounding, cap)
+                    .with_ctx(|| format!("drop {cap} from the bounding set"))?;
+            }
+        }
+    }
+    // SAFETY: prctl with integer arguments.
+    if unsafe { libc::prctl(libc::PR_SET_KEEPCAPS, 1, 0, 0, 0) } < 0 {
+        return Err(Error::from(std::io::Error::last_os_error()).context("prctl(PR_SET_KEEPCAPS)"));
+    }
+    let user = &process.user;
+    let gids: Vec<libc::gid_t> = user.additional_gids.clone();
+    // SAFETY: valid pointer and length.
+    if unsafe { libc::setgroups(gids.len(), gids.as_ptr()) } < 0 {
+        let e = std::io::Error::last_os_error();
+        // In a user namespace with setgroups denied, an empty list is fine.
+        if !(gids.is_empty() && e.raw_os_error() == Some(libc::EPERM)) {
+            return Err(
+                Error::from(e).context(format!("setgroups {gids:?} (process.user.additionalGids)"))
+            );
+        }
+    }
+    // SAFETY: plain syscalls.
+    if unsafe { libc::setresgid(user.gid, user.gid, user.gid) } < 0 {
+        return Err(Error::from(std::io::Error::last_os_error())
+            .context(format!("setresgid {} (process.user.gid)", user.gid)));
+    }
+    // SAFETY: plain syscall.
+    if unsafe { libc::setresuid(user.uid, user.uid, user.uid) } < 0 {
+        return Err(Error::from(std::io::Error::last_os_error())
+            .context(format!("setresuid {} (process.user.uid)", user.uid)));
+    }
+    if let Some((_, effective, permitted, inheritable, ambient)) = wanted {
+        // Inheritable while permitted is still full; effective before
+        // permitted shrinks (the kernel wants effective ⊆ permitted).
+        caps::set(None, CapSet::Inheritable, &inheritable).ctx("set inheritable capabilities")?;
+        caps::set(None, CapSet::Effective, &effective).ctx("set effective capabilities")?;
+        caps::set(None, CapSet::Permitted, &permitted).ctx(
+            "set permitted capabilities (process.capabilities.effective must be within permitted)",
+        )?;
+        caps::clear(None, CapSet::Ambient).ctx("clear ambient capabilities")?;
+        // The kernel only lets a capability be ambient when it is both
+        // permitted and inheritable; like runc, others are skipped.
+        for cap in ambient
+            .into_iter()
+            .filter(|c| permitted.contains(c) && inheritable.contains(c))
+        {
+            caps::raise(None, CapSet::Ambient, cap).with_ctx(|| {
+                format!("raise ambient {cap} (it must be in permitted and inheritable)")
+            })?;
+        }
+    }
+    // SAFETY: prctl with integer arguments.
+    unsafe { libc::prctl(libc::PR_SET_KEEPCAPS, 0, 0, 0, 0) };
+    Ok(())
+}
+
+fn set_no_new_privileges() -> Result<()> {
+    // SAFETY: prctl with integer arguments.
+    if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } < 0 {
+        return Err(
+            Error::from(std::io::Error::last_os_error()).context("prctl(PR_SET_NO_NEW_PRIVS)")
+        );
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_capability_names_set_and_index() {
+        let e = cap_set(&["CAP_CHOWN".into(), "CAP_NOPE".into()], "bounding")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("process.capabilities.bounding[1]") && e.contains("CAP_NOPE"),
+            "{e}"
+        );
+        assert_eq!(
+            cap_set(&["CAP_CHOWN".into()], "effective").unwrap().len(),
+            1
+        );
+    }
+}
