@@ -421,10 +421,7 @@ impl Drop for Bundle {
             .collect();
         for inner in users {
             inner.observe();
-            let uses = lock(&inner.owned).bundles.contains(&self.dir);
-            if uses && !container_ids_in(&inner.root).is_empty() {
-                inner.check_now();
-            }
+            inner.remove_containers_of(&self.dir);
         }
         let leftovers = unmount_under(&self.dir);
         if std::env::var_os("RUNOCI_TEST_KEEP").is_none() {
@@ -1096,22 +1093,41 @@ impl CleanupInner {
         }
     }
 
-    fn run_now(&self) -> Vec<String> {
-        self.observe();
-        let ids = container_ids_in(&self.root);
-        let t = Duration::from_secs(10);
+    /// The runtime's own `kill` and `delete --force` (or `destroy`) of `id`.
+    fn remove_container(&self, id: &str) {
         let rt = |args: &[&str]| {
             let mut c = Command::new(&self.bin);
             c.arg("--root").arg(&self.root).args(args);
-            run_command(&mut c, b"", t)
+            run_command(&mut c, b"", Duration::from_secs(10))
         };
-        for id in &ids {
-            let _ = rt(&["kill", id, "KILL"]);
-            let _ = rt(&["delete", "--force", id]);
-            if self.root.join(id).exists() {
-                // run_oci dialect spelling of delete.
-                let _ = rt(&["destroy", id]);
+        let _ = rt(&["kill", id, "KILL"]);
+        let _ = rt(&["delete", "--force", id]);
+        if self.root.join(id).exists() {
+            // run_oci dialect spelling of delete.
+            let _ = rt(&["destroy", id]);
+        }
+    }
+
+    /// Removes the containers whose record names `bundle` now, with the
+    /// runtime's own commands, before that bundle goes; the leak check
+    /// stays with the runtime's drop. Only those: another container of the
+    /// same runtime may still be in use by its test.
+    fn remove_containers_of(&self, bundle: &Path) {
+        for id in container_ids_in(&self.root) {
+            if recorded_bundle(&self.root.join(&id))
+                .iter()
+                .any(|b| b == bundle)
+            {
+                self.remove_container(&id);
             }
+        }
+    }
+
+    fn run_now(&self) -> Vec<String> {
+        self.observe();
+        let ids = container_ids_in(&self.root);
+        for id in &ids {
+            self.remove_container(id);
         }
         // Processes the runtime killed may take a moment to die, and a
         // monitor to finish undoing its container: wait for that, bounded.

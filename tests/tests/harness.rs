@@ -273,6 +273,27 @@ fn a_bundle_dropped_before_its_runtime_stops_the_containers_first() {
     assert!(!dir.exists());
 }
 
+/// Only the containers of the dropped bundle go: another container of the
+/// same runtime is still its test's (before, the whole runtime was cleaned,
+/// and a test that dropped a scratch bundle lost its main container).
+#[test]
+fn a_bundle_dropped_leaves_the_runtime_s_other_containers_running() {
+    let rt = Runtime::at(RUNC);
+    let mut kept = Bundle::new("net-kept");
+    let kept_id = unique_id("net-kept");
+    let kept_pid = running_sleeper(&rt, &mut kept, &kept_id);
+    let mut scratch = Bundle::new("net-scratch");
+    let scratch_id = unique_id("net-scratch");
+    let scratch_pid = running_sleeper(&rt, &mut scratch, &scratch_id);
+    drop(scratch);
+    assert!(
+        !pid_alive(scratch_pid),
+        "the dropped bundle's container goes"
+    );
+    assert!(pid_alive(kept_pid), "the other container stays");
+    assert_eq!(rt.container_ids(), vec![kept_id]);
+}
+
 #[test]
 fn snapshot_sees_a_mount_stacked_on_an_old_mount_point() {
     let bundle = Bundle::new("stacked");
