@@ -82,7 +82,11 @@ fn bundles() -> BTreeMap<&'static str, (Value, String)> {
             "freeze",
             (
                 json!({}),
-                "i=0; while :; do i=$((i+1)); echo $i > /tmp/count; done".to_string(),
+                // Written aside and renamed: a plain `>` truncates first, and
+                // a read (or a freeze) between truncate and write saw "".
+                "i=0; while :; do i=$((i+1)); echo $i > /tmp/count.new; \
+                 mv /tmp/count.new /tmp/count; done"
+                    .to_string(),
             ),
         ),
     ])
