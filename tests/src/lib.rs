@@ -1265,7 +1265,7 @@ fn owned_process(owned: &Owned, pid: i32, root: &str) -> Option<String> {
         return Some(format!("the monitor of container {id}"));
     }
     let cmdline = pid_cmdline(pid);
-    if cmdline.contains(root) {
+    if mentions(&cmdline, root) {
         return Some(format!("names the root {root}"));
     }
     None
