@@ -170,14 +170,18 @@ fn main() -> ExitCode {
         return ExitCode::FAILURE;
     }
 
-    let mut monitor_pss: Vec<u64> = Vec::new();
+    let mut monitor_pss: Vec<(String, Vec<u64>)> = Vec::new();
     if mode == Mode::Density {
         for round in 0..n {
             for r in rts.iter_mut() {
                 let elapsed = density_batch(r, &bundle_path, round);
                 r.samples.push(elapsed);
-                if r.name == "runoci" {
-                    monitor_pss.extend(monitor_pss_kb(r.rt.root()));
+                if r.name.starts_with("runoci") {
+                    let kb = monitor_pss_kb(r.rt.root());
+                    match monitor_pss.iter_mut().find(|(n, _)| *n == r.name) {
+                        Some((_, all)) => all.extend(kb),
+                        None => monitor_pss.push((r.name.clone(), kb)),
+                    }
                 }
                 remove_all(&r.rt);
             }
@@ -285,12 +289,12 @@ fn main() -> ExitCode {
             println!("median ratio {n0}/{name}: {:.2}", m0 / med);
         }
     }
-    if !monitor_pss.is_empty() {
-        let mean = monitor_pss.iter().sum::<u64>() as f64 / monitor_pss.len() as f64;
-        let max = monitor_pss.iter().max().copied().unwrap_or(0);
+    for (name, pss) in monitor_pss.iter().filter(|(_, p)| !p.is_empty()) {
+        let mean = pss.iter().sum::<u64>() as f64 / pss.len() as f64;
+        let max = pss.iter().max().copied().unwrap_or(0);
         println!(
-            "runoci-monitor PSS over {} monitors: mean {mean:.0} kB, max {max} kB",
-            monitor_pss.len()
+            "{name}: runoci-monitor PSS over {} monitors: mean {mean:.0} kB, max {max} kB",
+            pss.len()
         );
     }
     // Dropping the runtimes kills and deletes the state/exec containers.
@@ -308,7 +312,9 @@ fn ok_or_panic(name: &str, out: &Output) {
 /// One detached container of the density batch: runoci's own `start`
 /// (which gives it a monitor), or `create` + `start` for the others.
 fn detached_start(rt: &Runtime, name: &str, id: &str, bundle: &str) -> Output {
-    if name == "runoci" {
+    // `runoci`, or another build of it named `runoci-…` (`--rt
+    // runoci-base=PATH` to compare two builds).
+    if name.starts_with("runoci") {
         return rt.run(["start", "-c", bundle, id]);
     }
     let out = rt.run(["create", "-b", bundle, id]);
