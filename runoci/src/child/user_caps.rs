@@ -42,13 +42,19 @@ fn cap_set(names: &[String], field: &str) -> Result<CapsHashSet> {
         .iter()
         .enumerate()
         .map(|(i, n)| {
-            spec::capability(n).ok_or_else(|| {
+            spec::capability(n).and_then(to_caps).ok_or_else(|| {
                 Error::new(format!(
                     "process.capabilities.{field}[{i}]: unknown capability {n:?}"
                 ))
             })
         })
         .collect()
+}
+
+/// The `caps` crate's value for a kernel capability number (the spec
+/// model's table holds the numbers; only this crate links `caps`).
+pub fn to_caps(number: u8) -> Option<caps::Capability> {
+    caps::all().into_iter().find(|cap| cap.index() == number)
 }
 
 /// Switch to the configured user, keeping exactly the configured
@@ -156,5 +162,16 @@ mod tests {
             cap_set(&["CAP_CHOWN".into()], "effective").unwrap().len(),
             1
         );
+    }
+
+    #[test]
+    fn capability_table_matches_the_caps_crate() {
+        let names: Vec<&str> = spec::names::capability_names().collect();
+        assert_eq!(names.len(), caps::all().len());
+        for cap in caps::all() {
+            let name = cap.to_string();
+            assert_eq!(spec::capability(&name), Some(cap.index()), "{name}");
+            assert_eq!(to_caps(cap.index()), Some(cap), "{name}");
+        }
     }
 }

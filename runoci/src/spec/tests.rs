@@ -572,15 +572,9 @@ fn mount_options_runc_table() {
 
 #[test]
 fn capability_names_are_the_spec_spelling() {
-    assert_eq!(capability("CAP_KILL"), Some(caps::Capability::CAP_KILL));
-    assert_eq!(
-        capability("CAP_SYS_ADMIN"),
-        Some(caps::Capability::CAP_SYS_ADMIN)
-    );
-    assert_eq!(
-        capability("CAP_CHECKPOINT_RESTORE"),
-        Some(caps::Capability::CAP_CHECKPOINT_RESTORE)
-    );
+    assert_eq!(capability("CAP_KILL"), Some(5));
+    assert_eq!(capability("CAP_SYS_ADMIN"), Some(21));
+    assert_eq!(capability("CAP_CHECKPOINT_RESTORE"), Some(40));
     for bad in ["KILL", "cap_kill", "CAP_FOO", ""] {
         assert_eq!(capability(bad), None, "{bad:?}");
     }
