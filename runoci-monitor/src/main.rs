@@ -12,7 +12,7 @@
 //! ```
 //!
 //! It then serves the monitor socket until the init exits, reaps it and any
-//! orphan, calls `runoci::lifecycle::container_exited`, tells its clients,
+//! orphan, calls `runoci_core::lifecycle::container_exited`, tells its clients,
 //! and exits 0. Exit 2: bad command line; 1: could not start serving.
 
 mod monitor;
@@ -93,7 +93,7 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
 /// The state document the runtime wrote; a minimal one if it is missing or
 /// unreadable, since the container must be supervised either way.
 fn load_state(dir: &Path, id: &str) -> State {
-    match runoci::state::StateDir::open_dir(dir).read_state() {
+    match runoci_core::state::StateDir::open_dir(dir).read_state() {
         Ok(s) => s,
         Err(e) => {
             log(id, &format!("{e}; serving a minimal state"));
@@ -152,7 +152,7 @@ fn setup(args: Args) -> Result<Monitor, String> {
         Err(e) => return Err(fail("waitid", e)),
     }
     let state = load_state(&args.state_dir, &id);
-    let record = runoci::state::StateDir::open_dir(&args.state_dir)
+    let record = runoci_core::state::StateDir::open_dir(&args.state_dir)
         .read_record()
         .unwrap_or_default();
     let cfg = Config {

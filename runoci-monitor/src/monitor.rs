@@ -6,7 +6,7 @@ use crate::sys;
 use mio::net::{UnixListener, UnixStream};
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
-use runoci::state::RuntimeRecord;
+use runoci_core::state::RuntimeRecord;
 use runoci_proto::{
     decode_request, encode_event_into, encode_reply_into, Event, ExitStatus, ProtoError, Reply,
     Request, State, Stats, Status, MAX_REQUEST_LEN,
@@ -494,13 +494,13 @@ impl Monitor {
         // Every process: the cgroup's. Without a cgroup the init alone,
         // through the pidfd the monitor holds.
         if all && self.record.cgroup.is_some() {
-            return runoci::lifecycle::kill_all(&self.record, sig).map_err(|e| e.to_string());
+            return runoci_core::lifecycle::kill_all(&self.record, sig).map_err(|e| e.to_string());
         }
-        runoci::pidfd::send_signal(&self.pidfd, sig).map_err(|e| match e.raw_os_error() {
+        runoci_core::pidfd::send_signal(&self.pidfd, sig).map_err(|e| match e.raw_os_error() {
             Some(libc::ESRCH) => "container has exited".to_owned(),
             _ => format!("kill {sig}: {e}"),
         })?;
-        runoci::lifecycle::thaw_after_kill(&self.record, sig);
+        runoci_core::lifecycle::thaw_after_kill(&self.record, sig);
         Ok(())
     }
 
@@ -659,13 +659,14 @@ impl Monitor {
         // blocks the loop; requests that arrive meanwhile wait in the
         // socket's backlog and are answered afterwards. It must reap the
         // children it starts itself; whatever it leaves, the loop reaps.
-        let exit = match runoci::lifecycle::container_exited(&self.state_dir, &exit, &self.record) {
-            Ok(recorded) => recorded,
-            Err(e) => {
-                log(&self.state.id, &format!("cleaning up after the exit: {e}"));
-                exit
-            }
-        };
+        let exit =
+            match runoci_core::lifecycle::container_exited(&self.state_dir, &exit, &self.record) {
+                Ok(recorded) => recorded,
+                Err(e) => {
+                    log(&self.state.id, &format!("cleaning up after the exit: {e}"));
+                    exit
+                }
+            };
         self.state.exit = Some(exit);
         self.exit = Some(exit);
         // The monitor's own record of the exit, in the container's log

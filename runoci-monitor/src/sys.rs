@@ -187,7 +187,7 @@ pub fn proc_usage(pid: &str) -> (u64, u64, u64) {
             kb.trim().trim_end_matches("kB").trim().parse::<u64>().ok()
         })
         .map_or(0, |kb| kb * 1024);
-    let (user, sys) = runoci::procfs::read_stat(pid).map_or((0, 0), |st| (st.utime, st.stime));
+    let (user, sys) = runoci_core::procfs::read_stat(pid).map_or((0, 0), |st| (st.utime, st.stime));
     // SAFETY: sysconf has no memory effects.
     let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
     (user * 1_000_000 / hz, sys * 1_000_000 / hz, rss)
@@ -217,7 +217,7 @@ pub fn inotify_modify(path: &std::path::Path) -> io::Result<OwnedFd> {
 pub fn oom_kill_count(path: &std::path::Path) -> u64 {
     std::fs::read_to_string(path)
         .ok()
-        .and_then(|t| runoci::cgroups::parse_oom_kill(&t))
+        .and_then(|t| runoci_core::cgroups::parse_oom_kill(&t))
         .unwrap_or(0)
 }
 

@@ -77,7 +77,7 @@ impl PendingWait {
 
 /// Start time (/proc/PID/stat field 22) of `pid`, if it exists.
 fn start_time(pid: i32) -> Option<u64> {
-    runoci::procfs::read_stat(pid).map(|st| st.start_time)
+    runoci_core::procfs::read_stat(pid).map(|st| st.start_time)
 }
 
 /// Poll `cond` for up to 10 s.
@@ -196,7 +196,9 @@ fn kill_all_without_a_cgroup_reaches_the_init_and_a_bad_signal_is_refused() {
     assert_still_serves(&m);
     // Without a cgroup in the record, kill all signals the init (through
     // the monitor's pidfd); a record naming the init changes nothing.
-    let start = runoci::procfs::read_stat(m.init_pid).unwrap().start_time;
+    let start = runoci_core::procfs::read_stat(m.init_pid)
+        .unwrap()
+        .start_time;
     std::fs::write(
         m.dir.join("runtime.json"),
         format!("{{\"pid\":{},\"pidStartTime\":{start}}}", m.init_pid),

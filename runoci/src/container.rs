@@ -6,16 +6,15 @@
 //! runtime namespace, and learns that the program exec'd when the creation
 //! channel (close-on-exec) reaches EOF.
 
-use crate::cgroups;
 use crate::child::{child_main, ChildArgs};
 use crate::error::{Context, Error, Result};
-// Where lifecycle and the commands have always found them.
-pub use crate::hooks::{hook_state_json, HookState};
 use crate::namespaces::{self, Plan};
 use crate::rootfs;
 use crate::spec::{IdMapping, Spec};
 use crate::sync::{self, Channel, Message, ParentHooks};
 use nix::sched::CloneFlags;
+use runoci_core::cgroups;
+use runoci_core::hooks::HookState;
 use runoci_proto::{State, Status};
 use std::os::fd::OwnedFd;
 use std::path::PathBuf;
@@ -55,6 +54,14 @@ pub struct ContainerOptions {
     pub lock_fd: Option<i32>,
 }
 
+impl ContainerOptions {
+    /// The state hooks are given for this container, with `pid` as its
+    /// process.
+    pub fn hook_state(&self, spec: &Spec, pid: i32) -> HookState {
+        HookState::new(spec, &self.id, &self.bundle, &self.container_dir, pid)
+    }
+}
+
 /// A container whose init exists: exec'd, or waiting on the exec FIFO.
 pub struct Created {
     pub pid: i32,
@@ -72,13 +79,13 @@ impl Created {
     /// hooks still to run), state.json and container.pid.
     pub fn record(
         &self,
-        sd: &crate::state::StateDir,
+        sd: &runoci_core::state::StateDir,
         status: Status,
         monitor_pid: i32,
         poststop: &[crate::spec::Hook],
         poststart: &[crate::spec::Hook],
     ) -> Result<()> {
-        use crate::state;
+        use runoci_core::state;
         sd.write_record(&state::RuntimeRecord {
             pid: self.pid,
             pid_start_time: state::pid_start_time(self.pid).unwrap_or(0),
@@ -118,7 +125,7 @@ impl Created {
 }
 
 fn kill_and_reap(pid: i32, pidfd: &OwnedFd) {
-    let _ = crate::pidfd::send_signal(pidfd, libc::SIGKILL);
+    let _ = runoci_core::pidfd::send_signal(pidfd, libc::SIGKILL);
     let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
 }
 
@@ -171,8 +178,8 @@ pub fn create(spec: &Spec, opts: &ContainerOptions) -> Result<Created> {
         ));
     }
     if let Some(h) = &spec.hooks {
-        let pre = HookState::new(spec, opts, 0);
-        crate::hooks::run_stage("precreate", &h.precreate, &pre.json("creating"))?;
+        let pre = opts.hook_state(spec, 0);
+        runoci_core::hooks::run_stage("precreate", &h.precreate, &pre.json("creating"))?;
     }
     if spec
         .mounts
@@ -197,7 +204,7 @@ pub fn create(spec: &Spec, opts: &ContainerOptions) -> Result<Created> {
         crate::log::elapsed(tc)
     );
     if let (Some(dir), Some(cg)) = (&opts.state_dir, &cgroup) {
-        let noted = crate::state::StateDir::open_dir(dir)
+        let noted = runoci_core::state::StateDir::open_dir(dir)
             .update_record(|r| r.cgroup = Some(cg.to_record()));
         if let Err(e) = noted {
             let _ = cg.destroy();
@@ -209,7 +216,7 @@ pub fn create(spec: &Spec, opts: &ContainerOptions) -> Result<Created> {
     match result {
         Ok((pid, pidfd, chan)) => {
             crate::debug!("container {}: init cloned, pid {pid}", opts.id);
-            let mut hook_state = HookState::new(spec, opts, pid);
+            let mut hook_state = opts.hook_state(spec, pid);
             hook_state.set_rootfs(rootfs_shown);
             let created = Created {
                 pid,
@@ -231,12 +238,14 @@ pub fn create(spec: &Spec, opts: &ContainerOptions) -> Result<Created> {
                     created.abandon();
                     let poststop = spec.hooks.as_ref().map(|h| h.poststop.as_slice());
                     match (&opts.state_dir, poststop) {
-                        (Some(dir), Some(hooks)) => crate::lifecycle::poststop_once(
-                            &crate::state::StateDir::open_dir(dir),
+                        (Some(dir), Some(hooks)) => runoci_core::lifecycle::poststop_once(
+                            &runoci_core::state::StateDir::open_dir(dir),
                             hooks,
                         ),
                         (None, Some(hooks)) => {
-                            if let Err(pe) = crate::hooks::run_stage("poststop", hooks, &stopped) {
+                            if let Err(pe) =
+                                runoci_core::hooks::run_stage("poststop", hooks, &stopped)
+                            {
                                 eprintln!("runoci: container {}: {pe}", opts.id);
                             }
                         }
@@ -269,7 +278,7 @@ fn setup_cgroup(spec: &Spec, opts: &ContainerOptions) -> Result<Option<cgroups::
         // Noted before the first mkdir: a creator killed half-way through
         // (destroy --force) leaves directories its record names.
         let planned = cgroups::Cgroup::planned(&layout, &rel)?.to_record();
-        crate::state::StateDir::open_dir(dir).update_record(|r| r.cgroup = Some(planned))?;
+        runoci_core::state::StateDir::open_dir(dir).update_record(|r| r.cgroup = Some(planned))?;
     }
     let cg = match cgroups::Cgroup::create(&layout, &rel, None) {
         Ok(cg) => cg,
@@ -401,7 +410,7 @@ fn spawn(
         let _ = nix::sched::setns(&own, CloneFlags::from_bits_retain(libc::CLONE_NEWTIME));
     }
     let pid = pid?;
-    let pidfd = match crate::pidfd::open(pid) {
+    let pidfd = match runoci_core::pidfd::open(pid) {
         Ok(fd) => fd,
         Err(e) => {
             let _ = nix::sys::signal::kill(
@@ -454,20 +463,23 @@ fn drive_child(spec: &Spec, opts: &ContainerOptions, c: &Created, chan: &Channel
                     // the container; with this state if none is recorded.
                     let doc = serde_json::to_vec(c.hook_state.state())
                         .map_err(|e| Error::new(e.to_string()))?;
-                    crate::state::StateDir::open_dir(dir)
-                        .write_atomic(crate::state::HOOKS_STARTED, &doc)?;
+                    runoci_core::state::StateDir::open_dir(dir)
+                        .write_atomic(runoci_core::state::HOOKS_STARTED, &doc)?;
                 }
                 let r = match stage {
-                    ParentHooks::CreateRuntime => crate::hooks::run_stage(
-                        "prestart",
-                        &hooks.prestart,
-                        &state,
-                    )
-                    .and_then(|_| {
-                        crate::hooks::run_stage("createRuntime", &hooks.create_runtime, &state)
-                    }),
+                    ParentHooks::CreateRuntime => {
+                        runoci_core::hooks::run_stage("prestart", &hooks.prestart, &state).and_then(
+                            |_| {
+                                runoci_core::hooks::run_stage(
+                                    "createRuntime",
+                                    &hooks.create_runtime,
+                                    &state,
+                                )
+                            },
+                        )
+                    }
                     ParentHooks::PreChroot => {
-                        crate::hooks::run_stage("prechroot", &hooks.prechroot, &state)
+                        runoci_core::hooks::run_stage("prechroot", &hooks.prechroot, &state)
                     }
                 };
                 match r {

@@ -18,7 +18,7 @@ pub struct ExecRequest {
     pub init_pid: i32,
     pub spec: Spec,
     pub process: Process,
-    pub cgroup: Option<crate::cgroups::Cgroup>,
+    pub cgroup: Option<runoci_core::cgroups::Cgroup>,
     pub console_socket: Option<PathBuf>,
     pub preserve_fds: u32,
 }
@@ -102,7 +102,7 @@ pub fn spawn(req: &ExecRequest) -> Result<Spawned> {
             unsafe { libc::close(parent_fd) };
             child_main(req, &joins.others, child)
         })?;
-    let pidfd = crate::pidfd::open(pid).ctx("pidfd_open of the exec process")?;
+    let pidfd = runoci_core::pidfd::open(pid).ctx("pidfd_open of the exec process")?;
     let result = (|| -> Result<()> {
         if let Some(cg) = &req.cgroup {
             cg.add_pid(pid)?;
@@ -111,7 +111,7 @@ pub fn spawn(req: &ExecRequest) -> Result<Spawned> {
         drive(req, &parent)
     })();
     if let Err(e) = result {
-        let _ = crate::pidfd::send_signal(&pidfd, libc::SIGKILL);
+        let _ = runoci_core::pidfd::send_signal(&pidfd, libc::SIGKILL);
         let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
         return Err(e);
     }

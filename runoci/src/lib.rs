@@ -1,26 +1,18 @@
-//! runoci: a daemonless OCI container runtime.
-pub mod cgroups;
+//! runoci: a daemonless OCI container runtime. This crate creates
+//! containers; what the monitor shares with it is `runoci_core`.
+// The error type and the config model are used in nearly every module.
+pub use runoci_core::{debug, error, spec};
 pub mod child;
 pub mod cli;
 pub mod commands;
 pub mod console;
 pub mod container;
-pub mod error;
 pub mod exec;
 pub mod fdpass;
-pub mod forward;
-pub mod hooks;
-pub mod ids;
-pub mod lifecycle;
 pub mod log;
-pub mod lsm;
-pub mod mountinfo;
 pub mod namespaces;
-pub mod pidfd;
 pub mod process;
 pub mod procfs;
 pub mod rootfs;
 pub mod seccomp;
-pub mod spec;
-pub mod state;
 pub mod sync;

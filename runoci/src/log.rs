@@ -4,77 +4,19 @@
 //! to syslog (`/dev/log`, RFC 3164), as run_oci does. `--debug` logs each
 //! step (namespaces, mounts, hooks with timings).
 //!
-//! The logger is global ([`init`] installs it): the container's child
-//! process inherits it across clone(), so set-up steps in the container
-//! log to the same place. [`debug!`](crate::debug) costs one relaxed atomic
-//! load when debug is off: its arguments are not formatted.
+//! The logger is global ([`init`] installs it in `runoci_core::log`, where
+//! `debug!` and the rest log through it): the container's child process
+//! inherits it across clone(), so set-up steps in the container log to the
+//! same place.
 
 use slog::{o, Drain, Logger};
 use std::io::Write;
 use std::os::unix::net::UnixDatagram;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, OnceLock};
-use std::time::Instant;
+use std::sync::Mutex;
 
-static LOGGER: OnceLock<Logger> = OnceLock::new();
-static DEBUG: AtomicBool = AtomicBool::new(false);
-static SYSLOG: AtomicBool = AtomicBool::new(false);
-
-/// Whether the global logger writes to syslog (then errors printed on
-/// stderr should be logged too: nobody may be reading stderr).
-pub fn is_syslog() -> bool {
-    SYSLOG.load(Ordering::Relaxed)
-}
-
-/// Whether `--debug` is on (the hot-path check of [`debug!`](crate::debug)).
-#[inline]
-pub fn debug_enabled() -> bool {
-    DEBUG.load(Ordering::Relaxed)
-}
-
-/// The global logger ([`init`]'s); one that discards before `init`.
-pub fn logger() -> &'static Logger {
-    LOGGER.get_or_init(|| Logger::root(slog::Discard, o!()))
-}
-
-/// Log a debug record (use [`debug!`](crate::debug), which checks first).
-pub fn emit_debug(args: std::fmt::Arguments) {
-    slog::debug!(logger(), "{}", args);
-}
-
-/// Log a warning.
-pub fn emit_warning(args: std::fmt::Arguments) {
-    slog::warn!(logger(), "{}", args);
-}
-
-/// Log an error.
-pub fn emit_error(args: std::fmt::Arguments) {
-    slog::error!(logger(), "{}", args);
-}
-
-/// `debug!("mount {} on {}", a, b)`: formatted and logged only with `--debug`.
-#[macro_export]
-macro_rules! debug {
-    ($($arg:tt)*) => {
-        if $crate::log::debug_enabled() {
-            $crate::log::emit_debug(format_args!($($arg)*));
-        }
-    };
-}
-
-/// A start time for a step, only when debug is on (no clock read otherwise).
-#[inline]
-pub fn timer() -> Option<Instant> {
-    debug_enabled().then(Instant::now)
-}
-
-/// `" in 1.234ms"` for a [`timer`], or nothing.
-pub fn elapsed(t: Option<Instant>) -> String {
-    match t {
-        Some(t) => format!(" in {:.3}ms", t.elapsed().as_secs_f64() * 1e3),
-        None => String::new(),
-    }
-}
+pub use runoci_core::log::{
+    debug_enabled, elapsed, emit_debug, emit_error, emit_warning, is_syslog, logger, timer,
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default)]
 pub enum LogFormat {
@@ -170,13 +112,13 @@ pub fn default_sink(log_dir: bool, stderr_is_tty: bool) -> Sink {
 /// file that cannot be opened, or a missing `/dev/log`, falls back to
 /// stderr.
 pub fn init(cfg: &LogConfig) -> Logger {
-    let l = build(cfg);
-    DEBUG.store(cfg.debug, Ordering::Relaxed);
-    let _ = LOGGER.set(l.clone());
+    let (l, syslog) = build(cfg);
+    runoci_core::log::install(l.clone(), cfg.debug, syslog);
     l
 }
 
-fn build(cfg: &LogConfig) -> Logger {
+/// The logger, and whether it writes to syslog.
+fn build(cfg: &LogConfig) -> (Logger, bool) {
     let level = if cfg.debug {
         slog::Level::Debug
     } else {
@@ -188,7 +130,7 @@ fn build(cfg: &LogConfig) -> Logger {
             .append(true)
             .open(path)
         {
-            return match cfg.format {
+            let logger = match cfg.format {
                 LogFormat::Json => {
                     let d = JsonDrain { out: Mutex::new(f) }.filter_level(level).fuse();
                     Logger::root(d, o!())
@@ -202,13 +144,13 @@ fn build(cfg: &LogConfig) -> Logger {
                     Logger::root(d, o!())
                 }
             };
+            return (logger, false);
         }
     }
     let tty = nix::unistd::isatty(2).unwrap_or(false);
     if default_sink(cfg.log_dir, tty) == Sink::Syslog {
         if let Some(d) = SyslogDrain::connect(SYSLOG_PATH) {
-            SYSLOG.store(true, Ordering::Relaxed);
-            return Logger::root(d.filter_level(level).fuse(), o!());
+            return (Logger::root(d.filter_level(level).fuse(), o!()), true);
         }
     }
     let dec = slog_term::PlainSyncDecorator::new(std::io::stderr());
@@ -216,7 +158,7 @@ fn build(cfg: &LogConfig) -> Logger {
         .build()
         .filter_level(level)
         .ignore_res();
-    Logger::root(d, o!())
+    (Logger::root(d, o!()), false)
 }
 
 /// The local syslog socket.

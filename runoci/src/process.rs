@@ -86,3 +86,16 @@ pub fn close_fds_on_exec(preserve: u32) -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn env_values_may_contain_equals() {
+        let env = ["A=b=c".to_string(), "EMPTY=".to_string()];
+        // Split at the first '=': the value keeps the others, or is empty.
+        assert_eq!(
+            super::env_pairs(&env),
+            [("A".into(), "b=c".into()), ("EMPTY".into(), String::new())]
+        );
+    }
+}

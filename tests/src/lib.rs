@@ -1611,6 +1611,7 @@ fn newest_source_mtime() -> SystemTime {
         "Cargo.toml",
         "Cargo.lock",
         "proto",
+        "runoci-core",
         "runoci",
         "runoci-monitor",
     ] {
@@ -1621,8 +1622,8 @@ fn newest_source_mtime() -> SystemTime {
 
 /// Path of the runoci binary under test: `$RUNOCI_BIN` if set, else
 /// `runoci` in the same target profile directory as this test executable.
-/// If that is missing or older than the sources of proto/, runoci/ and
-/// runoci-monitor/, runs `cargo build --bins` for that profile first (once
+/// If that is missing or older than the sources of proto/, runoci-core/,
+/// runoci/ and runoci-monitor/, runs `cargo build --bins` for that profile first (once
 /// per test process; cargo's lock serializes concurrent builds).
 pub fn runoci_bin() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();

@@ -1,5 +1,5 @@
 //! `runoci run` on bad input: every broken config of
-//! `runoci/tests/fixtures/bad` (its `expected.txt` gives the message), and
+//! `runoci-core/tests/fixtures/bad` (its `expected.txt` gives the message), and
 //! failures only the runtime can see (rootfs, program, hooks, mount
 //! sources, ids, a symlinked config). Each must exit non-zero with its
 //! message on one stderr line and leave no mount, process or cgroup.
@@ -13,7 +13,7 @@ use std::fs;
 use std::path::PathBuf;
 
 fn fixtures() -> PathBuf {
-    workspace_root().join("runoci/tests/fixtures/bad")
+    workspace_root().join("runoci-core/tests/fixtures/bad")
 }
 
 /// `expected.txt`: (file name, expected message) per line.

@@ -37,7 +37,7 @@ fn container_ids_that_could_leave_the_state_root_are_refused() {
             assert_fails_with(&out, "invalid container id");
         }
     }
-    // NUL cannot be passed in argv at all (runoci::ids has a unit test).
+    // NUL cannot be passed in argv at all (runoci_core::ids has a unit test).
     for escaped in ["escaped", "y", "a", "x"] {
         assert!(
             !parent.join(escaped).exists(),

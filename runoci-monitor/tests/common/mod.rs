@@ -305,7 +305,7 @@ pub fn children_of(ppid: i32) -> Vec<(i32, char, String)> {
         let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
             continue;
         };
-        let Some(st) = runoci::procfs::read_stat(pid) else {
+        let Some(st) = runoci_core::procfs::read_stat(pid) else {
             continue;
         };
         let (state, parent, comm) = (st.state, st.ppid, st.comm);

@@ -75,7 +75,7 @@ fn dispatch(cli: &Cli) -> Result<i32> {
             commands::run::run(cli, args)
         }
         Command::Create(args) => commands::create::create(cli, args),
-        Command::Start(args) if runoci::state::StateDir::exists(&cli.root, &args.id) => {
+        Command::Start(args) if runoci_core::state::StateDir::exists(&cli.root, &args.id) => {
             commands::create::start_created(&cli.root, &args.id)
         }
         Command::Start(args) => {
@@ -122,7 +122,7 @@ fn dispatch(cli: &Cli) -> Result<i32> {
 
 /// run_oci's log file: `<dir>/<id>.<time>`; the directory is made 0755.
 fn log_file_for(dir: &Path, id: &str) -> Result<PathBuf> {
-    runoci::ids::validate(id)?;
+    runoci_core::ids::validate(id)?;
     let dir = if dir.is_absolute() {
         dir.to_path_buf()
     } else {
@@ -154,10 +154,10 @@ fn redirect_output(file: &Path) -> Result<()> {
 /// The reference's RestoreLogRedirection: later commands on a container
 /// started with --log_dir log to the same file.
 fn restore_log_redirection(root: &Path, id: &str) {
-    if runoci::ids::validate(id).is_err() {
+    if runoci_core::ids::validate(id).is_err() {
         return;
     }
-    let link = root.join(id).join(runoci::state::LOG_LINK);
+    let link = root.join(id).join(runoci_core::state::LOG_LINK);
     if link.exists() {
         let _ = redirect_output(&link);
     }

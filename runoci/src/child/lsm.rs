@@ -1,10 +1,10 @@
 //! `process.selinuxLabel`, `process.apparmorProfile` and the check of
 //! `linux.mountLabel`: labels the program gets at execve. Whether an LSM
-//! is enabled is `crate::lsm`'s one probe (`check` reports the same).
+//! is enabled is `runoci_core::lsm`'s one probe (`check` reports the same).
 
 use crate::error::{Context, Error, Result};
-use crate::lsm::{apparmor_enabled, selinux_enabled};
 use crate::spec::Process;
+use runoci_core::lsm::{apparmor_enabled, selinux_enabled};
 use std::path::Path;
 
 /// `linux.mountLabel` needs SELinux: say so before mounting anything.

@@ -5,7 +5,7 @@ use super::{
     alt_syscall, cwd, identity, lsm, oom_score_adj, pid1, rlimits, signals, sysctl, umask,
     user_caps,
 };
-use crate::container::{ContainerOptions, HookState};
+use crate::container::ContainerOptions;
 use crate::error::{Context, Error, Result};
 use crate::namespaces::Plan;
 use crate::process;
@@ -13,6 +13,7 @@ use crate::rootfs::{self, RootfsPlan};
 use crate::spec::{Process, Spec};
 use crate::sync::{Channel, Message, ParentHooks};
 use nix::sched::CloneFlags;
+use runoci_core::hooks::HookState;
 use std::convert::Infallible;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::PathBuf;
@@ -175,7 +176,7 @@ fn apply(step: Step, c: &mut Ctx) -> Result<Option<Infallible>> {
             };
             set_non_dumpable();
             if let Mode::Init(a) = c.mode {
-                c.hook_state = Some(HookState::new(spec, a.opts, host_pid));
+                c.hook_state = Some(a.opts.hook_state(spec, host_pid));
             }
         }
         BecomeNamespaceRoot => {
@@ -242,7 +243,7 @@ fn apply(step: Step, c: &mut Ctx) -> Result<Option<Infallible>> {
         CreateContainerHooks => {
             if let Some(h) = &spec.hooks {
                 let state = c.hook_state()?.json("creating");
-                crate::hooks::run_stage("createContainer", &h.create_container, &state)?;
+                runoci_core::hooks::run_stage("createContainer", &h.create_container, &state)?;
             }
         }
         PrechrootHooks => parent_hooks(c, ParentHooks::PreChroot)?,
@@ -326,7 +327,7 @@ fn apply(step: Step, c: &mut Ctx) -> Result<Option<Infallible>> {
         StartContainerHooks => {
             if let Some(h) = &spec.hooks {
                 let state = c.hook_state()?.json("created");
-                crate::hooks::run_stage("startContainer", &h.start_container, &state)?;
+                runoci_core::hooks::run_stage("startContainer", &h.start_container, &state)?;
             }
         }
         ReleaseStart => {

@@ -42,13 +42,25 @@ fn cap_set(names: &[String], field: &str) -> Result<CapsHashSet> {
         .iter()
         .enumerate()
         .map(|(i, n)| {
-            spec::capability(n).ok_or_else(|| {
+            spec::capability(n).and_then(to_caps).ok_or_else(|| {
                 Error::new(format!(
                     "process.capabilities.{field}[{i}]: unknown capability {n:?}"
                 ))
             })
         })
         .collect()
+}
+
+/// The `caps` crate's error as ours (the error type lives in runoci-core,
+/// which does not link `caps`).
+fn caps_error(e: caps::errors::CapsError) -> Error {
+    Error::new(e.to_string())
+}
+
+/// The `caps` crate's value for a kernel capability number (the spec
+/// model's table holds the numbers; only this crate links `caps`).
+pub fn to_caps(number: u8) -> Option<caps::Capability> {
+    caps::all().into_iter().find(|cap| cap.index() == number)
 }
 
 /// Switch to the configured user, keeping exactly the configured
@@ -74,6 +86,7 @@ fn set_user_and_caps(process: &Process) -> Result<()> {
                 && caps::has_cap(None, CapSet::Bounding, cap).unwrap_or(false)
             {
                 caps::drop(None, CapSet::Bounding, cap)
+                    .map_err(caps_error)
                     .with_ctx(|| format!("drop {cap} from the bounding set"))?;
             }
         }
@@ -107,21 +120,29 @@ fn set_user_and_caps(process: &Process) -> Result<()> {
     if let Some((_, effective, permitted, inheritable, ambient)) = wanted {
         // Inheritable while permitted is still full; effective before
         // permitted shrinks (the kernel wants effective ⊆ permitted).
-        caps::set(None, CapSet::Inheritable, &inheritable).ctx("set inheritable capabilities")?;
-        caps::set(None, CapSet::Effective, &effective).ctx("set effective capabilities")?;
-        caps::set(None, CapSet::Permitted, &permitted).ctx(
+        caps::set(None, CapSet::Inheritable, &inheritable)
+            .map_err(caps_error)
+            .ctx("set inheritable capabilities")?;
+        caps::set(None, CapSet::Effective, &effective)
+            .map_err(caps_error)
+            .ctx("set effective capabilities")?;
+        caps::set(None, CapSet::Permitted, &permitted).map_err(caps_error).ctx(
             "set permitted capabilities (process.capabilities.effective must be within permitted)",
         )?;
-        caps::clear(None, CapSet::Ambient).ctx("clear ambient capabilities")?;
+        caps::clear(None, CapSet::Ambient)
+            .map_err(caps_error)
+            .ctx("clear ambient capabilities")?;
         // The kernel only lets a capability be ambient when it is both
         // permitted and inheritable; like runc, others are skipped.
         for cap in ambient
             .into_iter()
             .filter(|c| permitted.contains(c) && inheritable.contains(c))
         {
-            caps::raise(None, CapSet::Ambient, cap).with_ctx(|| {
-                format!("raise ambient {cap} (it must be in permitted and inheritable)")
-            })?;
+            caps::raise(None, CapSet::Ambient, cap)
+                .map_err(caps_error)
+                .with_ctx(|| {
+                    format!("raise ambient {cap} (it must be in permitted and inheritable)")
+                })?;
         }
     }
     // SAFETY: prctl with integer arguments.
@@ -156,5 +177,16 @@ mod tests {
             cap_set(&["CAP_CHOWN".into()], "effective").unwrap().len(),
             1
         );
+    }
+
+    #[test]
+    fn capability_table_matches_the_caps_crate() {
+        let names: Vec<&str> = spec::names::capability_names().collect();
+        assert_eq!(names.len(), caps::all().len());
+        for cap in caps::all() {
+            let name = cap.to_string();
+            assert_eq!(spec::capability(&name), Some(cap.index()), "{name}");
+            assert_eq!(to_caps(cap.index()), Some(cap), "{name}");
+        }
     }
 }

@@ -2,8 +2,8 @@
 //! means for config.json fields, one line each. Probes only; changes
 //! nothing; always exits 0 (a missing feature is an answer, not an error).
 
-use crate::cgroups::Layout;
 use crate::error::{Error, Result};
+use runoci_core::cgroups::Layout;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -173,16 +173,16 @@ fn seccomp_info() -> SeccompInfo {
 }
 
 fn has_pidfd_open() -> bool {
-    crate::pidfd::open(std::process::id() as i32).is_ok()
+    runoci_core::pidfd::open(std::process::id() as i32).is_ok()
 }
 
 /// The active LSMs, and whether AppArmor and SELinux are enabled as the
 /// child decides it (one probe: `lsm`), so `check` reports what `create` does.
 fn lsms() -> (Vec<String>, bool, bool) {
     (
-        crate::lsm::active(),
-        crate::lsm::apparmor_enabled(),
-        crate::lsm::selinux_enabled(),
+        runoci_core::lsm::active(),
+        runoci_core::lsm::apparmor_enabled(),
+        runoci_core::lsm::selinux_enabled(),
     )
 }
 

@@ -7,7 +7,7 @@ use crate::cli::{Cli, RunArgs};
 use crate::container::{self, ContainerOptions};
 use crate::error::{Context, Error, Result};
 use crate::spec::Spec;
-use crate::state::{self, StateDir};
+use runoci_core::state::{self, StateDir};
 use runoci_proto::Status;
 use std::io::Read;
 use std::path::Path;
@@ -83,7 +83,7 @@ fn create_in(
     };
     if let Err(e) = record() {
         created.abandon();
-        crate::lifecycle::poststop_once(sd, &spec.hooks.clone().unwrap_or_default().poststop);
+        runoci_core::lifecycle::poststop_once(sd, &spec.hooks.clone().unwrap_or_default().poststop);
         return Err(e);
     }
     Ok(())
@@ -137,10 +137,10 @@ pub fn start_created(root: &Path, id: &str) -> Result<i32> {
     let mut st = sd.read_state()?;
     st.status = Status::Running;
     sd.write_state(&st)?;
-    crate::hooks::run_stage(
+    runoci_core::hooks::run_stage(
         "poststart",
         &record.poststart,
-        &container::hook_state_json(&st),
+        &runoci_core::hooks::hook_state_json(&st),
     )
     .map_err(|e| e.context(format!("container {id}")))?;
     Ok(0)
@@ -158,7 +158,7 @@ fn wait_exec_fifo(fifo: &Path, pid: i32, start_time: u64) -> std::io::Result<boo
     // The pidfd first: until our open below the init cannot get past its
     // own, so an init missing now never ran its program. Opened after, a
     // quick program could have run, exited and been reaped already.
-    let Some(pidfd) = crate::pidfd::open_verified(pid, start_time) else {
+    let Some(pidfd) = runoci_core::pidfd::open_verified(pid, start_time) else {
         return Ok(false);
     };
     let mut f = std::fs::OpenOptions::new()

@@ -17,7 +17,7 @@
 //! started.
 
 use crate::error::{Error, Result};
-use crate::state::{self, ProcessRef, RuntimeRecord, StateDir, TryLock};
+use runoci_core::state::{self, ProcessRef, RuntimeRecord, StateDir, TryLock};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -34,11 +34,13 @@ pub fn destroy(root: &Path, id: &str, force: bool) -> Result<()> {
     // runc: `delete --force` of a container that is already gone succeeds.
     // containerd's shim cleans up with it after every task; the error only
     // filled its log with warnings.
-    if force && crate::ids::validate(id).is_ok() && !StateDir::exists(root, id) {
+    if force && runoci_core::ids::validate(id).is_ok() && !StateDir::exists(root, id) {
         return Ok(());
     }
     let sd = match StateDir::open(root, id) {
-        Err(_) if force && crate::ids::validate(id).is_ok() && !StateDir::exists(root, id) => {
+        Err(_)
+            if force && runoci_core::ids::validate(id).is_ok() && !StateDir::exists(root, id) =>
+        {
             return Ok(())
         }
         r => r?,
@@ -62,7 +64,7 @@ pub fn destroy(root: &Path, id: &str, force: bool) -> Result<()> {
         )));
     }
     if force || alive {
-        crate::lifecycle::kill_container(id, &record, KILL_LIMIT)?;
+        runoci_core::lifecycle::kill_container(id, &record, KILL_LIMIT)?;
     }
     // A live monitor (or foreground `run`) cleans up after its init by
     // itself, under the lock: let it, then finish what is left.
@@ -86,7 +88,7 @@ pub fn destroy(root: &Path, id: &str, force: bool) -> Result<()> {
         // Before poststop: those run once the container is known gone.
         check_recovered(&sd, &e)?;
     }
-    crate::lifecycle::finish(&sd, &record)?;
+    runoci_core::lifecycle::finish(&sd, &record)?;
     sd.remove()
 }
 
@@ -141,15 +143,15 @@ fn acquire(sd: &StateDir, force: bool) -> Result<Option<state::Lock>> {
 /// the hooks of a creator that is not a group leader die with it through
 /// their parent-death signal) — and whatever is in the cgroup already.
 fn end_creation(r: &RuntimeRecord, c: ProcessRef) {
-    if let Some(fd) = crate::pidfd::open_verified(c.pid, c.start_time) {
+    if let Some(fd) = runoci_core::pidfd::open_verified(c.pid, c.start_time) {
         let pid = nix::unistd::Pid::from_raw(c.pid);
         if nix::unistd::getpgid(Some(pid)) == Ok(pid) {
             let _ = nix::sys::signal::killpg(pid, nix::sys::signal::Signal::SIGKILL);
         }
-        let _ = crate::pidfd::send_signal(&fd, libc::SIGKILL);
+        let _ = runoci_core::pidfd::send_signal(&fd, libc::SIGKILL);
     }
     if let Some(cg) = &r.cgroup {
-        let _ = crate::cgroups::Cgroup::from_record(cg).kill_all(libc::SIGKILL);
+        let _ = runoci_core::cgroups::Cgroup::from_record(cg).kill_all(libc::SIGKILL);
     }
 }
 
@@ -223,12 +225,12 @@ fn kill_through_monitor(sd: &StateDir) {
 fn conventional_cgroup(
     id: &str,
     cgroups_path: Option<&str>,
-) -> Result<Option<crate::cgroups::CgroupRecord>> {
-    let layout = crate::cgroups::Layout::detect()
+) -> Result<Option<runoci_core::cgroups::CgroupRecord>> {
+    let layout = runoci_core::cgroups::Layout::detect()
         .map_err(|e| Error::new(format!("detect the cgroup layout: {e}")))?;
     let systemd = cgroups_path.is_some_and(|p| p.contains(':'));
-    let rel = crate::cgroups::resolve_path(id, cgroups_path, None, systemd)?;
-    Ok(crate::cgroups::Cgroup::existing(&layout, &rel)?.map(|c| c.to_record()))
+    let rel = runoci_core::cgroups::resolve_path(id, cgroups_path, None, systemd)?;
+    Ok(runoci_core::cgroups::Cgroup::existing(&layout, &rel)?.map(|c| c.to_record()))
 }
 
 /// After a cleanup from a recovered record: the pids the other files name

@@ -3,9 +3,9 @@
 use crate::cli::{Cli, ExecArgs};
 use crate::error::{Error, Result};
 use crate::exec::{self, ExecRequest};
-use crate::forward::Forwarder;
 use crate::spec::Process;
-use crate::state::{self, StateDir};
+use runoci_core::forward::Forwarder;
+use runoci_core::state::{self, StateDir};
 
 pub fn exec(cli: &Cli, a: &ExecArgs) -> Result<i32> {
     let sd = StateDir::open(&cli.root, &a.id)?;
@@ -27,7 +27,7 @@ pub fn exec(cli: &Cli, a: &ExecArgs) -> Result<i32> {
         cgroup: record
             .cgroup
             .as_ref()
-            .map(crate::cgroups::Cgroup::from_record),
+            .map(runoci_core::cgroups::Cgroup::from_record),
         spec,
         console_socket: a.console_socket.clone(),
         preserve_fds: a.preserve_fds,

@@ -4,7 +4,7 @@
 //! proving the pid is still the container's (its start time).
 
 use crate::error::{Error, Result};
-use crate::state::StateDir;
+use runoci_core::state::StateDir;
 use runoci_proto::Signal;
 use std::path::Path;
 
@@ -33,14 +33,14 @@ pub fn kill(root: &Path, id: &str, signal: Signal, all: bool) -> Result<()> {
     }
     let signal = signal.number();
     if all {
-        return crate::lifecycle::kill_all(&record, signal)
+        return runoci_core::lifecycle::kill_all(&record, signal)
             .map_err(|e| e.context(format!("container {id}")));
     }
-    let Some(pidfd) = crate::pidfd::open_verified(record.pid, record.pid_start_time) else {
+    let Some(pidfd) = runoci_core::pidfd::open_verified(record.pid, record.pid_start_time) else {
         return Err(Error::new(format!("container {id} is not running")));
     };
-    crate::pidfd::send_signal(&pidfd, signal)
+    runoci_core::pidfd::send_signal(&pidfd, signal)
         .map_err(|e| Error::new(format!("container {id}: send signal {signal}: {e}")))?;
-    crate::lifecycle::thaw_after_kill(&record, signal);
+    runoci_core::lifecycle::thaw_after_kill(&record, signal);
     Ok(())
 }

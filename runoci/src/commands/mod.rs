@@ -34,7 +34,7 @@ fn absolute(p: &Path) -> Result<PathBuf> {
 pub fn load_spec(opts: &ContainerOptions) -> Result<crate::spec::Spec> {
     crate::spec::load(&opts.bundle).map_err(|e| {
         let mut msg = format!("container {}: {e}", opts.id);
-        let config = opts.bundle.join(crate::state::CONFIG_JSON);
+        let config = opts.bundle.join(runoci_core::state::CONFIG_JSON);
         if std::fs::symlink_metadata(&config).is_err() {
             msg.push_str(&format!(
                 " (is {} an OCI bundle? `runoci spec --bundle {}` writes a starter config.json)",
@@ -55,16 +55,17 @@ pub fn claim_state_dir(
     root: &Path,
     spec: &crate::spec::Spec,
     opts: &mut ContainerOptions,
-) -> Result<(crate::state::StateDir, crate::state::Lock)> {
+) -> Result<(runoci_core::state::StateDir, runoci_core::state::Lock)> {
     let hooks = spec.hooks.clone().unwrap_or_default();
-    let first = crate::state::RuntimeRecord {
+    let first = runoci_core::state::RuntimeRecord {
         owner_uid: nix::unistd::getuid().as_raw(),
         poststop: hooks.poststop,
         poststart: hooks.poststart,
-        creator: Some(crate::state::ProcessRef::current()),
+        creator: Some(runoci_core::state::ProcessRef::current()),
         ..Default::default()
     };
-    let (sd, lock) = crate::state::StateDir::create_locked(root, &opts.id, &opts.bundle, &first)?;
+    let (sd, lock) =
+        runoci_core::state::StateDir::create_locked(root, &opts.id, &opts.bundle, &first)?;
     opts.container_dir = sd.dir.clone();
     opts.state_dir = Some(sd.dir.clone());
     opts.lock_fd = Some(lock.raw_fd());
@@ -72,7 +73,7 @@ pub fn claim_state_dir(
 }
 
 pub fn container_options(args: &RunArgs) -> Result<ContainerOptions> {
-    crate::ids::validate(&args.id)?;
+    runoci_core::ids::validate(&args.id)?;
     let mut bundle = args.bundle.clone().or_else(|| args.container_path.clone());
     let mut binds = Vec::new();
     for b in &args.bind_mount {

@@ -2,7 +2,7 @@
 //! socket means no monitor: callers fall back to the files.
 
 use crate::error::{Error, Result};
-use crate::state::{StateDir, SOCKET};
+use runoci_core::state::{StateDir, SOCKET};
 use runoci_proto::{Client, ProtoError, State};
 use std::time::Duration;
 

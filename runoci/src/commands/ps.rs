@@ -9,7 +9,7 @@
 
 use crate::cli::PsArgs;
 use crate::error::{Context, Error, Result};
-use crate::state::{self, StateDir};
+use runoci_core::state::{self, StateDir};
 use std::path::Path;
 
 /// Host pids of the container's processes, sorted.
@@ -23,7 +23,7 @@ pub fn pids(root: &Path, id: &str) -> Result<Vec<i32>> {
         .read_record()
         .map_err(|e| e.context(format!("container {id}")))?;
     if let Some(cg) = &record.cgroup {
-        let pids = crate::cgroups::Cgroup::from_record(cg)
+        let pids = runoci_core::cgroups::Cgroup::from_record(cg)
             .pids()
             .with_ctx(|| format!("container {id}: read its cgroup's processes"))?;
         if !pids.is_empty() {

@@ -1,11 +1,11 @@
 //! Commands on a running container's cgroups: `pause`, `resume`, `update`,
 //! `events --stats`.
 
-use crate::cgroups::Cgroup;
 use crate::cli::UpdateArgs;
 use crate::error::{Context, Error, Result};
 use crate::spec::{Cpu, Memory, Pids, Resources};
-use crate::state::StateDir;
+use runoci_core::cgroups::Cgroup;
+use runoci_core::state::StateDir;
 use runoci_proto::Status;
 use std::path::Path;
 

@@ -5,10 +5,10 @@
 use crate::cli::{Cli, RunArgs};
 use crate::container;
 use crate::error::Result;
-use crate::forward::Forwarder;
-use crate::hooks;
-use crate::lifecycle;
-use crate::state::{self, StateDir};
+use runoci_core::forward::Forwarder;
+use runoci_core::hooks;
+use runoci_core::lifecycle;
+use runoci_core::state::{self, StateDir};
 use runoci_proto::Status;
 
 pub fn run(cli: &Cli, args: &RunArgs) -> Result<i32> {

@@ -208,7 +208,7 @@ pub fn spec(bundle: &Path, rootless: bool) -> Result<i32> {
             nix::unistd::getegid().as_raw(),
         )
     });
-    let path = bundle.join(crate::state::CONFIG_JSON);
+    let path = bundle.join(runoci_core::state::CONFIG_JSON);
     let text = template_text(ids);
     // create_new: O_EXCL, so an existing config.json (or a symlink there)
     // is refused, not replaced, even when two `spec`s race.

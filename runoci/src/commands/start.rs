@@ -12,7 +12,7 @@ use crate::cli::{Cli, RunArgs};
 use crate::container::{self, Created};
 use crate::error::{Context, Error, Result};
 use crate::spec::Spec;
-use crate::state::{self, StateDir};
+use runoci_core::state::{self, StateDir};
 use runoci_proto::Status;
 use std::io::{Read, Write};
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -54,8 +54,8 @@ pub fn start_new(cli: &Cli, args: &RunArgs, log_file: Option<&Path>) -> Result<i
 /// rest: poststop once, mounts, cgroups.
 fn abandon_recorded(sd: &StateDir) -> Result<()> {
     let record = sd.read_record()?;
-    crate::lifecycle::kill_container(&sd.id, &record, std::time::Duration::from_secs(5))?;
-    crate::lifecycle::finish(sd, &record)
+    runoci_core::lifecycle::kill_container(&sd.id, &record, std::time::Duration::from_secs(5))?;
+    runoci_core::lifecycle::finish(sd, &record)
 }
 
 /// The monitor binary: `--monitor-path`/RUNOCI_MONITOR, else next to us.
@@ -194,7 +194,7 @@ fn become_monitor(
         Err(e) => {
             let hooks = spec.hooks.clone().unwrap_or_default();
             created.abandon();
-            crate::lifecycle::poststop_once(sd, &hooks.poststop);
+            runoci_core::lifecycle::poststop_once(sd, &hooks.poststop);
             Err(e)
         }
     }
@@ -228,7 +228,7 @@ fn record_running(
     created: &Created,
 ) -> Result<std::os::unix::net::UnixListener> {
     let hooks = spec.hooks.clone().unwrap_or_default();
-    crate::hooks::run_stage(
+    runoci_core::hooks::run_stage(
         "poststart",
         &hooks.poststart,
         &created.hook_state.json("running"),
@@ -324,7 +324,7 @@ impl StopSignals {
     fn block() -> Option<StopSignals> {
         use nix::sys::signal::{SigSet, SigmaskHow};
         let mut mask = SigSet::empty();
-        for s in crate::forward::STOP_SIGNALS {
+        for s in runoci_core::forward::STOP_SIGNALS {
             mask.add(s);
         }
         let mut old = SigSet::empty();
@@ -363,8 +363,8 @@ fn interrupted_while_waiting(
     stop: Option<&StopSignals>,
 ) -> Option<nix::sys::signal::Signal> {
     let stop = stop?;
-    match crate::forward::wait_fd_or_signal(report.as_raw_fd(), Some(&stop.fd), None) {
-        crate::forward::Woke::Signal(sig) => Some(sig),
+    match runoci_core::forward::wait_fd_or_signal(report.as_raw_fd(), Some(&stop.fd), None) {
+        runoci_core::forward::Woke::Signal(sig) => Some(sig),
         _ => None,
     }
 }

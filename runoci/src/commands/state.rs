@@ -1,7 +1,7 @@
 //! `runoci state` and `runoci list`.
 
 use crate::error::{Error, Result};
-use crate::state::{self, StateDir};
+use runoci_core::state::{self, StateDir};
 use runoci_proto::{State, Status};
 use std::path::Path;
 
@@ -62,7 +62,7 @@ pub fn list(root: &Path, format_json: bool, quiet: bool) -> Result<i32> {
             .collect();
         ids.sort();
         for id in ids {
-            if crate::ids::validate(&id).is_err() {
+            if runoci_core::ids::validate(&id).is_err() {
                 continue;
             }
             if let Ok(sd) = StateDir::open(root, &id) {

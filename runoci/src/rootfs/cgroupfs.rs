@@ -9,10 +9,10 @@
 //! stays hidden.
 
 use super::resolve::{self, fd_path, Kind};
-use crate::cgroups::{self, CGROUP_ROOT};
 use crate::error::{Context, Result};
-use crate::mountinfo::{self, Mount};
 use nix::mount::{mount, MsFlags};
+use runoci_core::cgroups::{self, CGROUP_ROOT};
+use runoci_core::mountinfo::{self, Mount};
 use std::os::fd::RawFd;
 use std::path::Path;
 

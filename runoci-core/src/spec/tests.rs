@@ -265,11 +265,6 @@ fn env_values_may_contain_equals() {
     let spec = parse(MINIMAL, "minimal").expect("A=b=c and EMPTY= are fine");
     let env = &spec.process.as_ref().expect("process").env;
     assert_eq!(env, &["A=b=c", "EMPTY="], "kept verbatim for execve");
-    // Split at the first '=': the value keeps the others, or is empty.
-    assert_eq!(
-        crate::process::env_pairs(env),
-        [("A".into(), "b=c".into()), ("EMPTY".into(), String::new())]
-    );
 }
 
 #[test]
@@ -572,15 +567,9 @@ fn mount_options_runc_table() {
 
 #[test]
 fn capability_names_are_the_spec_spelling() {
-    assert_eq!(capability("CAP_KILL"), Some(caps::Capability::CAP_KILL));
-    assert_eq!(
-        capability("CAP_SYS_ADMIN"),
-        Some(caps::Capability::CAP_SYS_ADMIN)
-    );
-    assert_eq!(
-        capability("CAP_CHECKPOINT_RESTORE"),
-        Some(caps::Capability::CAP_CHECKPOINT_RESTORE)
-    );
+    assert_eq!(capability("CAP_KILL"), Some(5));
+    assert_eq!(capability("CAP_SYS_ADMIN"), Some(21));
+    assert_eq!(capability("CAP_CHECKPOINT_RESTORE"), Some(40));
     for bad in ["KILL", "cap_kill", "CAP_FOO", ""] {
         assert_eq!(capability(bad), None, "{bad:?}");
     }

@@ -146,23 +146,27 @@ pub struct HookState {
 }
 
 impl HookState {
+    /// The state of container `id` from `bundle`, whose record (the
+    /// container_root annotation) is `container_dir`.
     pub fn new(
         spec: &crate::spec::Spec,
-        opts: &crate::container::ContainerOptions,
+        id: &str,
+        bundle: &std::path::Path,
+        container_dir: &std::path::Path,
         pid: i32,
     ) -> HookState {
         let mut annotations = spec.annotations.clone();
         annotations.insert(
             CONTAINER_ROOT_ANNOTATION.to_string(),
-            opts.container_dir.display().to_string(),
+            container_dir.display().to_string(),
         );
         HookState {
             state: State {
                 oci_version: spec.oci_version.clone(),
-                id: opts.id.clone(),
+                id: id.to_string(),
                 status: Status::Creating,
                 pid,
-                bundle: opts.bundle.display().to_string(),
+                bundle: bundle.display().to_string(),
                 rootfs: String::new(),
                 created: String::new(),
                 owner: String::new(),

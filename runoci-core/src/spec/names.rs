@@ -6,12 +6,64 @@
 
 use nix::mount::MsFlags;
 use nix::sched::CloneFlags;
-use std::str::FromStr;
 
-/// A capability by its spec name, exactly as the spec spells it
-/// (`CAP_KILL`); `None` for anything else.
-pub fn capability(name: &str) -> Option<caps::Capability> {
-    caps::Capability::from_str(name).ok()
+/// The capabilities by their spec names, with the kernel's numbers
+/// (`<linux/capability.h>`): a plain table, so that what reads the config
+/// needs no capability library (the creation code converts the number where
+/// it applies capabilities).
+const CAPABILITIES: [(&str, u8); 41] = [
+    ("CAP_CHOWN", 0),
+    ("CAP_DAC_OVERRIDE", 1),
+    ("CAP_DAC_READ_SEARCH", 2),
+    ("CAP_FOWNER", 3),
+    ("CAP_FSETID", 4),
+    ("CAP_KILL", 5),
+    ("CAP_SETGID", 6),
+    ("CAP_SETUID", 7),
+    ("CAP_SETPCAP", 8),
+    ("CAP_LINUX_IMMUTABLE", 9),
+    ("CAP_NET_BIND_SERVICE", 10),
+    ("CAP_NET_BROADCAST", 11),
+    ("CAP_NET_ADMIN", 12),
+    ("CAP_NET_RAW", 13),
+    ("CAP_IPC_LOCK", 14),
+    ("CAP_IPC_OWNER", 15),
+    ("CAP_SYS_MODULE", 16),
+    ("CAP_SYS_RAWIO", 17),
+    ("CAP_SYS_CHROOT", 18),
+    ("CAP_SYS_PTRACE", 19),
+    ("CAP_SYS_PACCT", 20),
+    ("CAP_SYS_ADMIN", 21),
+    ("CAP_SYS_BOOT", 22),
+    ("CAP_SYS_NICE", 23),
+    ("CAP_SYS_RESOURCE", 24),
+    ("CAP_SYS_TIME", 25),
+    ("CAP_SYS_TTY_CONFIG", 26),
+    ("CAP_MKNOD", 27),
+    ("CAP_LEASE", 28),
+    ("CAP_AUDIT_WRITE", 29),
+    ("CAP_AUDIT_CONTROL", 30),
+    ("CAP_SETFCAP", 31),
+    ("CAP_MAC_OVERRIDE", 32),
+    ("CAP_MAC_ADMIN", 33),
+    ("CAP_SYSLOG", 34),
+    ("CAP_WAKE_ALARM", 35),
+    ("CAP_BLOCK_SUSPEND", 36),
+    ("CAP_AUDIT_READ", 37),
+    ("CAP_PERFMON", 38),
+    ("CAP_BPF", 39),
+    ("CAP_CHECKPOINT_RESTORE", 40),
+];
+
+/// A capability's kernel number by its spec name, exactly as the spec
+/// spells it (`CAP_KILL` → 5); `None` for anything else.
+pub fn capability(name: &str) -> Option<u8> {
+    lookup(&CAPABILITIES, name)
+}
+
+/// Every capability name the table knows, in kernel order.
+pub fn capability_names() -> impl Iterator<Item = &'static str> {
+    CAPABILITIES.iter().map(|(name, _)| *name)
 }
 
 /// The 16 Linux resource limits, by their spec names.

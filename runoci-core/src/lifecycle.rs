@@ -111,7 +111,7 @@ pub fn poststop_once(sd: &StateDir, hooks: &[crate::spec::Hook]) {
         .or_else(|_| sd.read_json::<runoci_proto::State>(HOOKS_STARTED))
         .and_then(|mut st| {
             st.status = Status::Stopped;
-            let json = crate::container::hook_state_json(&st);
+            let json = crate::hooks::hook_state_json(&st);
             crate::hooks::run_stage("poststop", hooks, &json)
         });
     if let Err(e) = ran {

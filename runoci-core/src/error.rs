@@ -74,12 +74,6 @@ macro_rules! bail {
     ($($arg:tt)*) => { return Err($crate::error::Error::new(format!($($arg)*))) };
 }
 
-impl From<caps::errors::CapsError> for Error {
-    fn from(e: caps::errors::CapsError) -> Self {
-        Error::new(e.to_string())
-    }
-}
-
 impl From<crate::cgroups::CgroupError> for Error {
     fn from(e: crate::cgroups::CgroupError) -> Self {
         Error::new(e.to_string())
