@@ -32,23 +32,49 @@ fn open_verified_devnull(root: RawFd) -> Result<OwnedFd> {
     Ok(fd)
 }
 
+/// How a masked path is hidden, from its file type (known only when the
+/// path is opened, inside the container's root).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mask {
+    /// A directory: an empty read-only tmpfs (`MASK_TMPFS_FLAGS`,
+    /// `MASK_TMPFS_DATA`).
+    Tmpfs,
+    /// Anything else: the verified null device bound onto it.
+    DevNull,
+}
+
+pub const MASK_TMPFS_FLAGS: MsFlags = MsFlags::MS_RDONLY
+    .union(MsFlags::MS_NOSUID)
+    .union(MsFlags::MS_NODEV)
+    .union(MsFlags::MS_NOEXEC);
+pub const MASK_TMPFS_DATA: &str = "size=0,mode=0555";
+
+pub fn mask_for(st_mode: u32) -> Mask {
+    if st_mode & libc::S_IFMT == libc::S_IFDIR {
+        Mask::Tmpfs
+    } else {
+        Mask::DevNull
+    }
+}
+
 fn mask(root: RawFd, path: &str, devnull: &OwnedFd) -> Result<()> {
     let fd = match resolve::open_in_root(root, Path::new(path), libc::O_PATH) {
         Ok(fd) => fd,
         Err(_) => return Ok(()), // nothing there to hide
     };
     let st = resolve::fstat(fd.as_raw_fd()).ctx("stat")?;
-    if st.st_mode & libc::S_IFMT == libc::S_IFDIR {
-        mount(
+    match mask_for(st.st_mode) {
+        Mask::Tmpfs => mount(
             Some("tmpfs"),
             &fd_path(&fd),
             Some("tmpfs"),
-            MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
-            Some("size=0,mode=0555"),
+            MASK_TMPFS_FLAGS,
+            Some(MASK_TMPFS_DATA),
         )
-        .with_ctx(|| format!("mask {path}"))?;
-    } else {
-        super::mounts::bind_onto(devnull, &fd).with_ctx(|| format!("mask {path}"))?;
+        .with_ctx(|| format!("mask {path}"))?,
+        Mask::DevNull => {
+            super::mounts::bind_onto(devnull, &fd).with_ctx(|| format!("mask {path}"))?
+        }
     }
     Ok(())
 }
