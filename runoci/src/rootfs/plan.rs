@@ -162,13 +162,32 @@ pub fn plan(input: &RootfsInput) -> RootfsPlan {
             input.new_cgroupns,
         )));
     }
-    ops.push(MountOp::Devices(device_ops(spec, input.in_userns)));
-    ops.push(MountOp::DevLinks { ptmx: has_devpts });
+    // A /dev bound from elsewhere (the host's, by a `mounts[]` bind or
+    // `-b /dev:/dev`) is not the container's to fill: making the nodes
+    // there would unlink and recreate the host's own, and the symlinks
+    // would land in the host's /dev. runc skips them too (needsSetupDev).
+    // Intermediate-namespace entries count: they are under us already.
+    let dev_bound = ops
+        .iter()
+        .filter_map(|op| match op {
+            MountOp::Entry(e) => Some(e),
+            _ => None,
+        })
+        .chain(&intermediate(spec, input.bundle))
+        .any(binds_dev);
+    if !dev_bound {
+        ops.push(MountOp::Devices(device_ops(spec, input.in_userns)));
+        ops.push(MountOp::DevLinks { ptmx: has_devpts });
+    }
     RootfsPlan {
         root_propagation,
         rootfs: input.rootfs.clone(),
         ops,
     }
+}
+
+fn binds_dev(e: &Entry) -> bool {
+    matches!(e.action, EntryAction::Bind { .. }) && Path::new(&e.destination) == Path::new("/dev")
 }
 
 /// The entries of `performInIntermediateNamespace`, mounted by the parent.

@@ -418,6 +418,28 @@ fn no_devpts_no_ptmx_link() {
 }
 
 #[test]
+fn a_bound_dev_gets_no_nodes_and_no_links() {
+    // Making nodes in the host's /dev would unlink and recreate its own.
+    let spec = template_with(
+        |j| j["mounts"][1] = serde_json::json!({"destination": "/dev/", "type": "bind", "source": "/dev", "options": ["rbind"]}),
+    );
+    let p = plan_of(&spec, &[], false);
+    assert!(p.ops.iter().all(|op| matches!(op, MountOp::Entry(_))));
+    // The same with `-b /dev:/dev`.
+    let spec = template_with(|_| {});
+    let p = plan_of(&spec, &[("/dev".into(), "/dev".into())], false);
+    assert!(p.ops.iter().all(|op| matches!(op, MountOp::Entry(_))));
+    // A tmpfs /dev, or a bind below /dev, is the container's.
+    let spec = template_with(|j| {
+        j["mounts"].as_array_mut().unwrap().push(
+            serde_json::json!({"destination": "/dev/kvm", "type": "bind", "source": "/dev/kvm", "options": ["bind"]}),
+        )
+    });
+    let p = plan_of(&spec, &[], false);
+    assert!(matches!(p.ops.last(), Some(MountOp::DevLinks { .. })));
+}
+
+#[test]
 fn rootfs_propagation_shared_is_slave_until_after_pivot() {
     let spec = template_with(|j| j["linux"]["rootfsPropagation"] = "rshared".into());
     let p = plan_of(&spec, &[], false);
