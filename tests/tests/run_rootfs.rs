@@ -434,7 +434,6 @@ fn bound_dev_is_left_as_it_is() {
     // host's, for a bind of /dev) and added the /dev/fd links to it.
     use std::os::unix::fs::MetadataExt;
     let mut bundle = Bundle::new("bound-dev");
-    let rt = Runtime::runoci();
     let dev = bundle.path().join("outside-dev");
     fs::create_dir(&dev).unwrap();
     let null = dev.join("null");
@@ -464,7 +463,7 @@ fn bound_dev_is_left_as_it_is() {
         "source": dev.to_str().unwrap(), "options": ["rbind"]});
     let out = run_sh_ok(
         &mut bundle,
-        &rt,
+        &Runtime::runoci(),
         "bounddev",
         "echo seen > /dev/null && echo ok",
     );

@@ -34,6 +34,10 @@ fn entries(p: &RootfsPlan) -> Vec<&Entry> {
         .collect()
 }
 
+fn device_paths(p: &RootfsPlan) -> Vec<&str> {
+    devices(p).iter().map(|d| d.node.path.as_str()).collect()
+}
+
 fn devices(p: &RootfsPlan) -> &[DeviceOp] {
     p.ops
         .iter()
@@ -54,12 +58,12 @@ fn one_entry(mount: serde_json::Value) -> Entry {
 fn mount_action(e: &Entry) -> (&MountSource, &str, MsFlags, Option<&str>, bool) {
     match &e.action {
         EntryAction::Mount {
-            source,
-            fstype,
-            flags,
-            data,
-            copyup,
-        } => (source, fstype, *flags, data.as_deref(), *copyup),
+            source: s,
+            fstype: t,
+            flags: f,
+            data: d,
+            copyup: c,
+        } => (s, t, *f, d.as_deref(), *c),
         other => panic!("not a mount: {other:?}"),
     }
 }
@@ -310,23 +314,22 @@ fn intermediate_mounts_are_left_to_the_parent() {
     assert_eq!(mid[0].destination, "/late");
 }
 
+/// The runtime spec's default devices, in the order they are made.
+const DEFAULT_PATHS: [&str; 6] = [
+    "/dev/null",
+    "/dev/zero",
+    "/dev/full",
+    "/dev/random",
+    "/dev/urandom",
+    "/dev/tty",
+];
+
 #[test]
 fn default_devices_in_order_with_mode_0666_root_owned() {
     let spec = template_with(|_| {});
     let p = plan_of(&spec, &[], false);
     let d = devices(&p);
-    let paths: Vec<&str> = d.iter().map(|d| d.node.path.as_str()).collect();
-    assert_eq!(
-        paths,
-        [
-            "/dev/null",
-            "/dev/zero",
-            "/dev/full",
-            "/dev/random",
-            "/dev/urandom",
-            "/dev/tty"
-        ]
-    );
+    assert_eq!(device_paths(&p), DEFAULT_PATHS);
     let null = &d[0].node;
     assert_eq!((null.kind, null.major, null.minor), ('c', 1, 3));
     assert_eq!((null.mode, null.uid, null.gid), (0o666, 0, 0));
@@ -344,19 +347,8 @@ fn configured_device_replaces_the_default_and_comes_last() {
     });
     let p = plan_of(&spec, &[], false);
     let d = devices(&p);
-    let paths: Vec<&str> = d.iter().map(|d| d.node.path.as_str()).collect();
-    assert_eq!(
-        paths,
-        [
-            "/dev/zero",
-            "/dev/full",
-            "/dev/random",
-            "/dev/urandom",
-            "/dev/tty",
-            "/dev/null",
-            "/dev/sda"
-        ]
-    );
+    let want = [&DEFAULT_PATHS[1..], &["/dev/null", "/dev/sda"]].concat();
+    assert_eq!(device_paths(&p), want);
     let null = &d[5].node;
     assert_eq!((null.mode, null.uid, null.gid), (0o600, 1000, 1001));
     let sda = &d[6].node;
