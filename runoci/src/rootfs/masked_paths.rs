@@ -14,7 +14,7 @@ use std::path::Path;
 /// prove it is the null device (char 1:3). Defends against CVE-2025-31133:
 /// masking binds this verified fd, so a /dev/null swapped for a symlink or
 /// another file cannot turn a mask into a bind of something writable.
-fn open_verified_devnull(root: RawFd) -> Result<OwnedFd> {
+pub(super) fn open_verified_devnull(root: RawFd) -> Result<OwnedFd> {
     let fd = resolve::open_in_root(
         root,
         Path::new("/dev/null"),
@@ -57,7 +57,7 @@ pub fn mask_for(st_mode: u32) -> Mask {
     }
 }
 
-fn mask(root: RawFd, path: &str, devnull: &OwnedFd) -> Result<()> {
+pub(super) fn mask(root: RawFd, path: &str, devnull: &OwnedFd) -> Result<()> {
     let fd = match resolve::open_in_root(root, Path::new(path), libc::O_PATH) {
         Ok(fd) => fd,
         Err(_) => return Ok(()), // nothing there to hide
@@ -82,13 +82,5 @@ fn mask(root: RawFd, path: &str, devnull: &OwnedFd) -> Result<()> {
 /// Masking needs the container's own /proc (the usual targets are under
 /// it): refused when it is not mounted rather than masking nothing.
 pub fn apply(spec: &Spec) -> Result<()> {
-    let paths = spec.linux.as_ref().map(|l| l.masked_paths.as_slice());
-    let Some(root) = super::paths_root(paths, "linux.maskedPaths")? else {
-        return Ok(());
-    };
-    let devnull = open_verified_devnull(root.as_raw_fd())?;
-    for p in paths.unwrap_or_default() {
-        mask(root.as_raw_fd(), p, &devnull)?;
-    }
-    Ok(())
+    super::apply_paths(&super::plan::masked_paths(spec), "linux.maskedPaths")
 }

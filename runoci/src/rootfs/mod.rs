@@ -94,12 +94,38 @@ pub fn pivot(root: &OwnedFd) -> Result<()> {
 /// pivot_root: the container's root, or None when there are no paths.
 /// The container's own /proc must be mounted (the usual targets are under
 /// it), or the paths would be applied to nothing.
-fn paths_root(paths: Option<&[String]>, field: &str) -> Result<Option<OwnedFd>> {
-    if paths.unwrap_or_default().is_empty() {
+fn paths_root(ops: &[plan::PathOp], field: &str) -> Result<Option<OwnedFd>> {
+    if ops.is_empty() {
         return Ok(None);
     }
     crate::procfs::require_mounted(field)?;
     open_dir(Path::new("/")).map(Some)
+}
+
+/// Apply the path ops of `field` in the container's root. The null device
+/// is opened and verified once, before the first mask.
+fn apply_paths(ops: &[plan::PathOp], field: &str) -> Result<()> {
+    let Some(root) = paths_root(ops, field)? else {
+        return Ok(());
+    };
+    let mut devnull = None;
+    for op in ops {
+        match op {
+            plan::PathOp::Mask(path) => {
+                let devnull = match &mut devnull {
+                    Some(fd) => fd,
+                    None => devnull.insert(masked_paths::open_verified_devnull(root.as_raw_fd())?),
+                };
+                masked_paths::mask(root.as_raw_fd(), path, devnull)?;
+            }
+            plan::PathOp::Remount {
+                path,
+                recursive,
+                flags,
+            } => readonly_paths::remount(root.as_raw_fd(), path, *recursive, *flags)?,
+        }
+    }
+    Ok(())
 }
 
 /// After pivot_root and the masked and read-only paths: `root.readonly`

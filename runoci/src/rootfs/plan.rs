@@ -300,6 +300,43 @@ fn device_ops(spec: &Spec, in_userns: bool) -> Vec<DeviceOp> {
     defaults.chain(configured).collect()
 }
 
+/// After pivot_root: `linux.maskedPaths`, then `linux.readonlyPaths`. A
+/// path that does not exist in the container is skipped when applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PathOp {
+    /// Hidden: how depends on its type, seen when opened (`masked_paths`).
+    Mask(String),
+    /// Bound onto itself (recursively), then remounted with `flags`.
+    Remount {
+        path: String,
+        recursive: bool,
+        flags: MsFlags,
+    },
+}
+
+pub fn masked_paths(spec: &Spec) -> Vec<PathOp> {
+    linux_paths(spec, |l| &l.masked_paths)
+        .map(|p| PathOp::Mask(p.clone()))
+        .collect()
+}
+
+pub fn readonly_paths(spec: &Spec) -> Vec<PathOp> {
+    linux_paths(spec, |l| &l.readonly_paths)
+        .map(|p| PathOp::Remount {
+            path: p.clone(),
+            recursive: true,
+            flags: MsFlags::MS_RDONLY,
+        })
+        .collect()
+}
+
+fn linux_paths<'a>(
+    spec: &'a Spec,
+    field: impl Fn(&'a spec::Linux) -> &'a Vec<String>,
+) -> impl Iterator<Item = &'a String> {
+    spec.linux.as_ref().map(field).into_iter().flatten()
+}
+
 /// After pivot_root and the masked and read-only paths: `root.readonly`,
 /// then the config's rootfsPropagation (if any) on "/".
 #[derive(Debug, Clone, PartialEq, Eq)]

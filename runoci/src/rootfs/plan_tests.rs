@@ -468,3 +468,43 @@ fn masks_directories_with_an_empty_readonly_tmpfs_else_dev_null() {
     assert!(MASK_TMPFS_FLAGS.contains(F::MS_RDONLY | F::MS_NOSUID | F::MS_NODEV | F::MS_NOEXEC));
     assert_eq!(MASK_TMPFS_DATA, "size=0,mode=0555");
 }
+
+#[test]
+fn masked_paths_become_mask_ops_in_order() {
+    let spec = template_with(|j| {
+        j["linux"]["maskedPaths"] = serde_json::json!(["/proc/kcore", "/proc/acpi"])
+    });
+    assert_eq!(
+        masked_paths(&spec),
+        [
+            PathOp::Mask("/proc/kcore".into()),
+            PathOp::Mask("/proc/acpi".into())
+        ]
+    );
+}
+
+#[test]
+fn readonly_paths_become_recursive_read_only_remounts() {
+    let spec = template_with(|j| j["linux"]["readonlyPaths"] = serde_json::json!(["/proc/sys"]));
+    assert_eq!(
+        readonly_paths(&spec),
+        [PathOp::Remount {
+            path: "/proc/sys".into(),
+            recursive: true,
+            flags: F::MS_RDONLY
+        }]
+    );
+}
+
+#[test]
+fn no_linux_section_no_path_ops() {
+    let spec = template_with(|j| {
+        j.as_object_mut().unwrap().remove("linux");
+    });
+    assert!(masked_paths(&spec).is_empty());
+    assert!(readonly_paths(&spec).is_empty());
+    assert!(matches!(
+        plan_of(&spec, &[], false).ops.last(),
+        Some(MountOp::DevLinks { ptmx: true })
+    ));
+}
