@@ -426,3 +426,61 @@ fn rootfs_mounts_do_not_reach_the_host() {
         "expected no mount of the container under its rootfs on the host, saw {new:?}"
     );
 }
+
+#[test]
+fn bound_dev_is_left_as_it_is() {
+    // A /dev bound from outside is not the container's to fill: making the
+    // default nodes there unlinked and recreated the source's own (the
+    // host's, for a bind of /dev) and added the /dev/fd links to it.
+    use std::os::unix::fs::MetadataExt;
+    let mut bundle = Bundle::new("bound-dev");
+    let dev = bundle.path().join("outside-dev");
+    fs::create_dir(&dev).unwrap();
+    let null = dev.join("null");
+    // 0640, not the 0666 the runtime gives the nodes it makes.
+    let mode = nix::sys::stat::Mode::from_bits_truncate(0o640);
+    nix::sys::stat::mknod(
+        &null,
+        nix::sys::stat::SFlag::S_IFCHR,
+        mode,
+        nix::sys::stat::makedev(1, 3),
+    )
+    .unwrap();
+    nix::sys::stat::fchmodat(
+        None,
+        &null,
+        mode,
+        nix::sys::stat::FchmodatFlags::FollowSymlink,
+    )
+    .unwrap();
+    let before = fs::metadata(&null).unwrap();
+    let mounts = bundle.config_mut()["mounts"].as_array_mut().unwrap();
+    let at = mounts
+        .iter()
+        .position(|m| m["destination"] == "/dev")
+        .unwrap();
+    mounts[at] = json!({"destination": "/dev", "type": "bind",
+        "source": dev.to_str().unwrap(), "options": ["rbind"]});
+    let out = run_sh_ok(
+        &mut bundle,
+        &Runtime::runoci(),
+        "bounddev",
+        "echo seen > /dev/null && echo ok",
+    );
+    assert_eq!(
+        out, "ok\n",
+        "expected the container to run with a bound /dev"
+    );
+    let after = fs::metadata(&null).unwrap();
+    assert_eq!(
+        (before.ino(), before.mode(), before.ctime_nsec()),
+        (after.ino(), after.mode(), after.ctime_nsec()),
+        "expected the bound /dev's null node to be left alone, it was recreated"
+    );
+    for link in ["fd", "stdin", "zero", "tty"] {
+        assert!(
+            fs::symlink_metadata(dev.join(link)).is_err(),
+            "expected no {link} made in the bound /dev"
+        );
+    }
+}

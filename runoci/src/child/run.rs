@@ -9,7 +9,7 @@ use crate::container::ContainerOptions;
 use crate::error::{Context, Error, Result};
 use crate::namespaces::Plan;
 use crate::process;
-use crate::rootfs::{self, RootfsPlan};
+use crate::rootfs::{self, RootfsInput};
 use crate::spec::{Process, Spec};
 use crate::sync::{Channel, Message, ParentHooks};
 use nix::sched::CloneFlags;
@@ -223,7 +223,7 @@ fn apply(step: Step, c: &mut Ctx) -> Result<Option<Infallible>> {
         Mounts => {
             let a = c.init(step)?;
             if c.new_mountns() {
-                let plan = RootfsPlan {
+                let input = RootfsInput {
                     spec,
                     bundle: &a.opts.bundle,
                     rootfs: a.rootfs.clone(),
@@ -232,7 +232,7 @@ fn apply(step: Step, c: &mut Ctx) -> Result<Option<Infallible>> {
                     new_cgroupns: a.ns.unshare_cgroup,
                 };
                 let t = crate::log::timer();
-                c.root = Some(rootfs::prepare(&plan)?);
+                c.root = Some(rootfs::prepare(&input)?);
                 crate::debug!(
                     "container {}: child: mounts done{}",
                     a.opts.id,

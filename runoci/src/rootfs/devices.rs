@@ -3,6 +3,7 @@
 //! inside the rootfs; in a user namespace, where mknod is not allowed, the
 //! host's node is bind-mounted instead (as runc does).
 
+use super::plan::DeviceOp;
 use super::resolve::{self, fd_path, Kind};
 use crate::error::{Context, Error, Result};
 use crate::spec::Device;
@@ -29,7 +30,7 @@ const DEFAULT_LINKS: &[(&str, &str)] = &[
 ];
 
 /// A node to create: type char ('c', 'b', 'u', 'p'), numbers, mode, owner.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Node {
     pub path: String,
     pub kind: char,
@@ -41,31 +42,54 @@ pub struct Node {
 }
 
 impl Node {
-    /// From a `linux.devices` entry; run_oci's dynamic numbers come from
-    /// the host's node at the same path.
-    pub fn from_spec(d: &Device) -> Result<Node> {
-        let (mut major, mut minor) = (d.major.max(0) as u64, d.minor.max(0) as u64);
-        if d.dynamic_major || d.dynamic_minor {
-            let st = nix::sys::stat::stat(Path::new(&d.path)).with_ctx(|| {
-                format!("linux.devices {}: dynamic numbers: stat host node", d.path)
-            })?;
-            if d.dynamic_major {
-                major = libc::major(st.st_rdev) as u64;
-            }
-            if d.dynamic_minor {
-                minor = libc::minor(st.st_rdev) as u64;
-            }
-        }
-        Ok(Node {
+    /// From a `linux.devices` entry, numbers as written (see `resolve`).
+    pub fn planned(d: &Device) -> Node {
+        Node {
             path: d.path.clone(),
             kind: d.typ.chars().next().unwrap_or('c'),
-            major,
-            minor,
+            major: d.major.max(0) as u64,
+            minor: d.minor.max(0) as u64,
             mode: d.file_mode.unwrap_or(0o666),
             uid: d.uid.unwrap_or(0),
             gid: d.gid.unwrap_or(0),
-        })
+        }
     }
+}
+
+impl DeviceOp {
+    /// The node with run_oci's dynamic numbers taken from the host's node
+    /// at the same path.
+    pub fn resolve(&self) -> Result<Node> {
+        let mut node = self.node.clone();
+        if self.dynamic_major || self.dynamic_minor {
+            let st = nix::sys::stat::stat(Path::new(&node.path)).with_ctx(|| {
+                format!(
+                    "linux.devices {}: dynamic numbers: stat host node",
+                    node.path
+                )
+            })?;
+            if self.dynamic_major {
+                node.major = libc::major(st.st_rdev) as u64;
+            }
+            if self.dynamic_minor {
+                node.minor = libc::minor(st.st_rdev) as u64;
+            }
+        }
+        Ok(node)
+    }
+}
+
+/// Make the nodes of `ops`: every dynamic number is read first, so a
+/// missing host node fails before any node is made.
+pub fn apply(root: RawFd, ops: &[DeviceOp]) -> Result<()> {
+    let nodes = ops
+        .iter()
+        .map(|op| Ok((op.resolve()?, op.bind_host)))
+        .collect::<Result<Vec<_>>>()?;
+    for (node, bind_host) in &nodes {
+        create_node(root, node, *bind_host)?;
+    }
+    Ok(())
 }
 
 pub fn default_nodes() -> Vec<Node> {

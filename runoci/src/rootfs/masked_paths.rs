@@ -14,7 +14,7 @@ use std::path::Path;
 /// prove it is the null device (char 1:3). Defends against CVE-2025-31133:
 /// masking binds this verified fd, so a /dev/null swapped for a symlink or
 /// another file cannot turn a mask into a bind of something writable.
-fn open_verified_devnull(root: RawFd) -> Result<OwnedFd> {
+pub(super) fn open_verified_devnull(root: RawFd) -> Result<OwnedFd> {
     let fd = resolve::open_in_root(
         root,
         Path::new("/dev/null"),
@@ -32,23 +32,49 @@ fn open_verified_devnull(root: RawFd) -> Result<OwnedFd> {
     Ok(fd)
 }
 
-fn mask(root: RawFd, path: &str, devnull: &OwnedFd) -> Result<()> {
+/// How a masked path is hidden, from its file type (known only when the
+/// path is opened, inside the container's root).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mask {
+    /// A directory: an empty read-only tmpfs (`MASK_TMPFS_FLAGS`,
+    /// `MASK_TMPFS_DATA`).
+    Tmpfs,
+    /// Anything else: the verified null device bound onto it.
+    DevNull,
+}
+
+pub const MASK_TMPFS_FLAGS: MsFlags = MsFlags::MS_RDONLY
+    .union(MsFlags::MS_NOSUID)
+    .union(MsFlags::MS_NODEV)
+    .union(MsFlags::MS_NOEXEC);
+pub const MASK_TMPFS_DATA: &str = "size=0,mode=0555";
+
+pub fn mask_for(st_mode: u32) -> Mask {
+    if st_mode & libc::S_IFMT == libc::S_IFDIR {
+        Mask::Tmpfs
+    } else {
+        Mask::DevNull
+    }
+}
+
+pub(super) fn mask(root: RawFd, path: &str, devnull: &OwnedFd) -> Result<()> {
     let fd = match resolve::open_in_root(root, Path::new(path), libc::O_PATH) {
         Ok(fd) => fd,
         Err(_) => return Ok(()), // nothing there to hide
     };
     let st = resolve::fstat(fd.as_raw_fd()).ctx("stat")?;
-    if st.st_mode & libc::S_IFMT == libc::S_IFDIR {
-        mount(
+    match mask_for(st.st_mode) {
+        Mask::Tmpfs => mount(
             Some("tmpfs"),
             &fd_path(&fd),
             Some("tmpfs"),
-            MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
-            Some("size=0,mode=0555"),
+            MASK_TMPFS_FLAGS,
+            Some(MASK_TMPFS_DATA),
         )
-        .with_ctx(|| format!("mask {path}"))?;
-    } else {
-        super::mounts::bind_onto(devnull, &fd).with_ctx(|| format!("mask {path}"))?;
+        .with_ctx(|| format!("mask {path}"))?,
+        Mask::DevNull => {
+            super::mounts::bind_onto(devnull, &fd).with_ctx(|| format!("mask {path}"))?
+        }
     }
     Ok(())
 }
@@ -56,13 +82,5 @@ fn mask(root: RawFd, path: &str, devnull: &OwnedFd) -> Result<()> {
 /// Masking needs the container's own /proc (the usual targets are under
 /// it): refused when it is not mounted rather than masking nothing.
 pub fn apply(spec: &Spec) -> Result<()> {
-    let paths = spec.linux.as_ref().map(|l| l.masked_paths.as_slice());
-    let Some(root) = super::paths_root(paths, "linux.maskedPaths")? else {
-        return Ok(());
-    };
-    let devnull = open_verified_devnull(root.as_raw_fd())?;
-    for p in paths.unwrap_or_default() {
-        mask(root.as_raw_fd(), p, &devnull)?;
-    }
-    Ok(())
+    super::apply_paths(&super::plan::masked_paths(spec), "linux.maskedPaths")
 }

@@ -8,55 +8,36 @@ pub mod devices;
 pub mod loopdev;
 pub mod masked_paths;
 pub mod mounts;
+pub mod plan;
 pub mod readonly_paths;
 pub mod resolve;
 
 use crate::error::{Context, Error, Result};
-use crate::spec::{self, Mount, Spec};
-use mounts::MountCtx;
+use crate::spec::Spec;
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
+use plan::{FinishOp, MountOp};
+pub use plan::{RootfsInput, RootfsPlan};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
-/// What the rootfs set-up needs beyond the config.
-pub struct RootfsPlan<'a> {
-    pub spec: &'a Spec,
-    pub bundle: &'a Path,
-    /// Absolute rootfs path (bundle-relative `root.path` already joined).
-    pub rootfs: PathBuf,
-    /// `-b A:B` mounts, after the config's own.
-    pub extra_binds: &'a [(PathBuf, String)],
-    pub in_userns: bool,
-    pub new_cgroupns: bool,
-}
-
-/// Propagation for "/" before anything is mounted: the config's
-/// rootfsPropagation, else rslave, so nothing we mount reaches the host
-/// and host mounts still reach us.
-fn root_propagation(spec: &Spec) -> MsFlags {
-    spec.linux
-        .as_ref()
-        .and_then(|l| l.rootfs_propagation.as_deref())
-        .and_then(spec::propagation)
-        .map(|p| p | MsFlags::MS_REC)
-        .unwrap_or(MsFlags::MS_SLAVE | MsFlags::MS_REC)
-}
-
 /// Mount everything inside the rootfs; returns the rootfs fd for pivot.
-pub fn prepare(plan: &RootfsPlan) -> Result<OwnedFd> {
-    let spec = plan.spec;
+pub fn prepare(input: &RootfsInput) -> Result<OwnedFd> {
+    apply(&plan::plan(input))
+}
+
+/// Perform `plan`: every path is resolved inside the rootfs now, not when
+/// the plan was made.
+pub fn apply(plan: &RootfsPlan) -> Result<OwnedFd> {
     // Before any mount: stop propagation to the host. A shared root would
     // copy every mount below into the host's namespace.
-    let prop = root_propagation(spec);
-    // pivot_root refuses a shared new root; rshared configs get their
-    // propagation back on "/" after the pivot.
-    let first = if prop.contains(MsFlags::MS_SHARED) {
-        MsFlags::MS_SLAVE | MsFlags::MS_REC
-    } else {
-        prop
-    };
-    mount(None::<&str>, "/", None::<&str>, first, None::<&str>)
-        .ctx("make / private to the container")?;
+    mount(
+        None::<&str>,
+        "/",
+        None::<&str>,
+        plan.root_propagation,
+        None::<&str>,
+    )
+    .ctx("make / private to the container")?;
 
     // pivot_root needs the rootfs to be a mount point.
     mount(
@@ -68,58 +49,14 @@ pub fn prepare(plan: &RootfsPlan) -> Result<OwnedFd> {
     )
     .with_ctx(|| format!("bind rootfs {} onto itself", plan.rootfs.display()))?;
     let root = open_dir(&plan.rootfs)?;
-    let ctx = MountCtx {
-        root: root.as_raw_fd(),
-        bundle: plan.bundle,
-        new_cgroupns: plan.new_cgroupns,
-        mount_label: spec.linux.as_ref().and_then(|l| l.mount_label.as_deref()),
-    };
-
-    let mut has_devpts = false;
-    for m in &spec.mounts {
-        if m.perform_in_intermediate_namespace {
-            continue; // mounted by the parent, in the intermediate namespace
+    for op in &plan.ops {
+        match op {
+            MountOp::Entry(e) => mounts::apply_entry(root.as_raw_fd(), e)?,
+            MountOp::Devices(nodes) => devices::apply(root.as_raw_fd(), nodes)?,
+            MountOp::DevLinks { ptmx } => devices::create_links(root.as_raw_fd(), *ptmx)?,
         }
-        if m.typ.as_deref() == Some("devpts") {
-            has_devpts = true;
-        }
-        mounts::mount_entry(&ctx, m)?;
     }
-    for (src, dst) in plan.extra_binds {
-        let m = Mount {
-            destination: dst.clone(),
-            typ: Some("bind".into()),
-            source: Some(src.display().to_string()),
-            options: vec!["rbind".into()],
-            ..Default::default()
-        };
-        mounts::mount_entry(&ctx, &m)?;
-    }
-    make_devices(&ctx, spec, plan.in_userns, has_devpts)?;
     Ok(root)
-}
-
-fn make_devices(ctx: &MountCtx, spec: &Spec, in_userns: bool, has_devpts: bool) -> Result<()> {
-    let configured: Vec<devices::Node> = spec
-        .linux
-        .as_ref()
-        .map(|l| {
-            l.devices
-                .iter()
-                .map(devices::Node::from_spec)
-                .collect::<Result<_>>()
-        })
-        .transpose()?
-        .unwrap_or_default();
-    for node in devices::default_nodes() {
-        if !configured.iter().any(|c| c.path == node.path) {
-            devices::create_node(ctx.root, &node, in_userns)?;
-        }
-    }
-    for node in &configured {
-        devices::create_node(ctx.root, node, in_userns)?;
-    }
-    devices::create_links(ctx.root, has_devpts)
 }
 
 fn open_dir(p: &Path) -> Result<OwnedFd> {
@@ -157,36 +94,58 @@ pub fn pivot(root: &OwnedFd) -> Result<()> {
 /// pivot_root: the container's root, or None when there are no paths.
 /// The container's own /proc must be mounted (the usual targets are under
 /// it), or the paths would be applied to nothing.
-fn paths_root(paths: Option<&[String]>, field: &str) -> Result<Option<OwnedFd>> {
-    if paths.unwrap_or_default().is_empty() {
+fn paths_root(ops: &[plan::PathOp], field: &str) -> Result<Option<OwnedFd>> {
+    if ops.is_empty() {
         return Ok(None);
     }
     crate::procfs::require_mounted(field)?;
     open_dir(Path::new("/")).map(Some)
 }
 
+/// Apply the path ops of `field` in the container's root. The null device
+/// is opened and verified once, before the first mask.
+fn apply_paths(ops: &[plan::PathOp], field: &str) -> Result<()> {
+    let Some(root) = paths_root(ops, field)? else {
+        return Ok(());
+    };
+    let mut devnull = None;
+    for op in ops {
+        match op {
+            plan::PathOp::Mask(path) => {
+                let devnull = match &mut devnull {
+                    Some(fd) => fd,
+                    None => devnull.insert(masked_paths::open_verified_devnull(root.as_raw_fd())?),
+                };
+                masked_paths::mask(root.as_raw_fd(), path, devnull)?;
+            }
+            plan::PathOp::Remount {
+                path,
+                recursive,
+                flags,
+            } => readonly_paths::remount(root.as_raw_fd(), path, *recursive, *flags)?,
+        }
+    }
+    Ok(())
+}
+
 /// After pivot_root and the masked and read-only paths: `root.readonly`
 /// (after them: they are mounted inside it), then the final propagation.
 pub fn finish(spec: &Spec) -> Result<()> {
-    if spec.root.as_ref().is_some_and(|r| r.readonly) {
-        mount(
-            None::<&str>,
-            "/",
-            None::<&str>,
-            MsFlags::MS_REMOUNT | MsFlags::MS_BIND | MsFlags::MS_RDONLY,
-            None::<&str>,
-        )
-        .ctx("remount / read-only (root.readonly)")?;
-    }
-    let prop = root_propagation(spec);
-    if spec
-        .linux
-        .as_ref()
-        .and_then(|l| l.rootfs_propagation.as_ref())
-        .is_some()
-    {
-        mount(None::<&str>, "/", None::<&str>, prop, None::<&str>)
-            .with_ctx(|| format!("set rootfsPropagation {prop:?} on /"))?;
+    for op in plan::finish(spec) {
+        match op {
+            FinishOp::RemountRootReadonly => mount(
+                None::<&str>,
+                "/",
+                None::<&str>,
+                MsFlags::MS_REMOUNT | MsFlags::MS_BIND | MsFlags::MS_RDONLY,
+                None::<&str>,
+            )
+            .ctx("remount / read-only (root.readonly)")?,
+            FinishOp::RootPropagation(prop) => {
+                mount(None::<&str>, "/", None::<&str>, prop, None::<&str>)
+                    .with_ctx(|| format!("set rootfsPropagation {prop:?} on /"))?
+            }
+        }
     }
     Ok(())
 }
@@ -196,18 +155,8 @@ pub fn finish(spec: &Spec) -> Result<()> {
 /// the container's namespace (copied at clone) and never in the host's.
 pub fn mount_intermediate(spec: &Spec, bundle: &Path, rootfs: &Path) -> Result<()> {
     let root = open_dir(rootfs)?;
-    let ctx = MountCtx {
-        root: root.as_raw_fd(),
-        bundle,
-        new_cgroupns: false,
-        mount_label: spec.linux.as_ref().and_then(|l| l.mount_label.as_deref()),
-    };
-    for m in spec
-        .mounts
-        .iter()
-        .filter(|m| m.perform_in_intermediate_namespace)
-    {
-        mounts::mount_entry(&ctx, m)?;
+    for e in plan::intermediate(spec, bundle) {
+        mounts::apply_entry(root.as_raw_fd(), &e)?;
     }
     Ok(())
 }

@@ -1,9 +1,9 @@
 //! `mounts[]`: each entry mounted in order, onto an fd resolved inside the
 //! rootfs (see `resolve`), with the reference's option parsing.
 
+use super::plan::{Entry, EntryAction, MountSource};
 use super::resolve::{self, fd_path, Kind};
 use crate::error::{Context, Error, Result};
-use crate::spec::{self, Mount, MountOptions};
 use nix::mount::{mount, MsFlags};
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
@@ -124,114 +124,73 @@ pub fn bind_source(bundle: &Path, source: &str) -> PathBuf {
     }
 }
 
-/// What every mount of one container shares.
-pub struct MountCtx<'a> {
-    /// The rootfs, opened after it was bind-mounted onto itself.
-    pub root: RawFd,
-    pub bundle: &'a Path,
-    pub new_cgroupns: bool,
-    /// `linux.mountLabel` (SELinux), given as `context=` to the mounts that
-    /// take one (checked enabled before anything is mounted).
-    pub mount_label: Option<&'a str>,
-}
-
-/// The mount data with `context="LABEL"` added for the filesystems that
-/// the container writes to and that carry no labels of their own.
-fn with_mount_label(data: &str, typ: &str, label: Option<&str>) -> String {
-    match label.filter(|l| !l.is_empty()) {
-        Some(l) if matches!(typ, "tmpfs" | "devpts" | "mqueue") => {
-            let ctx = format!("context=\"{l}\"");
-            if data.is_empty() {
-                ctx
-            } else {
-                format!("{data},{ctx}")
-            }
-        }
-        _ => data.to_string(),
-    }
-}
-
-/// Mount one `mounts[]` entry inside the rootfs.
-pub fn mount_entry(ctx: &MountCtx, m: &Mount) -> Result<()> {
-    let what = || {
-        format!(
-            "mount {} ({}) on {}",
-            m.source.as_deref().unwrap_or("none"),
-            m.typ.as_deref().unwrap_or("bind"),
-            m.destination
-        )
-    };
+/// Apply one planned mount entry inside the rootfs (`root`).
+pub fn apply_entry(root: RawFd, e: &Entry) -> Result<()> {
     let t = crate::log::timer();
-    mount_entry_inner(ctx, m).with_ctx(what)?;
-    crate::debug!("{}{}", what(), crate::log::elapsed(t));
+    apply_entry_inner(root, e).with_ctx(|| e.what.clone())?;
+    crate::debug!("{}{}", e.what, crate::log::elapsed(t));
     Ok(())
 }
 
-fn mount_entry_inner(ctx: &MountCtx, m: &Mount) -> Result<()> {
-    let (root, bundle) = (ctx.root, ctx.bundle);
-    let opts: MountOptions = spec::mount_options(&m.options);
-    let typ = m.typ.as_deref().unwrap_or("");
-    let mut flags = opts.flags;
-    if typ == "proc" || typ == "sysfs" {
-        // As the reference: proc and sysfs always nodev, noexec, nosuid.
-        flags |= MsFlags::MS_NODEV | MsFlags::MS_NOEXEC | MsFlags::MS_NOSUID;
-    }
-    let is_bind = flags.contains(MsFlags::MS_BIND) || typ == "bind" || typ == "rbind";
-    if let Some(verity) = &opts.verity {
-        return super::loopdev::verity_unsupported(verity);
-    }
-    if is_bind {
-        let src = bind_source(bundle, m.source.as_deref().unwrap_or(""));
-        let src_fd = open_path(&src)?;
-        let recursive = opts.recursive || typ == "rbind";
-        bind_fd(
-            root,
-            &src_fd,
-            &m.destination,
+fn apply_entry_inner(root: RawFd, e: &Entry) -> Result<()> {
+    let dest = e.destination.as_str();
+    match &e.action {
+        EntryAction::Verity(verity) => super::loopdev::verity_unsupported(verity),
+        EntryAction::Bind {
+            source,
             recursive,
-            flags & !MsFlags::MS_BIND & !MsFlags::MS_REC,
-        )?;
-        return apply_propagation(root, &m.destination, opts.propagation);
+            flags,
+        } => {
+            let src_fd = open_path(source)?;
+            bind_fd(root, &src_fd, dest, *recursive, *flags)?;
+            apply_propagation(root, dest, e.propagation)
+        }
+        EntryAction::Cgroup { flags, in_cgroupns } => {
+            super::cgroupfs::mount_cgroupfs(root, dest, *flags, *in_cgroupns)
+        }
+        EntryAction::Mount {
+            source,
+            fstype,
+            flags,
+            data,
+            copyup,
+        } => {
+            let dst = resolve::mkdir_all_in_root(root, Path::new(dest), Kind::Dir)?;
+            let mut _loop_dev = None;
+            let source: PathBuf = match source {
+                MountSource::Loop { backing, read_only } => {
+                    let dev = super::loopdev::attach(backing, *read_only)?;
+                    let p = dev.path.clone();
+                    _loop_dev = Some(dev);
+                    p
+                }
+                MountSource::Path(p) => p.clone(),
+            };
+            // The covered directory, readable through this fd after the mount.
+            let covered = if *copyup {
+                Some(resolve::open_in_root(
+                    root,
+                    Path::new(dest),
+                    libc::O_RDONLY | libc::O_DIRECTORY,
+                )?)
+            } else {
+                None
+            };
+            mnt(
+                Some(&source),
+                &fd_path(&dst),
+                Some(fstype),
+                *flags,
+                data.as_deref(),
+            )?;
+            if let Some(covered) = covered {
+                // Reopen: `dst` still names the directory under the new mount.
+                let top = resolve::open_in_root(root, Path::new(dest), libc::O_PATH)?;
+                super::copyup::copy_dir_contents(&fd_path(&covered), &fd_path(&top))?;
+            }
+            apply_propagation(root, dest, e.propagation)
+        }
     }
-    if typ == "cgroup" {
-        return super::cgroupfs::mount_cgroupfs(root, &m.destination, flags, ctx.new_cgroupns);
-    }
-    let dst = resolve::mkdir_all_in_root(root, Path::new(&m.destination), Kind::Dir)?;
-    let data = with_mount_label(&opts.data, typ, ctx.mount_label);
-    let data = (!data.is_empty()).then_some(data.as_str());
-    let mut _loop_dev = None;
-    let source: PathBuf = if opts.loop_device {
-        let backing = bind_source(bundle, m.source.as_deref().unwrap_or(""));
-        let dev = super::loopdev::attach(&backing, flags.contains(MsFlags::MS_RDONLY))?;
-        let p = dev.path.clone();
-        _loop_dev = Some(dev);
-        p
-    } else {
-        PathBuf::from(m.source.as_deref().unwrap_or(typ))
-    };
-    // The covered directory, readable through this fd after the mount.
-    let covered = if opts.tmpcopyup && typ == "tmpfs" {
-        Some(resolve::open_in_root(
-            root,
-            Path::new(&m.destination),
-            libc::O_RDONLY | libc::O_DIRECTORY,
-        )?)
-    } else {
-        None
-    };
-    mnt(
-        Some(&source),
-        &fd_path(&dst),
-        Some(typ),
-        flags & !MsFlags::MS_REC,
-        data,
-    )?;
-    if let Some(covered) = covered {
-        // Reopen: `dst` still names the directory under the new mount.
-        let top = resolve::open_in_root(root, Path::new(&m.destination), libc::O_PATH)?;
-        super::copyup::copy_dir_contents(&fd_path(&covered), &fd_path(&top))?;
-    }
-    apply_propagation(root, &m.destination, opts.propagation)
 }
 
 /// An O_PATH handle on a host path (bind sources are the host's to name).

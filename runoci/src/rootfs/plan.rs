@@ -1,0 +1,366 @@
+//! The rootfs set-up as data: what `prepare` will do, built from the config
+//! without touching the system, so the mount logic (option → flags, the
+//! order, /dev, masked and read-only paths) is unit-tested without root.
+//!
+//! The plan holds paths and flags, never fds: every path is resolved inside
+//! the rootfs when the op is applied (`mod.rs`, `mounts.rs`, `devices.rs`),
+//! since the rootfs can change between planning and applying.
+
+use super::devices::{self, Node};
+use super::mounts::bind_source;
+use crate::spec::{self, Device, Mount, MountOptions, Spec};
+use nix::mount::MsFlags;
+use std::path::{Path, PathBuf};
+
+/// What the rootfs set-up needs beyond the config.
+pub struct RootfsInput<'a> {
+    pub spec: &'a Spec,
+    pub bundle: &'a Path,
+    /// Absolute rootfs path (bundle-relative `root.path` already joined).
+    pub rootfs: PathBuf,
+    /// `-b A:B` mounts, after the config's own.
+    pub extra_binds: &'a [(PathBuf, String)],
+    pub in_userns: bool,
+    pub new_cgroupns: bool,
+}
+
+/// Everything done in the container's mount namespace before pivot_root,
+/// in order: the propagation of "/", the rootfs bound onto itself, then
+/// `ops`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RootfsPlan {
+    /// Set on "/" (with `MS_REC`) before anything is mounted.
+    pub root_propagation: MsFlags,
+    /// Bound onto itself (recursively) and opened: the root of every op.
+    pub rootfs: PathBuf,
+    pub ops: Vec<MountOp>,
+}
+
+/// One step inside the rootfs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MountOp {
+    /// A `mounts[]` entry or a `-b` bind.
+    Entry(Entry),
+    /// The default devices and `linux.devices`, in creation order.
+    Devices(Vec<DeviceOp>),
+    /// The /dev symlinks (/dev/fd, stdin...), and /dev/ptmx → pts/ptmx when
+    /// the config mounts a devpts.
+    DevLinks { ptmx: bool },
+}
+
+/// One mount entry: `what` names it in every error ("mount SRC (TYPE) on
+/// DEST").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub what: String,
+    /// Inside the rootfs, resolved there when applied.
+    pub destination: String,
+    pub action: EntryAction,
+    /// Set with a mount(2) of its own after the mount (empty: none).
+    pub propagation: MsFlags,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EntryAction {
+    /// A bind of the host's `source`, then a remount for `flags` (those a
+    /// bind ignores) when there are any.
+    Bind {
+        source: PathBuf,
+        recursive: bool,
+        flags: MsFlags,
+    },
+    /// `"type": "cgroup"`: the container's view of /sys/fs/cgroup
+    /// (`cgroupfs`).
+    Cgroup { flags: MsFlags, in_cgroupns: bool },
+    /// A new filesystem.
+    Mount {
+        source: MountSource,
+        fstype: String,
+        flags: MsFlags,
+        data: Option<String>,
+        /// `tmpcopyup`: fill the new tmpfs with what it covers.
+        copyup: bool,
+    },
+    /// `dm=` (dm-verity): refused when reached.
+    Verity(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MountSource {
+    Path(PathBuf),
+    /// `loop`: a loop device attached to `backing` (read-only when the
+    /// mount is).
+    Loop {
+        backing: PathBuf,
+        read_only: bool,
+    },
+}
+
+/// A device node to make; numbers marked dynamic are read from the host's
+/// node at the same path when applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceOp {
+    pub node: Node,
+    pub dynamic_major: bool,
+    pub dynamic_minor: bool,
+    /// In a user namespace mknod is not allowed: the host's node is bound.
+    pub bind_host: bool,
+}
+
+/// Propagation for "/" before anything is mounted: the config's
+/// rootfsPropagation, else rslave, so nothing we mount reaches the host
+/// and host mounts still reach us.
+pub fn root_propagation(spec: &Spec) -> MsFlags {
+    spec.linux
+        .as_ref()
+        .and_then(|l| l.rootfs_propagation.as_deref())
+        .and_then(spec::propagation)
+        .map(|p| p | MsFlags::MS_REC)
+        .unwrap_or(MsFlags::MS_SLAVE | MsFlags::MS_REC)
+}
+
+/// The plan of `prepare`.
+pub fn plan(input: &RootfsInput) -> RootfsPlan {
+    let spec = input.spec;
+    let prop = root_propagation(spec);
+    // pivot_root refuses a shared new root; rshared configs get their
+    // propagation back on "/" after the pivot.
+    let root_propagation = if prop.contains(MsFlags::MS_SHARED) {
+        MsFlags::MS_SLAVE | MsFlags::MS_REC
+    } else {
+        prop
+    };
+    let label = mount_label(spec);
+    let mut ops = Vec::new();
+    let mut has_devpts = false;
+    for m in &spec.mounts {
+        if m.perform_in_intermediate_namespace {
+            continue; // mounted by the parent, in the intermediate namespace
+        }
+        if m.typ.as_deref() == Some("devpts") {
+            has_devpts = true;
+        }
+        ops.push(MountOp::Entry(entry(
+            m,
+            input.bundle,
+            label,
+            input.new_cgroupns,
+        )));
+    }
+    for (src, dst) in input.extra_binds {
+        let m = Mount {
+            destination: dst.clone(),
+            typ: Some("bind".into()),
+            source: Some(src.display().to_string()),
+            options: vec!["rbind".into()],
+            ..Default::default()
+        };
+        ops.push(MountOp::Entry(entry(
+            &m,
+            input.bundle,
+            label,
+            input.new_cgroupns,
+        )));
+    }
+    // A /dev bound from elsewhere (the host's, by a `mounts[]` bind or
+    // `-b /dev:/dev`) is not the container's to fill: making the nodes
+    // there would unlink and recreate the host's own, and the symlinks
+    // would land in the host's /dev. runc skips them too (needsSetupDev).
+    // Intermediate-namespace entries count: they are under us already.
+    let dev_bound = ops
+        .iter()
+        .filter_map(|op| match op {
+            MountOp::Entry(e) => Some(e),
+            _ => None,
+        })
+        .chain(&intermediate(spec, input.bundle))
+        .any(binds_dev);
+    if !dev_bound {
+        ops.push(MountOp::Devices(device_ops(spec, input.in_userns)));
+        ops.push(MountOp::DevLinks { ptmx: has_devpts });
+    }
+    RootfsPlan {
+        root_propagation,
+        rootfs: input.rootfs.clone(),
+        ops,
+    }
+}
+
+fn binds_dev(e: &Entry) -> bool {
+    matches!(e.action, EntryAction::Bind { .. }) && Path::new(&e.destination) == Path::new("/dev")
+}
+
+/// The entries of `performInIntermediateNamespace`, mounted by the parent.
+pub fn intermediate(spec: &Spec, bundle: &Path) -> Vec<Entry> {
+    spec.mounts
+        .iter()
+        .filter(|m| m.perform_in_intermediate_namespace)
+        .map(|m| entry(m, bundle, mount_label(spec), false))
+        .collect()
+}
+
+fn mount_label(spec: &Spec) -> Option<&str> {
+    spec.linux.as_ref().and_then(|l| l.mount_label.as_deref())
+}
+
+/// One `mounts[]` entry, with the reference's option parsing.
+pub fn entry(m: &Mount, bundle: &Path, label: Option<&str>, in_cgroupns: bool) -> Entry {
+    let what = format!(
+        "mount {} ({}) on {}",
+        m.source.as_deref().unwrap_or("none"),
+        m.typ.as_deref().unwrap_or("bind"),
+        m.destination
+    );
+    let opts: MountOptions = spec::mount_options(&m.options);
+    let typ = m.typ.as_deref().unwrap_or("");
+    let mut flags = opts.flags;
+    if typ == "proc" || typ == "sysfs" {
+        // As the reference: proc and sysfs always nodev, noexec, nosuid.
+        flags |= MsFlags::MS_NODEV | MsFlags::MS_NOEXEC | MsFlags::MS_NOSUID;
+    }
+    let is_bind = flags.contains(MsFlags::MS_BIND) || typ == "bind" || typ == "rbind";
+    let source = m.source.as_deref().unwrap_or("");
+    let (action, propagation) = if let Some(verity) = &opts.verity {
+        (EntryAction::Verity(verity.clone()), MsFlags::empty())
+    } else if is_bind {
+        let action = EntryAction::Bind {
+            source: bind_source(bundle, source),
+            recursive: opts.recursive || typ == "rbind",
+            flags: flags & !MsFlags::MS_BIND & !MsFlags::MS_REC,
+        };
+        (action, opts.propagation)
+    } else if typ == "cgroup" {
+        (EntryAction::Cgroup { flags, in_cgroupns }, MsFlags::empty())
+    } else {
+        let data = with_mount_label(&opts.data, typ, label);
+        let source = if opts.loop_device {
+            MountSource::Loop {
+                backing: bind_source(bundle, source),
+                read_only: flags.contains(MsFlags::MS_RDONLY),
+            }
+        } else {
+            MountSource::Path(PathBuf::from(m.source.as_deref().unwrap_or(typ)))
+        };
+        let action = EntryAction::Mount {
+            source,
+            fstype: typ.to_string(),
+            flags: flags & !MsFlags::MS_REC,
+            data: (!data.is_empty()).then_some(data),
+            copyup: opts.tmpcopyup && typ == "tmpfs",
+        };
+        (action, opts.propagation)
+    };
+    Entry {
+        what,
+        destination: m.destination.clone(),
+        action,
+        propagation,
+    }
+}
+
+/// The mount data with `context="LABEL"` added for the filesystems that
+/// the container writes to and that carry no labels of their own.
+fn with_mount_label(data: &str, typ: &str, label: Option<&str>) -> String {
+    match label.filter(|l| !l.is_empty()) {
+        Some(l) if matches!(typ, "tmpfs" | "devpts" | "mqueue") => {
+            let ctx = format!("context=\"{l}\"");
+            if data.is_empty() {
+                ctx
+            } else {
+                format!("{data},{ctx}")
+            }
+        }
+        _ => data.to_string(),
+    }
+}
+
+/// The default devices the config does not name, then `linux.devices` in
+/// order (a later entry for the same path replaces the node).
+fn device_ops(spec: &Spec, in_userns: bool) -> Vec<DeviceOp> {
+    let configured: &[Device] = spec
+        .linux
+        .as_ref()
+        .map(|l| l.devices.as_slice())
+        .unwrap_or_default();
+    let defaults = devices::default_nodes()
+        .into_iter()
+        .filter(|node| !configured.iter().any(|d| d.path == node.path))
+        .map(|node| DeviceOp {
+            node,
+            dynamic_major: false,
+            dynamic_minor: false,
+            bind_host: in_userns,
+        });
+    let configured = configured.iter().map(|d| DeviceOp {
+        node: Node::planned(d),
+        dynamic_major: d.dynamic_major,
+        dynamic_minor: d.dynamic_minor,
+        bind_host: in_userns,
+    });
+    defaults.chain(configured).collect()
+}
+
+/// After pivot_root: `linux.maskedPaths`, then `linux.readonlyPaths`. A
+/// path that does not exist in the container is skipped when applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PathOp {
+    /// Hidden: how depends on its type, seen when opened (`masked_paths`).
+    Mask(String),
+    /// Bound onto itself (recursively), then remounted with `flags`.
+    Remount {
+        path: String,
+        recursive: bool,
+        flags: MsFlags,
+    },
+}
+
+pub fn masked_paths(spec: &Spec) -> Vec<PathOp> {
+    linux_paths(spec, |l| &l.masked_paths)
+        .map(|p| PathOp::Mask(p.clone()))
+        .collect()
+}
+
+pub fn readonly_paths(spec: &Spec) -> Vec<PathOp> {
+    linux_paths(spec, |l| &l.readonly_paths)
+        .map(|p| PathOp::Remount {
+            path: p.clone(),
+            recursive: true,
+            flags: MsFlags::MS_RDONLY,
+        })
+        .collect()
+}
+
+fn linux_paths<'a>(
+    spec: &'a Spec,
+    field: impl Fn(&'a spec::Linux) -> &'a Vec<String>,
+) -> impl Iterator<Item = &'a String> {
+    spec.linux.as_ref().map(field).into_iter().flatten()
+}
+
+/// After pivot_root and the masked and read-only paths: `root.readonly`,
+/// then the config's rootfsPropagation (if any) on "/".
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FinishOp {
+    RemountRootReadonly,
+    RootPropagation(MsFlags),
+}
+
+pub fn finish(spec: &Spec) -> Vec<FinishOp> {
+    let mut ops = Vec::new();
+    if spec.root.as_ref().is_some_and(|r| r.readonly) {
+        ops.push(FinishOp::RemountRootReadonly);
+    }
+    if spec
+        .linux
+        .as_ref()
+        .and_then(|l| l.rootfs_propagation.as_ref())
+        .is_some()
+    {
+        ops.push(FinishOp::RootPropagation(root_propagation(spec)));
+    }
+    ops
+}
+
+#[cfg(test)]
+#[path = "plan_tests.rs"]
+mod tests;
