@@ -1,5 +1,5 @@
-//! The program itself: its environment, its lookup in the container's
-//! PATH, the fds it may keep, and the execve. (Each other process field
+//! The program itself: its environment (`process.env`), its lookup in the
+//! container's PATH (`process.args`), the fds it may keep, and the execve. (Each other process field
 //! is applied by its step in `child`.)
 
 use crate::error::{Context, Error, Result};
