@@ -1671,6 +1671,20 @@ pub fn runoci_bin() -> &'static Path {
     })
 }
 
+/// Writes `text` to `path` as an executable (0755) through a child
+/// process, so that no fd of this test process ever has it open for
+/// writing: a thread of this process forking in the meantime (tests run in
+/// parallel) would hold such an fd until its exec, and the kernel refuses
+/// to execute a file open for writing (ETXTBSY: a hook failed to start with
+/// "Text file busy" under load).
+pub fn write_executable(path: &Path, text: &str) {
+    let mut cmd = Command::new("/bin/sh");
+    cmd.args(["-c", "cat > \"$1\" && chmod 755 \"$1\"", "sh"])
+        .arg(path);
+    let out = run_command(&mut cmd, text.as_bytes(), default_timeout());
+    assert!(out.success(), "write {}\n{out}", path.display());
+}
+
 /// `text` as lines of whitespace-separated words (for comparing output
 /// such as `/proc/self/uid_map` without caring about column widths).
 pub fn word_lines(text: &str) -> Vec<Vec<&str>> {

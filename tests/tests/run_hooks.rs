@@ -9,8 +9,6 @@ use common::assert_fails_with;
 use runoci_tests::{pid_alive, unique_id, Bundle, HostSnapshot, Runtime};
 use serde_json::{json, Value};
 use std::fs;
-use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
 use std::time::Duration;
 
 /// A hook script that appends one line, `$STAGE <state JSON on one line>`,
@@ -18,10 +16,7 @@ use std::time::Duration;
 const LOG_HOOK: &str =
     "#!/bin/sh\nstate=$(cat | tr -d '\\n')\necho \"$STAGE $state\" >> \"$LOG\"\n";
 
-fn write_script(path: &Path, text: &str) {
-    fs::write(path, text).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
-    fs::set_permissions(path, fs::Permissions::from_mode(0o755)).unwrap();
-}
+use runoci_tests::write_executable as write_script;
 
 /// Stages in the order runoci must run them, with the status each state
 /// document must carry.

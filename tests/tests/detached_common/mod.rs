@@ -6,7 +6,6 @@
 use runoci_tests::{default_timeout, pid_alive, Bundle, Output, Runtime};
 use serde_json::{json, Value};
 use std::fs;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -120,10 +119,7 @@ pub fn exit_status(rt: &Runtime, id: &str) -> i32 {
 pub const LOG_HOOK: &str =
     "#!/bin/sh\nstate=$(cat | tr -d '\\n')\necho \"$STAGE $state\" >> \"$LOG\"\n";
 
-pub fn write_script(path: &Path, text: &str) {
-    fs::write(path, text).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
-    fs::set_permissions(path, fs::Permissions::from_mode(0o755)).unwrap();
-}
+pub use runoci_tests::write_executable as write_script;
 
 /// Adds a poststop hook to the bundle that logs each run to a file in the
 /// bundle; returns that file. The same script also runs as a prestart hook,
