@@ -501,8 +501,7 @@ fn drive_child(spec: &Spec, opts: &ContainerOptions, c: &Created, chan: &Channel
                     .linux
                     .as_ref()
                     .and_then(|l| l.seccomp.as_ref())
-                    .and_then(|s| s.get("listenerPath"))
-                    .and_then(|p| p.as_str());
+                    .and_then(|s| s.listener_path.as_deref());
                 let (Some(fd), Some(path)) = (fds.first(), path) else {
                     return Err(Error::new(
                         "linux.seccomp: SCMP_ACT_NOTIFY needs linux.seccomp.listenerPath",
@@ -512,8 +511,7 @@ fn drive_child(spec: &Spec, opts: &ContainerOptions, c: &Created, chan: &Channel
                     .linux
                     .as_ref()
                     .and_then(|l| l.seccomp.as_ref())
-                    .and_then(|s| s.get("listenerMetadata"))
-                    .and_then(|p| p.as_str())
+                    .and_then(|s| s.listener_metadata.as_deref())
                     .unwrap_or("");
                 let msg = serde_json::json!({
                     "ociVersion": spec.oci_version,

@@ -12,7 +12,6 @@ use crate::error::{Context, Error, Result};
 use crate::rootfs::resolve;
 use runoci_core::procfs::{check_procfs, check_same_mount};
 // The check before writes through /proc in the container, next to them.
-pub use runoci_core::procfs::require_mounted;
 use std::io::Write;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::Path;

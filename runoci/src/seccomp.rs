@@ -8,68 +8,22 @@
 //! CAP_SYS_ADMIN is still held.
 
 use crate::error::{Error, Result};
+use crate::spec::{Seccomp, SeccompArg, Spec};
 use libseccomp::{
     ScmpAction, ScmpArch, ScmpArgCompare, ScmpCompareOp, ScmpFilterContext, ScmpSyscall,
 };
-use serde::Deserialize;
 use std::os::fd::{FromRawFd, OwnedFd};
 
-/// `null` taken as the empty list: Go writes a nil slice as `null`
-/// (profiles such as containers-common's have `"args": null`), and runc
-/// reads it as empty.
-fn null_as_empty<'de, D, T>(d: D) -> std::result::Result<Vec<T>, D::Error>
-where
-    D: serde::Deserializer<'de>,
-    T: Deserialize<'de>,
-{
-    Ok(Option::<Vec<T>>::deserialize(d)?.unwrap_or_default())
-}
-
-#[derive(Debug, Clone, Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
-pub struct Seccomp {
-    pub default_action: String,
-    #[serde(default)]
-    pub default_errno_ret: Option<u32>,
-    #[serde(default, deserialize_with = "null_as_empty")]
-    pub architectures: Vec<String>,
-    #[serde(default, deserialize_with = "null_as_empty")]
-    pub flags: Vec<String>,
-    #[serde(default)]
-    pub listener_path: Option<String>,
-    #[serde(default)]
-    pub listener_metadata: Option<String>,
-    #[serde(default, deserialize_with = "null_as_empty")]
-    pub syscalls: Vec<SyscallRule>,
-}
-
-#[derive(Debug, Clone, Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
-pub struct SyscallRule {
-    #[serde(default, deserialize_with = "null_as_empty")]
-    pub names: Vec<String>,
-    /// The pre-1.0 spelling the reference's fixtures still use.
-    #[serde(default)]
-    pub name: Option<String>,
-    pub action: String,
-    #[serde(default)]
-    pub errno_ret: Option<u32>,
-    #[serde(default, deserialize_with = "null_as_empty")]
-    pub args: Vec<ArgRule>,
-}
-
-#[derive(Debug, Clone, Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
-pub struct ArgRule {
-    pub index: u32,
-    pub value: u64,
-    #[serde(default, alias = "value2")]
-    pub value_two: u64,
-    pub op: String,
-}
-
-pub fn parse(v: &serde_json::Value) -> Result<Seccomp> {
-    Seccomp::deserialize(v).map_err(|e| Error::new(format!("linux.seccomp: {e}")))
+/// Compile the config's filter right after it is loaded (`run`, `create`,
+/// `start`), before any state directory, cgroup or hook exists, so that a
+/// filter libseccomp refuses fails the command with nothing to undo. The
+/// child compiles the same typed filter again where it loads it (`build`
+/// is deterministic: what compiled here compiles there).
+pub fn check(spec: &Spec) -> Result<()> {
+    match spec.linux.as_ref().and_then(|l| l.seccomp.as_ref()) {
+        Some(s) => build(s).map(drop),
+        None => Ok(()),
+    }
 }
 
 fn action(name: &str, errno: Option<u32>, field: &str) -> Result<ScmpAction> {
@@ -90,7 +44,7 @@ fn action(name: &str, errno: Option<u32>, field: &str) -> Result<ScmpAction> {
     })
 }
 
-fn compare(a: &ArgRule, field: &str) -> Result<ScmpArgCompare> {
+fn compare(a: &SeccompArg, field: &str) -> Result<ScmpArgCompare> {
     let op = match a.op.as_str() {
         "SCMP_CMP_NE" => ScmpCompareOp::NotEqual,
         "SCMP_CMP_LT" => ScmpCompareOp::Less,
@@ -156,7 +110,7 @@ pub fn build(s: &Seccomp) -> Result<ScmpFilterContext> {
                 )))
             }
         }
-        .map_err(lib_err("seccomp flag"))?;
+        .map_err(|e| Error::new(format!("linux.seccomp.flags[{i}]: {e}")))?;
     }
     for (i, rule) in s.syscalls.iter().enumerate() {
         let field = format!("linux.seccomp.syscalls[{i}]");
@@ -205,9 +159,7 @@ pub fn build(s: &Seccomp) -> Result<ScmpFilterContext> {
 /// SCMP_ACT_NOTIFY.
 pub fn load(s: &Seccomp, ctx: &ScmpFilterContext) -> Result<Option<OwnedFd>> {
     ctx.load().map_err(lib_err("load the seccomp filter"))?;
-    let wants_notify = s.syscalls.iter().any(|r| r.action == "SCMP_ACT_NOTIFY")
-        || s.default_action == "SCMP_ACT_NOTIFY";
-    if !wants_notify {
+    if !s.wants_notify() {
         return Ok(None);
     }
     let fd = ctx
@@ -231,6 +183,10 @@ pub fn send_listener(path: &str, fd: &OwnedFd, state_json: &str) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn parse(v: &serde_json::Value) -> Result<Seccomp> {
+        serde_json::from_value(v.clone()).map_err(|e| Error::new(format!("linux.seccomp: {e}")))
+    }
 
     #[test]
     fn reference_fixture_filter_compiles() {
@@ -335,5 +291,55 @@ mod tests {
                 && personality.iter().filter(|l| *l == "action ALLOW;").count() >= 2,
             "expected personality(0) and personality(8) allowed by separate rules:\n{pfc}"
         );
+    }
+
+    /// Every name validation accepts is one `build` compiles: the tables in
+    /// `runoci_core::spec::names` and the mapping here agree.
+    #[test]
+    fn every_validated_name_compiles() {
+        use runoci_core::spec::names::{
+            SECCOMP_ACTIONS, SECCOMP_ARCHES, SECCOMP_FLAGS, SECCOMP_OPS,
+        };
+        for action in SECCOMP_ACTIONS {
+            let v = serde_json::json!({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+                {"names": ["getpid"], "action": action}]});
+            build(&parse(&v).unwrap()).unwrap_or_else(|e| panic!("{action}: {e}"));
+        }
+        for op in SECCOMP_OPS {
+            let v = serde_json::json!({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+                {"names": ["getpid"], "action": "SCMP_ACT_ERRNO",
+                 "args": [{"index": 0, "value": 1, "op": op}]}]});
+            build(&parse(&v).unwrap()).unwrap_or_else(|e| panic!("{op}: {e}"));
+        }
+        for arch in SECCOMP_ARCHES {
+            arch.parse::<ScmpArch>()
+                .unwrap_or_else(|e| panic!("{arch}: {e}"));
+        }
+        for flag in SECCOMP_FLAGS {
+            let v = serde_json::json!({"defaultAction": "SCMP_ACT_ALLOW", "flags": [flag]});
+            // A flag the running kernel lacks fails in libseccomp, not as
+            // an unknown name.
+            if let Err(e) = build(&parse(&v).unwrap()) {
+                assert!(!e.to_string().contains("unknown flag"), "{flag}: {e}");
+            }
+        }
+    }
+
+    /// What validation cannot see, libseccomp refuses when the config is
+    /// loaded (`check`): here an errno it cannot encode (-1).
+    #[test]
+    fn check_refuses_what_libseccomp_refuses() {
+        let text = r#"{"ociVersion": "1.0.2", "root": {"path": "rootfs"},
+            "process": {"cwd": "/", "args": ["sh"], "user": {"uid": 0, "gid": 0}},
+            "linux": {"seccomp": {"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+                {"names": ["getpid"], "action": "SCMP_ACT_ERRNO", "errnoRet": 4294967295}]}}}"#;
+        let spec = runoci_core::spec::parse(text, "config.json").expect("valid names");
+        let e = check(&spec).expect_err("errno -1");
+        assert_eq!(
+            e.to_string(),
+            "linux.seccomp.syscalls[0] getpid: Invalid input to the libseccomp API"
+        );
+        let fine = text.replace("4294967295", "38");
+        check(&runoci_core::spec::parse(&fine, "config.json").unwrap()).expect("compiles");
     }
 }

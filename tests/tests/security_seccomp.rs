@@ -5,8 +5,8 @@
 
 mod common;
 
-use common::{run_sh, run_sh_ok};
-use runoci_tests::{test_dir, unique_id, Bundle, Runtime, DEFAULT_CAPS};
+use common::{assert_fails_with, run_sh, run_sh_ok};
+use runoci_tests::{test_dir, unique_id, Bundle, HostSnapshot, Runtime, DEFAULT_CAPS};
 use serde_json::{json, Value};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::time::{Duration, Instant};
@@ -396,4 +396,49 @@ fn notify_listener_receives_the_fd_and_answers_the_container() {
         out.stdout.contains("second-ok") && out.stdout.contains("b-absent"),
         "the listener's success answer must reach the container (and nothing be made)\n{out}"
     );
+}
+
+/// A filter refused at load — an unknown action (validation) or an errno
+/// libseccomp cannot encode (compilation) — fails `run`, `create` and
+/// `start` before anything exists: no record, no cgroup, no mount, and
+/// the prestart hook that would log does not run.
+#[test]
+fn a_bad_filter_is_refused_before_anything_is_created() {
+    let cases = [
+        (
+            json!({"names": ["getpid"], "action": "SCMP_ACT_BOGUS"}),
+            "linux.seccomp.syscalls[0].action: unknown action \"SCMP_ACT_BOGUS\"",
+        ),
+        (
+            json!({"names": ["getpid"], "action": "SCMP_ACT_ERRNO", "errnoRet": 4294967295u32}),
+            "linux.seccomp.syscalls[0] getpid: Invalid input to the libseccomp API",
+        ),
+    ];
+    for (rule, needle) in cases {
+        for command in ["run", "create", "start"] {
+            let mut bundle = Bundle::new("seccomp-refused");
+            let rt = Runtime::runoci();
+            let hook_log = bundle.path().join("hook-ran");
+            bundle.config_mut()["hooks"] = json!({"prestart": [{
+                "path": "/bin/sh",
+                "args": ["sh", "-c", format!("echo ran >> {}", hook_log.display())]
+            }]});
+            bundle.config_mut()["linux"]["seccomp"] =
+                json!({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [rule.clone()]});
+            bundle.set_args(&["true"]);
+            let id = unique_id("seccomp-refused");
+            let snap = HostSnapshot::take();
+            let out = rt.run([command, "-c", bundle.path_str(), &id]);
+            assert_fails_with(&out, needle);
+            snap.assert_nothing_leaked(&[&id, bundle.path_str(), rt.root_str()]);
+            assert!(
+                !rt.root().join(&id).exists(),
+                "{command}: a record was left for {id}\n{out}"
+            );
+            assert!(
+                !hook_log.exists(),
+                "{command}: the prestart hook ran before the refusal\n{out}"
+            );
+        }
+    }
 }

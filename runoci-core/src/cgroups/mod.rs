@@ -3,7 +3,8 @@
 //!
 //! - `layout`: which hierarchies are mounted where (from mountinfo);
 //! - `path`: where the container's cgroup goes (`resolve_path`);
-//! - `cgroup`: creating, joining, signalling, freezing and removing it;
+//! - `cgroup`: creating, joining and removing it; `signal`: signalling
+//!   and freezing it;
 //! - `apply`: writing `linux.resources` to it, through `v1` / `v2`, with
 //!   `validate`, `convert` (v1 ↔ v2 values), `devices` (v1 rules) and
 //!   `devices_bpf` (the same rules as a cgroup2 BPF device program);
@@ -19,6 +20,7 @@ mod error;
 mod fs;
 mod layout;
 mod path;
+mod signal;
 mod stats;
 mod v1;
 mod v2;

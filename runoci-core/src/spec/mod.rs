@@ -1,9 +1,10 @@
 //! The container configuration: model (`types`), loading (`load`),
-//! validation (`validate`) and the kernel constants its names stand for
+//! validation (`validate`, `seccomp`) and the kernel constants its names stand for
 //! (`names`).
 mod error;
 mod load;
 pub mod names;
+mod seccomp;
 #[cfg(test)]
 mod tests;
 mod types;

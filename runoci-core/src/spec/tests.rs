@@ -404,8 +404,18 @@ fn load_reads_and_validates_config_json() {
     let bundle = TempDir::new("load-ok");
     let text = fs::read_to_string(fixtures().join("basic.json")).expect("fixture");
     let text = text.replace("3221225472", "0");
+    fs::write(bundle.0.join("config.json"), &text).expect("write");
+    // The reference's fixture spells seccomp names "SCP_…", which no
+    // libseccomp knows: refused at load, where it used to fail in the child.
+    let err = load(&bundle.0).expect_err("SCP_ACT_KILL refused");
+    assert_eq!(
+        err.json_path(),
+        Some("linux.seccomp.defaultAction"),
+        "{err}"
+    );
+    let text = text.replace("\"SCP_", "\"SCMP_");
     fs::write(bundle.0.join("config.json"), text).expect("write");
-    let spec = load(&bundle.0).expect("basic.json (device gid 0) loads");
+    let spec = load(&bundle.0).expect("basic.json (device gid 0, SCMP_ names) loads");
     assert_eq!(spec.hostname.as_deref(), Some("tester"));
 }
 
@@ -830,5 +840,123 @@ fn sysctl_keys_name_files_under_proc_sys() {
     );
     for bad in ["", ".", "..", "a..b", "a/../b", "a/./b", "a/", "/a", "a\0b"] {
         assert_eq!(sysctl_file(bad), None, "{bad:?}");
+    }
+}
+
+/// basic.json with `linux.seccomp` set to `seccomp`, parsed and validated.
+fn parse_with_seccomp(seccomp: serde_json::Value) -> Result<Spec, SpecError> {
+    let text = fs::read_to_string(fixtures().join("basic.json")).expect("basic.json");
+    let text = text.replace("3221225472", "0");
+    let mut json: serde_json::Value = serde_json::from_str(&text).expect("basic.json is JSON");
+    json["linux"]["seccomp"] = seccomp;
+    parse(&json.to_string(), "config.json")
+}
+
+#[test]
+fn seccomp_model_reads_every_field() {
+    let spec = parse_with_seccomp(serde_json::json!({
+        "defaultAction": "SCMP_ACT_ERRNO", "defaultErrnoRet": 38,
+        "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86"],
+        "flags": ["SECCOMP_FILTER_FLAG_LOG"],
+        "listenerPath": "/run/l.sock", "listenerMetadata": "meta",
+        "syscalls": [
+            {"names": ["read", "write"], "action": "SCMP_ACT_ALLOW", "args": null},
+            {"name": "personality", "action": "SCMP_ACT_NOTIFY", "errnoRet": 1,
+             "args": [{"index": 0, "value": 255, "value2": 8, "op": "SCMP_CMP_MASKED_EQ"},
+                      {"index": 1, "value": 3, "valueTwo": 4, "op": "SCMP_CMP_LE"}]}
+        ]
+    }))
+    .expect("a full seccomp object is accepted");
+    let s = spec.linux.unwrap().seccomp.unwrap();
+    assert_eq!(s.default_action, "SCMP_ACT_ERRNO");
+    assert_eq!(s.default_errno_ret, Some(38));
+    assert_eq!(s.architectures, ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86"]);
+    assert_eq!(s.flags, ["SECCOMP_FILTER_FLAG_LOG"]);
+    assert_eq!(s.listener_path.as_deref(), Some("/run/l.sock"));
+    assert_eq!(s.listener_metadata.as_deref(), Some("meta"));
+    assert_eq!(s.syscalls[0].names, ["read", "write"]);
+    assert!(s.syscalls[0].args.is_empty(), "null args are none");
+    let rule = &s.syscalls[1];
+    assert_eq!(rule.name.as_deref(), Some("personality"));
+    assert_eq!(rule.errno_ret, Some(1));
+    let expected = [
+        SeccompArg {
+            index: 0,
+            value: 255,
+            value_two: 8,
+            op: "SCMP_CMP_MASKED_EQ".into(),
+        },
+        SeccompArg {
+            index: 1,
+            value: 3,
+            value_two: 4,
+            op: "SCMP_CMP_LE".into(),
+        },
+    ];
+    assert_eq!(rule.args, expected);
+    assert!(s.wants_notify());
+}
+
+#[test]
+fn seccomp_names_are_refused_at_load_with_their_json_path() {
+    let allow = serde_json::json!({"names": ["read"], "action": "SCMP_ACT_ALLOW"});
+    let cases = [
+        (
+            serde_json::json!({"defaultAction": "SCMP_ACT_NOPE"}),
+            "linux.seccomp.defaultAction",
+            "unknown action \"SCMP_ACT_NOPE\"",
+        ),
+        (
+            serde_json::json!({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+                allow.clone(), allow.clone(),
+                {"names": ["write"], "action": "SCMP_ACT_BOGUS"}]}),
+            "linux.seccomp.syscalls[2].action",
+            "unknown action \"SCMP_ACT_BOGUS\"",
+        ),
+        (
+            serde_json::json!({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+                {"names": ["write"], "action": "SCMP_ACT_ERRNO",
+                 "args": [{"index": 0, "value": 1, "op": "SCMP_CMP_EQ"},
+                          {"index": 1, "value": 1, "op": "SCMP_CMP_ALMOST"}]}]}),
+            "linux.seccomp.syscalls[0].args[1].op",
+            "unknown operator \"SCMP_CMP_ALMOST\"",
+        ),
+        (
+            serde_json::json!({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+                {"names": ["write"], "action": "SCMP_ACT_ERRNO",
+                 "args": [{"index": 6, "value": 1, "op": "SCMP_CMP_EQ"}]}]}),
+            "linux.seccomp.syscalls[0].args[0].index",
+            "6 is not a syscall argument (0-5)",
+        ),
+        (
+            serde_json::json!({"defaultAction": "SCMP_ACT_ALLOW",
+                               "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_VAX"]}),
+            "linux.seccomp.architectures[1]",
+            "unknown architecture \"SCMP_ARCH_VAX\"",
+        ),
+        (
+            serde_json::json!({"defaultAction": "SCMP_ACT_ALLOW", "flags": ["SECCOMP_FILTER_FLAG_FAST"]}),
+            "linux.seccomp.flags[0]",
+            "unknown flag \"SECCOMP_FILTER_FLAG_FAST\"",
+        ),
+        (
+            serde_json::json!({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+                {"names": ["mkdir"], "action": "SCMP_ACT_NOTIFY"}]}),
+            "linux.seccomp.listenerPath",
+            "SCMP_ACT_NOTIFY needs a listener socket",
+        ),
+        (
+            serde_json::json!({"syscalls": []}),
+            "linux.seccomp.defaultAction",
+            "missing",
+        ),
+    ];
+    for (seccomp, path, message) in cases {
+        let err = parse_with_seccomp(seccomp.clone()).expect_err("must be refused");
+        assert_eq!(err.json_path(), Some(path), "{seccomp}: {err}");
+        assert!(
+            err.to_string().contains(&format!("{path}: {message}")),
+            "{seccomp}: {err}"
+        );
     }
 }

@@ -219,7 +219,7 @@ pub struct Linux {
     #[serde(default)]
     pub sysctl: BTreeMap<String, String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub seccomp: Option<serde_json::Value>,
+    pub seccomp: Option<Seccomp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rootfs_propagation: Option<String>,
     #[serde(default)]
@@ -450,4 +450,71 @@ pub struct Rdma {
     pub hca_handles: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hca_objects: Option<u32>,
+}
+
+/// `null` taken as the empty list: Go writes a nil slice as `null`
+/// (profiles such as containers-common's have `"args": null`), and runc
+/// reads it as empty.
+fn null_as_empty<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Ok(Option::<Vec<T>>::deserialize(d)?.unwrap_or_default())
+}
+
+/// `linux.seccomp`. Names (actions, operators, architectures, flags) are
+/// checked against `names::seccomp_*` at validation; `runoci` compiles the
+/// filter with libseccomp right after loading (this crate does not link it).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Seccomp {
+    pub default_action: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_errno_ret: Option<u32>,
+    #[serde(default, deserialize_with = "null_as_empty")]
+    pub architectures: Vec<String>,
+    #[serde(default, deserialize_with = "null_as_empty")]
+    pub flags: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub listener_path: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub listener_metadata: Option<String>,
+    #[serde(default, deserialize_with = "null_as_empty")]
+    pub syscalls: Vec<SeccompSyscall>,
+}
+
+impl Seccomp {
+    /// Whether any rule (or the default) notifies a listener.
+    pub fn wants_notify(&self) -> bool {
+        self.default_action == "SCMP_ACT_NOTIFY"
+            || self.syscalls.iter().any(|r| r.action == "SCMP_ACT_NOTIFY")
+    }
+}
+
+/// One entry of `linux.seccomp.syscalls`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct SeccompSyscall {
+    #[serde(default, deserialize_with = "null_as_empty")]
+    pub names: Vec<String>,
+    /// The pre-1.0 spelling the reference's fixtures still use.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    pub action: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub errno_ret: Option<u32>,
+    #[serde(default, deserialize_with = "null_as_empty")]
+    pub args: Vec<SeccompArg>,
+}
+
+/// One argument comparison of a seccomp rule.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct SeccompArg {
+    pub index: u32,
+    pub value: u64,
+    #[serde(default, alias = "value2")]
+    pub value_two: u64,
+    pub op: String,
 }

@@ -318,6 +318,9 @@ fn check_linux(linux: &Linux) -> Checked {
     for (clock, offset) in linux.time_offsets.iter().flatten() {
         check_time_offset(clock, offset)?;
     }
+    if let Some(seccomp) = linux.seccomp.as_ref() {
+        super::seccomp::check_seccomp(seccomp)?;
+    }
     if let Some(propagation) = linux.rootfs_propagation.as_deref() {
         if names::propagation(propagation).is_none() {
             return Err(SpecError::invalid(

@@ -31,7 +31,7 @@ pub fn apply(spec: &Spec, new_mountns: bool) -> Result<()> {
     if files.is_empty() {
         return Ok(());
     }
-    crate::procfs::require_mounted("linux.sysctl")?;
+    runoci_core::procfs::require_mounted("linux.sysctl")?;
     for (path, k, v) in files {
         crate::procfs::write(&path, v.as_bytes()).with_ctx(|| format!("linux.sysctl {k}={v}"))?;
     }

@@ -13,14 +13,10 @@ use std::os::fd::OwnedFd;
 /// no_new_privs (loading then needs CAP_SYS_ADMIN), after it — the last
 /// thing before exec — with (as runc). Returns the notification listener,
 /// if any.
-pub fn apply(seccomp: Option<&serde_json::Value>, process: &Process) -> Result<Option<OwnedFd>> {
-    use crate::seccomp::{build, load, parse};
+pub fn apply(seccomp: Option<&spec::Seccomp>, process: &Process) -> Result<Option<OwnedFd>> {
+    use crate::seccomp::{build, load};
     let compiled = match seccomp {
-        Some(v) => {
-            let s = parse(v)?;
-            let ctx = build(&s)?;
-            Some((s, ctx))
-        }
+        Some(s) => Some((s, build(s)?)),
         None => None,
     };
     let mut listener = None;

@@ -32,7 +32,7 @@ fn absolute(p: &Path) -> Result<PathBuf> {
 /// The bundle's config.json, loaded and validated; errors name the
 /// container, and a missing config.json says how to make one.
 pub fn load_spec(opts: &ContainerOptions) -> Result<crate::spec::Spec> {
-    crate::spec::load(&opts.bundle).map_err(|e| {
+    load_checked(&opts.bundle).map_err(|e| {
         let mut msg = format!("container {}: {e}", opts.id);
         let config = opts.bundle.join(runoci_core::state::CONFIG_JSON);
         if std::fs::symlink_metadata(&config).is_err() {
@@ -44,6 +44,15 @@ pub fn load_spec(opts: &ContainerOptions) -> Result<crate::spec::Spec> {
         }
         Error::new(msg)
     })
+}
+
+/// The bundle's config.json, validated, with what only this crate can
+/// check (the seccomp filter compiles): for the commands that create a
+/// container, before they create anything.
+pub fn load_checked(bundle: &Path) -> Result<crate::spec::Spec> {
+    let spec = crate::spec::load(bundle)?;
+    crate::seccomp::check(&spec)?;
+    Ok(spec)
 }
 
 /// The options shared by `run` and `start`, from their command line.

@@ -29,7 +29,7 @@ pub fn start_new(cli: &Cli, args: &RunArgs, log_file: Option<&Path>) -> Result<i
             opts.bundle.display()
         )));
     }
-    let spec = crate::spec::load(&opts.bundle)?;
+    let spec = super::load_checked(&opts.bundle)?;
     let monitor = monitor_path(cli)?;
     let (sd, lock) = super::claim_state_dir(&cli.root, &spec, &mut opts)?;
     match start_in(&sd, &spec, &opts, &monitor, log_file, lock) {

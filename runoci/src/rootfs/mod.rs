@@ -98,7 +98,7 @@ fn paths_root(ops: &[plan::PathOp], field: &str) -> Result<Option<OwnedFd>> {
     if ops.is_empty() {
         return Ok(None);
     }
-    crate::procfs::require_mounted(field)?;
+    runoci_core::procfs::require_mounted(field)?;
     open_dir(Path::new("/")).map(Some)
 }
 
