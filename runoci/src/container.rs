@@ -15,6 +15,7 @@ use crate::sync::{self, Channel, Message, ParentHooks};
 use nix::sched::CloneFlags;
 use runoci_core::cgroups;
 use runoci_core::hooks::HookState;
+use runoci_core::hooks::Stage;
 use runoci_proto::{State, Status};
 use std::os::fd::OwnedFd;
 use std::path::PathBuf;
@@ -179,7 +180,7 @@ pub fn create(spec: &Spec, opts: &ContainerOptions) -> Result<Created> {
     }
     if let Some(h) = &spec.hooks {
         let pre = opts.hook_state(spec, 0);
-        runoci_core::hooks::run_stage("precreate", &h.precreate, &pre.json("creating"))?;
+        runoci_core::hooks::run_stage(Stage::Precreate, &h.precreate, &pre.json("creating"))?;
     }
     if spec
         .mounts
@@ -244,7 +245,7 @@ pub fn create(spec: &Spec, opts: &ContainerOptions) -> Result<Created> {
                         ),
                         (None, Some(hooks)) => {
                             if let Err(pe) =
-                                runoci_core::hooks::run_stage("poststop", hooks, &stopped)
+                                runoci_core::hooks::run_stage(Stage::Poststop, hooks, &stopped)
                             {
                                 eprintln!("runoci: container {}: {pe}", opts.id);
                             }
@@ -468,18 +469,17 @@ fn drive_child(spec: &Spec, opts: &ContainerOptions, c: &Created, chan: &Channel
                 }
                 let r = match stage {
                     ParentHooks::CreateRuntime => {
-                        runoci_core::hooks::run_stage("prestart", &hooks.prestart, &state).and_then(
-                            |_| {
+                        runoci_core::hooks::run_stage(Stage::Prestart, &hooks.prestart, &state)
+                            .and_then(|_| {
                                 runoci_core::hooks::run_stage(
-                                    "createRuntime",
+                                    Stage::CreateRuntime,
                                     &hooks.create_runtime,
                                     &state,
                                 )
-                            },
-                        )
+                            })
                     }
                     ParentHooks::PreChroot => {
-                        runoci_core::hooks::run_stage("prechroot", &hooks.prechroot, &state)
+                        runoci_core::hooks::run_stage(Stage::Prechroot, &hooks.prechroot, &state)
                     }
                 };
                 match r {

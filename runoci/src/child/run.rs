@@ -14,6 +14,7 @@ use crate::spec::{Process, Spec};
 use crate::sync::{Channel, Message, ParentHooks};
 use nix::sched::CloneFlags;
 use runoci_core::hooks::HookState;
+use runoci_core::hooks::Stage;
 use std::convert::Infallible;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::PathBuf;
@@ -243,7 +244,7 @@ fn apply(step: Step, c: &mut Ctx) -> Result<Option<Infallible>> {
         CreateContainerHooks => {
             if let Some(h) = &spec.hooks {
                 let state = c.hook_state()?.json("creating");
-                runoci_core::hooks::run_stage("createContainer", &h.create_container, &state)?;
+                runoci_core::hooks::run_stage(Stage::CreateContainer, &h.create_container, &state)?;
             }
         }
         PrechrootHooks => parent_hooks(c, ParentHooks::PreChroot)?,
@@ -327,7 +328,7 @@ fn apply(step: Step, c: &mut Ctx) -> Result<Option<Infallible>> {
         StartContainerHooks => {
             if let Some(h) = &spec.hooks {
                 let state = c.hook_state()?.json("created");
-                runoci_core::hooks::run_stage("startContainer", &h.start_container, &state)?;
+                runoci_core::hooks::run_stage(Stage::StartContainer, &h.start_container, &state)?;
             }
         }
         ReleaseStart => {

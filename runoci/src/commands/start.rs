@@ -12,6 +12,7 @@ use crate::cli::{Cli, RunArgs};
 use crate::container::{self, Created};
 use crate::error::{Context, Error, Result};
 use crate::spec::Spec;
+use runoci_core::hooks::Stage;
 use runoci_core::state::{self, StateDir};
 use runoci_proto::Status;
 use std::io::{Read, Write};
@@ -229,7 +230,7 @@ fn record_running(
 ) -> Result<std::os::unix::net::UnixListener> {
     let hooks = spec.hooks.clone().unwrap_or_default();
     runoci_core::hooks::run_stage(
-        "poststart",
+        Stage::Poststart,
         &hooks.poststart,
         &created.hook_state.json("running"),
     )?;
