@@ -238,12 +238,11 @@ impl HookState {
 
     /// The OCI state document with `status`, pretty-printed as the
     /// reference does (scripts grep it).
-    pub fn json(&self, status: &str) -> String {
-        let mut v = serde_json::to_value(&self.state).unwrap_or_default();
-        if let Some(o) = v.as_object_mut() {
-            o.insert("status".into(), status.into());
-        }
-        hook_state_json_value(v)
+    pub fn json(&self, status: Status) -> String {
+        hook_state_json(&State {
+            status,
+            ..self.state.clone()
+        })
     }
 
     pub fn state(&self) -> &State {
@@ -257,10 +256,7 @@ impl HookState {
 
 /// The state given to hooks: the spec's fields only.
 pub fn hook_state_json(state: &State) -> String {
-    hook_state_json_value(serde_json::to_value(state).unwrap_or_default())
-}
-
-fn hook_state_json_value(mut v: serde_json::Value) -> String {
+    let mut v = serde_json::to_value(state).unwrap_or_default();
     if let Some(o) = v.as_object_mut() {
         for k in ["rootfs", "created", "owner", "exit"] {
             o.remove(k);

@@ -180,7 +180,7 @@ pub fn create(spec: &Spec, opts: &ContainerOptions) -> Result<Created> {
     }
     if let Some(h) = &spec.hooks {
         let pre = opts.hook_state(spec, 0);
-        runoci_core::hooks::run_stage(Stage::Precreate, &h.precreate, &pre.json("creating"))?;
+        runoci_core::hooks::run_stage(Stage::Precreate, &h.precreate, &pre.json(Status::Creating))?;
     }
     if spec
         .mounts
@@ -235,7 +235,7 @@ pub fn create(spec: &Spec, opts: &ContainerOptions) -> Result<Created> {
                     // reference, its poststop hooks run once it is gone.
                     // With a record, only if the hooks had started, and
                     // once, whoever else (destroy) ends the container.
-                    let stopped = created.hook_state.json("stopped");
+                    let stopped = created.hook_state.json(Status::Stopped);
                     created.abandon();
                     let poststop = spec.hooks.as_ref().map(|h| h.poststop.as_slice());
                     match (&opts.state_dir, poststop) {
@@ -458,7 +458,7 @@ fn drive_child(spec: &Spec, opts: &ContainerOptions, c: &Created, chan: &Channel
     loop {
         match chan.recv()? {
             Some((Message::RunHooks(stage), _)) => {
-                let state = c.hook_state.json("creating");
+                let state = c.hook_state.json(Status::Creating);
                 if let (ParentHooks::CreateRuntime, Some(dir)) = (&stage, &opts.state_dir) {
                     // From here on poststop must run once, whoever ends
                     // the container; with this state if none is recorded.
@@ -520,7 +520,7 @@ fn drive_child(spec: &Spec, opts: &ContainerOptions, c: &Created, chan: &Channel
                     "fds": ["seccompFd"],
                     "pid": c.pid,
                     "metadata": meta,
-                    "state": serde_json::from_str::<serde_json::Value>(&c.hook_state.json("creating")).unwrap_or_default(),
+                    "state": serde_json::from_str::<serde_json::Value>(&c.hook_state.json(Status::Creating)).unwrap_or_default(),
                 });
                 crate::seccomp::send_listener(path, fd, &msg.to_string())?;
             }

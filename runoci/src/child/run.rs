@@ -15,6 +15,7 @@ use crate::sync::{Channel, Message, ParentHooks};
 use nix::sched::CloneFlags;
 use runoci_core::hooks::HookState;
 use runoci_core::hooks::Stage;
+use runoci_proto::Status;
 use std::convert::Infallible;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::PathBuf;
@@ -243,7 +244,7 @@ fn apply(step: Step, c: &mut Ctx) -> Result<Option<Infallible>> {
         }
         CreateContainerHooks => {
             if let Some(h) = &spec.hooks {
-                let state = c.hook_state()?.json("creating");
+                let state = c.hook_state()?.json(Status::Creating);
                 runoci_core::hooks::run_stage(Stage::CreateContainer, &h.create_container, &state)?;
             }
         }
@@ -327,7 +328,7 @@ fn apply(step: Step, c: &mut Ctx) -> Result<Option<Infallible>> {
         }
         StartContainerHooks => {
             if let Some(h) = &spec.hooks {
-                let state = c.hook_state()?.json("created");
+                let state = c.hook_state()?.json(Status::Created);
                 runoci_core::hooks::run_stage(Stage::StartContainer, &h.start_container, &state)?;
             }
         }

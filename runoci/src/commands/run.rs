@@ -84,11 +84,11 @@ pub fn run(cli: &Cli, args: &RunArgs) -> Result<i32> {
         hooks::run_stage(
             Stage::Poststart,
             &hooks.poststart,
-            &created.hook_state.json("running"),
+            &created.hook_state.json(Status::Running),
         )
     });
     let cgroup = created.cgroup.clone();
-    let stopped = created.hook_state.json("stopped");
+    let stopped = created.hook_state.json(Status::Stopped);
     let code = match started {
         Ok(()) => forwarder.wait(created.pid, &created.pidfd, "the container"),
         Err(e) => {

@@ -232,7 +232,7 @@ fn record_running(
     runoci_core::hooks::run_stage(
         Stage::Poststart,
         &hooks.poststart,
-        &created.hook_state.json("running"),
+        &created.hook_state.json(Status::Running),
     )?;
     // This process becomes the monitor (same pid after the exec).
     created.record(
