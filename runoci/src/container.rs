@@ -11,7 +11,7 @@ use crate::error::{Context, Error, Result};
 use crate::namespaces::{self, Plan};
 use crate::rootfs;
 use crate::spec::{IdMapping, Spec};
-use crate::sync::{self, Channel, Message, ParentHooks};
+use crate::sync::{self, ParentChannel, ParentHooks, ToChild, ToParent};
 use nix::sched::CloneFlags;
 use runoci_core::cgroups;
 use runoci_core::hooks::HookState;
@@ -348,7 +348,7 @@ fn spawn(
     ns: &Plan,
     rootfs: PathBuf,
     cgroup: Option<&cgroups::Cgroup>,
-) -> Result<(i32, OwnedFd, Channel)> {
+) -> Result<(i32, OwnedFd, ParentChannel)> {
     let (parent_chan, child_chan) = sync::pair()?;
     // runc-style create: the child reopens the FIFO through this O_PATH fd.
     // Opened here, by the runtime, because the state directory is 0700
@@ -430,7 +430,7 @@ fn spawn(
             let (u, g) = id_maps(spec, opts);
             namespaces::write_id_maps(pid, &u, &g)?;
         }
-        parent_chan.send(&Message::Start { host_pid: pid })
+        parent_chan.send(&ToChild::Start { host_pid: pid })
     };
     if let Err(e) = setup() {
         kill_and_reap(pid, &pidfd);
@@ -452,12 +452,17 @@ fn write_time_offsets(spec: &Spec) -> Result<()> {
 
 /// Serve the child's requests until it is ready (and, without an exec
 /// FIFO, until its exec closed the channel).
-fn drive_child(spec: &Spec, opts: &ContainerOptions, c: &Created, chan: &Channel) -> Result<()> {
+fn drive_child(
+    spec: &Spec,
+    opts: &ContainerOptions,
+    c: &Created,
+    chan: &ParentChannel,
+) -> Result<()> {
     let hooks = spec.hooks.clone().unwrap_or_default();
     let mut ready = false;
     loop {
         match chan.recv()? {
-            Some((Message::RunHooks(stage), _)) => {
+            Some((ToParent::RunHooks(stage), _)) => {
                 let state = c.hook_state.json(Status::Creating);
                 if let (ParentHooks::CreateRuntime, Some(dir)) = (&stage, &opts.state_dir) {
                     // From here on poststop must run once, whoever ends
@@ -483,20 +488,20 @@ fn drive_child(spec: &Spec, opts: &ContainerOptions, c: &Created, chan: &Channel
                     }
                 };
                 match r {
-                    Ok(()) => chan.send(&Message::Proceed)?,
+                    Ok(()) => chan.send(&ToChild::Proceed)?,
                     Err(e) => {
-                        let _ = chan.send(&Message::Error(e.to_string()));
+                        let _ = chan.send(&ToChild::Error(e.to_string()));
                         return Err(e);
                     }
                 }
             }
-            Some((Message::ConsoleMaster, fds)) => {
+            Some((ToParent::ConsoleMaster, fds)) => {
                 let (Some(master), Some(socket)) = (fds.first(), &opts.console_socket) else {
                     return Err(Error::new("console master expected with its fd"));
                 };
                 crate::console::send_master(socket, master)?;
             }
-            Some((Message::SeccompListener, fds)) => {
+            Some((ToParent::SeccompListener, fds)) => {
                 let path = spec
                     .linux
                     .as_ref()
@@ -524,18 +529,13 @@ fn drive_child(spec: &Spec, opts: &ContainerOptions, c: &Created, chan: &Channel
                 });
                 crate::seccomp::send_listener(path, fd, &msg.to_string())?;
             }
-            Some((Message::Ready, _)) => {
+            Some((ToParent::Ready, _)) => {
                 ready = true;
                 if opts.exec_fifo.is_some() {
                     return Ok(());
                 }
             }
-            Some((Message::Error(e), _)) => return Err(Error::new(e)),
-            Some((other, _)) => {
-                return Err(Error::new(format!(
-                    "creation channel: unexpected {other:?}"
-                )))
-            }
+            Some((ToParent::Error(e), _)) => return Err(Error::new(e)),
             None if ready => return Ok(()),
             None => {
                 return Err(Error::new(
