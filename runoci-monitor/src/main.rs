@@ -87,13 +87,10 @@ fn setup(args: MonitorArgs) -> Result<Monitor, String> {
         .read_record()
         .unwrap_or_default();
     let cfg = Config {
-        state_dir: args.state_dir,
-        pid: args.pid,
+        args,
         pidfd,
         listener,
-        owner_uid: args.owner_uid,
         oom_fd,
-        oom_events_file: args.oom_events_file,
         record,
     };
     Monitor::new(cfg, state).map_err(|e| fail("event loop", e))
