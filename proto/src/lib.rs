@@ -31,11 +31,13 @@
 //! # }
 //! ```
 mod client;
+mod monitor;
 mod protocol;
 mod signal;
 mod state;
 
 pub use client::{socket_path, Client, Events};
+pub use monitor::{MonitorArgs, MonitorReady};
 pub use protocol::*;
 pub use signal::{parse_signal, Signal, SIGRTMAX, SIGRTMIN};
 pub use state::*;

@@ -5,7 +5,7 @@
 
 use crate::error::{Error, Result};
 use crate::forward::{Woke, STOP_SIGNALS};
-use crate::spec::Hook;
+use crate::spec::{Hook, Hooks};
 use nix::sys::signal::SigSet;
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 use runoci_proto::{State, Status, CONTAINER_ROOT_ANNOTATION};
@@ -16,11 +16,71 @@ use std::time::{Duration, Instant};
 
 const SCRUBBED_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
+/// A hook stage, named as config.json (and every message and log) names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    Precreate,
+    Prechroot,
+    Prestart,
+    CreateRuntime,
+    CreateContainer,
+    StartContainer,
+    Poststart,
+    Poststop,
+}
+
+impl Stage {
+    /// Every stage, in config.json's order.
+    pub const ALL: [Stage; 8] = [
+        Stage::Precreate,
+        Stage::Prechroot,
+        Stage::Prestart,
+        Stage::CreateRuntime,
+        Stage::CreateContainer,
+        Stage::StartContainer,
+        Stage::Poststart,
+        Stage::Poststop,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stage::Precreate => "precreate",
+            Stage::Prechroot => "prechroot",
+            Stage::Prestart => "prestart",
+            Stage::CreateRuntime => "createRuntime",
+            Stage::CreateContainer => "createContainer",
+            Stage::StartContainer => "startContainer",
+            Stage::Poststart => "poststart",
+            Stage::Poststop => "poststop",
+        }
+    }
+
+    /// This stage's hooks in `hooks`.
+    pub fn of(self, hooks: &Hooks) -> &[Hook] {
+        match self {
+            Stage::Precreate => &hooks.precreate,
+            Stage::Prechroot => &hooks.prechroot,
+            Stage::Prestart => &hooks.prestart,
+            Stage::CreateRuntime => &hooks.create_runtime,
+            Stage::CreateContainer => &hooks.create_container,
+            Stage::StartContainer => &hooks.start_container,
+            Stage::Poststart => &hooks.poststart,
+            Stage::Poststop => &hooks.poststop,
+        }
+    }
+}
+
+impl std::fmt::Display for Stage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// Run each hook of `stage` in order; the first failure stops the stage.
-pub fn run_stage(stage: &str, hooks: &[Hook], state_json: &str) -> Result<()> {
+pub fn run_stage(stage: Stage, hooks: &[Hook], state_json: &str) -> Result<()> {
     for (i, hook) in hooks.iter().enumerate() {
         let t = crate::log::timer();
-        run_one(hook, state_json, stage != "poststop")
+        run_one(hook, state_json, stage != Stage::Poststop)
             .map_err(|e| e.context(format!("{stage} hook [{i}] {}", hook.path)))?;
         crate::debug!(
             "{stage} hook [{i}] {}: ok{}",
@@ -178,12 +238,11 @@ impl HookState {
 
     /// The OCI state document with `status`, pretty-printed as the
     /// reference does (scripts grep it).
-    pub fn json(&self, status: &str) -> String {
-        let mut v = serde_json::to_value(&self.state).unwrap_or_default();
-        if let Some(o) = v.as_object_mut() {
-            o.insert("status".into(), status.into());
-        }
-        hook_state_json_value(v)
+    pub fn json(&self, status: Status) -> String {
+        hook_state_json(&State {
+            status,
+            ..self.state.clone()
+        })
     }
 
     pub fn state(&self) -> &State {
@@ -197,10 +256,7 @@ impl HookState {
 
 /// The state given to hooks: the spec's fields only.
 pub fn hook_state_json(state: &State) -> String {
-    hook_state_json_value(serde_json::to_value(state).unwrap_or_default())
-}
-
-fn hook_state_json_value(mut v: serde_json::Value) -> String {
+    let mut v = serde_json::to_value(state).unwrap_or_default();
     if let Some(o) = v.as_object_mut() {
         for k in ["rootfs", "created", "owner", "exit"] {
             o.remove(k);

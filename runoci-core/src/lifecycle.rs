@@ -112,7 +112,7 @@ pub fn poststop_once(sd: &StateDir, hooks: &[crate::spec::Hook]) {
         .and_then(|mut st| {
             st.status = Status::Stopped;
             let json = crate::hooks::hook_state_json(&st);
-            crate::hooks::run_stage("poststop", hooks, &json)
+            crate::hooks::run_stage(crate::hooks::Stage::Poststop, hooks, &json)
         });
     if let Err(e) = ran {
         eprintln!("runoci: container {}: poststop: {e}", sd.id);

@@ -8,8 +8,8 @@ use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
 use runoci_core::state::RuntimeRecord;
 use runoci_proto::{
-    decode_request, encode_event_into, encode_reply_into, Event, ExitStatus, ProtoError, Reply,
-    Request, State, Stats, Status, MAX_REQUEST_LEN,
+    decode_request, encode_event_into, encode_reply_into, Event, ExitStatus, MonitorArgs,
+    ProtoError, Reply, Request, State, Stats, Status, MAX_REQUEST_LEN,
 };
 use signal_hook::consts::SIGCHLD;
 use signal_hook_mio::v1_0::Signals;
@@ -46,17 +46,14 @@ const IDLE_BEFORE_TRIM: Duration = Duration::from_millis(500);
 /// once empty.
 const KEEP_CAPACITY: usize = 4096;
 
-/// What the command line gave the monitor.
+/// What the command line gave the monitor, its fds adopted.
 pub struct Config {
-    pub state_dir: PathBuf,
-    pub pid: i32,
+    /// As given; `oom_events_file` (cgroup v2: `memory.events`) is watched
+    /// with inotify, an `oom` event sent when its `oom_kill` count grows.
+    pub args: MonitorArgs,
     pub pidfd: OwnedFd,
     pub listener: OwnedFd,
-    pub owner_uid: Option<u32>,
     pub oom_fd: Option<OwnedFd>,
-    /// cgroup v2: `memory.events`, watched with inotify; an `oom` event is
-    /// sent when its `oom_kill` count grows.
-    pub oom_events_file: Option<PathBuf>,
     /// The container's record as read at start: the cleanup goes by it if
     /// the one on disk is gone by the time the init exits.
     pub record: RuntimeRecord,
@@ -123,7 +120,7 @@ impl Monitor {
         let poll = Poll::new()?;
         // The init is running: that is why the monitor was started. The
         // command line's pid wins over whatever state.json said.
-        state.pid = cfg.pid;
+        state.pid = cfg.args.pid;
         state.status = Status::Running;
         state.exit = None;
 
@@ -153,9 +150,9 @@ impl Monitor {
             clients: Vec::new(),
             again: Vec::new(),
             state,
-            state_dir: cfg.state_dir,
-            init_pid: cfg.pid,
-            allowed_uids: [0, sys::geteuid(), cfg.owner_uid.unwrap_or(0)],
+            state_dir: cfg.args.state_dir,
+            init_pid: cfg.args.pid,
+            allowed_uids: [0, sys::geteuid(), cfg.args.owner_uid.unwrap_or(0)],
             exit: None,
             oom_events: 0,
             oom_file: None,
@@ -164,7 +161,7 @@ impl Monitor {
         };
         if let Some(fd) = cfg.oom_fd {
             m.watch_oom(fd)?;
-        } else if let Some(path) = cfg.oom_events_file {
+        } else if let Some(path) = cfg.args.oom_events_file {
             let fd = sys::inotify_modify(&path)?;
             m.oom_file = Some((path.clone(), sys::oom_kill_count(&path)));
             m.watch_oom(fd)?;

@@ -63,13 +63,13 @@ fn set_size(fd: &OwnedFd, size: Option<crate::spec::ConsoleSize>) {
 /// binds it onto /dev/console; an exec'd process leaves the container's
 /// mounts alone.
 pub fn attach(
-    chan: &crate::sync::Channel,
+    chan: &crate::sync::ChildChannel,
     process: &crate::spec::Process,
     bind_dev_console: bool,
 ) -> Result<()> {
     let (master, slave) = open_pty()?;
     set_size(&master, process.console_size);
-    chan.send_with_fds(&crate::sync::Message::ConsoleMaster, &[master.as_raw_fd()])?;
+    chan.send_with_fds(&crate::sync::ToParent::ConsoleMaster, &[master.as_raw_fd()])?;
     drop(master);
     attach_slave(&slave, bind_dev_console)
 }

@@ -11,10 +11,11 @@ use crate::error::{Context, Error, Result};
 use crate::namespaces::{self, Plan};
 use crate::rootfs;
 use crate::spec::{IdMapping, Spec};
-use crate::sync::{self, Channel, Message, ParentHooks};
+use crate::sync::{self, ParentChannel, ParentHooks, ToChild, ToParent};
 use nix::sched::CloneFlags;
 use runoci_core::cgroups;
 use runoci_core::hooks::HookState;
+use runoci_core::hooks::Stage;
 use runoci_proto::{State, Status};
 use std::os::fd::OwnedFd;
 use std::path::PathBuf;
@@ -179,7 +180,7 @@ pub fn create(spec: &Spec, opts: &ContainerOptions) -> Result<Created> {
     }
     if let Some(h) = &spec.hooks {
         let pre = opts.hook_state(spec, 0);
-        runoci_core::hooks::run_stage("precreate", &h.precreate, &pre.json("creating"))?;
+        runoci_core::hooks::run_stage(Stage::Precreate, &h.precreate, &pre.json(Status::Creating))?;
     }
     if spec
         .mounts
@@ -234,7 +235,7 @@ pub fn create(spec: &Spec, opts: &ContainerOptions) -> Result<Created> {
                     // reference, its poststop hooks run once it is gone.
                     // With a record, only if the hooks had started, and
                     // once, whoever else (destroy) ends the container.
-                    let stopped = created.hook_state.json("stopped");
+                    let stopped = created.hook_state.json(Status::Stopped);
                     created.abandon();
                     let poststop = spec.hooks.as_ref().map(|h| h.poststop.as_slice());
                     match (&opts.state_dir, poststop) {
@@ -244,7 +245,7 @@ pub fn create(spec: &Spec, opts: &ContainerOptions) -> Result<Created> {
                         ),
                         (None, Some(hooks)) => {
                             if let Err(pe) =
-                                runoci_core::hooks::run_stage("poststop", hooks, &stopped)
+                                runoci_core::hooks::run_stage(Stage::Poststop, hooks, &stopped)
                             {
                                 eprintln!("runoci: container {}: {pe}", opts.id);
                             }
@@ -347,7 +348,7 @@ fn spawn(
     ns: &Plan,
     rootfs: PathBuf,
     cgroup: Option<&cgroups::Cgroup>,
-) -> Result<(i32, OwnedFd, Channel)> {
+) -> Result<(i32, OwnedFd, ParentChannel)> {
     let (parent_chan, child_chan) = sync::pair()?;
     // runc-style create: the child reopens the FIFO through this O_PATH fd.
     // Opened here, by the runtime, because the state directory is 0700
@@ -429,7 +430,7 @@ fn spawn(
             let (u, g) = id_maps(spec, opts);
             namespaces::write_id_maps(pid, &u, &g)?;
         }
-        parent_chan.send(&Message::Start { host_pid: pid })
+        parent_chan.send(&ToChild::Start { host_pid: pid })
     };
     if let Err(e) = setup() {
         kill_and_reap(pid, &pidfd);
@@ -451,13 +452,18 @@ fn write_time_offsets(spec: &Spec) -> Result<()> {
 
 /// Serve the child's requests until it is ready (and, without an exec
 /// FIFO, until its exec closed the channel).
-fn drive_child(spec: &Spec, opts: &ContainerOptions, c: &Created, chan: &Channel) -> Result<()> {
+fn drive_child(
+    spec: &Spec,
+    opts: &ContainerOptions,
+    c: &Created,
+    chan: &ParentChannel,
+) -> Result<()> {
     let hooks = spec.hooks.clone().unwrap_or_default();
     let mut ready = false;
     loop {
         match chan.recv()? {
-            Some((Message::RunHooks(stage), _)) => {
-                let state = c.hook_state.json("creating");
+            Some((ToParent::RunHooks(stage), _)) => {
+                let state = c.hook_state.json(Status::Creating);
                 if let (ParentHooks::CreateRuntime, Some(dir)) = (&stage, &opts.state_dir) {
                     // From here on poststop must run once, whoever ends
                     // the container; with this state if none is recorded.
@@ -468,35 +474,34 @@ fn drive_child(spec: &Spec, opts: &ContainerOptions, c: &Created, chan: &Channel
                 }
                 let r = match stage {
                     ParentHooks::CreateRuntime => {
-                        runoci_core::hooks::run_stage("prestart", &hooks.prestart, &state).and_then(
-                            |_| {
+                        runoci_core::hooks::run_stage(Stage::Prestart, &hooks.prestart, &state)
+                            .and_then(|_| {
                                 runoci_core::hooks::run_stage(
-                                    "createRuntime",
+                                    Stage::CreateRuntime,
                                     &hooks.create_runtime,
                                     &state,
                                 )
-                            },
-                        )
+                            })
                     }
                     ParentHooks::PreChroot => {
-                        runoci_core::hooks::run_stage("prechroot", &hooks.prechroot, &state)
+                        runoci_core::hooks::run_stage(Stage::Prechroot, &hooks.prechroot, &state)
                     }
                 };
                 match r {
-                    Ok(()) => chan.send(&Message::Proceed)?,
+                    Ok(()) => chan.send(&ToChild::Proceed)?,
                     Err(e) => {
-                        let _ = chan.send(&Message::Error(e.to_string()));
+                        let _ = chan.send(&ToChild::Error(e.to_string()));
                         return Err(e);
                     }
                 }
             }
-            Some((Message::ConsoleMaster, fds)) => {
+            Some((ToParent::ConsoleMaster, fds)) => {
                 let (Some(master), Some(socket)) = (fds.first(), &opts.console_socket) else {
                     return Err(Error::new("console master expected with its fd"));
                 };
                 crate::console::send_master(socket, master)?;
             }
-            Some((Message::SeccompListener, fds)) => {
+            Some((ToParent::SeccompListener, fds)) => {
                 let path = spec
                     .linux
                     .as_ref()
@@ -518,22 +523,17 @@ fn drive_child(spec: &Spec, opts: &ContainerOptions, c: &Created, chan: &Channel
                     "fds": ["seccompFd"],
                     "pid": c.pid,
                     "metadata": meta,
-                    "state": serde_json::from_str::<serde_json::Value>(&c.hook_state.json("creating")).unwrap_or_default(),
+                    "state": serde_json::from_str::<serde_json::Value>(&c.hook_state.json(Status::Creating)).unwrap_or_default(),
                 });
                 crate::seccomp::send_listener(path, fd, &msg.to_string())?;
             }
-            Some((Message::Ready, _)) => {
+            Some((ToParent::Ready, _)) => {
                 ready = true;
                 if opts.exec_fifo.is_some() {
                     return Ok(());
                 }
             }
-            Some((Message::Error(e), _)) => return Err(Error::new(e)),
-            Some((other, _)) => {
-                return Err(Error::new(format!(
-                    "creation channel: unexpected {other:?}"
-                )))
-            }
+            Some((ToParent::Error(e), _)) => return Err(Error::new(e)),
             None if ready => return Ok(()),
             None => {
                 return Err(Error::new(

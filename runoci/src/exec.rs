@@ -8,7 +8,7 @@ use crate::child::{run_steps, Ctx, Mode};
 use crate::error::{Context, Error, Result};
 use crate::namespaces;
 use crate::spec::{Process, Spec};
-use crate::sync::{self, Channel, Message};
+use crate::sync::{self, ChildChannel, ParentChannel, ToChild, ToParent};
 use nix::sched::CloneFlags;
 use std::os::fd::OwnedFd;
 use std::path::PathBuf;
@@ -107,7 +107,7 @@ pub fn spawn(req: &ExecRequest) -> Result<Spawned> {
         if let Some(cg) = &req.cgroup {
             cg.add_pid(pid)?;
         }
-        parent.send(&Message::Start { host_pid: pid })?;
+        parent.send(&ToChild::Start { host_pid: pid })?;
         drive(req, &parent)
     })();
     if let Err(e) = result {
@@ -118,17 +118,17 @@ pub fn spawn(req: &ExecRequest) -> Result<Spawned> {
     Ok(Spawned { pid, pidfd })
 }
 
-fn drive(req: &ExecRequest, chan: &Channel) -> Result<()> {
+fn drive(req: &ExecRequest, chan: &ParentChannel) -> Result<()> {
     loop {
         match chan.recv()? {
-            Some((Message::ConsoleMaster, fds)) => {
+            Some((ToParent::ConsoleMaster, fds)) => {
                 let (Some(master), Some(sock)) = (fds.first(), &req.console_socket) else {
                     return Err(Error::new("console master expected with its fd"));
                 };
                 crate::console::send_master(sock, master)?;
             }
-            Some((Message::Ready, _)) => {}
-            Some((Message::Error(e), _)) => return Err(Error::new(e)),
+            Some((ToParent::Ready, _)) => {}
+            Some((ToParent::Error(e), _)) => return Err(Error::new(e)),
             Some((other, _)) => {
                 return Err(Error::new(format!("exec channel: unexpected {other:?}")))
             }
@@ -137,7 +137,7 @@ fn drive(req: &ExecRequest, chan: &Channel) -> Result<()> {
     }
 }
 
-fn child_main(req: &ExecRequest, joins: &[(CloneFlags, OwnedFd, String)], chan: Channel) -> ! {
+fn child_main(req: &ExecRequest, joins: &[(CloneFlags, OwnedFd, String)], chan: ChildChannel) -> ! {
     // SAFETY: prctl with integer arguments; not dumpable until execve
     // (CVE-2019-5736: the container must not reach our /proc/PID/exe).
     unsafe {
@@ -158,7 +158,7 @@ fn child_main(req: &ExecRequest, joins: &[(CloneFlags, OwnedFd, String)], chan: 
         Ok(never) => match never {},
         Err(e) => e,
     };
-    let _ = chan.send(&Message::Error(err.to_string()));
+    let _ = chan.send(&ToParent::Error(err.to_string()));
     // SAFETY: leave without running destructors of the parent's state.
     unsafe { libc::_exit(127) }
 }

@@ -1,5 +1,5 @@
-//! The parent/child protocol during container creation: a typed message
-//! enum over a SOCK_SEQPACKET socketpair that can also carry fds (console
+//! The parent/child protocol during container creation: a message enum per
+//! direction over a SOCK_SEQPACKET socketpair that can also carry fds (console
 //! master, seccomp listener). One message per packet, so no framing.
 
 use crate::error::{Context, Error, Result};
@@ -7,8 +7,10 @@ use nix::sys::socket::{
     recvmsg, sendmsg, socketpair, AddressFamily, ControlMessage, ControlMessageOwned, MsgFlags,
     SockFlag, SockType,
 };
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::io::{IoSlice, IoSliceMut};
+use std::marker::PhantomData;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
 /// Hook stages the child asks the parent to run in the runtime namespace.
@@ -20,37 +22,58 @@ pub enum ParentHooks {
     PreChroot,
 }
 
+/// parent → child. Only the parent's end ([`ParentChannel`]) sends these.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Message {
-    /// parent → child, first: id maps written, the child placed in its
-    /// cgroups; its pid as the host sees it (for the state of the hooks it
-    /// runs itself).
+pub enum ToChild {
+    /// First: id maps written, the child placed in its cgroups; its pid as
+    /// the host sees it (for the state of the hooks it runs itself).
     Start { host_pid: i32 },
-    /// parent → child: the hooks asked for ran; go on.
+    /// The hooks asked for ran; go on.
     Proceed,
-    /// child → parent: run these hooks now, then send `Proceed`.
+    /// What failed, one line.
+    Error(String),
+}
+
+/// child → parent. Only the child's end ([`ChildChannel`]) sends these.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ToParent {
+    /// Run these hooks now, then send [`ToChild::Proceed`].
     RunHooks(ParentHooks),
-    /// child → parent: the pty master, as the attached fd.
+    /// The pty master, as the attached fd.
     ConsoleMaster,
-    /// child → parent: the seccomp notification listener, as the fd.
+    /// The seccomp notification listener, as the fd.
     SeccompListener,
-    /// child → parent: set-up is done; the child waits for `start` (exec
-    /// FIFO) or execs right away.
+    /// Set-up is done; the child waits for `start` (exec FIFO) or execs
+    /// right away.
     Ready,
-    /// either way: what failed, one line.
+    /// What failed, one line.
     Error(String),
 }
 
 const MAX_MESSAGE: usize = 64 * 1024;
 const MAX_FDS: usize = 4;
 
-pub struct Channel {
+/// One end of the channel: it sends `S` and receives `R`, so a message
+/// can only go the way its type says. The parent cannot send a child's
+/// message:
+///
+/// ```compile_fail
+/// let (parent, _child) = runoci::sync::pair().unwrap();
+/// parent.send(&runoci::sync::ToParent::Ready).unwrap();
+/// ```
+pub struct Channel<S, R> {
     fd: OwnedFd,
+    _direction: PhantomData<fn(S) -> R>,
 }
+
+/// The runtime's end.
+pub type ParentChannel = Channel<ToChild, ToParent>;
+/// The container process's end.
+pub type ChildChannel = Channel<ToParent, ToChild>;
 
 /// Two connected ends: (parent's, child's). Both close on exec, so the
 /// parent sees EOF exactly when the child's execve succeeds.
-pub fn pair() -> Result<(Channel, Channel)> {
+pub fn pair() -> Result<(ParentChannel, ChildChannel)> {
     let (a, b) = socketpair(
         AddressFamily::Unix,
         SockType::SeqPacket,
@@ -58,19 +81,26 @@ pub fn pair() -> Result<(Channel, Channel)> {
         SockFlag::SOCK_CLOEXEC,
     )
     .ctx("socketpair for the creation channel")?;
-    Ok((Channel { fd: a }, Channel { fd: b }))
+    Ok((Channel::new(a), Channel::new(b)))
 }
 
-impl Channel {
+impl<S: Serialize, R: DeserializeOwned> Channel<S, R> {
+    fn new(fd: OwnedFd) -> Self {
+        Channel {
+            fd,
+            _direction: PhantomData,
+        }
+    }
+
     pub fn raw_fd(&self) -> RawFd {
         self.fd.as_raw_fd()
     }
 
-    pub fn send(&self, msg: &Message) -> Result<()> {
+    pub fn send(&self, msg: &S) -> Result<()> {
         self.send_with_fds(msg, &[])
     }
 
-    pub fn send_with_fds(&self, msg: &Message, fds: &[RawFd]) -> Result<()> {
+    pub fn send_with_fds(&self, msg: &S, fds: &[RawFd]) -> Result<()> {
         let bytes = serde_json::to_vec(msg).map_err(|e| Error::new(e.to_string()))?;
         let iov = [IoSlice::new(&bytes)];
         let cmsg = [ControlMessage::ScmRights(fds)];
@@ -88,7 +118,7 @@ impl Channel {
 
     /// The next message, or None when the other end is closed (the child
     /// exec'd or died).
-    pub fn recv(&self) -> Result<Option<(Message, Vec<OwnedFd>)>> {
+    pub fn recv(&self) -> Result<Option<(R, Vec<OwnedFd>)>> {
         let mut buf = vec![0u8; MAX_MESSAGE];
         let mut cmsg_buf = nix::cmsg_space!([RawFd; MAX_FDS]);
         let (len, fds) = loop {
@@ -123,16 +153,117 @@ impl Channel {
             .map_err(|e| Error::new(format!("malformed message on the creation channel: {e}")))?;
         Ok(Some((msg, fds)))
     }
+}
+
+impl ChildChannel {
+    /// Wait for the parent's `Start`; its host pid.
+    pub fn wait_start(&self) -> Result<i32> {
+        match self.recv()? {
+            Some((ToChild::Start { host_pid }, _)) => Ok(host_pid),
+            Some((ToChild::Error(e), _)) => Err(Error::new(e)),
+            _ => Err(Error::new("creation channel: expected Start")),
+        }
+    }
 
     /// Wait for `Proceed`; an `Error` from the other side becomes ours.
     pub fn expect_proceed(&self) -> Result<()> {
         match self.recv()? {
-            Some((Message::Proceed, _)) => Ok(()),
-            Some((Message::Error(e), _)) => Err(Error::new(e)),
+            Some((ToChild::Proceed, _)) => Ok(()),
+            Some((ToChild::Error(e), _)) => Err(Error::new(e)),
             Some((other, _)) => Err(Error::new(format!(
                 "creation channel: expected Proceed, got {other:?}"
             ))),
             None => Err(Error::new("creation channel closed by the runtime")),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Read, Write};
+
+    #[test]
+    fn start_then_hooks_then_ready_in_order() {
+        let (parent, child) = pair().unwrap();
+        parent.send(&ToChild::Start { host_pid: 42 }).unwrap();
+        assert_eq!(child.wait_start().unwrap(), 42);
+        child
+            .send(&ToParent::RunHooks(ParentHooks::CreateRuntime))
+            .unwrap();
+        let (msg, fds) = parent.recv().unwrap().unwrap();
+        assert_eq!(msg, ToParent::RunHooks(ParentHooks::CreateRuntime));
+        assert!(fds.is_empty());
+        parent.send(&ToChild::Proceed).unwrap();
+        child.expect_proceed().unwrap();
+        child.send(&ToParent::Ready).unwrap();
+        assert_eq!(parent.recv().unwrap().unwrap().0, ToParent::Ready);
+    }
+
+    #[test]
+    fn an_fd_travels_with_its_message() {
+        let (parent, child) = pair().unwrap();
+        let (r, w) = nix::unistd::pipe().unwrap();
+        child
+            .send_with_fds(&ToParent::ConsoleMaster, &[w.as_raw_fd()])
+            .unwrap();
+        drop(w);
+        let (msg, mut fds) = parent.recv().unwrap().unwrap();
+        assert_eq!(msg, ToParent::ConsoleMaster);
+        assert_eq!(fds.len(), 1);
+        std::fs::File::from(fds.remove(0)).write_all(b"x").unwrap();
+        let mut got = [0u8; 1];
+        std::fs::File::from(r).read_exact(&mut got).unwrap();
+        assert_eq!(&got, b"x");
+    }
+
+    #[test]
+    fn the_parents_error_or_a_wrong_message_fails_the_wait() {
+        let (parent, child) = pair().unwrap();
+        parent
+            .send(&ToChild::Error(
+                "prestart hook [0] /x: exited with status 1".into(),
+            ))
+            .unwrap();
+        assert_eq!(
+            child.expect_proceed().unwrap_err().to_string(),
+            "prestart hook [0] /x: exited with status 1"
+        );
+        parent.send(&ToChild::Proceed).unwrap();
+        assert_eq!(
+            child.wait_start().unwrap_err().to_string(),
+            "creation channel: expected Start"
+        );
+        parent.send(&ToChild::Start { host_pid: 1 }).unwrap();
+        assert!(child
+            .expect_proceed()
+            .unwrap_err()
+            .to_string()
+            .contains("expected Proceed, got Start"));
+    }
+
+    #[test]
+    fn a_closed_end_is_none_and_a_wait_on_it_fails() {
+        let (parent, child) = pair().unwrap();
+        drop(parent);
+        assert_eq!(
+            child.expect_proceed().unwrap_err().to_string(),
+            "creation channel closed by the runtime"
+        );
+        let (parent, child) = pair().unwrap();
+        drop(child);
+        assert!(parent.recv().unwrap().is_none());
+    }
+
+    #[test]
+    fn a_malformed_packet_is_refused() {
+        let (parent, child) = pair().unwrap();
+        // The child's end speaking the parent's language, as raw bytes.
+        nix::unistd::write(&child.fd, b"{\"Start\":{\"host_pid\":1}}").unwrap();
+        assert!(parent
+            .recv()
+            .unwrap_err()
+            .to_string()
+            .contains("malformed message on the creation channel"));
     }
 }

@@ -263,18 +263,8 @@ fn check_mount(path: &str, mount: &Mount) -> Checked {
 }
 
 fn check_hooks(hooks: &Hooks) -> Checked {
-    let stages = [
-        ("precreate", &hooks.precreate),
-        ("prechroot", &hooks.prechroot),
-        ("prestart", &hooks.prestart),
-        ("createRuntime", &hooks.create_runtime),
-        ("createContainer", &hooks.create_container),
-        ("startContainer", &hooks.start_container),
-        ("poststart", &hooks.poststart),
-        ("poststop", &hooks.poststop),
-    ];
-    for (stage, stage_hooks) in stages {
-        for (index, hook) in stage_hooks.iter().enumerate() {
+    for stage in crate::hooks::Stage::ALL {
+        for (index, hook) in stage.of(hooks).iter().enumerate() {
             check_hook(&format!("hooks.{stage}[{index}]"), hook)?;
         }
     }

@@ -11,9 +11,11 @@ use crate::namespaces::Plan;
 use crate::process;
 use crate::rootfs::{self, RootfsInput};
 use crate::spec::{Process, Spec};
-use crate::sync::{Channel, Message, ParentHooks};
+use crate::sync::{ChildChannel, ParentHooks, ToParent};
 use nix::sched::CloneFlags;
 use runoci_core::hooks::HookState;
+use runoci_core::hooks::Stage;
+use runoci_proto::Status;
 use std::convert::Infallible;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::PathBuf;
@@ -22,7 +24,7 @@ pub struct ChildArgs<'a> {
     pub spec: &'a Spec,
     pub opts: &'a ContainerOptions,
     pub ns: &'a Plan,
-    pub chan: Channel,
+    pub chan: ChildChannel,
     pub rootfs: PathBuf,
     /// runc-style create: an O_PATH fd of the exec FIFO.
     pub exec_fifo: Option<OwnedFd>,
@@ -39,7 +41,7 @@ pub enum Mode<'a> {
 pub struct Ctx<'a> {
     pub spec: &'a Spec,
     pub process: &'a Process,
-    pub chan: &'a Channel,
+    pub chan: &'a ChildChannel,
     /// process.args (with the init's `-- args`).
     pub args: Vec<String>,
     pub preserve_fds: u32,
@@ -56,7 +58,7 @@ impl<'a> Ctx<'a> {
     pub fn new(
         spec: &'a Spec,
         process: &'a Process,
-        chan: &'a Channel,
+        chan: &'a ChildChannel,
         args: Vec<String>,
         preserve_fds: u32,
         console_socket: bool,
@@ -114,7 +116,7 @@ pub fn child_main(args: ChildArgs) -> ! {
         Ok(never) => match never {},
         Err(e) => e,
     };
-    if args.chan.send(&Message::Error(err.to_string())).is_err() {
+    if args.chan.send(&ToParent::Error(err.to_string())).is_err() {
         // The runtime is gone (runc-style create already returned): say it
         // where the caller of the container can see it.
         eprintln!("runoci: container {}: {err}", args.opts.id);
@@ -169,11 +171,7 @@ fn apply(step: Step, c: &mut Ctx) -> Result<Option<Infallible>> {
             }
         }
         WaitForParent => {
-            let host_pid = match c.chan.recv()? {
-                Some((Message::Start { host_pid }, _)) => host_pid,
-                Some((Message::Error(e), _)) => return Err(Error::new(e)),
-                _ => return Err(Error::new("creation channel: expected Start")),
-            };
+            let host_pid = c.chan.wait_start()?;
             set_non_dumpable();
             if let Mode::Init(a) = c.mode {
                 c.hook_state = Some(a.opts.hook_state(spec, host_pid));
@@ -242,8 +240,8 @@ fn apply(step: Step, c: &mut Ctx) -> Result<Option<Infallible>> {
         }
         CreateContainerHooks => {
             if let Some(h) = &spec.hooks {
-                let state = c.hook_state()?.json("creating");
-                runoci_core::hooks::run_stage("createContainer", &h.create_container, &state)?;
+                let state = c.hook_state()?.json(Status::Creating);
+                runoci_core::hooks::run_stage(Stage::CreateContainer, &h.create_container, &state)?;
             }
         }
         PrechrootHooks => parent_hooks(c, ParentHooks::PreChroot)?,
@@ -299,7 +297,7 @@ fn apply(step: Step, c: &mut Ctx) -> Result<Option<Infallible>> {
             // listener, which nobody asked for: it is closed (dropped).
             if let (Some(fd), Mode::Init(_)) = (listener, &c.mode) {
                 c.chan
-                    .send_with_fds(&Message::SeccompListener, &[fd.as_raw_fd()])?;
+                    .send_with_fds(&ToParent::SeccompListener, &[fd.as_raw_fd()])?;
             }
         }
         Umask => umask::apply(spec),
@@ -317,7 +315,7 @@ fn apply(step: Step, c: &mut Ctx) -> Result<Option<Infallible>> {
             );
             // Should the parent die after the death signal was cleared,
             // this send fails and we exit.
-            c.chan.send(&Message::Ready)?;
+            c.chan.send(&ToParent::Ready)?;
         }
         WaitForStart => {
             if let Some(fifo) = &c.init(step)?.exec_fifo {
@@ -326,8 +324,8 @@ fn apply(step: Step, c: &mut Ctx) -> Result<Option<Infallible>> {
         }
         StartContainerHooks => {
             if let Some(h) = &spec.hooks {
-                let state = c.hook_state()?.json("created");
-                runoci_core::hooks::run_stage("startContainer", &h.start_container, &state)?;
+                let state = c.hook_state()?.json(Status::Created);
+                runoci_core::hooks::run_stage(Stage::StartContainer, &h.start_container, &state)?;
             }
         }
         ReleaseStart => {
@@ -352,7 +350,7 @@ fn apply(step: Step, c: &mut Ctx) -> Result<Option<Infallible>> {
 
 /// Ask the parent to run hooks in the runtime's namespaces and wait.
 fn parent_hooks(c: &Ctx, stage: ParentHooks) -> Result<()> {
-    c.chan.send(&Message::RunHooks(stage))?;
+    c.chan.send(&ToParent::RunHooks(stage))?;
     c.chan.expect_proceed()
 }
 

@@ -7,6 +7,7 @@ use crate::cli::{Cli, RunArgs};
 use crate::container::{self, ContainerOptions};
 use crate::error::{Context, Error, Result};
 use crate::spec::Spec;
+use runoci_core::hooks::Stage;
 use runoci_core::state::{self, StateDir};
 use runoci_proto::Status;
 use std::io::Read;
@@ -138,7 +139,7 @@ pub fn start_created(root: &Path, id: &str) -> Result<i32> {
     st.status = Status::Running;
     sd.write_state(&st)?;
     runoci_core::hooks::run_stage(
-        "poststart",
+        Stage::Poststart,
         &record.poststart,
         &runoci_core::hooks::hook_state_json(&st),
     )

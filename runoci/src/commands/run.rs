@@ -7,6 +7,7 @@ use crate::container;
 use crate::error::Result;
 use runoci_core::forward::Forwarder;
 use runoci_core::hooks;
+use runoci_core::hooks::Stage;
 use runoci_core::lifecycle;
 use runoci_core::state::{self, StateDir};
 use runoci_proto::Status;
@@ -81,13 +82,13 @@ pub fn run(cli: &Cli, args: &RunArgs) -> Result<i32> {
     drop(lock);
     let started = recorded.and_then(|()| {
         hooks::run_stage(
-            "poststart",
+            Stage::Poststart,
             &hooks.poststart,
-            &created.hook_state.json("running"),
+            &created.hook_state.json(Status::Running),
         )
     });
     let cgroup = created.cgroup.clone();
-    let stopped = created.hook_state.json("stopped");
+    let stopped = created.hook_state.json(Status::Stopped);
     let code = match started {
         Ok(()) => forwarder.wait(created.pid, &created.pidfd, "the container"),
         Err(e) => {
@@ -99,33 +100,34 @@ pub fn run(cli: &Cli, args: &RunArgs) -> Result<i32> {
     // cgroups; the record goes last, and only when nothing it names is
     // left (else `destroy` can still find it). A `destroy --force` that
     // cleaned up first has removed it: nothing to do then.
-    let finished = match &sd {
-        Some(sd) => match sd.lock_if_present() {
-            Ok(Some(_lock)) => {
-                // The record may be short of the full one if writing it failed.
-                let record = sd.read_record().unwrap_or_else(|_| state::RuntimeRecord {
-                    cgroup: cgroup.as_ref().map(|c| c.to_record()),
-                    poststop: hooks.poststop.clone(),
-                    ..Default::default()
-                });
-                let done = lifecycle::finish(sd, &record);
-                if done.is_ok() {
-                    remove_record();
+    let finished =
+        match &sd {
+            Some(sd) => match sd.lock_if_present() {
+                Ok(Some(_lock)) => {
+                    // The record may be short of the full one if writing it failed.
+                    let record = sd.read_record().unwrap_or_else(|_| state::RuntimeRecord {
+                        cgroup: cgroup.as_ref().map(|c| c.to_record()),
+                        poststop: hooks.poststop.clone(),
+                        ..Default::default()
+                    });
+                    let done = lifecycle::finish(sd, &record);
+                    if done.is_ok() {
+                        remove_record();
+                    }
+                    done
                 }
-                done
-            }
-            Ok(None) => Ok(()),
-            Err(e) => Err(e),
-        },
-        None => {
-            hooks::run_stage("poststop", &hooks.poststop, &stopped).and_then(|()| match &cgroup {
-                Some(cg) => cg
-                    .destroy()
-                    .map_err(|e| crate::error::Error::new(format!("remove cgroup: {e}"))),
-                None => Ok(()),
-            })
-        }
-    };
+                Ok(None) => Ok(()),
+                Err(e) => Err(e),
+            },
+            None => hooks::run_stage(Stage::Poststop, &hooks.poststop, &stopped).and_then(|()| {
+                match &cgroup {
+                    Some(cg) => cg
+                        .destroy()
+                        .map_err(|e| crate::error::Error::new(format!("remove cgroup: {e}"))),
+                    None => Ok(()),
+                }
+            }),
+        };
     if let Err(e) = finished {
         eprintln!("runoci: container {}: {e}", opts.id);
     }

@@ -12,8 +12,9 @@ use crate::cli::{Cli, RunArgs};
 use crate::container::{self, Created};
 use crate::error::{Context, Error, Result};
 use crate::spec::Spec;
+use runoci_core::hooks::Stage;
 use runoci_core::state::{self, StateDir};
-use runoci_proto::Status;
+use runoci_proto::{MonitorArgs, MonitorReady, Status};
 use std::io::{Read, Write};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::fs::PermissionsExt;
@@ -130,7 +131,7 @@ fn start_in(
                 Ok(never) => match never {},
                 Err(e) => e,
             };
-            let _ = writeln!(w, "error {err}");
+            let _ = w.write_all(MonitorReady::Error(err.to_string()).encode().as_bytes());
             // SAFETY: leave without running the parent's destructors twice.
             unsafe { libc::_exit(1) }
         }
@@ -153,15 +154,12 @@ fn start_in(
             }
             let mut msg = String::new();
             let _ = (&report).read_to_string(&mut msg);
-            let msg = msg.trim();
-            if msg.starts_with("ok") {
-                Ok(())
-            } else if let Some(e) = msg.strip_prefix("error ") {
-                Err(Error::new(e.to_string()))
-            } else {
-                Err(Error::new(
+            match MonitorReady::decode(&msg) {
+                Some(MonitorReady::Ok) => Ok(()),
+                Some(MonitorReady::Error(e)) => Err(Error::new(e)),
+                None => Err(Error::new(
                     "the monitor died before reporting (see its log)",
-                ))
+                )),
             }
         }
     }
@@ -229,9 +227,9 @@ fn record_running(
 ) -> Result<std::os::unix::net::UnixListener> {
     let hooks = spec.hooks.clone().unwrap_or_default();
     runoci_core::hooks::run_stage(
-        "poststart",
+        Stage::Poststart,
         &hooks.poststart,
-        &created.hook_state.json("running"),
+        &created.hook_state.json(Status::Running),
     )?;
     // This process becomes the monitor (same pid after the exec).
     created.record(
@@ -277,32 +275,27 @@ fn exec_monitor(
         .cgroup
         .as_ref()
         .and_then(|c| c.oom_eventfd().ok().flatten());
-    let mut args = vec![
-        monitor.display().to_string(),
-        "--state-dir".into(),
-        sd.dir.display().to_string(),
-        "--pid".into(),
-        created.pid.to_string(),
-        "--pidfd".into(),
-        created.pidfd.as_raw_fd().to_string(),
-        "--listen-fd".into(),
-        listen.as_raw_fd().to_string(),
-        "--uid".into(),
-        nix::unistd::getuid().as_raw().to_string(),
-        "--ready-fd".into(),
-        report.as_raw_fd().to_string(),
-    ];
+    let mut margs = MonitorArgs {
+        state_dir: sd.dir.clone(),
+        pid: created.pid,
+        pidfd: created.pidfd.as_raw_fd(),
+        listen_fd: listen.as_raw_fd(),
+        owner_uid: Some(nix::unistd::getuid().as_raw()),
+        oom_eventfd: None,
+        oom_events_file: None,
+        ready_fd: Some(report.as_raw_fd()),
+    };
     if let Some(fd) = &oom {
         if let Err(e) = clear_cloexec(fd) {
             return e;
         }
-        args.push("--oom-eventfd".into());
-        args.push(fd.as_raw_fd().to_string());
-    } else if let Some(file) = created.cgroup.as_ref().and_then(|c| c.oom_events_file()) {
+        margs.oom_eventfd = Some(fd.as_raw_fd());
+    } else {
         // cgroup v2: the monitor watches memory.events itself.
-        args.push("--oom-events-file".into());
-        args.push(file.display().to_string());
+        margs.oom_events_file = created.cgroup.as_ref().and_then(|c| c.oom_events_file());
     }
+    let mut args = vec![monitor.display().to_string()];
+    args.extend(margs.to_args());
     crate::process::exec(
         monitor,
         &args,
