@@ -640,6 +640,10 @@ impl Monitor {
     }
 
     fn on_exit(&mut self, code: Option<i32>, signal: Option<i32>) {
+        // An OOM kill and the init's death come together, and the loop may
+        // see the death first: catch up, so that subscribers get `oom`
+        // before `exited` and the exit says oomKilled.
+        self.catch_up_oom();
         let finished_at = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
@@ -704,6 +708,20 @@ impl Monitor {
                     self.close_after_flush(slot);
                 }
             }
+        }
+    }
+
+    /// Takes an OOM the loop has not seen yet: v2's count is read again
+    /// (a count that has not grown sends nothing, so the wakeup still to
+    /// come is harmless), v1's eventfd drained.
+    fn catch_up_oom(&mut self) {
+        let pending = self.oom_file.is_some()
+            || self
+                .oom_fd
+                .as_ref()
+                .is_some_and(|fd| sys::drain(fd.as_fd()));
+        if pending {
+            self.on_oom_wakeup();
         }
     }
 
