@@ -252,14 +252,11 @@ fn check_recovered(sd: &StateDir, why: &Error) -> Result<()> {
     Ok(())
 }
 
-/// Wait until `pid` (with that start time) is gone or a zombie.
+/// Wait until `pid` (with that start time) is gone or a zombie: on its
+/// pidfd, not by polling /proc.
 fn wait_gone(pid: i32, start: u64, limit: Duration) -> bool {
-    let deadline = Instant::now() + limit;
-    while state::same_process(pid, start) {
-        if Instant::now() > deadline {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(5));
+    match runoci_core::pidfd::open_verified(pid, start) {
+        Some(fd) => runoci_core::pidfd::wait_exit(&fd, limit),
+        None => true,
     }
-    true
 }
