@@ -180,18 +180,25 @@ pub fn kill_container(id: &str, record: &RuntimeRecord, limit: std::time::Durati
     Ok(())
 }
 
-/// After a SIGKILL to the init alone: a task frozen by the v1 freezer
-/// cannot act on it until thawed, so a paused container is thawed.
-pub fn thaw_after_kill(record: &RuntimeRecord, signal: i32) {
-    if signal != libc::SIGKILL {
-        return;
-    }
-    if let Some(cg) = &record.cgroup {
-        let cg = crate::cgroups::Cgroup::from_record(cg);
-        if cg.is_frozen() {
-            let _ = cg.thaw();
+/// Send `signal` to the container's init alone, through its pidfd. After
+/// SIGKILL a paused container is thawed: a task frozen by the v1 freezer
+/// cannot act on the kill until then. The only way the init is signalled
+/// alone (`kill` from the files, the monitor's socket).
+pub fn signal_init(
+    record: &RuntimeRecord,
+    pidfd: &std::os::fd::OwnedFd,
+    signal: i32,
+) -> std::io::Result<()> {
+    crate::pidfd::send_signal(pidfd, signal)?;
+    if signal == libc::SIGKILL {
+        if let Some(cg) = &record.cgroup {
+            let cg = crate::cgroups::Cgroup::from_record(cg);
+            if cg.is_frozen() {
+                let _ = cg.thaw();
+            }
         }
     }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -493,12 +493,12 @@ impl Monitor {
         if all && self.record.cgroup.is_some() {
             return runoci_core::lifecycle::kill_all(&self.record, sig).map_err(|e| e.to_string());
         }
-        runoci_core::pidfd::send_signal(&self.pidfd, sig).map_err(|e| match e.raw_os_error() {
-            Some(libc::ESRCH) => "container has exited".to_owned(),
-            _ => format!("kill {sig}: {e}"),
-        })?;
-        runoci_core::lifecycle::thaw_after_kill(&self.record, sig);
-        Ok(())
+        runoci_core::lifecycle::signal_init(&self.record, &self.pidfd, sig).map_err(|e| {
+            match e.raw_os_error() {
+                Some(libc::ESRCH) => "container has exited".to_owned(),
+                _ => format!("kill {sig}: {e}"),
+            }
+        })
     }
 
     fn stats(&self) -> Stats {

@@ -39,8 +39,6 @@ pub fn kill(root: &Path, id: &str, signal: Signal, all: bool) -> Result<()> {
     let Some(pidfd) = runoci_core::pidfd::open_verified(record.pid, record.pid_start_time) else {
         return Err(Error::new(format!("container {id} is not running")));
     };
-    runoci_core::pidfd::send_signal(&pidfd, signal)
-        .map_err(|e| Error::new(format!("container {id}: send signal {signal}: {e}")))?;
-    runoci_core::lifecycle::thaw_after_kill(&record, signal);
-    Ok(())
+    runoci_core::lifecycle::signal_init(&record, &pidfd, signal)
+        .map_err(|e| Error::new(format!("container {id}: send signal {signal}: {e}")))
 }

@@ -55,7 +55,6 @@ pub fn load_checked(bundle: &Path) -> Result<crate::spec::Spec> {
     Ok(spec)
 }
 
-/// The options shared by `run` and `start`, from their command line.
 /// Claims the container's state directory for a creation: made, locked
 /// and recorded with the creator (this process) and the spec's poststop
 /// and poststart hooks before its name appears; `opts` learns where it is
@@ -81,6 +80,7 @@ pub fn claim_state_dir(
     Ok((sd, lock))
 }
 
+/// The options shared by `run` and `start`, from their command line.
 pub fn container_options(args: &RunArgs) -> Result<ContainerOptions> {
     runoci_core::ids::validate(&args.id)?;
     let mut bundle = args.bundle.clone().or_else(|| args.container_path.clone());
