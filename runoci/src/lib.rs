@@ -16,3 +16,4 @@ pub mod procfs;
 pub mod rootfs;
 pub mod seccomp;
 pub mod sync;
+pub mod sys;
