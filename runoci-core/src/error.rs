@@ -45,12 +45,6 @@ impl From<nix::Error> for Error {
     }
 }
 
-impl From<crate::spec::SpecError> for Error {
-    fn from(e: crate::spec::SpecError) -> Self {
-        Error::new(e.to_string())
-    }
-}
-
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// Attach "what was being done" to any error that converts into ours.
@@ -72,10 +66,4 @@ impl<T, E: Into<Error>> Context<T> for std::result::Result<T, E> {
 #[macro_export]
 macro_rules! bail {
     ($($arg:tt)*) => { return Err($crate::error::Error::new(format!($($arg)*))) };
-}
-
-impl From<crate::cgroups::CgroupError> for Error {
-    fn from(e: crate::cgroups::CgroupError) -> Self {
-        Error::new(e.to_string())
-    }
 }

@@ -5,7 +5,8 @@
 
 use crate::error::{Error, Result};
 use crate::forward::{Woke, STOP_SIGNALS};
-use crate::spec::{Hook, Hooks};
+use crate::spec::Hook;
+pub use crate::spec::Stage;
 use nix::sys::signal::SigSet;
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 use runoci_proto::{State, Status, CONTAINER_ROOT_ANNOTATION};
@@ -15,66 +16,6 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 const SCRUBBED_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-
-/// A hook stage, named as config.json (and every message and log) names it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Stage {
-    Precreate,
-    Prechroot,
-    Prestart,
-    CreateRuntime,
-    CreateContainer,
-    StartContainer,
-    Poststart,
-    Poststop,
-}
-
-impl Stage {
-    /// Every stage, in config.json's order.
-    pub const ALL: [Stage; 8] = [
-        Stage::Precreate,
-        Stage::Prechroot,
-        Stage::Prestart,
-        Stage::CreateRuntime,
-        Stage::CreateContainer,
-        Stage::StartContainer,
-        Stage::Poststart,
-        Stage::Poststop,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Stage::Precreate => "precreate",
-            Stage::Prechroot => "prechroot",
-            Stage::Prestart => "prestart",
-            Stage::CreateRuntime => "createRuntime",
-            Stage::CreateContainer => "createContainer",
-            Stage::StartContainer => "startContainer",
-            Stage::Poststart => "poststart",
-            Stage::Poststop => "poststop",
-        }
-    }
-
-    /// This stage's hooks in `hooks`.
-    pub fn of(self, hooks: &Hooks) -> &[Hook] {
-        match self {
-            Stage::Precreate => &hooks.precreate,
-            Stage::Prechroot => &hooks.prechroot,
-            Stage::Prestart => &hooks.prestart,
-            Stage::CreateRuntime => &hooks.create_runtime,
-            Stage::CreateContainer => &hooks.create_container,
-            Stage::StartContainer => &hooks.start_container,
-            Stage::Poststart => &hooks.poststart,
-            Stage::Poststop => &hooks.poststop,
-        }
-    }
-}
-
-impl std::fmt::Display for Stage {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
 
 /// Run each hook of `stage` in order; the first failure stops the stage.
 pub fn run_stage(stage: Stage, hooks: &[Hook], state_json: &str) -> Result<()> {

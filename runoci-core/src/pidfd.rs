@@ -18,11 +18,11 @@ pub fn open(pid: i32) -> std::io::Result<OwnedFd> {
 /// a match then means the pidfd names that process, whatever becomes of
 /// the pid later.
 pub fn open_verified(pid: i32, start_time: u64) -> Option<OwnedFd> {
-    if !crate::state::same_process(pid, start_time) {
+    if !crate::procfs::same_process(pid, start_time) {
         return None;
     }
     let fd = open(pid).ok()?;
-    crate::state::same_process(pid, start_time).then_some(fd)
+    crate::procfs::same_process(pid, start_time).then_some(fd)
 }
 
 pub fn send_signal(pidfd: &OwnedFd, signal: i32) -> std::io::Result<()> {

@@ -147,6 +147,22 @@ pub fn read_stat(pid: impl std::fmt::Display) -> Option<Stat> {
     parse_stat(&std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)
 }
 
+/// Start time of `pid` in clock ticks since boot (field 22 of stat), or
+/// None when there is no such process or it has exited (a zombie).
+pub fn pid_start_time(pid: i32) -> Option<u64> {
+    if pid <= 0 {
+        return None;
+    }
+    read_stat(pid)
+        .filter(|st| !st.is_gone())
+        .map(|st| st.start_time)
+}
+
+/// `pid` is alive and is the process recorded with `start_time`.
+pub fn same_process(pid: i32, start_time: u64) -> bool {
+    pid > 0 && pid_start_time(pid) == Some(start_time)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -88,7 +88,7 @@ impl ProcessRef {
         let pid = std::process::id() as i32;
         ProcessRef {
             pid,
-            start_time: pid_start_time(pid).unwrap_or(0),
+            start_time: crate::procfs::pid_start_time(pid).unwrap_or(0),
         }
     }
 }
@@ -407,22 +407,6 @@ fn write_file(path: &Path, data: &[u8], durable: bool) -> Result<()> {
             .with_ctx(|| format!("fsync {}", dir.display()))?;
     }
     Ok(())
-}
-
-/// Start time of `pid` in clock ticks since boot (field 22 of stat), or
-/// None when there is no such process or it has exited (a zombie).
-pub fn pid_start_time(pid: i32) -> Option<u64> {
-    if pid <= 0 {
-        return None;
-    }
-    crate::procfs::read_stat(pid)
-        .filter(|st| !st.is_gone())
-        .map(|st| st.start_time)
-}
-
-/// `pid` is alive and is the process recorded with `start_time`.
-pub fn same_process(pid: i32, start_time: u64) -> bool {
-    pid > 0 && pid_start_time(pid) == Some(start_time)
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@
 use crate::child::{child_main, ChildArgs};
 use crate::error::{Context, Error, Result};
 use crate::namespaces::{self, Plan};
+use crate::options::ContainerOptions;
 use crate::rootfs;
 use crate::spec::{IdMapping, Spec};
 use crate::sync::{self, ParentChannel, ParentHooks, ToChild, ToParent};
@@ -19,49 +20,6 @@ use runoci_core::hooks::Stage;
 use runoci_proto::{State, Status};
 use std::os::fd::OwnedFd;
 use std::path::PathBuf;
-
-/// Everything about one container that is not in config.json.
-#[derive(Debug, Clone, Default)]
-pub struct ContainerOptions {
-    pub id: String,
-    /// Absolute bundle directory.
-    pub bundle: PathBuf,
-    /// `-- args` appended to process.args.
-    pub extra_args: Vec<String>,
-    /// `-b A:B`: host path, container path.
-    pub bind_mounts: Vec<(PathBuf, String)>,
-    pub cgroup_parent: Option<String>,
-    pub systemd_cgroup: bool,
-    pub use_current_user: bool,
-    /// false with `-i`: our init is PID 1 and the program its child.
-    pub run_as_init: bool,
-    /// The directory named by the container_root annotation: the state
-    /// directory for detached containers, the bundle for `run`.
-    pub container_dir: PathBuf,
-    /// runc `create`: the child waits on this FIFO until `start`.
-    pub exec_fifo: Option<PathBuf>,
-    pub preserve_fds: u32,
-    /// runc `--console-socket`: where the pty master goes when
-    /// process.terminal is true.
-    pub console_socket: Option<PathBuf>,
-    /// The container's record under the root: its cgroups are noted there
-    /// as soon as they exist, so that `destroy` finds them even if runoci
-    /// dies before the container is fully created.
-    pub state_dir: Option<PathBuf>,
-    /// The fd of the record's lock the creator holds (`state::Lock`): the
-    /// init closes its inherited copy at once, or it would hold the lock
-    /// on (a created container waits on its FIFO for `start`, which takes
-    /// that lock).
-    pub lock_fd: Option<i32>,
-}
-
-impl ContainerOptions {
-    /// The state hooks are given for this container, with `pid` as its
-    /// process.
-    pub fn hook_state(&self, spec: &Spec, pid: i32) -> HookState {
-        HookState::new(spec, &self.id, &self.bundle, &self.container_dir, pid)
-    }
-}
 
 /// A container whose init exists: exec'd, or waiting on the exec FIFO.
 pub struct Created {
@@ -89,9 +47,9 @@ impl Created {
         use runoci_core::state;
         sd.write_record(&state::RuntimeRecord {
             pid: self.pid,
-            pid_start_time: state::pid_start_time(self.pid).unwrap_or(0),
+            pid_start_time: runoci_core::procfs::pid_start_time(self.pid).unwrap_or(0),
             monitor_pid,
-            monitor_start_time: state::pid_start_time(monitor_pid).unwrap_or(0),
+            monitor_start_time: runoci_core::procfs::pid_start_time(monitor_pid).unwrap_or(0),
             cgroup: self.cgroup.as_ref().map(|c| c.to_record()),
             owner_uid: nix::unistd::getuid().as_raw(),
             poststop: poststop.to_vec(),
@@ -356,7 +314,8 @@ fn spawn(
     // not walk into it; the FIFO itself (0622) lets it write.
     let exec_fifo = match &opts.exec_fifo {
         Some(p) => Some(
-            rootfs::mounts::open_path(p).with_ctx(|| format!("open exec FIFO {}", p.display()))?,
+            rootfs::resolve::open_host_path(p)
+                .with_ctx(|| format!("open exec FIFO {}", p.display()))?,
         ),
         None => None,
     };

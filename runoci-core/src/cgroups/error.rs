@@ -62,3 +62,11 @@ impl CgroupError {
         }
     }
 }
+
+/// Into the runtime's error, for callers outside cgroups (the error type
+/// does not know this module, so the two do not import each other).
+impl From<CgroupError> for crate::error::Error {
+    fn from(e: CgroupError) -> Self {
+        crate::error::Error::new(e.to_string())
+    }
+}

@@ -93,3 +93,10 @@ impl fmt::Display for Located<'_> {
         f.write_str(self.message)
     }
 }
+
+/// Into the runtime's error (kept here so `error` does not import `spec`).
+impl From<SpecError> for crate::error::Error {
+    fn from(e: SpecError) -> Self {
+        crate::error::Error::new(e.to_string())
+    }
+}

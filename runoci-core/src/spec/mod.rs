@@ -5,6 +5,7 @@ mod error;
 mod load;
 pub mod names;
 mod seccomp;
+mod stage;
 #[cfg(test)]
 mod tests;
 mod types;
@@ -17,6 +18,7 @@ pub use names::{
     capability, mount_options, namespace_flag, propagation, rlimit_resource, securebit,
     MountOptions,
 };
+pub use stage::Stage;
 pub use types::*;
 pub use userids::{check_id, parse_id, MAX_ID};
 pub use validate::{check_process, no_dot_dot, sysctl_file, validate};

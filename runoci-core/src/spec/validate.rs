@@ -263,7 +263,7 @@ fn check_mount(path: &str, mount: &Mount) -> Checked {
 }
 
 fn check_hooks(hooks: &Hooks) -> Checked {
-    for stage in crate::hooks::Stage::ALL {
+    for stage in super::Stage::ALL {
         for (index, hook) in stage.of(hooks).iter().enumerate() {
             check_hook(&format!("hooks.{stage}[{index}]"), hook)?;
         }

@@ -5,9 +5,9 @@ use super::{
     alt_syscall, cwd, identity, lsm, oom_score_adj, pid1, rlimits, signals, sysctl, umask,
     user_caps,
 };
-use crate::container::ContainerOptions;
 use crate::error::{Context, Error, Result};
 use crate::namespaces::Plan;
+use crate::options::ContainerOptions;
 use crate::process;
 use crate::rootfs::{self, RootfsInput};
 use crate::spec::{Process, Spec};

@@ -4,8 +4,9 @@
 //! is the init's parent from then on: runoci leaves no process behind.
 
 use crate::cli::{Cli, RunArgs};
-use crate::container::{self, ContainerOptions};
+use crate::container;
 use crate::error::{Context, Error, Result};
+use crate::options::ContainerOptions;
 use crate::spec::Spec;
 use runoci_core::hooks::Stage;
 use runoci_core::state::{self, StateDir};

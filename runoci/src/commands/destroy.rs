@@ -54,7 +54,7 @@ pub fn destroy(root: &Path, id: &str, force: bool) -> Result<()> {
         Ok(r) => (r, None),
         Err(e) => (recover(&sd, force, &e)?, Some(e)),
     };
-    let alive = state::same_process(record.pid, record.pid_start_time);
+    let alive = runoci_core::procfs::same_process(record.pid, record.pid_start_time);
     // A created container (runc) has not run anything yet: deleting it
     // needs no --force, as with runc.
     if alive && !force && !sd.file(state::EXEC_FIFO).exists() {
@@ -68,7 +68,8 @@ pub fn destroy(root: &Path, id: &str, force: bool) -> Result<()> {
     }
     // A live monitor (or foreground `run`) cleans up after its init by
     // itself, under the lock: let it, then finish what is left.
-    let _lock = if state::same_process(record.monitor_pid, record.monitor_start_time) {
+    let _lock = if runoci_core::procfs::same_process(record.monitor_pid, record.monitor_start_time)
+    {
         drop(lock);
         if !wait_gone(record.monitor_pid, record.monitor_start_time, MONITOR_LIMIT) {
             return Err(Error::new(format!(
@@ -101,7 +102,7 @@ fn acquire(sd: &StateDir, force: bool) -> Result<Option<state::Lock>> {
             return Ok(Some(l));
         }
         if let Some(c) = sd.read_record().ok().and_then(|r| r.creator) {
-            if state::same_process(c.pid, c.start_time) {
+            if runoci_core::procfs::same_process(c.pid, c.start_time) {
                 return Err(Error::new(format!(
                     "container {} is being created (by pid {}); use --force to end that creation",
                     sd.id, c.pid
@@ -207,7 +208,7 @@ fn monitor_of(sd: &StateDir) -> Option<(ProcessRef, runoci_proto::Status)> {
     let pid = getsockopt(&stream, PeerCredentials).ok()?.pid();
     let monitor = ProcessRef {
         pid,
-        start_time: state::pid_start_time(pid)?,
+        start_time: runoci_core::procfs::pid_start_time(pid)?,
     };
     let status = match super::monitor_client::try_state(sd) {
         Some(Ok(st)) => st.status,
@@ -241,7 +242,7 @@ fn check_recovered(sd: &StateDir, why: &Error) -> Result<()> {
         .ok()
         .and_then(|s| s.trim().parse().ok());
     for pid in [from_state, from_file].into_iter().flatten() {
-        if state::pid_start_time(pid).is_some() {
+        if runoci_core::procfs::pid_start_time(pid).is_some() {
             return Err(Error::new(format!(
                 "container {}: {why}; pid {pid}, which its record names as the init, is still alive and may be the container's (its cgroup was not at the path its id and config give: a -p/--cgroup_parent is not known any more): kill it if it is, then remove {}",
                 sd.id,

@@ -5,7 +5,7 @@ use crate::error::{Error, Result};
 use crate::exec::{self, ExecRequest};
 use crate::spec::Process;
 use runoci_core::forward::Forwarder;
-use runoci_core::state::{self, StateDir};
+use runoci_core::state::StateDir;
 
 pub fn exec(cli: &Cli, a: &ExecArgs) -> Result<i32> {
     let sd = StateDir::open(&cli.root, &a.id)?;
@@ -32,7 +32,7 @@ pub fn exec(cli: &Cli, a: &ExecArgs) -> Result<i32> {
         console_socket: a.console_socket.clone(),
         preserve_fds: a.preserve_fds,
     };
-    if !state::same_process(record.pid, record.pid_start_time) {
+    if !runoci_core::procfs::same_process(record.pid, record.pid_start_time) {
         return Err(Error::new(format!("container {} is not running", a.id)));
     }
     let forwarder = if a.detach {

@@ -14,8 +14,8 @@ pub mod start;
 pub mod state;
 
 use crate::cli::RunArgs;
-use crate::container::ContainerOptions;
 use crate::error::{Context, Error, Result};
+use crate::options::ContainerOptions;
 use std::path::{Path, PathBuf};
 
 fn absolute(p: &Path) -> Result<PathBuf> {

@@ -9,7 +9,7 @@
 
 use crate::cli::PsArgs;
 use crate::error::{Context, Error, Result};
-use runoci_core::state::{self, StateDir};
+use runoci_core::state::StateDir;
 use std::path::Path;
 
 /// Host pids of the container's processes, sorted.
@@ -30,11 +30,13 @@ pub fn pids(root: &Path, id: &str) -> Result<Vec<i32>> {
             return Ok(pids);
         }
     }
-    Ok(if state::same_process(record.pid, record.pid_start_time) {
-        vec![record.pid]
-    } else {
-        Vec::new()
-    })
+    Ok(
+        if runoci_core::procfs::same_process(record.pid, record.pid_start_time) {
+            vec![record.pid]
+        } else {
+            Vec::new()
+        },
+    )
 }
 
 pub fn ps(root: &Path, a: &PsArgs) -> Result<i32> {

@@ -11,6 +11,7 @@
 use crate::cli::{Cli, RunArgs};
 use crate::container::{self, Created};
 use crate::error::{Context, Error, Result};
+use crate::options::ContainerOptions;
 use crate::spec::Spec;
 use runoci_core::hooks::Stage;
 use runoci_core::state::{self, StateDir};
@@ -81,7 +82,7 @@ pub fn monitor_path(cli: &Cli) -> Result<PathBuf> {
 fn write_links(
     sd: &StateDir,
     spec: &Spec,
-    opts: &container::ContainerOptions,
+    opts: &ContainerOptions,
     log_file: Option<&Path>,
 ) -> Result<()> {
     let link = |target: &Path, name: &str| {
@@ -102,7 +103,7 @@ fn write_links(
 fn start_in(
     sd: &StateDir,
     spec: &Spec,
-    opts: &container::ContainerOptions,
+    opts: &ContainerOptions,
     monitor: &Path,
     log_file: Option<&Path>,
     lock: state::Lock,
@@ -168,7 +169,7 @@ fn start_in(
 fn become_monitor(
     sd: &StateDir,
     spec: &Spec,
-    opts: &container::ContainerOptions,
+    opts: &ContainerOptions,
     monitor: &Path,
     log_file: Option<&Path>,
     report: &mut std::fs::File,

@@ -29,7 +29,7 @@ pub fn from_files(sd: &StateDir) -> Result<State> {
         .read_state()
         .map_err(|e| e.context(format!("container {}", sd.id)))?;
     let record = sd.read_record().unwrap_or_default();
-    let alive = state::same_process(record.pid, record.pid_start_time);
+    let alive = runoci_core::procfs::same_process(record.pid, record.pid_start_time);
     match st.status {
         Status::Running | Status::Created | Status::Paused if !alive => st.status = Status::Stopped,
         _ => {}

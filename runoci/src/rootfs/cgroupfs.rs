@@ -163,7 +163,7 @@ fn mount_one(
     } else {
         format!("{CGROUP_ROOT}/{}{rel}", h.name)
     };
-    let src_fd = super::mounts::open_path(Path::new(&src))?;
+    let src_fd = resolve::open_host_path(Path::new(&src))?;
     mount(
         Some(&fd_path(&src_fd)),
         target,

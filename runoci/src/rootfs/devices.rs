@@ -3,24 +3,13 @@
 //! inside the rootfs; in a user namespace, where mknod is not allowed, the
 //! host's node is bind-mounted instead (as runc does).
 
-use super::plan::DeviceOp;
+use super::plan::{DeviceOp, Node};
 use super::resolve::{self, fd_path, Kind};
 use crate::error::{Context, Error, Result};
-use crate::spec::Device;
 use nix::mount::{mount, MsFlags};
 use std::ffi::CString;
 use std::os::fd::{AsRawFd, RawFd};
 use std::path::Path;
-
-/// The runtime spec's default devices ("Default Devices", config-linux.md).
-const DEFAULT_DEVICES: &[(&str, u64, u64)] = &[
-    ("/dev/null", 1, 3),
-    ("/dev/zero", 1, 5),
-    ("/dev/full", 1, 7),
-    ("/dev/random", 1, 8),
-    ("/dev/urandom", 1, 9),
-    ("/dev/tty", 5, 0),
-];
 
 const DEFAULT_LINKS: &[(&str, &str)] = &[
     ("/proc/self/fd", "/dev/fd"),
@@ -28,33 +17,6 @@ const DEFAULT_LINKS: &[(&str, &str)] = &[
     ("/proc/self/fd/1", "/dev/stdout"),
     ("/proc/self/fd/2", "/dev/stderr"),
 ];
-
-/// A node to create: type char ('c', 'b', 'u', 'p'), numbers, mode, owner.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Node {
-    pub path: String,
-    pub kind: char,
-    pub major: u64,
-    pub minor: u64,
-    pub mode: u32,
-    pub uid: u32,
-    pub gid: u32,
-}
-
-impl Node {
-    /// From a `linux.devices` entry, numbers as written (see `resolve`).
-    pub fn planned(d: &Device) -> Node {
-        Node {
-            path: d.path.clone(),
-            kind: d.typ.chars().next().unwrap_or('c'),
-            major: d.major.max(0) as u64,
-            minor: d.minor.max(0) as u64,
-            mode: d.file_mode.unwrap_or(0o666),
-            uid: d.uid.unwrap_or(0),
-            gid: d.gid.unwrap_or(0),
-        }
-    }
-}
 
 impl DeviceOp {
     /// The node with run_oci's dynamic numbers taken from the host's node
@@ -90,21 +52,6 @@ pub fn apply(root: RawFd, ops: &[DeviceOp]) -> Result<()> {
         create_node(root, node, *bind_host)?;
     }
     Ok(())
-}
-
-pub fn default_nodes() -> Vec<Node> {
-    DEFAULT_DEVICES
-        .iter()
-        .map(|(p, maj, min)| Node {
-            path: p.to_string(),
-            kind: 'c',
-            major: *maj,
-            minor: *min,
-            mode: 0o666,
-            uid: 0,
-            gid: 0,
-        })
-        .collect()
 }
 
 fn split_parent(path: &str) -> (&str, &str) {
@@ -161,7 +108,7 @@ pub fn create_node(root: RawFd, node: &Node, in_userns: bool) -> Result<()> {
 }
 
 fn bind_host_node(root: RawFd, node: &Node) -> Result<()> {
-    let src = super::mounts::open_path(Path::new(&node.path))?;
+    let src = super::resolve::open_host_path(Path::new(&node.path))?;
     let dst = resolve::mkdir_all_in_root(root, Path::new(&node.path), Kind::File)?;
     mount(
         Some(&fd_path(&src)),

@@ -166,7 +166,7 @@ pub fn rootfs_path(spec: &Spec, bundle: &Path) -> Result<PathBuf> {
         .root
         .as_ref()
         .ok_or_else(|| Error::new("root: missing"))?;
-    let p = mounts::bind_source(bundle, &root.path);
+    let p = plan::bind_source(bundle, &root.path);
     let md = std::fs::metadata(&p).map_err(|e| {
         Error::new(format!(
             "root.path {}: {e} (the bundle must contain the root filesystem; check \"root\": {{\"path\": ...}} in config.json)",

@@ -3,7 +3,7 @@
 
 use super::plan::{Entry, EntryAction, MountSource};
 use super::resolve::{self, fd_path, Kind};
-use crate::error::{Context, Error, Result};
+use crate::error::{Context, Result};
 use nix::mount::{mount, MsFlags};
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
@@ -112,18 +112,6 @@ fn apply_propagation(root: RawFd, dest: &str, propagation: MsFlags) -> Result<()
         .with_ctx(|| format!("set propagation {propagation:?} on {dest}"))
 }
 
-/// Where a bind source lives: absolute, or relative to the bundle (the
-/// reference does this for bind mounts since minijail refuses relative
-/// ones).
-pub fn bind_source(bundle: &Path, source: &str) -> PathBuf {
-    let p = Path::new(source);
-    if p.is_absolute() {
-        p.to_path_buf()
-    } else {
-        bundle.join(p)
-    }
-}
-
 /// Apply one planned mount entry inside the rootfs (`root`).
 pub fn apply_entry(root: RawFd, e: &Entry) -> Result<()> {
     let t = crate::log::timer();
@@ -141,7 +129,7 @@ fn apply_entry_inner(root: RawFd, e: &Entry) -> Result<()> {
             recursive,
             flags,
         } => {
-            let src_fd = open_path(source)?;
+            let src_fd = resolve::open_host_path(source)?;
             bind_fd(root, &src_fd, dest, *recursive, *flags)?;
             apply_propagation(root, dest, e.propagation)
         }
@@ -191,15 +179,4 @@ fn apply_entry_inner(root: RawFd, e: &Entry) -> Result<()> {
             apply_propagation(root, dest, e.propagation)
         }
     }
-}
-
-/// An O_PATH handle on a host path (bind sources are the host's to name).
-pub fn open_path(p: &Path) -> Result<OwnedFd> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let f = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_PATH | libc::O_CLOEXEC)
-        .open(p)
-        .map_err(|e| Error::from(e).context(format!("open bind source {}", p.display())))?;
-    Ok(f.into())
 }

@@ -6,8 +6,6 @@
 //! the rootfs when the op is applied (`mod.rs`, `mounts.rs`, `devices.rs`),
 //! since the rootfs can change between planning and applying.
 
-use super::devices::{self, Node};
-use super::mounts::bind_source;
 use crate::spec::{self, Device, Mount, MountOptions, Spec};
 use nix::mount::MsFlags;
 use std::path::{Path, PathBuf};
@@ -282,7 +280,7 @@ fn device_ops(spec: &Spec, in_userns: bool) -> Vec<DeviceOp> {
         .as_ref()
         .map(|l| l.devices.as_slice())
         .unwrap_or_default();
-    let defaults = devices::default_nodes()
+    let defaults = default_nodes()
         .into_iter()
         .filter(|node| !configured.iter().any(|d| d.path == node.path))
         .map(|node| DeviceOp {
@@ -359,6 +357,71 @@ pub fn finish(spec: &Spec) -> Vec<FinishOp> {
         ops.push(FinishOp::RootPropagation(root_propagation(spec)));
     }
     ops
+}
+
+/// Where a bind source lives: absolute, or relative to the bundle (the
+/// reference does this for bind mounts since minijail refuses relative
+/// ones).
+pub fn bind_source(bundle: &Path, source: &str) -> PathBuf {
+    let p = Path::new(source);
+    if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        bundle.join(p)
+    }
+}
+
+/// The runtime spec's default devices ("Default Devices", config-linux.md).
+const DEFAULT_DEVICES: &[(&str, u64, u64)] = &[
+    ("/dev/null", 1, 3),
+    ("/dev/zero", 1, 5),
+    ("/dev/full", 1, 7),
+    ("/dev/random", 1, 8),
+    ("/dev/urandom", 1, 9),
+    ("/dev/tty", 5, 0),
+];
+
+/// A node to create: type char ('c', 'b', 'u', 'p'), numbers, mode, owner.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Node {
+    pub path: String,
+    pub kind: char,
+    pub major: u64,
+    pub minor: u64,
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+}
+
+impl Node {
+    /// From a `linux.devices` entry, numbers as written (see `resolve`).
+    pub fn planned(d: &Device) -> Node {
+        Node {
+            path: d.path.clone(),
+            kind: d.typ.chars().next().unwrap_or('c'),
+            major: d.major.max(0) as u64,
+            minor: d.minor.max(0) as u64,
+            mode: d.file_mode.unwrap_or(0o666),
+            uid: d.uid.unwrap_or(0),
+            gid: d.gid.unwrap_or(0),
+        }
+    }
+}
+
+/// The default devices as nodes to make.
+pub fn default_nodes() -> Vec<Node> {
+    DEFAULT_DEVICES
+        .iter()
+        .map(|(p, maj, min)| Node {
+            path: p.to_string(),
+            kind: 'c',
+            major: *maj,
+            minor: *min,
+            mode: 0o666,
+            uid: 0,
+            gid: 0,
+        })
+        .collect()
 }
 
 #[cfg(test)]

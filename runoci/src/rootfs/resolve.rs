@@ -265,6 +265,18 @@ pub fn fd_path(fd: &impl AsRawFd) -> PathBuf {
     PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()))
 }
 
+/// An O_PATH handle on a host path: bind sources, device nodes and the exec
+/// FIFO are the host's to name, so no resolution under the rootfs.
+pub fn open_host_path(p: &Path) -> Result<OwnedFd> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_PATH | libc::O_CLOEXEC)
+        .open(p)
+        .map_err(|e| Error::from(e).context(format!("open {}", p.display())))?;
+    Ok(f.into())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
