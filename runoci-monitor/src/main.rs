@@ -11,11 +11,12 @@
 //! orphan, calls `runoci_core::lifecycle::container_exited`, tells its clients,
 //! and exits 0. Exit 2: bad command line; 1: could not start serving.
 
+mod clients;
 mod monitor;
 mod sys;
 mod trim;
 
-use monitor::{log, Config, Monitor};
+use monitor::{Config, Monitor};
 use runoci_proto::{MonitorArgs, MonitorReady, State, Status};
 use std::os::fd::AsFd;
 use std::path::Path;
@@ -138,4 +139,9 @@ fn main() -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+/// One line on the monitor's stderr (the container's log with --log_dir).
+pub fn log(id: &str, msg: &str) {
+    eprintln!("runoci-monitor[{id}]: {msg}");
 }

@@ -2,18 +2,17 @@
 //! the listening socket, SIGCHLD (signal-hook's self-pipe), the init's
 //! pidfd, optionally an OOM eventfd, and one socket per client.
 
+use crate::clients::{Clients, Mode, Turn, FIRST_CLIENT};
+use crate::log;
 use crate::sys;
-use mio::net::{UnixListener, UnixStream};
+use mio::net::UnixListener;
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
 use runoci_core::state::RuntimeRecord;
-use runoci_proto::{
-    decode_request, encode_event_into, encode_reply_into, Event, ExitStatus, MonitorArgs,
-    ProtoError, Reply, Request, State, Stats, Status, MAX_REQUEST_LEN,
-};
+use runoci_proto::{Event, ExitStatus, MonitorArgs, Reply, Request, State, Stats, Status};
 use signal_hook::consts::SIGCHLD;
 use signal_hook_mio::v1_0::Signals;
-use std::io::{self, ErrorKind, Read, Write};
+use std::io::{self, ErrorKind};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -22,17 +21,6 @@ const LISTENER: Token = Token(0);
 const SIGNALS: Token = Token(1);
 const PIDFD: Token = Token(2);
 const OOM: Token = Token(3);
-/// Client tokens are `FIRST_CLIENT + slot`.
-const FIRST_CLIENT: usize = 4;
-
-/// Connections held at once; the next one gets an error and is closed.
-const MAX_CLIENTS: usize = 1024;
-/// Unsent events an `events` subscriber may have queued before it is
-/// dropped for not reading. Replies have no such cap: a client is owed the
-/// whole reply to each request, and it cannot make more pile up than one,
-/// because it is not read from (nor its queued requests answered) while a
-/// reply to it is unsent.
-const MAX_EVENT_BACKLOG: usize = 1024 * 1024;
 /// Reads per client per wakeup before the others get their turn.
 const READS_PER_TURN: usize = 16;
 /// After the exit: how long to go on flushing replies at most, and how long
@@ -42,10 +30,6 @@ const FINISH_IDLE: Duration = Duration::from_millis(100);
 /// How long the loop must have been idle before it drops its clean code
 /// pages (see `trim`).
 const IDLE_BEFORE_TRIM: Duration = Duration::from_millis(500);
-/// Buffers grown past this (a large request, a slow reader) are shrunk back
-/// once empty.
-const KEEP_CAPACITY: usize = 4096;
-
 /// What the command line gave the monitor, its fds adopted.
 pub struct Config {
     /// As given; `oom_events_file` (cgroup v2: `memory.events`) is watched
@@ -59,49 +43,13 @@ pub struct Config {
     pub record: RuntimeRecord,
 }
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Mode {
-    /// Answering requests in order.
-    Requests,
-    /// A `wait` is pending; later requests queue behind it.
-    Waiting,
-    /// An `events` subscriber: input is discarded.
-    Events,
-}
-
-struct Client {
-    stream: UnixStream,
-    /// Unparsed input; never longer than MAX_REQUEST_LEN plus one read.
-    input: Vec<u8>,
-    /// How much of `input` is known to hold no newline.
-    scanned: usize,
-    output: Vec<u8>,
-    mode: Mode,
-    /// Close once `output` is flushed; read nothing more.
-    closing: bool,
-    /// The peer shut its writing side.
-    read_eof: bool,
-    /// Reading stopped because a reply is unsent: resume once it is out.
-    stalled: bool,
-}
-
-impl Client {
-    /// A reply is still unsent: answer nothing more and read nothing more
-    /// until it is out, so what a client is owed stays one reply.
-    fn owes_reply(&self) -> bool {
-        self.mode == Mode::Requests && !self.output.is_empty()
-    }
-}
-
 pub struct Monitor {
     poll: Poll,
     listener: UnixListener,
     signals: Signals,
     pidfd: OwnedFd,
     oom_fd: Option<OwnedFd>,
-    clients: Vec<Option<Client>>,
-    /// Clients with input left over after their turn.
-    again: Vec<usize>,
+    clients: Clients,
     state: State,
     state_dir: PathBuf,
     init_pid: i32,
@@ -110,8 +58,6 @@ pub struct Monitor {
     oom_events: u64,
     /// cgroup v2: the memory.events file and the oom_kill count last seen.
     oom_file: Option<(PathBuf, u64)>,
-    /// Scratch for encoding a broadcast once.
-    scratch: Vec<u8>,
     record: RuntimeRecord,
 }
 
@@ -141,14 +87,14 @@ impl Monitor {
             PIDFD,
             Interest::READABLE,
         )?;
+        let clients = Clients::new(poll.registry(), &state.id)?;
         let mut m = Monitor {
             poll,
             listener,
             signals,
             pidfd: cfg.pidfd,
             oom_fd: None,
-            clients: Vec::new(),
-            again: Vec::new(),
+            clients,
             state,
             state_dir: cfg.args.state_dir,
             init_pid: cfg.args.pid,
@@ -156,7 +102,6 @@ impl Monitor {
             exit: None,
             oom_events: 0,
             oom_file: None,
-            scratch: Vec::new(),
             record: cfg.record,
         };
         if let Some(fd) = cfg.oom_fd {
@@ -197,7 +142,7 @@ impl Monitor {
                 deadline = Some(Instant::now() + FINISH_GRACE);
             }
             let timeout = match deadline {
-                _ if !self.again.is_empty() => Some(Duration::ZERO),
+                _ if self.clients.has_leftovers() => Some(Duration::ZERO),
                 Some(d) => {
                     let left = d.saturating_duration_since(Instant::now());
                     if left.is_zero() {
@@ -220,12 +165,16 @@ impl Monitor {
                 continue;
             }
             trim_due = true;
-            if deadline.is_some() && events.is_empty() && self.again.is_empty() && self.flushed() {
+            if deadline.is_some()
+                && events.is_empty()
+                && !self.clients.has_leftovers()
+                && self.clients.flushed()
+            {
                 return Ok(());
             }
             for ev in events.iter() {
                 match ev.token() {
-                    LISTENER => self.accept(),
+                    LISTENER => self.clients.accept(&self.listener, &self.allowed_uids),
                     SIGNALS => {
                         // Only SIGCHLD is hooked; draining the pipe is enough.
                         self.signals.pending().for_each(drop);
@@ -246,196 +195,50 @@ impl Monitor {
                         if ev.is_error() || ev.is_write_closed() {
                             // The peer is gone both ways: nothing can be
                             // delivered any more.
-                            self.drop_client(slot);
+                            self.clients.drop_client(slot);
                             continue;
                         }
                         if ev.is_readable() || ev.is_read_closed() {
                             self.read_client(slot);
                         }
                         if ev.is_writable() {
-                            self.flush_client(slot);
+                            self.clients.flush(slot);
                         }
                     }
                 }
             }
-            for slot in std::mem::take(&mut self.again) {
+            for slot in self.clients.take_leftovers() {
                 self.read_client(slot);
             }
         }
     }
 
-    fn flushed(&self) -> bool {
-        self.clients.iter().flatten().all(|c| c.output.is_empty())
-    }
-
-    fn accept(&mut self) {
-        loop {
-            let (mut stream, _) = match self.listener.accept() {
-                Ok(s) => s,
-                Err(e) if e.kind() == ErrorKind::WouldBlock => return,
-                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    // ECONNABORTED, EMFILE...: the next accept may work.
-                    log(&self.state.id, &format!("accept: {e}"));
-                    return;
-                }
-            };
-            match sys::peer_uid(stream.as_fd()) {
-                Ok(uid) if self.allowed_uids.contains(&uid) => {}
-                Ok(uid) => {
-                    refuse(
-                        &mut stream,
-                        &format!("permission denied: uid {uid} may not use this monitor"),
-                    );
-                    continue;
-                }
-                Err(e) => {
-                    refuse(&mut stream, &format!("cannot check peer credentials: {e}"));
-                    continue;
-                }
-            }
-            let slot = match self.clients.iter().position(Option::is_none) {
-                Some(s) => s,
-                None if self.clients.len() < MAX_CLIENTS => {
-                    self.clients.push(None);
-                    self.clients.len() - 1
-                }
-                None => {
-                    refuse(&mut stream, "too many clients");
-                    continue;
-                }
-            };
-            if let Err(e) = self.poll.registry().register(
-                &mut stream,
-                Token(FIRST_CLIENT + slot),
-                Interest::READABLE | Interest::WRITABLE,
-            ) {
-                log(&self.state.id, &format!("register client: {e}"));
-                continue;
-            }
-            self.clients[slot] = Some(Client {
-                stream,
-                input: Vec::new(),
-                scanned: 0,
-                output: Vec::new(),
-                mode: Mode::Requests,
-                closing: false,
-                read_eof: false,
-                stalled: false,
-            });
-        }
-    }
-
-    fn drop_client(&mut self, slot: usize) {
-        if let Some(mut c) = self.clients.get_mut(slot).and_then(Option::take) {
-            let _ = self.poll.registry().deregister(&mut c.stream);
-        }
-    }
-
-    /// Read what the client sent and answer the complete lines.
+    /// Read what the client sent and answer the complete lines, for at
+    /// most READS_PER_TURN reads.
     fn read_client(&mut self, slot: usize) {
         // Lines left over while a reply was unsent come first.
-        self.answer_lines(slot);
+        self.answer(slot);
         let mut chunk = [0u8; 4096];
         let mut turn_used_up = true;
         for _ in 0..READS_PER_TURN {
-            let Some(c) = self.clients.get_mut(slot).and_then(Option::as_mut) else {
-                return;
-            };
-            if c.owes_reply() {
-                // What it sends waits in the socket (its writes block once
-                // that fills): flush_client resumes us when the reply is out.
-                c.stalled = true;
-                turn_used_up = false;
-                break;
-            }
-            let n = match c.stream.read(&mut chunk) {
-                Ok(0) => {
-                    c.read_eof = true;
+            match self.clients.read(slot, &mut chunk) {
+                Turn::More => self.answer(slot),
+                Turn::Done => {
                     turn_used_up = false;
                     break;
                 }
-                Ok(n) => n,
-                Err(e) if e.kind() == ErrorKind::WouldBlock => {
-                    turn_used_up = false;
-                    break;
-                }
-                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-                Err(_) => return self.drop_client(slot),
-            };
-            if c.closing || c.mode == Mode::Events {
-                continue; // nothing more is read from it: discarded
-            }
-            c.input.extend_from_slice(&chunk[..n]);
-            if c.mode == Mode::Waiting && c.input.len() > MAX_REQUEST_LEN {
-                // Requests queue behind a wait, but not without bound.
-                let err = ProtoError::TooLong {
-                    max: MAX_REQUEST_LEN,
-                };
-                self.reply_error_and_close(slot, &format!("input queued behind wait: {err}"));
-                return;
-            }
-            self.answer_lines(slot);
-        }
-        let Some(c) = self.clients.get_mut(slot).and_then(Option::as_mut) else {
-            return;
-        };
-        if turn_used_up && !c.closing {
-            // Input may be left and mio is edge triggered: come back to it
-            // after the others have had their turn.
-            if !self.again.contains(&slot) {
-                self.again.push(slot);
+                Turn::Gone => return,
             }
         }
-        if c.read_eof
-            && c.mode == Mode::Requests
-            && !c.closing
-            && !c.input.is_empty()
-            && c.input.last() != Some(&b'\n')
-        {
-            // A last request without its newline (`printf ... | nc -U`).
-            c.input.push(b'\n');
-            self.answer_lines(slot);
-        }
-        self.flush_client(slot);
+        self.clients.end_turn(slot, turn_used_up);
+        self.answer(slot);
+        self.clients.flush(slot);
     }
 
-    /// Answer every complete line in the client's input, in order.
-    fn answer_lines(&mut self, slot: usize) {
-        loop {
-            let Some(c) = self.clients.get_mut(slot).and_then(Option::as_mut) else {
-                return;
-            };
-            if c.mode != Mode::Requests || c.closing {
-                break;
-            }
-            if c.owes_reply() {
-                c.stalled = true;
-                break;
-            }
-            let Some(nl) = c.input[c.scanned..].iter().position(|&b| b == b'\n') else {
-                c.scanned = c.input.len();
-                if c.input.len() > MAX_REQUEST_LEN {
-                    let err = ProtoError::TooLong {
-                        max: MAX_REQUEST_LEN,
-                    };
-                    self.reply_error_and_close(slot, &err.to_string());
-                }
-                return;
-            };
-            let end = c.scanned + nl + 1;
-            let line: Vec<u8> = c.input.drain(..end).collect();
-            c.scanned = 0;
-            if c.input.is_empty() && c.input.capacity() > KEEP_CAPACITY {
-                c.input.shrink_to(KEEP_CAPACITY);
-            }
-            if line.iter().all(u8::is_ascii_whitespace) {
-                continue; // blank lines are harmless (someone pressed enter)
-            }
-            match decode_request(&line) {
-                Ok(req) => self.handle(slot, req),
-                Err(e) => self.reply_error_and_close(slot, &e.to_string()),
-            }
+    /// Answer every complete request the client has sent, in order.
+    fn answer(&mut self, slot: usize) {
+        while let Some(req) = self.clients.next_request(slot) {
+            self.handle(slot, req);
         }
     }
 
@@ -450,22 +253,22 @@ impl Monitor {
             Request::Wait => match self.exit {
                 Some(exit) => Reply::Exit(exit),
                 None => {
-                    self.set_mode(slot, Mode::Waiting);
+                    self.clients.set_mode(slot, Mode::Waiting);
                     return;
                 }
             },
             Request::Events => {
-                self.set_mode(slot, Mode::Events);
+                self.clients.set_mode(slot, Mode::Events);
                 let pid = self.init_pid;
-                self.send_event(slot, &Event::Started { pid });
+                self.clients.send_event(slot, &Event::Started { pid });
                 if let Some(exit) = self.exit {
-                    self.send_event(slot, &Event::Exited { exit });
-                    self.close_after_flush(slot);
+                    self.clients.send_event(slot, &Event::Exited { exit });
+                    self.clients.close_after_flush(slot);
                 }
                 return;
             }
         };
-        self.send_reply(slot, &reply);
+        self.clients.send_reply(slot, &reply);
     }
 
     /// `pause`/`resume` change the status in state.json behind our back:
@@ -515,106 +318,8 @@ impl Monitor {
             cpu_system_usec,
             rss_bytes,
             monitor_rss_bytes: sys::proc_usage("self").2,
-            clients: self.clients.iter().flatten().count() as u32,
+            clients: self.clients.count() as u32,
             oom_events: self.oom_events,
-        }
-    }
-
-    fn set_mode(&mut self, slot: usize, mode: Mode) {
-        if let Some(c) = self.clients.get_mut(slot).and_then(Option::as_mut) {
-            c.mode = mode;
-            if mode == Mode::Events {
-                c.input = Vec::new();
-                c.scanned = 0;
-            }
-        }
-    }
-
-    fn close_after_flush(&mut self, slot: usize) {
-        if let Some(c) = self.clients.get_mut(slot).and_then(Option::as_mut) {
-            c.closing = true;
-            c.input = Vec::new();
-        }
-        self.flush_client(slot);
-    }
-
-    fn reply_error_and_close(&mut self, slot: usize, msg: &str) {
-        self.send_reply(slot, &Reply::Error(msg.to_owned()));
-        self.close_after_flush(slot);
-    }
-
-    fn send_reply(&mut self, slot: usize, reply: &Reply) {
-        let mut buf = std::mem::take(&mut self.scratch);
-        buf.clear();
-        encode_reply_into(reply, &mut buf);
-        self.queue(slot, &buf);
-        self.scratch = buf;
-    }
-
-    /// Events are not asked for one by one: a subscriber that lets more
-    /// than MAX_EVENT_BACKLOG of them pile up is dropped.
-    fn send_event(&mut self, slot: usize, event: &Event) {
-        let mut buf = std::mem::take(&mut self.scratch);
-        buf.clear();
-        encode_event_into(event, &mut buf);
-        let backlog = self
-            .clients
-            .get(slot)
-            .and_then(Option::as_ref)
-            .map_or(0, |c| c.output.len());
-        if backlog + buf.len() > MAX_EVENT_BACKLOG {
-            log(
-                &self.state.id,
-                "dropping an events subscriber that does not read them",
-            );
-            self.drop_client(slot);
-        } else {
-            self.queue(slot, &buf);
-        }
-        self.scratch = buf;
-    }
-
-    /// Queue `bytes` for the client and try to send them now.
-    fn queue(&mut self, slot: usize, bytes: &[u8]) {
-        let Some(c) = self.clients.get_mut(slot).and_then(Option::as_mut) else {
-            return;
-        };
-        c.output.extend_from_slice(bytes);
-        self.flush_client(slot);
-    }
-
-    fn flush_client(&mut self, slot: usize) {
-        let Some(c) = self.clients.get_mut(slot).and_then(Option::as_mut) else {
-            return;
-        };
-        let mut sent = 0;
-        while sent < c.output.len() {
-            match c.stream.write(&c.output[sent..]) {
-                Ok(0) => return self.drop_client(slot),
-                Ok(n) => sent += n,
-                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
-                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-                // EPIPE and friends: the client went away.
-                Err(_) => return self.drop_client(slot),
-            }
-        }
-        c.output.drain(..sent);
-        if c.output.is_empty() {
-            if c.output.capacity() > KEEP_CAPACITY {
-                c.output.shrink_to(KEEP_CAPACITY);
-            }
-            if c.stalled {
-                // Its next requests may already be buffered, here or in the
-                // socket; mio is edge triggered and will not say so again.
-                c.stalled = false;
-                if !self.again.contains(&slot) {
-                    self.again.push(slot);
-                }
-                return;
-            }
-            if c.closing || (c.read_eof && c.mode == Mode::Requests && c.input.is_empty()) {
-                self.drop_client(slot);
-            }
         }
     }
 
@@ -691,23 +396,14 @@ impl Monitor {
             .deregister(&mut SourceFd(&self.pidfd.as_raw_fd()));
         // Waiters get the exit, then whatever they queued behind the wait;
         // subscribers get the last event and are closed.
-        for slot in 0..self.clients.len() {
-            let mode = match &self.clients[slot] {
-                Some(c) => c.mode,
-                None => continue,
-            };
-            match mode {
-                Mode::Requests => {}
-                Mode::Waiting => {
-                    self.send_reply(slot, &Reply::Exit(exit));
-                    self.set_mode(slot, Mode::Requests);
-                    self.answer_lines(slot);
-                }
-                Mode::Events => {
-                    self.send_event(slot, &Event::Exited { exit });
-                    self.close_after_flush(slot);
-                }
-            }
+        for slot in self.clients.in_mode(Mode::Waiting) {
+            self.clients.send_reply(slot, &Reply::Exit(exit));
+            self.clients.set_mode(slot, Mode::Requests);
+            self.answer(slot);
+        }
+        for slot in self.clients.in_mode(Mode::Events) {
+            self.clients.send_event(slot, &Event::Exited { exit });
+            self.clients.close_after_flush(slot);
         }
     }
 
@@ -746,25 +442,8 @@ impl Monitor {
             return;
         }
         self.oom_events += 1;
-        for slot in 0..self.clients.len() {
-            if self.clients[slot]
-                .as_ref()
-                .is_some_and(|c| c.mode == Mode::Events)
-            {
-                self.send_event(slot, &Event::Oom);
-            }
+        for slot in self.clients.in_mode(Mode::Events) {
+            self.clients.send_event(slot, &Event::Oom);
         }
     }
-}
-
-/// One error line to a client that will not be served, then close it.
-fn refuse(stream: &mut UnixStream, msg: &str) {
-    let mut buf = Vec::with_capacity(128);
-    encode_reply_into(&Reply::Error(msg.to_owned()), &mut buf);
-    // The socket is fresh: its buffer takes one short line without blocking.
-    let _ = stream.write(&buf);
-}
-
-pub fn log(id: &str, msg: &str) {
-    eprintln!("runoci-monitor[{id}]: {msg}");
 }
