@@ -27,10 +27,10 @@ pub fn validate(resources: &Resources, linux_cpu: Option<&Cpu>) -> Result<(), Cg
         validate_cpu("linux.cpu", cpu)?;
     }
     if let Some(pids) = &resources.pids {
-        if pids.limit < -1 {
+        if let Some(limit) = pids.limit.filter(|l| *l < -1) {
             return Err(below(
                 "linux.resources.pids.limit",
-                pids.limit,
+                limit,
                 "-1 (unlimited)",
             ));
         }
@@ -446,7 +446,7 @@ mod tests {
             ),
             (
                 Resources {
-                    pids: Some(Pids { limit: -2 }),
+                    pids: Some(Pids { limit: Some(-2) }),
                     ..Default::default()
                 },
                 "linux.resources.pids.limit:",

@@ -75,7 +75,7 @@ pub fn update(root: &Path, a: &UpdateArgs) -> Result<i32> {
         None => Resources::default(),
     };
     if let Some(l) = a.pids_limit {
-        res.pids = Some(Pids { limit: l });
+        res.pids = Some(Pids { limit: Some(l) });
     }
     if a.memory.is_some() || a.memory_swap.is_some() || a.memory_reservation.is_some() {
         let m = res.memory.get_or_insert_with(Memory::default);

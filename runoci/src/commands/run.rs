@@ -88,6 +88,7 @@ pub fn run(cli: &Cli, args: &RunArgs) -> Result<i32> {
         )
     });
     let cgroup = created.cgroup.clone();
+    let resctrl = created.resctrl.clone();
     let stopped = created.hook_state.json(Status::Stopped);
     let code = match started {
         Ok(()) => forwarder.wait(created.pid, &created.pidfd, "the container"),
@@ -107,6 +108,7 @@ pub fn run(cli: &Cli, args: &RunArgs) -> Result<i32> {
                     // The record may be short of the full one if writing it failed.
                     let record = sd.read_record().unwrap_or_else(|_| state::RuntimeRecord {
                         cgroup: cgroup.as_ref().map(|c| c.to_record()),
+                        resctrl: resctrl.clone(),
                         poststop: hooks.poststop.clone(),
                         ..Default::default()
                     });
@@ -126,6 +128,10 @@ pub fn run(cli: &Cli, args: &RunArgs) -> Result<i32> {
                         .map_err(|e| crate::error::Error::new(format!("remove cgroup: {e}"))),
                     None => Ok(()),
                 }
+                .and_then(|()| match &resctrl {
+                    Some(rdt) => runoci_core::resctrl::remove(rdt),
+                    None => Ok(()),
+                })
             }),
         };
     if let Err(e) = finished {
