@@ -54,7 +54,9 @@ fn check_values(rdt: &IntelRdt) -> Result<()> {
     if let Some(clos) = &rdt.clos_id {
         // "/" is the default group (the root); anything else is one
         // directory name, never a path out of the resctrl mount.
-        if clos != "/" && (clos.is_empty() || clos == "." || clos == ".." || clos.contains(['/', '\0', '\n'])) {
+        if clos != "/"
+            && (clos.is_empty() || clos == "." || clos == ".." || clos.contains(['/', '\0', '\n']))
+        {
             return Err(Error::new(format!(
                 "{FIELD}.closID: {clos:?} is not a group name (one directory name, or \"/\" for the default group)"
             )));
@@ -98,7 +100,9 @@ fn schema_lines(rdt: &IntelRdt) -> Vec<&str> {
 
 fn monitoring(rdt: &IntelRdt) -> bool {
     // enableCMT and enableMBM (1.1-1.2) became enableMonitoring in 1.3.
-    rdt.enable_monitoring == Some(true) || rdt.enable_cmt == Some(true) || rdt.enable_mbm == Some(true)
+    rdt.enable_monitoring == Some(true)
+        || rdt.enable_cmt == Some(true)
+        || rdt.enable_mbm == Some(true)
 }
 
 fn io_err(what: &str, path: &Path, e: std::io::Error) -> Error {
@@ -157,6 +161,13 @@ pub fn apply(root: &Path, id: &str, rdt: &IntelRdt, pid: i32) -> Result<ResctrlR
     }
 }
 
+/// `update --l3-cache-schema/--mem-bw-schema`: writes `rdt`'s lines to
+/// the schemata of the group a container joined.
+pub fn update_schemata(record: &ResctrlRecord, rdt: &IntelRdt) -> Result<()> {
+    check_values(rdt)?;
+    write_schemata(&record.group, &schema_lines(rdt))
+}
+
 fn write_schemata(group: &Path, lines: &[&str]) -> Result<()> {
     let file = group.join("schemata");
     for line in lines {
@@ -202,9 +213,7 @@ fn compare_schemata(group: &Path, lines: &[&str]) -> Result<()> {
             continue;
         };
         let have = current.iter().find(|(r, _)| *r == resource);
-        let matches = have.is_some_and(|(_, domains)| {
-            wanted.iter().all(|w| domains.contains(w))
-        });
+        let matches = have.is_some_and(|(_, domains)| wanted.iter().all(|w| domains.contains(w)));
         if !matches {
             return Err(Error::new(format!(
                 "{FIELD}: the existing group {} has a {resource} schema other than {line:?}",
@@ -238,7 +247,8 @@ mod tests {
     /// A fake resctrl mount: plain directories and files (mkdir makes no
     /// `tasks` or `schemata` here, so tests make them as the kernel would).
     fn fake_root(tag: &str) -> PathBuf {
-        let root = std::env::temp_dir().join(format!("runoci-resctrl-{tag}-{}", std::process::id()));
+        let root =
+            std::env::temp_dir().join(format!("runoci-resctrl-{tag}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&root);
         std::fs::create_dir_all(&root).unwrap();
         root
@@ -259,10 +269,16 @@ mod tests {
         let mut want = rdt(Some("gold"));
         want.l3_cache_schema = Some("L3:0=07F0;1=1f".into());
         let record = apply(&root, "c1", &want, 4242).unwrap();
-        assert_eq!(std::fs::read_to_string(root.join("gold/tasks")).unwrap(), "4242");
+        assert_eq!(
+            std::fs::read_to_string(root.join("gold/tasks")).unwrap(),
+            "4242"
+        );
         assert!(!record.remove_group);
         remove(&record).unwrap();
-        assert!(root.join("gold").is_dir(), "a closID group is never removed");
+        assert!(
+            root.join("gold").is_dir(),
+            "a closID group is never removed"
+        );
 
         want.l3_cache_schema = Some("L3:0=ff;1=1f".into());
         let err = apply(&root, "c1", &want, 4242).unwrap_err().to_string();
@@ -273,7 +289,9 @@ mod tests {
     #[test]
     fn missing_clos_group_without_schema_is_an_error() {
         let root = fake_root("missing");
-        let err = apply(&root, "c1", &rdt(Some("nope")), 1).unwrap_err().to_string();
+        let err = apply(&root, "c1", &rdt(Some("nope")), 1)
+            .unwrap_err()
+            .to_string();
         assert!(err.starts_with("linux.intelRdt.closID"), "{err}");
         assert!(!root.join("nope").exists());
         std::fs::remove_dir_all(&root).unwrap();
@@ -297,9 +315,15 @@ mod tests {
         want.enable_monitoring = None;
         let record = apply(&root, "c1", &want, 77).unwrap();
         assert!(record.remove_group);
-        assert_eq!(std::fs::read_to_string(root.join("c1/tasks")).unwrap(), "77");
+        assert_eq!(
+            std::fs::read_to_string(root.join("c1/tasks")).unwrap(),
+            "77"
+        );
         // Each line is its own write; the last one written is schemata's.
-        assert_eq!(std::fs::read_to_string(root.join("c1/schemata")).unwrap(), "L2:0=3\n");
+        assert_eq!(
+            std::fs::read_to_string(root.join("c1/schemata")).unwrap(),
+            "L2:0=3\n"
+        );
         std::fs::remove_file(root.join("c1/tasks")).unwrap();
         std::fs::remove_file(root.join("c1/schemata")).unwrap();
         remove(&record).unwrap();

@@ -316,8 +316,7 @@ fn setup_cgroup(spec: &Spec, opts: &ContainerOptions) -> Result<Option<cgroups::
         Err(e) => return Err(e.into()),
     };
     if !res.devices.is_empty() {
-        res.devices
-            .extend(cgroups::devices::runc_default_rules());
+        res.devices.extend(cgroups::devices::runc_default_rules());
     }
     if let Err(e) = cg.apply(&res, linux.and_then(|l| l.cpu.as_ref())) {
         let _ = cg.destroy();

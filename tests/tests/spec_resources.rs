@@ -71,7 +71,8 @@ fn block_io_weight_and_throttles_reach_the_blkio_files() {
         .assert_stdout_contains(&format!("wiops {dev} 100"));
 }
 
-/// The key earlier runoci read, `blockIo`, still means blockIO.
+/// The key earlier runoci read, `blockIo`, still means blockIO. runc
+/// agrees (Go's JSON field match ignores case).
 #[test]
 fn block_io_under_its_old_spelling_is_still_applied() {
     let rt = Runtime::runoci();
@@ -88,7 +89,8 @@ fn block_io_under_its_old_spelling_is_still_applied() {
         }}),
         "cat /sys/fs/cgroup/blkio/blkio.throttle.write_bps_device",
     );
-    out.assert_ok().assert_stdout_contains(&format!("{dev} 2097152"));
+    out.assert_ok()
+        .assert_stdout_contains(&format!("{dev} 2097152"));
 }
 
 /// Leaf weights are CFQ's, which this kernel (6.x) no longer has: refused
@@ -139,7 +141,8 @@ fn pids_limit_as_runtime_spec_1_3_defines_it() {
 /// config-linux.md "Huge page limits" (1.3): the limit is a reservation
 /// limit where the kernel has reservation accounting, which this one has
 /// (`hugetlb.2MB.rsvd.limit_in_bytes`): both files hold it, as runc 1.2
-/// writes them. runc 1.1.5 writes only the fault limit.
+/// writes them. runc 1.1.5 writes only the fault limit (its run shows
+/// `rsvd 9223372036854771712`, unlimited).
 #[test]
 fn hugepage_limits_reach_the_reservation_file_too() {
     let rt = Runtime::runoci();
@@ -209,8 +212,8 @@ fn fifo_device_with_resources_rules_is_created() {
 
 /// config-linux.md "IntelRdt": "If no mounted resctrl pseudo-filesystem is
 /// available ... the runtime MUST generate an error". This host has none
-/// (its kernel lacks resctrl). runc agrees (it fails too, with its own
-/// words).
+/// (its kernel lacks resctrl). runc 1.1.5 differs: with a closID and no
+/// schema it runs the container and ignores intelRdt.
 #[test]
 fn intel_rdt_without_resctrl_is_refused_at_load() {
     assert!(
@@ -231,4 +234,117 @@ fn intel_rdt_without_resctrl_is_refused_at_load() {
         out.assert_stderr_contains("linux.intelRdt: no resctrl filesystem is mounted");
     }
     snap.assert_nothing_leaked(&[&id, bundle.path_str(), rt.root_str()]);
+}
+
+/// A created and started container running `sleep 1000` (its stdio on
+/// /dev/null, so no pipe outlives the `create`).
+fn started(rt: &Runtime, bundle: &mut Bundle, id: &str) {
+    bundle.set_args(&["sleep", "1000"]);
+    let status = rt
+        .cmd(["create", "--bundle", bundle.path_str(), id])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .expect("spawn create");
+    assert!(status.success(), "create {id}: {status}");
+    rt.run(["start", id]).assert_ok();
+}
+
+/// runc's `run --keep`: the container stays, stopped, until `delete`.
+/// runc agrees.
+#[test]
+fn run_keep_leaves_a_stopped_container_until_delete() {
+    let rt = Runtime::runoci();
+    let mut bundle = Bundle::new("keep");
+    let id = unique_id("keep");
+    bundle.set_args(&["sh", "-c", "exit 3"]);
+    rt.run(["run", "--keep", "--bundle", bundle.path_str(), &id])
+        .assert_code(3);
+    assert_eq!(rt.state(&id)["status"], "stopped");
+    rt.run(["delete", &id]).assert_ok();
+    rt.run(["state", &id]).assert_failed();
+}
+
+/// runc's `exec` refuses a paused container unless `--ignore-paused`;
+/// with it the process runs once the container is resumed. runc agrees.
+#[test]
+fn exec_in_a_paused_container_needs_ignore_paused() {
+    let rt = Runtime::runoci();
+    let mut bundle = Bundle::new("exec-paused");
+    let id = unique_id("exec-paused");
+    started(&rt, &mut bundle, &id);
+    rt.run(["pause", &id]).assert_ok();
+    let refused = rt.run(["exec", &id, "true"]);
+    refused.assert_failed();
+    if is_runoci(&rt) {
+        refused.assert_stderr_contains("--ignore-paused");
+    }
+    // Frozen as it joins the cgroup: it finishes after the resume.
+    let exec = rt
+        .cmd([
+            "exec",
+            "--ignore-paused",
+            &id,
+            "sh",
+            "-c",
+            "echo ran > /tmp/ran",
+        ])
+        .stdin(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn exec");
+    rt.run(["resume", &id]).assert_ok();
+    let status = wait_child(exec);
+    assert!(status.success(), "exec --ignore-paused: {status}");
+    assert_eq!(
+        fs::read_to_string(bundle.rootfs().join("tmp/ran")).unwrap(),
+        "ran\n"
+    );
+    rt.run(["kill", &id, "KILL"]).assert_ok();
+}
+
+/// `update` with runc's flags: --blkio-weight, --cpu-share (runc's
+/// spelling), --pids-limit, read back inside with `exec`. runc agrees.
+#[test]
+fn update_flags_reach_the_cgroup() {
+    let rt = Runtime::runoci();
+    let mut bundle = Bundle::new("update");
+    let id = unique_id("update");
+    started(&rt, &mut bundle, &id);
+    rt.run([
+        "update",
+        "--blkio-weight",
+        "200",
+        "--cpu-share",
+        "512",
+        "--pids-limit",
+        "7",
+        &id,
+    ])
+    .assert_ok();
+    rt.run([
+        "exec",
+        &id,
+        "sh",
+        "-c",
+        "cd /sys/fs/cgroup && echo $(cat blkio/blkio.bfq.weight) $(cat cpu/cpu.shares) $(cat pids/pids.max)",
+    ])
+    .assert_ok()
+    .assert_stdout_contains("200 512 7");
+    rt.run(["kill", &id, "KILL"]).assert_ok();
+}
+
+/// Waits for `child`, killing it after the harness timeout.
+fn wait_child(mut child: std::process::Child) -> std::process::ExitStatus {
+    let deadline = std::time::Instant::now() + runoci_tests::default_timeout();
+    loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            return status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("still running after {:?}", runoci_tests::default_timeout());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
 }

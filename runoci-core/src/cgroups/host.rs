@@ -60,12 +60,22 @@ fn check_block_io(block_io: &BlockIo, layout: &Layout) -> Result<(), CgroupError
             .weight_device
             .iter()
             .any(|d| d.leaf_weight.is_some());
-    let weight = block_io.weight.is_some() || block_io.weight_device.iter().any(|d| d.weight.is_some());
+    let weight =
+        block_io.weight.is_some() || block_io.weight_device.iter().any(|d| d.weight.is_some());
     let throttles = [
         ("throttleReadBpsDevice", &block_io.throttle_read_bps_device),
-        ("throttleWriteBpsDevice", &block_io.throttle_write_bps_device),
-        ("throttleReadIOPSDevice", &block_io.throttle_read_iops_device),
-        ("throttleWriteIOPSDevice", &block_io.throttle_write_iops_device),
+        (
+            "throttleWriteBpsDevice",
+            &block_io.throttle_write_bps_device,
+        ),
+        (
+            "throttleReadIOPSDevice",
+            &block_io.throttle_read_iops_device,
+        ),
+        (
+            "throttleWriteIOPSDevice",
+            &block_io.throttle_write_iops_device,
+        ),
     ];
     match hierarchy {
         IoHierarchy::V1(root) => {
@@ -142,7 +152,10 @@ mod tests {
 
     #[test]
     fn leaf_weight_needs_cfq() {
-        let (_d, bfq_only) = v1_blkio(&["blkio.bfq.io_service_bytes", "blkio.throttle.read_bps_device"]);
+        let (_d, bfq_only) = v1_blkio(&[
+            "blkio.bfq.io_service_bytes",
+            "blkio.throttle.read_bps_device",
+        ]);
         let leaf = with(BlockIo {
             weight_device: vec![WeightDevice {
                 major: 8,
@@ -153,7 +166,10 @@ mod tests {
             ..Default::default()
         });
         let err = check_host(&leaf, &bfq_only).unwrap_err().to_string();
-        assert!(err.starts_with("linux.resources.blockIO.leafWeight"), "{err}");
+        assert!(
+            err.starts_with("linux.resources.blockIO.leafWeight"),
+            "{err}"
+        );
         let (_d, cfq) = v1_blkio(&["blkio.weight", "blkio.leaf_weight"]);
         check_host(&leaf, &cfq).unwrap();
     }

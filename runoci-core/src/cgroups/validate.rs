@@ -28,11 +28,7 @@ pub fn validate(resources: &Resources, linux_cpu: Option<&Cpu>) -> Result<(), Cg
     }
     if let Some(pids) = &resources.pids {
         if let Some(limit) = pids.limit.filter(|l| *l < -1) {
-            return Err(below(
-                "linux.resources.pids.limit",
-                limit,
-                "-1 (unlimited)",
-            ));
+            return Err(below("linux.resources.pids.limit", limit, "-1 (unlimited)"));
         }
     }
     if let Some(block_io) = &resources.block_io {
