@@ -62,21 +62,7 @@ fn check_block_io(block_io: &BlockIo, layout: &Layout) -> Result<(), CgroupError
             .any(|d| d.leaf_weight.is_some());
     let weight =
         block_io.weight.is_some() || block_io.weight_device.iter().any(|d| d.weight.is_some());
-    let throttles = [
-        ("throttleReadBpsDevice", &block_io.throttle_read_bps_device),
-        (
-            "throttleWriteBpsDevice",
-            &block_io.throttle_write_bps_device,
-        ),
-        (
-            "throttleReadIOPSDevice",
-            &block_io.throttle_read_iops_device,
-        ),
-        (
-            "throttleWriteIOPSDevice",
-            &block_io.throttle_write_iops_device,
-        ),
-    ];
+    let throttles = block_io.throttles();
     match hierarchy {
         IoHierarchy::V1(root) => {
             // Leaf weights are CFQ's; the kernel dropped CFQ in 5.0.

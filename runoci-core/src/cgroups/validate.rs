@@ -201,21 +201,7 @@ fn validate_block_io(block_io: &BlockIo) -> Result<(), CgroupError> {
         check_weight(field("weight"), device.weight)?;
         check_weight(field("leafWeight"), device.leaf_weight)?;
     }
-    for (list, devices) in [
-        ("throttleReadBpsDevice", &block_io.throttle_read_bps_device),
-        (
-            "throttleWriteBpsDevice",
-            &block_io.throttle_write_bps_device,
-        ),
-        (
-            "throttleReadIOPSDevice",
-            &block_io.throttle_read_iops_device,
-        ),
-        (
-            "throttleWriteIOPSDevice",
-            &block_io.throttle_write_iops_device,
-        ),
-    ] {
+    for (list, devices) in block_io.throttles() {
         for (i, device) in devices.iter().enumerate() {
             check_device_number(
                 format!("linux.resources.blockIO.{list}[{i}].major"),

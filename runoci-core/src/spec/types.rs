@@ -446,6 +446,18 @@ pub struct BlockIo {
     pub throttle_write_iops_device: Vec<ThrottleDevice>,
 }
 
+impl BlockIo {
+    /// The four throttle lists with their JSON names.
+    pub fn throttles(&self) -> [(&'static str, &Vec<ThrottleDevice>); 4] {
+        [
+            ("throttleReadBpsDevice", &self.throttle_read_bps_device),
+            ("throttleWriteBpsDevice", &self.throttle_write_bps_device),
+            ("throttleReadIOPSDevice", &self.throttle_read_iops_device),
+            ("throttleWriteIOPSDevice", &self.throttle_write_iops_device),
+        ]
+    }
+}
+
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct WeightDevice {
