@@ -14,5 +14,6 @@ pub mod lsm;
 pub mod mountinfo;
 pub mod pidfd;
 pub mod procfs;
+pub mod resctrl;
 pub mod spec;
 pub mod state;

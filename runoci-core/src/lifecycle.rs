@@ -78,6 +78,9 @@ pub fn finish(sd: &StateDir, record: &RuntimeRecord) -> Result<()> {
             .destroy()
             .with_ctx(|| format!("container {}: remove cgroups", sd.id))?;
     }
+    if let Some(rdt) = &record.resctrl {
+        crate::resctrl::remove(rdt).with_ctx(|| format!("container {}", sd.id))?;
+    }
     Ok(())
 }
 

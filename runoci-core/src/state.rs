@@ -57,6 +57,10 @@ pub struct RuntimeRecord {
     pub monitor_start_time: u64,
     #[serde(default)]
     pub cgroup: Option<CgroupRecord>,
+    /// The resctrl group of `linux.intelRdt` (removed with the container
+    /// when runoci made it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resctrl: Option<crate::resctrl::ResctrlRecord>,
     /// The uid that created the container (may use its socket).
     #[serde(default)]
     pub owner_uid: u32,

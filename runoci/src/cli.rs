@@ -251,6 +251,10 @@ pub struct RunArgs {
     /// runc: run detached (create + start).
     #[arg(short = 'd', long)]
     pub detach: bool,
+    /// runc: keep the container's record (stopped, with its exit) after it
+    /// exits, until `delete`; its cgroups and mounts still go.
+    #[arg(long)]
+    pub keep: bool,
     /// runc: write the init's pid to FILE.
     #[arg(long = "pid-file", value_name = "FILE")]
     pub pid_file: Option<PathBuf>,
@@ -307,6 +311,9 @@ pub struct ExecArgs {
     pub no_new_privs: bool,
     #[arg(long = "preserve-fds", default_value_t = 0, value_parser = parse_preserve_fds)]
     pub preserve_fds: u32,
+    /// Exec in a paused container too (the process stays frozen until resume).
+    #[arg(long = "ignore-paused")]
+    pub ignore_paused: bool,
     /// Accepted for runc compatibility (LSM labels are applied per config).
     #[arg(long = "process-label")]
     pub process_label: Option<String>,
@@ -333,8 +340,23 @@ pub struct UpdateArgs {
     pub memory_swap: Option<i64>,
     #[arg(long = "memory-reservation")]
     pub memory_reservation: Option<i64>,
-    #[arg(long = "cpu-shares")]
+    #[arg(long = "cpu-shares", alias = "cpu-share")]
     pub cpu_shares: Option<u64>,
+    /// CPU realtime period (v1 only).
+    #[arg(long = "cpu-rt-period")]
+    pub cpu_rt_period: Option<u64>,
+    /// CPU realtime runtime (v1 only).
+    #[arg(long = "cpu-rt-runtime")]
+    pub cpu_rt_runtime: Option<i64>,
+    /// Block IO weight, 10 to 1000.
+    #[arg(long = "blkio-weight")]
+    pub blkio_weight: Option<u16>,
+    /// The Intel RDT L3 cache schema line (`L3:...`) for the container's resctrl group.
+    #[arg(long = "l3-cache-schema")]
+    pub l3_cache_schema: Option<String>,
+    /// The Intel RDT memory bandwidth schema line (`MB:...`).
+    #[arg(long = "mem-bw-schema")]
+    pub mem_bw_schema: Option<String>,
     #[arg(long = "cpu-quota")]
     pub cpu_quota: Option<i64>,
     #[arg(long = "cpu-period")]

@@ -27,6 +27,8 @@ pub struct Created {
     /// A pidfd of the init: signals and waits cannot hit a recycled pid.
     pub pidfd: OwnedFd,
     pub cgroup: Option<cgroups::Cgroup>,
+    /// The resctrl group of `linux.intelRdt`, when one was joined.
+    pub resctrl: Option<runoci_core::resctrl::ResctrlRecord>,
     pub hook_state: HookState,
 }
 
@@ -51,6 +53,7 @@ impl Created {
             monitor_pid,
             monitor_start_time: runoci_core::procfs::pid_start_time(monitor_pid).unwrap_or(0),
             cgroup: self.cgroup.as_ref().map(|c| c.to_record()),
+            resctrl: self.resctrl.clone(),
             owner_uid: nix::unistd::getuid().as_raw(),
             poststop: poststop.to_vec(),
             poststart: poststart.to_vec(),
@@ -79,6 +82,9 @@ impl Created {
         kill_and_reap(self.pid, &self.pidfd);
         if let Some(cg) = &self.cgroup {
             let _ = cg.destroy();
+        }
+        if let Some(rdt) = &self.resctrl {
+            let _ = runoci_core::resctrl::remove(rdt);
         }
     }
 }
@@ -173,7 +179,7 @@ pub fn create(spec: &Spec, opts: &ContainerOptions) -> Result<Created> {
     let rootfs_shown = rootfs.display().to_string();
     let result = spawn(spec, opts, &ns, rootfs, cgroup.as_ref());
     match result {
-        Ok((pid, pidfd, chan)) => {
+        Ok((pid, pidfd, chan, resctrl)) => {
             crate::debug!("container {}: init cloned, pid {pid}", opts.id);
             let mut hook_state = opts.hook_state(spec, pid);
             hook_state.set_rootfs(rootfs_shown);
@@ -181,6 +187,7 @@ pub fn create(spec: &Spec, opts: &ContainerOptions) -> Result<Created> {
                 pid,
                 pidfd,
                 cgroup,
+                resctrl,
                 hook_state,
             };
             match drive_child(spec, opts, &created, &chan) {
@@ -267,9 +274,7 @@ fn setup_cgroup(spec: &Spec, opts: &ContainerOptions) -> Result<Option<cgroups::
         Err(e) => return Err(e.into()),
     };
     if !res.devices.is_empty() {
-        res.devices.extend(cgroups::devices::runc_default_rules(
-            linux.map(|l| l.devices.as_slice()).unwrap_or(&[]),
-        ));
+        res.devices.extend(cgroups::devices::runc_default_rules());
     }
     if let Err(e) = cg.apply(&res, linux.and_then(|l| l.cpu.as_ref())) {
         let _ = cg.destroy();
@@ -306,7 +311,12 @@ fn spawn(
     ns: &Plan,
     rootfs: PathBuf,
     cgroup: Option<&cgroups::Cgroup>,
-) -> Result<(i32, OwnedFd, ParentChannel)> {
+) -> Result<(
+    i32,
+    OwnedFd,
+    ParentChannel,
+    Option<runoci_core::resctrl::ResctrlRecord>,
+)> {
     let (parent_chan, child_chan) = sync::pair()?;
     // runc-style create: the child reopens the FIFO through this O_PATH fd.
     // Opened here, by the runtime, because the state directory is 0700
@@ -381,9 +391,14 @@ fn spawn(
             return Err(Error::from(e).context("pidfd_open of the container init"));
         }
     };
-    let setup = || -> Result<()> {
+    let mut resctrl = None;
+    let mut setup = || -> Result<()> {
         if let Some(cg) = cgroup {
             cg.add_pid(pid)?;
+        }
+        // Before the child goes on: whatever it forks inherits the group.
+        if let Some(rdt) = spec.linux.as_ref().and_then(|l| l.intel_rdt.as_ref()) {
+            resctrl = Some(join_resctrl(opts, rdt, pid)?);
         }
         if ns.new_user() {
             let (u, g) = id_maps(spec, opts);
@@ -393,9 +408,33 @@ fn spawn(
     };
     if let Err(e) = setup() {
         kill_and_reap(pid, &pidfd);
+        if let Some(rdt) = &resctrl {
+            let _ = runoci_core::resctrl::remove(rdt);
+        }
         return Err(e);
     }
-    Ok((pid, pidfd, parent_chan))
+    Ok((pid, pidfd, parent_chan, resctrl))
+}
+
+/// `linux.intelRdt`: the init joins its resctrl group, noted in the
+/// record first (a creator killed half-way leaves what the record names
+/// for `destroy`).
+fn join_resctrl(
+    opts: &ContainerOptions,
+    rdt: &crate::spec::IntelRdt,
+    pid: i32,
+) -> Result<runoci_core::resctrl::ResctrlRecord> {
+    let root = runoci_core::resctrl::check(rdt)?;
+    let record = runoci_core::resctrl::apply(&root, &opts.id, rdt, pid)?;
+    if let Some(dir) = &opts.state_dir {
+        let noted = runoci_core::state::StateDir::open_dir(dir)
+            .update_record(|r| r.resctrl = Some(record.clone()));
+        if let Err(e) = noted {
+            let _ = runoci_core::resctrl::remove(&record);
+            return Err(e);
+        }
+    }
+    Ok(record)
 }
 
 fn write_time_offsets(spec: &Spec) -> Result<()> {

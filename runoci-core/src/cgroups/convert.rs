@@ -57,13 +57,15 @@ pub fn limit_to_v2(limit: i64) -> String {
     }
 }
 
-/// `pids.max` (same on v1 and v2): a positive limit, or `max` for 0 and -1
-/// (the spec's "unlimited").
+/// `pids.max` (same on v1 and v2), as runtime-spec 1.3 defines
+/// `pids.limit`: -1 is `max`, 0 is a limit of zero (the kernel takes it,
+/// the spec says runtimes should too; runc 1.1 left 0 unset). Validation
+/// refuses anything below -1.
 pub fn pids_max(limit: i64) -> String {
-    if limit > 0 {
-        limit.to_string()
-    } else {
+    if limit < 0 {
         MAX.to_string()
+    } else {
+        limit.to_string()
     }
 }
 
@@ -99,6 +101,18 @@ pub fn hugetlb_file(page_size: &str, v2: bool) -> String {
         format!("hugetlb.{page_size}.max")
     } else {
         format!("hugetlb.{page_size}.limit_in_bytes")
+    }
+}
+
+/// The hugetlb reservation limit file for a page size (kernel 5.7+):
+/// v1 `rsvd.limit_in_bytes`, v2 `rsvd.max`. runtime-spec 1.3 says
+/// `hugepageLimits` limits reservations where the kernel has them; runc
+/// 1.2 writes the same limit here when the file exists.
+pub fn hugetlb_rsvd_file(page_size: &str, v2: bool) -> String {
+    if v2 {
+        format!("hugetlb.{page_size}.rsvd.max")
+    } else {
+        format!("hugetlb.{page_size}.rsvd.limit_in_bytes")
     }
 }
 
@@ -159,7 +173,7 @@ mod tests {
         assert_eq!(limit_to_v2(-1), "max");
         assert_eq!(limit_to_v2(4096), "4096");
         assert_eq!(pids_max(-1), "max");
-        assert_eq!(pids_max(0), "max");
+        assert_eq!(pids_max(0), "0");
         assert_eq!(pids_max(32), "32");
     }
 
@@ -181,6 +195,11 @@ mod tests {
         assert_eq!(io_max(8, 16, "rbps", 1_048_576), "8:16 rbps=1048576");
         assert_eq!(hugetlb_file("2MB", false), "hugetlb.2MB.limit_in_bytes");
         assert_eq!(hugetlb_file("1GB", true), "hugetlb.1GB.max");
+        assert_eq!(
+            hugetlb_rsvd_file("2MB", false),
+            "hugetlb.2MB.rsvd.limit_in_bytes"
+        );
+        assert_eq!(hugetlb_rsvd_file("2MB", true), "hugetlb.2MB.rsvd.max");
         assert_eq!(
             rdma_max("mlx4_0", Some(2), Some(2000)).as_deref(),
             Some("mlx4_0 hca_handle=2 hca_object=2000")

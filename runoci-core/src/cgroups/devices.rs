@@ -11,9 +11,13 @@ use super::error::CgroupError;
 use crate::spec::DeviceCgroup;
 
 /// runc's rules after the config's own, so that a deny-all still leaves
-/// the container its default devices, its configured ones, pts and ptmx for
-/// terminals, and mknod of any node (opening one still needs a rule).
-pub fn runc_default_rules(configured: &[crate::spec::Device]) -> Vec<DeviceCgroup> {
+/// the container its default devices, pts and ptmx for terminals, and mknod
+/// of any node (opening one still needs a rule). `linux.devices` entries
+/// get no rule of their own: they only make nodes, and the config's rules
+/// decide access to them, as in runc (an allow appended for each would
+/// override the config's deny of it, and a `p` or `u` entry has no cgroup
+/// device type at all).
+pub fn runc_default_rules() -> Vec<DeviceCgroup> {
     let rule = |typ: &str, major: Option<i64>, minor: Option<i64>, access: &str| DeviceCgroup {
         allow: true,
         typ: Some(typ.to_string()),
@@ -39,10 +43,6 @@ pub fn runc_default_rules(configured: &[crate::spec::Device]) -> Vec<DeviceCgrou
     rules.push(rule("c", Some(136), None, "rwm"));
     rules.push(rule("c", None, None, "m"));
     rules.push(rule("b", None, None, "m"));
-    for d in configured {
-        let minor = if d.dynamic_minor { None } else { Some(d.minor) };
-        rules.push(rule(&d.typ, Some(d.major), minor, "rwm"));
-    }
     rules
 }
 

@@ -682,7 +682,7 @@ mod tests {
         // What setup_cgroup sends for a config with `deny all`: the rule,
         // then runc's defaults.
         let mut rules = vec![all(false)];
-        rules.extend(super::super::devices::runc_default_rules(&[]));
+        rules.extend(super::super::devices::runc_default_rules());
         let state = Emulated::from_rules(&rules).unwrap();
         assert_eq!(state.exceptions.len(), 12);
         assert!(state.allows(DEV_CHAR, 1, 3, RW));

@@ -8,6 +8,7 @@
 //! - `apply`: writing `linux.resources` to it, through `v1` / `v2`, with
 //!   `validate`, `convert` (v1 ↔ v2 values), `devices` (v1 rules) and
 //!   `devices_bpf` (the same rules as a cgroup2 BPF device program);
+//! - `host`: what this host's hierarchies can take, checked at load;
 //! - `fs`: the only place that opens control files (no symlinks, no FIFOs);
 //! - `stats`: usage figures in runc's `events --stats` shape.
 
@@ -18,6 +19,7 @@ pub mod devices;
 pub mod devices_bpf;
 mod error;
 mod fs;
+mod host;
 mod layout;
 mod path;
 mod signal;
@@ -35,5 +37,6 @@ mod testutil;
 
 pub use cgroup::{parse_oom_kill, Cgroup, CgroupRecord, CgroupVersion, Hierarchy};
 pub use error::CgroupError;
+pub use host::check_host;
 pub use layout::{pure_v2, Layout, CGROUP_ROOT};
 pub use path::resolve_path;

@@ -79,7 +79,14 @@ fn populate_v1(tree: &FakeTree) {
         ],
     );
     tree.populate("pids", REL, &["pids.max"]);
-    tree.populate("hugetlb", REL, &["hugetlb.2MB.limit_in_bytes"]);
+    tree.populate(
+        "hugetlb",
+        REL,
+        &[
+            "hugetlb.2MB.limit_in_bytes",
+            "hugetlb.2MB.rsvd.limit_in_bytes",
+        ],
+    );
     tree.populate(
         "net_cls,net_prio",
         REL,
@@ -151,6 +158,7 @@ fn v1_writes_every_field_to_its_file() {
     expect("blkio", "blkio.throttle.read_iops_device", "8:0 300");
     expect("blkio", "blkio.throttle.write_iops_device", "8:0 400");
     expect("hugetlb", "hugetlb.2MB.limit_in_bytes", "4194304");
+    expect("hugetlb", "hugetlb.2MB.rsvd.limit_in_bytes", "4194304");
     expect("net_cls,net_prio", "net_cls.classid", "65537");
     expect("net_cls,net_prio", "net_prio.ifpriomap", "eth0 5");
     expect("rdma", "rdma.max", "mlx4_0 hca_handle=2 hca_object=2000");
@@ -189,6 +197,7 @@ fn populate_v2(tree: &FakeTree) {
             "io.weight",
             "io.max",
             "hugetlb.2MB.max",
+            "hugetlb.2MB.rsvd.max",
             "rdma.max",
             "cgroup.freeze",
         ],
@@ -229,6 +238,7 @@ fn v2_writes_converted_values() {
     expect("io.weight", "8:0 2930");
     expect("io.max", "8:0 wiops=400");
     expect("hugetlb.2MB.max", "4194304");
+    expect("hugetlb.2MB.rsvd.max", "4194304");
     expect("rdma.max", "mlx4_0 hca_handle=2 hca_object=2000");
     // Controllers were enabled for children at the root (one per write).
     let subtree =
@@ -250,7 +260,7 @@ fn v2_writes_converted_values() {
             quota: Some(-1),
             ..Default::default()
         }),
-        pids: Some(crate::spec::Pids { limit: -1 }),
+        pids: Some(crate::spec::Pids { limit: Some(-1) }),
         ..Default::default()
     };
     cgroup.apply(&unlimited, None).unwrap();
@@ -310,7 +320,7 @@ fn v2_refuses_what_it_cannot_express() {
     assert!(err.starts_with("linux.resources.memory.swap:"), "{err}");
     // Not offered here: pids.
     let pids = Resources {
-        pids: Some(crate::spec::Pids { limit: 5 }),
+        pids: Some(crate::spec::Pids { limit: Some(5) }),
         ..Default::default()
     };
     let err = cgroup.apply(&pids, None).unwrap_err().to_string();

@@ -88,7 +88,7 @@ fn real_lifecycle_limits_kill_destroy() {
             limit: Some(64 << 20),
             ..Default::default()
         }),
-        pids: Some(Pids { limit: 32 }),
+        pids: Some(Pids { limit: Some(32) }),
         devices: vec![
             DeviceCgroup {
                 allow: false,

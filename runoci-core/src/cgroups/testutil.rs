@@ -131,7 +131,7 @@ pub fn full_resources() -> Resources {
             idle: Some(0),
             ..Default::default()
         }),
-        pids: Some(Pids { limit: 64 }),
+        pids: Some(Pids { limit: Some(64) }),
         block_io: Some(BlockIo {
             weight: Some(500),
             weight_device: vec![WeightDevice {

@@ -126,9 +126,9 @@ pub fn cpuset(dir: &Path, cpu: &Cpu) -> Result<(), CgroupError> {
     Ok(())
 }
 
-/// `pids.max` (same on v2). A limit of 0 is "unset", as in runc.
-pub fn pids(dir: &Path, limit: i64) -> Result<(), CgroupError> {
-    if limit != 0 {
+/// `pids.max` (same on v2); an absent limit writes nothing.
+pub fn pids(dir: &Path, limit: Option<i64>) -> Result<(), CgroupError> {
+    if let Some(limit) = limit {
         write_file(&dir.join("pids.max"), &convert::pids_max(limit))?;
     }
     Ok(())
@@ -210,13 +210,25 @@ pub fn blkio(dir: &Path, block_io: &BlockIo) -> Result<(), CgroupError> {
     Ok(())
 }
 
-/// `hugetlb.<size>.limit_in_bytes`.
+/// `hugetlb.<size>.limit_in_bytes`, and `rsvd.limit_in_bytes` where the
+/// kernel has reservation accounting.
 pub fn hugetlb(dir: &Path, limits: &[HugepageLimit]) -> Result<(), CgroupError> {
+    hugetlb_files(dir, limits, false)
+}
+
+/// The hugetlb limits on v1 (`v2` false) or v2: the fault limit, then the
+/// same value as the reservation limit when that file exists.
+pub fn hugetlb_files(dir: &Path, limits: &[HugepageLimit], v2: bool) -> Result<(), CgroupError> {
     for limit in limits {
+        let value = limit.limit.to_string();
         write_file(
-            &dir.join(convert::hugetlb_file(&limit.page_size, false)),
-            &limit.limit.to_string(),
+            &dir.join(convert::hugetlb_file(&limit.page_size, v2)),
+            &value,
         )?;
+        let rsvd = dir.join(convert::hugetlb_rsvd_file(&limit.page_size, v2));
+        if exists(&rsvd) {
+            write_file(&rsvd, &value)?;
+        }
     }
     Ok(())
 }

@@ -116,15 +116,9 @@ pub fn io(dir: &Path, block_io: &BlockIo) -> Result<(), CgroupError> {
     Ok(())
 }
 
-/// `hugetlb.<size>.max`.
+/// `hugetlb.<size>.max`, and `rsvd.max` where the kernel has it.
 pub fn hugetlb(dir: &Path, limits: &[HugepageLimit]) -> Result<(), CgroupError> {
-    for limit in limits {
-        write_file(
-            &dir.join(convert::hugetlb_file(&limit.page_size, true)),
-            &limit.limit.to_string(),
-        )?;
-    }
-    Ok(())
+    super::v1::hugetlb_files(dir, limits, true)
 }
 
 /// `linux.resources.unified`: each key is a file of the container's cgroup.

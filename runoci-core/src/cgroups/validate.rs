@@ -27,12 +27,8 @@ pub fn validate(resources: &Resources, linux_cpu: Option<&Cpu>) -> Result<(), Cg
         validate_cpu("linux.cpu", cpu)?;
     }
     if let Some(pids) = &resources.pids {
-        if pids.limit < -1 {
-            return Err(below(
-                "linux.resources.pids.limit",
-                pids.limit,
-                "-1 (unlimited)",
-            ));
+        if let Some(limit) = pids.limit.filter(|l| *l < -1) {
+            return Err(below("linux.resources.pids.limit", limit, "-1 (unlimited)"));
         }
     }
     if let Some(block_io) = &resources.block_io {
@@ -205,21 +201,7 @@ fn validate_block_io(block_io: &BlockIo) -> Result<(), CgroupError> {
         check_weight(field("weight"), device.weight)?;
         check_weight(field("leafWeight"), device.leaf_weight)?;
     }
-    for (list, devices) in [
-        ("throttleReadBpsDevice", &block_io.throttle_read_bps_device),
-        (
-            "throttleWriteBpsDevice",
-            &block_io.throttle_write_bps_device,
-        ),
-        (
-            "throttleReadIOPSDevice",
-            &block_io.throttle_read_iops_device,
-        ),
-        (
-            "throttleWriteIOPSDevice",
-            &block_io.throttle_write_iops_device,
-        ),
-    ] {
+    for (list, devices) in block_io.throttles() {
         for (i, device) in devices.iter().enumerate() {
             check_device_number(
                 format!("linux.resources.blockIO.{list}[{i}].major"),
@@ -446,7 +428,7 @@ mod tests {
             ),
             (
                 Resources {
-                    pids: Some(Pids { limit: -2 }),
+                    pids: Some(Pids { limit: Some(-2) }),
                     ..Default::default()
                 },
                 "linux.resources.pids.limit:",

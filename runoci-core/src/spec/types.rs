@@ -231,7 +231,11 @@ pub struct Linux {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub personality: Option<serde_json::Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub intel_rdt: Option<serde_json::Value>,
+    pub intel_rdt: Option<IntelRdt>,
+    /// Host interfaces moved into the container's network namespace, keyed
+    /// by their host name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub net_devices: Option<BTreeMap<String, NetDevice>>,
     /// run_oci extension: Chromium OS alternate syscall table name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alt_syscall: Option<String>,
@@ -241,6 +245,36 @@ pub struct Linux {
     /// run_oci extension: cpu values outside of `resources`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cpu: Option<Cpu>,
+}
+
+/// `linux.intelRdt` (resctrl). `enableCMT`/`enableMBM` (1.1-1.2) and
+/// `enableMonitoring` (1.3) are modelled so that validation can refuse
+/// them by name.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct IntelRdt {
+    #[serde(default, rename = "closID", skip_serializing_if = "Option::is_none")]
+    pub clos_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub l3_cache_schema: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mem_bw_schema: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schemata: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enable_monitoring: Option<bool>,
+    #[serde(default, rename = "enableCMT", skip_serializing_if = "Option::is_none")]
+    pub enable_cmt: Option<bool>,
+    #[serde(default, rename = "enableMBM", skip_serializing_if = "Option::is_none")]
+    pub enable_mbm: Option<bool>,
+}
+
+/// One entry of `linux.netDevices`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct NetDevice {
+    /// The name inside the container; the host name when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -304,7 +338,14 @@ pub struct Resources {
     pub cpu: Option<Cpu>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pids: Option<Pids>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// The spec spells it `blockIO`; `blockIo`, which earlier runoci read
+    /// (and wrote in `spec`), is still taken.
+    #[serde(
+        default,
+        rename = "blockIO",
+        alias = "blockIo",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub block_io: Option<BlockIo>,
     #[serde(default)]
     pub hugepage_limits: Vec<HugepageLimit>,
@@ -381,7 +422,9 @@ pub struct Cpu {
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct Pids {
-    pub limit: i64,
+    /// Optional since 1.3: -1 is no limit (`max`), 0 is a limit of zero.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<i64>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -401,6 +444,18 @@ pub struct BlockIo {
     pub throttle_read_iops_device: Vec<ThrottleDevice>,
     #[serde(default, rename = "throttleWriteIOPSDevice")]
     pub throttle_write_iops_device: Vec<ThrottleDevice>,
+}
+
+impl BlockIo {
+    /// The four throttle lists with their JSON names.
+    pub fn throttles(&self) -> [(&'static str, &Vec<ThrottleDevice>); 4] {
+        [
+            ("throttleReadBpsDevice", &self.throttle_read_bps_device),
+            ("throttleWriteBpsDevice", &self.throttle_write_bps_device),
+            ("throttleReadIOPSDevice", &self.throttle_read_iops_device),
+            ("throttleWriteIOPSDevice", &self.throttle_write_iops_device),
+        ]
+    }
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]

@@ -10,12 +10,22 @@ use runoci_core::state::StateDir;
 pub fn exec(cli: &Cli, a: &ExecArgs) -> Result<i32> {
     let sd = StateDir::open(&cli.root, &a.id)?;
     let st = super::state::from_files(&sd)?;
-    if st.status != runoci_proto::Status::Running && st.status != runoci_proto::Status::Created {
-        return Err(Error::new(format!(
-            "container {} is {}: cannot exec in it",
-            a.id,
-            st.status.as_str()
-        )));
+    match st.status {
+        runoci_proto::Status::Running | runoci_proto::Status::Created => {}
+        runoci_proto::Status::Paused if a.ignore_paused => {}
+        runoci_proto::Status::Paused => {
+            return Err(Error::new(format!(
+                "container {} is paused: resume it first, or give --ignore-paused (the process then stays frozen until resume)",
+                a.id
+            )))
+        }
+        other => {
+            return Err(Error::new(format!(
+                "container {} is {}: cannot exec in it",
+                a.id,
+                other.as_str()
+            )))
+        }
     }
     let record = sd.read_record()?;
     let spec = crate::spec::load(std::path::Path::new(&st.bundle))?;

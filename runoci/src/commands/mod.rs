@@ -47,12 +47,31 @@ pub fn load_spec(opts: &ContainerOptions) -> Result<crate::spec::Spec> {
 }
 
 /// The bundle's config.json, validated, with what only this crate can
-/// check (the seccomp filter compiles): for the commands that create a
-/// container, before they create anything.
+/// check (the seccomp filter compiles) and what only this host can take
+/// (cgroup files, resctrl, network devices): for the commands that create
+/// a container, before they create anything.
 pub fn load_checked(bundle: &Path) -> Result<crate::spec::Spec> {
     let spec = crate::spec::load(bundle)?;
     crate::seccomp::check(&spec)?;
+    check_host(&spec)?;
     Ok(spec)
+}
+
+/// The config values this host cannot apply, refused naming the field.
+fn check_host(spec: &crate::spec::Spec) -> Result<()> {
+    let Some(linux) = spec.linux.as_ref() else {
+        return Ok(());
+    };
+    if let Some(rdt) = &linux.intel_rdt {
+        runoci_core::resctrl::check(rdt)?;
+    }
+    if let Some(resources) = &linux.resources {
+        // No cgroup filesystem at all is setup_cgroup's error to report.
+        if let Ok(layout) = runoci_core::cgroups::Layout::detect() {
+            runoci_core::cgroups::check_host(resources, &layout)?;
+        }
+    }
+    Ok(())
 }
 
 /// Claims the container's state directory for a creation: made, locked

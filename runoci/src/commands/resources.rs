@@ -3,7 +3,7 @@
 
 use crate::cli::UpdateArgs;
 use crate::error::{Context, Error, Result};
-use crate::spec::{Cpu, Memory, Pids, Resources};
+use crate::spec::{BlockIo, Cpu, Memory, Pids, Resources};
 use runoci_core::cgroups::Cgroup;
 use runoci_core::state::StateDir;
 use runoci_proto::Status;
@@ -58,7 +58,7 @@ pub fn resume(root: &Path, id: &str) -> Result<i32> {
 }
 
 pub fn update(root: &Path, a: &UpdateArgs) -> Result<i32> {
-    let (_sd, cg) = cgroup_of(root, &a.id)?;
+    let (sd, cg) = cgroup_of(root, &a.id)?;
     let mut res: Resources = match &a.resources {
         Some(p) => {
             let data = if p.as_os_str() == "-" {
@@ -75,7 +75,7 @@ pub fn update(root: &Path, a: &UpdateArgs) -> Result<i32> {
         None => Resources::default(),
     };
     if let Some(l) = a.pids_limit {
-        res.pids = Some(Pids { limit: l });
+        res.pids = Some(Pids { limit: Some(l) });
     }
     if a.memory.is_some() || a.memory_swap.is_some() || a.memory_reservation.is_some() {
         let m = res.memory.get_or_insert_with(Memory::default);
@@ -86,6 +86,8 @@ pub fn update(root: &Path, a: &UpdateArgs) -> Result<i32> {
     if a.cpu_shares.is_some()
         || a.cpu_quota.is_some()
         || a.cpu_period.is_some()
+        || a.cpu_rt_period.is_some()
+        || a.cpu_rt_runtime.is_some()
         || a.cpuset_cpus.is_some()
         || a.cpuset_mems.is_some()
     {
@@ -93,12 +95,39 @@ pub fn update(root: &Path, a: &UpdateArgs) -> Result<i32> {
         c.shares = a.cpu_shares.or(c.shares);
         c.quota = a.cpu_quota.or(c.quota);
         c.period = a.cpu_period.or(c.period);
+        c.realtime_period = a.cpu_rt_period.or(c.realtime_period);
+        c.realtime_runtime = a.cpu_rt_runtime.or(c.realtime_runtime);
         c.cpus = a.cpuset_cpus.clone().or(c.cpus.clone());
         c.mems = a.cpuset_mems.clone().or(c.mems.clone());
+    }
+    if let Some(weight) = a.blkio_weight {
+        res.block_io.get_or_insert_with(BlockIo::default).weight = Some(weight);
+    }
+    if a.l3_cache_schema.is_some() || a.mem_bw_schema.is_some() {
+        update_resctrl(&sd, a)?;
     }
     cg.apply(&res, None)
         .with_ctx(|| format!("container {}: update", a.id))?;
     Ok(0)
+}
+
+/// `--l3-cache-schema`, `--mem-bw-schema`: new lines for the schemata of
+/// the resctrl group the container joined at creation.
+fn update_resctrl(sd: &StateDir, a: &UpdateArgs) -> Result<()> {
+    let record = sd.read_record()?;
+    let group = record.resctrl.ok_or_else(|| {
+        Error::new(format!(
+            "container {}: --l3-cache-schema/--mem-bw-schema: it has no resctrl group (no linux.intelRdt)",
+            a.id
+        ))
+    })?;
+    let rdt = crate::spec::IntelRdt {
+        l3_cache_schema: a.l3_cache_schema.clone(),
+        mem_bw_schema: a.mem_bw_schema.clone(),
+        ..Default::default()
+    };
+    runoci_core::resctrl::update_schemata(&group, &rdt)
+        .with_ctx(|| format!("container {}: update", a.id))
 }
 
 /// runc's `events --stats`: one stats record as JSON.

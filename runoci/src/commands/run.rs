@@ -88,6 +88,7 @@ pub fn run(cli: &Cli, args: &RunArgs) -> Result<i32> {
         )
     });
     let cgroup = created.cgroup.clone();
+    let resctrl = created.resctrl.clone();
     let stopped = created.hook_state.json(Status::Stopped);
     let code = match started {
         Ok(()) => forwarder.wait(created.pid, &created.pidfd, "the container"),
@@ -100,38 +101,72 @@ pub fn run(cli: &Cli, args: &RunArgs) -> Result<i32> {
     // cgroups; the record goes last, and only when nothing it names is
     // left (else `destroy` can still find it). A `destroy --force` that
     // cleaned up first has removed it: nothing to do then.
-    let finished =
-        match &sd {
-            Some(sd) => match sd.lock_if_present() {
-                Ok(Some(_lock)) => {
-                    // The record may be short of the full one if writing it failed.
-                    let record = sd.read_record().unwrap_or_else(|_| state::RuntimeRecord {
-                        cgroup: cgroup.as_ref().map(|c| c.to_record()),
-                        poststop: hooks.poststop.clone(),
-                        ..Default::default()
-                    });
-                    let done = lifecycle::finish(sd, &record);
-                    if done.is_ok() {
-                        remove_record();
+    let finished = match &sd {
+        Some(sd) => match sd.lock_if_present() {
+            Ok(Some(_lock)) => {
+                // The record may be short of the full one if writing it failed.
+                let record = sd.read_record().unwrap_or_else(|_| state::RuntimeRecord {
+                    cgroup: cgroup.as_ref().map(|c| c.to_record()),
+                    resctrl: resctrl.clone(),
+                    poststop: hooks.poststop.clone(),
+                    ..Default::default()
+                });
+                match (args.keep, &code) {
+                    // As the monitor does for a detached container:
+                    // exit and "stopped" recorded, then the cleanup
+                    // (container_exited takes the lock itself).
+                    (true, Ok(code)) => {
+                        drop(_lock);
+                        lifecycle::container_exited(&sd.dir, &exit_status(*code), &record)
+                            .map(|_| ())
                     }
-                    done
+                    _ => {
+                        let done = lifecycle::finish(sd, &record);
+                        if done.is_ok() {
+                            remove_record();
+                        }
+                        done
+                    }
                 }
-                Ok(None) => Ok(()),
-                Err(e) => Err(e),
-            },
-            None => hooks::run_stage(Stage::Poststop, &hooks.poststop, &stopped).and_then(|()| {
-                match &cgroup {
-                    Some(cg) => cg
-                        .destroy()
-                        .map_err(|e| crate::error::Error::new(format!("remove cgroup: {e}"))),
-                    None => Ok(()),
-                }
-            }),
-        };
+            }
+            Ok(None) => Ok(()),
+            Err(e) => Err(e),
+        },
+        None => hooks::run_stage(Stage::Poststop, &hooks.poststop, &stopped).and_then(|()| {
+            match &cgroup {
+                Some(cg) => cg
+                    .destroy()
+                    .map_err(|e| crate::error::Error::new(format!("remove cgroup: {e}"))),
+                None => Ok(()),
+            }
+            .and_then(|()| match &resctrl {
+                Some(rdt) => runoci_core::resctrl::remove(rdt),
+                None => Ok(()),
+            })
+        }),
+    };
     if let Err(e) = finished {
         eprintln!("runoci: container {}: {e}", opts.id);
     }
     code
+}
+
+/// The exit as `forward::wait` reports it (128+N for signal N).
+fn exit_status(code: i32) -> runoci_proto::ExitStatus {
+    let finished_at = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let (code, signal) = if code > 128 {
+        (None, Some(code - 128))
+    } else {
+        (Some(code), None)
+    };
+    runoci_proto::ExitStatus {
+        code,
+        signal,
+        finished_at,
+        oom_killed: false,
+    }
 }
 
 /// `dir` exists and we may create entries in it.

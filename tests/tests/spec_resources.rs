@@ -1,0 +1,350 @@
+//! runtime-spec 1.3's cgroup, device and resctrl fields, read back from a
+//! real busybox container (its own cgroup files, mounted at
+//! /sys/fs/cgroup/<controller> inside with a cgroup namespace), or refused
+//! at load naming the field. This host is hybrid (blkio, pids, hugetlb on
+//! v1; no resctrl). Run with `RUNOCI_BIN=/usr/bin/runc` to compare with
+//! runc 1.1.5: the module docs of each test say where it differs.
+
+use runoci_tests::{unique_id, Bundle, HostSnapshot, Output, Runtime};
+use serde_json::{json, Value};
+use std::fs;
+
+/// Runs `script` in a foreground container with `linux.resources` set.
+fn run_with(rt: &Runtime, bundle: &mut Bundle, id: &str, resources: Value, script: &str) -> Output {
+    bundle.config_mut()["linux"]["resources"] = resources;
+    bundle.set_args(&["sh", "-c", script]);
+    rt.run(["run", "--bundle", bundle.path_str(), id])
+}
+
+/// Whether the runtime under test is runoci (error texts are checked for
+/// it only; runc words its own).
+fn is_runoci(rt: &Runtime) -> bool {
+    rt.bin().to_string_lossy().contains("runoci")
+}
+
+/// `MAJ:MIN` of a real disk here (not a loop, zram or ram device): the
+/// one throttle rules and weights can name.
+fn a_disk() -> String {
+    let mut names: Vec<_> = fs::read_dir("/sys/block")
+        .expect("/sys/block")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| !n.starts_with("loop") && !n.starts_with("zram") && !n.starts_with("ram"))
+        .collect();
+    names.sort();
+    let name = names.first().expect("a disk in /sys/block");
+    fs::read_to_string(format!("/sys/block/{name}/dev"))
+        .unwrap()
+        .trim()
+        .to_string()
+}
+
+fn major_minor(dev: &str) -> (i64, i64) {
+    let (major, minor) = dev.split_once(':').unwrap();
+    (major.parse().unwrap(), minor.parse().unwrap())
+}
+
+/// config-linux.md "Block IO": `blockIO` (the spec's key) reaches the
+/// blkio files: the weight (BFQ here) and a read throttle. runc agrees.
+#[test]
+fn block_io_weight_and_throttles_reach_the_blkio_files() {
+    let rt = Runtime::runoci();
+    let mut bundle = Bundle::new("blkio");
+    let id = unique_id("blkio");
+    let dev = a_disk();
+    let (major, minor) = major_minor(&dev);
+    let out = run_with(
+        &rt,
+        &mut bundle,
+        &id,
+        json!({ "blockIO": {
+            "weight": 300,
+            "throttleReadBpsDevice": [{ "major": major, "minor": minor, "rate": 1048576 }],
+            "throttleWriteIOPSDevice": [{ "major": major, "minor": minor, "rate": 100 }]
+        }}),
+        "cd /sys/fs/cgroup/blkio && echo weight $(cat blkio.bfq.weight 2>/dev/null || cat blkio.weight) \
+         && echo rbps $(cat blkio.throttle.read_bps_device) && echo wiops $(cat blkio.throttle.write_iops_device)",
+    );
+    out.assert_ok();
+    out.assert_stdout_contains("weight 300")
+        .assert_stdout_contains(&format!("rbps {dev} 1048576"))
+        .assert_stdout_contains(&format!("wiops {dev} 100"));
+}
+
+/// The key earlier runoci read, `blockIo`, still means blockIO. runc
+/// agrees (Go's JSON field match ignores case).
+#[test]
+fn block_io_under_its_old_spelling_is_still_applied() {
+    let rt = Runtime::runoci();
+    let mut bundle = Bundle::new("blkio-old");
+    let id = unique_id("blkio-old");
+    let dev = a_disk();
+    let (major, minor) = major_minor(&dev);
+    let out = run_with(
+        &rt,
+        &mut bundle,
+        &id,
+        json!({ "blockIo": {
+            "throttleWriteBpsDevice": [{ "major": major, "minor": minor, "rate": 2097152 }]
+        }}),
+        "cat /sys/fs/cgroup/blkio/blkio.throttle.write_bps_device",
+    );
+    out.assert_ok()
+        .assert_stdout_contains(&format!("{dev} 2097152"));
+}
+
+/// Leaf weights are CFQ's, which this kernel (6.x) no longer has: refused
+/// at load, naming the field, nothing left. runc 1.1.5 fails the create
+/// too (writing blkio.leaf_weight), after making the cgroup.
+#[test]
+fn block_io_leaf_weight_without_cfq_is_refused_at_load() {
+    let rt = Runtime::runoci();
+    let mut bundle = Bundle::new("blkio-leaf");
+    let id = unique_id("blkio-leaf");
+    let snap = HostSnapshot::take();
+    let out = run_with(
+        &rt,
+        &mut bundle,
+        &id,
+        json!({ "blockIO": { "leafWeight": 100 } }),
+        "true",
+    );
+    out.assert_failed();
+    if is_runoci(&rt) {
+        out.assert_stderr_contains("linux.resources.blockIO.leafWeight");
+    }
+    snap.assert_nothing_leaked(&[&id, bundle.path_str(), rt.root_str()]);
+}
+
+/// config-linux.md "PIDs" (1.3): -1 is `max`, 0 is a limit of zero ("a
+/// valid limit value ... SHOULD be treated as such"). Read with shell
+/// builtins: a limit of 0 allows no fork. runc 1.1.5 differs on 0 (it
+/// leaves pids.max at `max`); on -1 and 32 it agrees.
+#[test]
+fn pids_limit_as_runtime_spec_1_3_defines_it() {
+    let rt = Runtime::runoci();
+    for (limit, expected) in [(32, "32"), (-1, "max"), (0, "0")] {
+        let mut bundle = Bundle::new("pids-limit");
+        let id = unique_id("pids-limit");
+        let out = run_with(
+            &rt,
+            &mut bundle,
+            &id,
+            json!({ "pids": { "limit": limit } }),
+            "read max < /sys/fs/cgroup/pids/pids.max; echo \"pids.max $max\"",
+        );
+        out.assert_ok()
+            .assert_stdout_contains(&format!("pids.max {expected}\n"));
+    }
+}
+
+/// config-linux.md "Huge page limits" (1.3): the limit is a reservation
+/// limit where the kernel has reservation accounting, which this one has
+/// (`hugetlb.2MB.rsvd.limit_in_bytes`): both files hold it, as runc 1.2
+/// writes them. runc 1.1.5 writes only the fault limit (its run shows
+/// `rsvd 9223372036854771712`, unlimited).
+#[test]
+fn hugepage_limits_reach_the_reservation_file_too() {
+    let rt = Runtime::runoci();
+    let mut bundle = Bundle::new("hugetlb");
+    let id = unique_id("hugetlb");
+    let out = run_with(
+        &rt,
+        &mut bundle,
+        &id,
+        json!({ "hugepageLimits": [{ "pageSize": "2MB", "limit": 4194304 }] }),
+        "cd /sys/fs/cgroup/hugetlb && echo fault $(cat hugetlb.2MB.limit_in_bytes) rsvd $(cat hugetlb.2MB.rsvd.limit_in_bytes)",
+    );
+    out.assert_ok()
+        .assert_stdout_contains("fault 4194304 rsvd 4194304");
+}
+
+/// Two configured block devices (loop0 and loop1's numbers, which open
+/// without a backing file): the resources rules deny everything, allow
+/// one of them and deny the other explicitly. The denied one stays denied
+/// (runoci used to append an allow rule for every configured device after
+/// the config's own); the allowed one opens. runc agrees.
+#[test]
+fn explicit_deny_of_a_configured_device_holds() {
+    let rt = Runtime::runoci();
+    let mut bundle = Bundle::new("dev-deny");
+    let id = unique_id("dev-deny");
+    bundle.config_mut()["linux"]["devices"] = json!([
+        { "path": "/dev/xyz", "type": "b", "major": 7, "minor": 0, "fileMode": 432 },
+        { "path": "/dev/abc", "type": "b", "major": 7, "minor": 1, "fileMode": 432 }
+    ]);
+    let out = run_with(
+        &rt,
+        &mut bundle,
+        &id,
+        json!({ "devices": [
+            { "allow": false, "access": "rwm" },
+            { "allow": true, "type": "b", "major": 7, "minor": 1, "access": "rw" },
+            { "allow": false, "type": "b", "major": 7, "minor": 0, "access": "rwm" }
+        ]}),
+        "head -c1 /dev/abc >/dev/null && echo abc opened; head -c1 /dev/xyz; echo xyz rc=$?",
+    );
+    out.assert_ok();
+    out.assert_stdout_contains("abc opened")
+        .assert_stdout_contains("xyz rc=1");
+    out.assert_stderr_contains("Operation not permitted");
+}
+
+/// config-linux.md "Devices": type `p` (a FIFO) is a valid entry; with
+/// resources device rules present the create used to fail (the implicit
+/// allow rule had type `p`). runc agrees.
+#[test]
+fn fifo_device_with_resources_rules_is_created() {
+    let rt = Runtime::runoci();
+    let mut bundle = Bundle::new("dev-fifo");
+    let id = unique_id("dev-fifo");
+    bundle.config_mut()["linux"]["devices"] =
+        json!([{ "path": "/dev/myfifo", "type": "p", "fileMode": 420 }]);
+    let out = run_with(
+        &rt,
+        &mut bundle,
+        &id,
+        json!({ "devices": [{ "allow": false, "access": "rwm" }] }),
+        "test -p /dev/myfifo && echo is a fifo",
+    );
+    out.assert_ok().assert_stdout_contains("is a fifo");
+}
+
+/// config-linux.md "IntelRdt": "If no mounted resctrl pseudo-filesystem is
+/// available ... the runtime MUST generate an error". This host has none
+/// (its kernel lacks resctrl). runc 1.1.5 differs: with a closID and no
+/// schema it runs the container and ignores intelRdt.
+#[test]
+fn intel_rdt_without_resctrl_is_refused_at_load() {
+    assert!(
+        !fs::read_to_string("/proc/self/mountinfo")
+            .unwrap()
+            .contains(" - resctrl "),
+        "this test expects a host without resctrl mounted"
+    );
+    let rt = Runtime::runoci();
+    let mut bundle = Bundle::new("rdt");
+    let id = unique_id("rdt");
+    bundle.config_mut()["linux"]["intelRdt"] = json!({ "closID": "guaranteed_group" });
+    bundle.set_args(&["true"]);
+    let snap = HostSnapshot::take();
+    let out = rt.run(["run", "--bundle", bundle.path_str(), &id]);
+    out.assert_failed();
+    if is_runoci(&rt) {
+        out.assert_stderr_contains("linux.intelRdt: no resctrl filesystem is mounted");
+    }
+    snap.assert_nothing_leaked(&[&id, bundle.path_str(), rt.root_str()]);
+}
+
+/// A created and started container running `sleep 1000` (its stdio on
+/// /dev/null, so no pipe outlives the `create`).
+fn started(rt: &Runtime, bundle: &mut Bundle, id: &str) {
+    bundle.set_args(&["sleep", "1000"]);
+    let status = rt
+        .cmd(["create", "--bundle", bundle.path_str(), id])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .expect("spawn create");
+    assert!(status.success(), "create {id}: {status}");
+    rt.run(["start", id]).assert_ok();
+}
+
+/// runc's `run --keep`: the container stays, stopped, until `delete`.
+/// runc agrees.
+#[test]
+fn run_keep_leaves_a_stopped_container_until_delete() {
+    let rt = Runtime::runoci();
+    let mut bundle = Bundle::new("keep");
+    let id = unique_id("keep");
+    bundle.set_args(&["sh", "-c", "exit 3"]);
+    rt.run(["run", "--keep", "--bundle", bundle.path_str(), &id])
+        .assert_code(3);
+    assert_eq!(rt.state(&id)["status"], "stopped");
+    rt.run(["delete", &id]).assert_ok();
+    rt.run(["state", &id]).assert_failed();
+}
+
+/// runc's `exec` refuses a paused container unless `--ignore-paused`;
+/// with it the process runs once the container is resumed. runc agrees.
+#[test]
+fn exec_in_a_paused_container_needs_ignore_paused() {
+    let rt = Runtime::runoci();
+    let mut bundle = Bundle::new("exec-paused");
+    let id = unique_id("exec-paused");
+    started(&rt, &mut bundle, &id);
+    rt.run(["pause", &id]).assert_ok();
+    let refused = rt.run(["exec", &id, "true"]);
+    refused.assert_failed();
+    if is_runoci(&rt) {
+        refused.assert_stderr_contains("--ignore-paused");
+    }
+    // Frozen as it joins the cgroup: it finishes after the resume.
+    let exec = rt
+        .cmd([
+            "exec",
+            "--ignore-paused",
+            &id,
+            "sh",
+            "-c",
+            "echo ran > /tmp/ran",
+        ])
+        .stdin(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn exec");
+    rt.run(["resume", &id]).assert_ok();
+    let status = wait_child(exec);
+    assert!(status.success(), "exec --ignore-paused: {status}");
+    assert_eq!(
+        fs::read_to_string(bundle.rootfs().join("tmp/ran")).unwrap(),
+        "ran\n"
+    );
+    rt.run(["kill", &id, "KILL"]).assert_ok();
+}
+
+/// `update` with runc's flags: --blkio-weight, --cpu-share (runc's
+/// spelling), --pids-limit, read back inside with `exec`. runc agrees.
+#[test]
+fn update_flags_reach_the_cgroup() {
+    let rt = Runtime::runoci();
+    let mut bundle = Bundle::new("update");
+    let id = unique_id("update");
+    started(&rt, &mut bundle, &id);
+    rt.run([
+        "update",
+        "--blkio-weight",
+        "200",
+        "--cpu-share",
+        "512",
+        "--pids-limit",
+        "7",
+        &id,
+    ])
+    .assert_ok();
+    rt.run([
+        "exec",
+        &id,
+        "sh",
+        "-c",
+        "cd /sys/fs/cgroup && echo $(cat blkio/blkio.bfq.weight) $(cat cpu/cpu.shares) $(cat pids/pids.max)",
+    ])
+    .assert_ok()
+    .assert_stdout_contains("200 512 7");
+    rt.run(["kill", &id, "KILL"]).assert_ok();
+}
+
+/// Waits for `child`, killing it after the harness timeout.
+fn wait_child(mut child: std::process::Child) -> std::process::ExitStatus {
+    let deadline = std::time::Instant::now() + runoci_tests::default_timeout();
+    loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            return status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("still running after {:?}", runoci_tests::default_timeout());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
