@@ -76,18 +76,54 @@ impl std::fmt::Display for Stage {
     }
 }
 
-/// Run each hook of `stage` in order; the first failure stops the stage.
-pub fn run_stage(stage: Stage, hooks: &[Hook], state_json: &str) -> Result<()> {
-    for (i, hook) in hooks.iter().enumerate() {
-        let t = crate::log::timer();
-        run_one(hook, state_json, stage != Stage::Poststop)
-            .map_err(|e| e.context(format!("{stage} hook [{i}] {}", hook.path)))?;
-        crate::debug!(
-            "{stage} hook [{i}] {}: ok{}",
-            hook.path,
-            crate::log::elapsed(t)
-        );
+impl Stage {
+    /// Whether a failing hook of this stage fails the operation. Every
+    /// stage's does but poststop's: runtime.md, Lifecycle step 13 (1.3.0),
+    /// "If any `poststop` hook fails, the runtime MUST log a warning, but
+    /// the remaining hooks and lifecycle continue as if the hook had
+    /// succeeded". (A failing poststart hook warned up to 1.2; 1.3.0's step
+    /// 9 makes it an error that stops the container, as runc always did.)
+    pub fn failure_is_fatal(self) -> bool {
+        self != Stage::Poststop
     }
+}
+
+/// Run each hook of `stage` in order; the first failure stops the stage.
+/// Poststop hooks go through [`run_poststop`].
+pub fn run_stage(stage: Stage, hooks: &[Hook], state_json: &str) -> Result<()> {
+    debug_assert!(
+        stage.failure_is_fatal(),
+        "poststop hooks go through run_poststop"
+    );
+    for (i, hook) in hooks.iter().enumerate() {
+        run_logged(stage, i, hook, state_json)?;
+    }
+    Ok(())
+}
+
+/// Run every poststop hook of container `id`: a failure is logged as a
+/// warning and the next hook runs, and the caller goes on as if it had
+/// succeeded ([`Stage::failure_is_fatal`]). Returns how many failed.
+pub fn run_poststop(id: &str, hooks: &[Hook], state_json: &str) -> usize {
+    let mut failed = 0;
+    for (i, hook) in hooks.iter().enumerate() {
+        if let Err(e) = run_logged(Stage::Poststop, i, hook, state_json) {
+            failed += 1;
+            crate::log::emit_warning(format_args!("container {id}: {e}"));
+        }
+    }
+    failed
+}
+
+fn run_logged(stage: Stage, i: usize, hook: &Hook, state_json: &str) -> Result<()> {
+    let t = crate::log::timer();
+    run_one(hook, state_json, stage != Stage::Poststop)
+        .map_err(|e| e.context(format!("{stage} hook [{i}] {}", hook.path)))?;
+    crate::debug!(
+        "{stage} hook [{i}] {}: ok{}",
+        hook.path,
+        crate::log::elapsed(t)
+    );
     Ok(())
 }
 
@@ -206,23 +242,29 @@ pub struct HookState {
 }
 
 impl HookState {
-    /// The state of container `id` from `bundle`, whose record (the
-    /// container_root annotation) is `container_dir`.
+    /// The state of container `id` from `bundle`. Its annotations are the
+    /// config's, plus `container_root` as the container_root annotation
+    /// when given (the run_oci dialect, as the reference; runc's dialect
+    /// gives exactly the config's).
     pub fn new(
         spec: &crate::spec::Spec,
         id: &str,
         bundle: &std::path::Path,
-        container_dir: &std::path::Path,
+        container_root: Option<&std::path::Path>,
         pid: i32,
     ) -> HookState {
         let mut annotations = spec.annotations.clone();
-        annotations.insert(
-            CONTAINER_ROOT_ANNOTATION.to_string(),
-            container_dir.display().to_string(),
-        );
+        if let Some(dir) = container_root {
+            annotations.insert(
+                CONTAINER_ROOT_ANNOTATION.to_string(),
+                dir.display().to_string(),
+            );
+        }
         HookState {
             state: State {
-                oci_version: spec.oci_version.clone(),
+                // The spec version the state complies with: the runtime's,
+                // not the config's (runtime.md#state).
+                oci_version: runoci_proto::OCI_VERSION.to_string(),
                 id: id.to_string(),
                 status: Status::Creating,
                 pid,

@@ -38,6 +38,9 @@ pub struct ContainerOptions {
     /// The directory named by the container_root annotation: the state
     /// directory for detached containers, the bundle for `run`.
     pub container_dir: PathBuf,
+    /// The command line's dialect: only run_oci's adds the container_root
+    /// annotation to the state; runc's state carries exactly the config's.
+    pub dialect: Dialect,
     /// runc `create`: the child waits on this FIFO until `start`.
     pub exec_fifo: Option<PathBuf>,
     pub preserve_fds: u32,
@@ -59,8 +62,20 @@ impl ContainerOptions {
     /// The state hooks are given for this container, with `pid` as its
     /// process.
     pub fn hook_state(&self, spec: &Spec, pid: i32) -> HookState {
-        HookState::new(spec, &self.id, &self.bundle, &self.container_dir, pid)
+        let container_root =
+            (self.dialect == Dialect::RunOci).then_some(self.container_dir.as_path());
+        HookState::new(spec, &self.id, &self.bundle, container_root, pid)
     }
+}
+
+/// Which command line a container was made from: the reference's run_oci
+/// (`run|start -c BUNDLE`), or runc's that engines call (`create`, and
+/// `run`/`start` with `--bundle` or another runc-only flag).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Dialect {
+    #[default]
+    RunOci,
+    Runc,
 }
 
 /// A container whose init exists: exec'd, or waiting on the exec FIFO.
@@ -244,11 +259,7 @@ pub fn create(spec: &Spec, opts: &ContainerOptions) -> Result<Created> {
                             hooks,
                         ),
                         (None, Some(hooks)) => {
-                            if let Err(pe) =
-                                runoci_core::hooks::run_stage(Stage::Poststop, hooks, &stopped)
-                            {
-                                eprintln!("runoci: container {}: {pe}", opts.id);
-                            }
+                            runoci_core::hooks::run_poststop(&opts.id, hooks, &stopped);
                         }
                         (_, None) => {}
                     }
@@ -519,7 +530,7 @@ fn drive_child(
                     .and_then(|s| s.listener_metadata.as_deref())
                     .unwrap_or("");
                 let msg = serde_json::json!({
-                    "ociVersion": spec.oci_version,
+                    "ociVersion": runoci_proto::OCI_VERSION,
                     "fds": ["seccompFd"],
                     "pid": c.pid,
                     "metadata": meta,

@@ -100,34 +100,34 @@ pub fn run(cli: &Cli, args: &RunArgs) -> Result<i32> {
     // cgroups; the record goes last, and only when nothing it names is
     // left (else `destroy` can still find it). A `destroy --force` that
     // cleaned up first has removed it: nothing to do then.
-    let finished =
-        match &sd {
-            Some(sd) => match sd.lock_if_present() {
-                Ok(Some(_lock)) => {
-                    // The record may be short of the full one if writing it failed.
-                    let record = sd.read_record().unwrap_or_else(|_| state::RuntimeRecord {
-                        cgroup: cgroup.as_ref().map(|c| c.to_record()),
-                        poststop: hooks.poststop.clone(),
-                        ..Default::default()
-                    });
-                    let done = lifecycle::finish(sd, &record);
-                    if done.is_ok() {
-                        remove_record();
-                    }
-                    done
+    let finished = match &sd {
+        Some(sd) => match sd.lock_if_present() {
+            Ok(Some(_lock)) => {
+                // The record may be short of the full one if writing it failed.
+                let record = sd.read_record().unwrap_or_else(|_| state::RuntimeRecord {
+                    cgroup: cgroup.as_ref().map(|c| c.to_record()),
+                    poststop: hooks.poststop.clone(),
+                    ..Default::default()
+                });
+                let done = lifecycle::finish(sd, &record);
+                if done.is_ok() {
+                    remove_record();
                 }
-                Ok(None) => Ok(()),
-                Err(e) => Err(e),
-            },
-            None => hooks::run_stage(Stage::Poststop, &hooks.poststop, &stopped).and_then(|()| {
-                match &cgroup {
-                    Some(cg) => cg
-                        .destroy()
-                        .map_err(|e| crate::error::Error::new(format!("remove cgroup: {e}"))),
-                    None => Ok(()),
-                }
-            }),
-        };
+                done
+            }
+            Ok(None) => Ok(()),
+            Err(e) => Err(e),
+        },
+        None => {
+            hooks::run_poststop(&opts.id, &hooks.poststop, &stopped);
+            match &cgroup {
+                Some(cg) => cg
+                    .destroy()
+                    .map_err(|e| crate::error::Error::new(format!("remove cgroup: {e}"))),
+                None => Ok(()),
+            }
+        }
+    };
     if let Err(e) = finished {
         eprintln!("runoci: container {}: {e}", opts.id);
     }
