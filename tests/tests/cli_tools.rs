@@ -118,7 +118,11 @@ fn check_reports_and_exits_zero() {
     );
     // A mountLabel is refused where SELinux is off (as a selinuxLabel);
     // check says so.
-    let want = if v["selinux"] == true { "ok" } else { "unavailable" };
+    let want = if v["selinux"] == true {
+        "ok"
+    } else {
+        "unavailable"
+    };
     assert!(
         notes
             .iter()

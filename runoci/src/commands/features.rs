@@ -79,7 +79,7 @@ mod tests {
     fn features_agree_with_what_is_applied() {
         let doc = document();
         for name in strings(&doc["mountOptions"]) {
-            let parsed = names::mount_options(&[name.clone()]);
+            let parsed = names::mount_options(std::slice::from_ref(&name));
             assert!(
                 parsed.data.is_empty(),
                 "mountOptions lists {name:?}, which mount_options passes on as filesystem data"
