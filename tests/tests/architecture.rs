@@ -27,23 +27,40 @@ fn snake(camel: &str) -> String {
     out
 }
 
-/// (field, files) rows between the `<!-- fields` and `<!-- end fields`
-/// markers.
-fn field_rows(page: &str) -> Vec<(String, Vec<String>)> {
-    let start = page.find("<!-- fields").expect("the fields table marker");
-    let end = page.find("<!-- end fields").expect("the end marker");
+/// The cells of each `| \`field\` | ... |` row between the `<!-- NAME`
+/// and `<!-- end NAME` markers, backticks trimmed.
+fn table_rows(page: &str, name: &str) -> Vec<Vec<String>> {
+    let start = page
+        .find(&format!("<!-- {name}"))
+        .unwrap_or_else(|| panic!("the {name} table marker"));
+    let end = page
+        .find(&format!("<!-- end {name}"))
+        .unwrap_or_else(|| panic!("the end {name} marker"));
     page[start..end]
         .lines()
         .filter(|l| l.starts_with("| `"))
         .map(|l| {
-            let cells: Vec<&str> = l.trim_matches('|').split('|').map(str::trim).collect();
-            assert_eq!(cells.len(), 2, "a row is | `field` | files |: {l}");
-            let field = cells[0].trim_matches('`').to_string();
+            let cells: Vec<String> = l
+                .trim_matches('|')
+                .split('|')
+                .map(|c| c.trim().trim_matches('`').to_string())
+                .collect();
+            assert_eq!(cells.len(), 2, "a row is | `field` | ... |: {l}");
+            cells
+        })
+        .collect()
+}
+
+/// (field, files) rows of the field table.
+fn field_rows(page: &str) -> Vec<(String, Vec<String>)> {
+    table_rows(page, "fields")
+        .into_iter()
+        .map(|cells| {
             let files = cells[1]
                 .split(',')
                 .map(|f| f.trim().trim_matches('`').to_string())
                 .collect();
-            (field, files)
+            (cells[0].clone(), files)
         })
         .collect()
 }
@@ -151,23 +168,11 @@ fn covers(entry: &str, field: &str) -> bool {
             .is_some_and(|rest| rest.starts_with('.') || rest.starts_with("[]"))
 }
 
-/// The `field` column of the rows between `<!-- refused` and
-/// `<!-- end refused`.
+/// The fields of the refused list.
 fn refused_rows(page: &str) -> Vec<String> {
-    let start = page.find("<!-- refused").expect("the refused list marker");
-    let end = page.find("<!-- end refused").expect("its end marker");
-    page[start..end]
-        .lines()
-        .filter(|l| l.starts_with("| `"))
-        .map(|l| {
-            l.trim_matches('|')
-                .split('|')
-                .next()
-                .unwrap_or("")
-                .trim()
-                .trim_matches('`')
-                .to_string()
-        })
+    table_rows(page, "refused")
+        .into_iter()
+        .map(|mut cells| cells.swap_remove(0))
         .collect()
 }
 
