@@ -1,7 +1,9 @@
 //! The lifecycle rules of runtime-spec 1.3.0 that engines rely on, one test
 //! per rule, each cited to the spec section it checks. They go through the
 //! runc dialect only, so that `RUNOCI_BIN=/usr/bin/runc` runs the same
-//! tests against runc (see each test for where runc 1.1.5 differs).
+//! tests against runc. runc 1.1.5 passes all but one: it stops at the
+//! first failing poststop hook (the later ones never run), against
+//! runtime.md's step 13.
 
 use std::fs;
 use std::path::Path;
@@ -97,7 +99,7 @@ fn a_failing_poststop_hook_warns_and_the_next_hooks_and_delete_go_on() {
     );
     let logged = fs::read_to_string(&log_file).unwrap_or_default();
     assert!(
-        logged.contains("poststop") || logged.contains("first"),
+        logged.contains("poststop"),
         "runtime.md#lifecycle step 13: the failure is logged as a warning; log:\n{logged}"
     );
 }
