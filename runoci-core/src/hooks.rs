@@ -306,3 +306,50 @@ pub fn hook_state_json(state: &State) -> String {
     }
     serde_json::to_string_pretty(&v).unwrap_or_default()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sh(script: &str) -> Hook {
+        Hook {
+            path: "/bin/sh".into(),
+            args: vec!["sh".into(), "-c".into(), script.into()],
+            env: None,
+            timeout: None,
+        }
+    }
+
+    /// runtime.md, Lifecycle step 13: a failing poststop hook is a warning
+    /// and the next one runs; every other stage stops at its first failure.
+    #[test]
+    fn poststop_runs_every_hook_other_stages_stop_at_the_first_failure() {
+        let dir = std::env::temp_dir().join(format!("runoci-hooks-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let marker = dir.join("second");
+        let hooks = [sh("exit 3"), sh(&format!("touch {}", marker.display()))];
+
+        assert_eq!(run_poststop("c", &hooks, "{}"), 1, "one of two failed");
+        assert!(
+            marker.exists(),
+            "the poststop hook after the failing one ran"
+        );
+
+        std::fs::remove_file(&marker).unwrap();
+        let err = run_stage(Stage::Poststart, &hooks, "{}").unwrap_err();
+        assert!(
+            err.message()
+                .contains("poststart hook [0] /bin/sh: exited with status 3"),
+            "{err:?}"
+        );
+        assert!(!marker.exists(), "poststart stopped at its first failure");
+        let _ = std::fs::remove_dir_all(&dir);
+        for stage in Stage::ALL {
+            assert_eq!(
+                stage.failure_is_fatal(),
+                stage != Stage::Poststop,
+                "{stage}"
+            );
+        }
+    }
+}
