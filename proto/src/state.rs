@@ -83,5 +83,9 @@ pub struct State {
     pub exit: Option<ExitStatus>,
 }
 
+/// The runtime-spec version runoci implements: the state's `ociVersion`
+/// and the newest config version `features` reports (`ociVersionMax`).
+pub const OCI_VERSION: &str = "1.3.0";
+
 /// The annotation run_oci puts in the state handed to hooks.
 pub const CONTAINER_ROOT_ANNOTATION: &str = "org.chromium.run_oci.container_root";

@@ -18,17 +18,41 @@ use std::time::{Duration, Instant};
 const SCRUBBED_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /// Run each hook of `stage` in order; the first failure stops the stage.
+/// Poststop hooks go through [`run_poststop`].
 pub fn run_stage(stage: Stage, hooks: &[Hook], state_json: &str) -> Result<()> {
+    debug_assert!(
+        stage.failure_is_fatal(),
+        "poststop hooks go through run_poststop"
+    );
     for (i, hook) in hooks.iter().enumerate() {
-        let t = crate::log::timer();
-        run_one(hook, state_json, stage != Stage::Poststop)
-            .map_err(|e| e.context(format!("{stage} hook [{i}] {}", hook.path)))?;
-        crate::debug!(
-            "{stage} hook [{i}] {}: ok{}",
-            hook.path,
-            crate::log::elapsed(t)
-        );
+        run_logged(stage, i, hook, state_json)?;
     }
+    Ok(())
+}
+
+/// Run every poststop hook of container `id`: a failure is logged as a
+/// warning and the next hook runs, and the caller goes on as if it had
+/// succeeded ([`Stage::failure_is_fatal`]). Returns how many failed.
+pub fn run_poststop(id: &str, hooks: &[Hook], state_json: &str) -> usize {
+    let mut failed = 0;
+    for (i, hook) in hooks.iter().enumerate() {
+        if let Err(e) = run_logged(Stage::Poststop, i, hook, state_json) {
+            failed += 1;
+            crate::log::emit_warning(format_args!("container {id}: {e}"));
+        }
+    }
+    failed
+}
+
+fn run_logged(stage: Stage, i: usize, hook: &Hook, state_json: &str) -> Result<()> {
+    let t = crate::log::timer();
+    run_one(hook, state_json, stage != Stage::Poststop)
+        .map_err(|e| e.context(format!("{stage} hook [{i}] {}", hook.path)))?;
+    crate::debug!(
+        "{stage} hook [{i}] {}: ok{}",
+        hook.path,
+        crate::log::elapsed(t)
+    );
     Ok(())
 }
 
@@ -147,23 +171,29 @@ pub struct HookState {
 }
 
 impl HookState {
-    /// The state of container `id` from `bundle`, whose record (the
-    /// container_root annotation) is `container_dir`.
+    /// The state of container `id` from `bundle`. Its annotations are the
+    /// config's, plus `container_root` as the container_root annotation
+    /// when given (the run_oci dialect, as the reference; runc's dialect
+    /// gives exactly the config's).
     pub fn new(
         spec: &crate::spec::Spec,
         id: &str,
         bundle: &std::path::Path,
-        container_dir: &std::path::Path,
+        container_root: Option<&std::path::Path>,
         pid: i32,
     ) -> HookState {
         let mut annotations = spec.annotations.clone();
-        annotations.insert(
-            CONTAINER_ROOT_ANNOTATION.to_string(),
-            container_dir.display().to_string(),
-        );
+        if let Some(dir) = container_root {
+            annotations.insert(
+                CONTAINER_ROOT_ANNOTATION.to_string(),
+                dir.display().to_string(),
+            );
+        }
         HookState {
             state: State {
-                oci_version: spec.oci_version.clone(),
+                // The spec version the state complies with: the runtime's,
+                // not the config's (runtime.md#state).
+                oci_version: runoci_proto::OCI_VERSION.to_string(),
                 id: id.to_string(),
                 status: Status::Creating,
                 pid,
@@ -204,4 +234,51 @@ pub fn hook_state_json(state: &State) -> String {
         }
     }
     serde_json::to_string_pretty(&v).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sh(script: &str) -> Hook {
+        Hook {
+            path: "/bin/sh".into(),
+            args: vec!["sh".into(), "-c".into(), script.into()],
+            env: None,
+            timeout: None,
+        }
+    }
+
+    /// runtime.md, Lifecycle step 13: a failing poststop hook is a warning
+    /// and the next one runs; every other stage stops at its first failure.
+    #[test]
+    fn poststop_runs_every_hook_other_stages_stop_at_the_first_failure() {
+        let dir = std::env::temp_dir().join(format!("runoci-hooks-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let marker = dir.join("second");
+        let hooks = [sh("exit 3"), sh(&format!("touch {}", marker.display()))];
+
+        assert_eq!(run_poststop("c", &hooks, "{}"), 1, "one of two failed");
+        assert!(
+            marker.exists(),
+            "the poststop hook after the failing one ran"
+        );
+
+        std::fs::remove_file(&marker).unwrap();
+        let err = run_stage(Stage::Poststart, &hooks, "{}").unwrap_err();
+        assert!(
+            err.message()
+                .contains("poststart hook [0] /bin/sh: exited with status 3"),
+            "{err:?}"
+        );
+        assert!(!marker.exists(), "poststart stopped at its first failure");
+        let _ = std::fs::remove_dir_all(&dir);
+        for stage in Stage::ALL {
+            assert_eq!(
+                stage.failure_is_fatal(),
+                stage != Stage::Poststop,
+                "{stage}"
+            );
+        }
+    }
 }

@@ -109,16 +109,16 @@ pub fn poststop_once(sd: &StateDir, hooks: &[crate::spec::Hook]) {
     }
     // The recorded state, else the one the creation's hooks were given;
     // without either the hooks cannot run (the cleanup still must).
-    let ran = sd
+    match sd
         .read_state()
         .or_else(|_| sd.read_json::<runoci_proto::State>(HOOKS_STARTED))
-        .and_then(|mut st| {
+    {
+        Ok(mut st) => {
             st.status = Status::Stopped;
             let json = crate::hooks::hook_state_json(&st);
-            crate::hooks::run_stage(crate::hooks::Stage::Poststop, hooks, &json)
-        });
-    if let Err(e) = ran {
-        eprintln!("runoci: container {}: poststop: {e}", sd.id);
+            crate::hooks::run_poststop(&sd.id, hooks, &json);
+        }
+        Err(e) => eprintln!("runoci: container {}: poststop: {e}", sd.id),
     }
 }
 

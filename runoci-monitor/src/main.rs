@@ -30,7 +30,7 @@ fn load_state(dir: &Path, id: &str) -> State {
         Err(e) => {
             log(id, &format!("{e}; serving a minimal state"));
             State {
-                oci_version: "1.0.2".into(),
+                oci_version: runoci_proto::OCI_VERSION.into(),
                 id: id.to_owned(),
                 status: Status::Running,
                 pid: 0,

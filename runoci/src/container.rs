@@ -209,11 +209,7 @@ pub fn create(spec: &Spec, opts: &ContainerOptions) -> Result<Created> {
                             hooks,
                         ),
                         (None, Some(hooks)) => {
-                            if let Err(pe) =
-                                runoci_core::hooks::run_stage(Stage::Poststop, hooks, &stopped)
-                            {
-                                eprintln!("runoci: container {}: {pe}", opts.id);
-                            }
+                            runoci_core::hooks::run_poststop(&opts.id, hooks, &stopped);
                         }
                         (_, None) => {}
                     }
@@ -517,7 +513,7 @@ fn drive_child(
                     .and_then(|s| s.listener_metadata.as_deref())
                     .unwrap_or("");
                 let msg = serde_json::json!({
-                    "ociVersion": spec.oci_version,
+                    "ociVersion": runoci_proto::OCI_VERSION,
                     "fds": ["seccompFd"],
                     "pid": c.pid,
                     "metadata": meta,

@@ -25,6 +25,9 @@ pub struct ContainerOptions {
     /// The directory named by the container_root annotation: the state
     /// directory for detached containers, the bundle for `run`.
     pub container_dir: PathBuf,
+    /// The command line's dialect: only run_oci's adds the container_root
+    /// annotation to the state; runc's state carries exactly the config's.
+    pub dialect: Dialect,
     /// runc `create`: the child waits on this FIFO until `start`.
     pub exec_fifo: Option<PathBuf>,
     pub preserve_fds: u32,
@@ -46,6 +49,18 @@ impl ContainerOptions {
     /// The state hooks are given for this container, with `pid` as its
     /// process.
     pub fn hook_state(&self, spec: &Spec, pid: i32) -> HookState {
-        HookState::new(spec, &self.id, &self.bundle, &self.container_dir, pid)
+        let container_root =
+            (self.dialect == Dialect::RunOci).then_some(self.container_dir.as_path());
+        HookState::new(spec, &self.id, &self.bundle, container_root, pid)
     }
+}
+
+/// Which command line a container was made from: the reference's run_oci
+/// (`run|start -c BUNDLE`), or runc's that engines call (`create`, and
+/// `run`/`start` with `--bundle` or another runc-only flag).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Dialect {
+    #[default]
+    RunOci,
+    Runc,
 }

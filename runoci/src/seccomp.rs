@@ -155,6 +155,34 @@ pub fn build(s: &Seccomp) -> Result<ScmpFilterContext> {
     Ok(ctx)
 }
 
+/// The architectures of the validation table that this libseccomp
+/// compiles: `features`' `archs`.
+pub fn supported_archs() -> Vec<&'static str> {
+    runoci_core::spec::names::SECCOMP_ARCHES
+        .into_iter()
+        .filter(|a| compiles(|s| s.architectures.push(a.to_string())))
+        .collect()
+}
+
+/// The flags of the validation table that this libseccomp sets:
+/// `features`' `supportedFlags`.
+pub fn supported_flags() -> Vec<&'static str> {
+    runoci_core::spec::names::SECCOMP_FLAGS
+        .into_iter()
+        .filter(|f| compiles(|s| s.flags.push(f.to_string())))
+        .collect()
+}
+
+/// Whether an allow-all filter changed by `edit` compiles.
+fn compiles(edit: impl FnOnce(&mut Seccomp)) -> bool {
+    let mut s = Seccomp {
+        default_action: "SCMP_ACT_ALLOW".into(),
+        ..Default::default()
+    };
+    edit(&mut s);
+    build(&s).is_ok()
+}
+
 /// Load the filter; returns the notification listener when a rule uses
 /// SCMP_ACT_NOTIFY.
 pub fn load(s: &Seccomp, ctx: &ScmpFilterContext) -> Result<Option<OwnedFd>> {

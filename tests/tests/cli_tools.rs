@@ -116,6 +116,19 @@ fn check_reports_and_exits_zero() {
             .any(|n| n["field"] == "process.apparmorProfile"),
         "{doctor}"
     );
+    // A mountLabel is refused where SELinux is off (as a selinuxLabel);
+    // check says so.
+    let want = if v["selinux"] == true {
+        "ok"
+    } else {
+        "unavailable"
+    };
+    assert!(
+        notes
+            .iter()
+            .any(|n| n["field"] == "linux.mountLabel" && n["status"] == want),
+        "expected a linux.mountLabel note {want}: {doctor}"
+    );
 }
 
 #[test]

@@ -307,3 +307,47 @@ fn poststop_runs_once_after_the_program_exits_with_failure() {
     assert_eq!(state["status"], "stopped", "poststop state {state}");
     assert_eq!(state["id"], json!(id), "poststop state {state}");
 }
+
+/// Which dialect adds the container_root annotation: run_oci's (`start -c`,
+/// as the reference: the record's directory, in `state` too), not runc's
+/// (`run --bundle`), whose hooks get exactly the config's annotations
+/// (spec_lifecycle.rs checks `create` against runc too).
+#[test]
+fn container_root_annotation_only_in_the_run_oci_dialect() {
+    let annotations = json!({ "com.example.owner": "tests" });
+    let rt = Runtime::runoci();
+
+    let mut detached = Bundle::new("annot-runoci");
+    detached.set_args(&["sleep", "1000"]);
+    detached.config_mut()["annotations"] = annotations.clone();
+    let id = unique_id("annot-runoci");
+    rt.run(["start", "-c", detached.path_str(), &id])
+        .assert_ok();
+    let st = rt.state(&id);
+    let mut expected = annotations.clone();
+    expected["org.chromium.run_oci.container_root"] = json!(rt.root().join(&id));
+    assert_eq!(
+        st["annotations"], expected,
+        "run_oci dialect: the config's annotations and container_root (the record): {st}"
+    );
+    rt.run(["destroy", "--force", &id]).assert_ok();
+
+    let mut foreground = Bundle::new("annot-runc");
+    let state_file = foreground.path().join("createRuntime.json");
+    foreground.set_args(&["true"]);
+    foreground.config_mut()["annotations"] = annotations.clone();
+    foreground.config_mut()["hooks"] = json!({"createRuntime": [{
+        "path": "/bin/sh",
+        "args": ["sh", "-c", format!("cat > {}", state_file.display())],
+    }]});
+    let id = unique_id("annot-runc");
+    rt.run(["run", "--bundle", foreground.path_str(), &id])
+        .assert_ok();
+    let text = fs::read_to_string(&state_file).unwrap_or_default();
+    let st: Value =
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("createRuntime state {text:?}: {e}"));
+    assert_eq!(
+        st["annotations"], annotations,
+        "runc dialect: the hook's state has exactly the config's annotations: {st}"
+    );
+}

@@ -15,8 +15,8 @@ mod validate;
 pub use error::SpecError;
 pub use load::{load, load_process, parse, MAX_CONFIG_SIZE};
 pub use names::{
-    capability, mount_options, namespace_flag, propagation, rlimit_resource, securebit,
-    MountOptions,
+    capability, capability_names, mount_option_names, mount_options, namespace_flag,
+    namespace_names, propagation, rlimit_resource, securebit, MountOptions,
 };
 pub use stage::Stage;
 pub use types::*;

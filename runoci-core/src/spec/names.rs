@@ -209,6 +209,23 @@ const FLAG_OPTIONS: [(&str, bool, MsFlags); 30] = [
     ("defaults", true, MsFlags::empty()),
 ];
 
+/// The options [`mount_options`] takes by name besides [`FLAG_OPTIONS`]
+/// and the propagations (besides `dm=...`, which carries a value).
+const OTHER_OPTIONS: [&str; 4] = ["rbind", "recursive", "loop", "tmpcopyup"];
+
+/// Every option name [`mount_options`] takes as an option rather than
+/// filesystem data: `features` lists these as its `mountOptions`, so a new
+/// entry of the tables above shows there by itself (and
+/// `mount_option_names_are_options_not_data` checks none is listed that
+/// the parser would pass on as data).
+pub fn mount_option_names() -> impl Iterator<Item = &'static str> {
+    FLAG_OPTIONS
+        .iter()
+        .map(|(name, ..)| *name)
+        .chain(PROPAGATIONS.iter().map(|(name, _)| *name))
+        .chain(OTHER_OPTIONS)
+}
+
 /// Sorts mount options as the reference's `ParseMountOptions` does, with
 /// runc's full table of flag names. A later option wins over an earlier
 /// one (`ro,rw` is read-write).
@@ -268,8 +285,8 @@ fn lookup<T: Copy>(table: &[(&str, T)], name: &str) -> Option<T> {
         .map(|&(_, value)| value)
 }
 
-/// Every name of a table, for "want one of" hints.
-pub(crate) fn namespace_names() -> impl Iterator<Item = &'static str> {
+/// Every namespace type the spec names and runoci makes (or joins).
+pub fn namespace_names() -> impl Iterator<Item = &'static str> {
     NAMESPACES.iter().map(|(name, _)| *name)
 }
 

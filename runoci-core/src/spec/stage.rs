@@ -61,3 +61,15 @@ impl std::fmt::Display for Stage {
         f.write_str(self.as_str())
     }
 }
+
+impl Stage {
+    /// Whether a failing hook of this stage fails the operation. Every
+    /// stage's does but poststop's: runtime.md, Lifecycle step 13 (1.3.0),
+    /// "If any `poststop` hook fails, the runtime MUST log a warning, but
+    /// the remaining hooks and lifecycle continue as if the hook had
+    /// succeeded". (A failing poststart hook warned up to 1.2; 1.3.0's step
+    /// 9 makes it an error that stops the container, as runc always did.)
+    pub fn failure_is_fatal(self) -> bool {
+        self != Stage::Poststop
+    }
+}

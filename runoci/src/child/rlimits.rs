@@ -1,5 +1,5 @@
-//! `process.rlimits`: set with setrlimit, before the user switch (raising
-//! a hard limit needs CAP_SYS_RESOURCE).
+//! `process.rlimits`: each `type` set to `soft`/`hard` with setrlimit,
+//! before the user switch (raising a hard limit needs CAP_SYS_RESOURCE).
 
 use crate::error::{Error, Result};
 use crate::spec::{self, Process};

@@ -308,13 +308,17 @@ pub fn notes(r: &Report) -> Vec<Note> {
         n.push(note(
             "process.apparmorProfile",
             "unavailable",
-            "AppArmor not enabled: leave apparmorProfile unset",
+            "AppArmor not enabled: a config that sets process.apparmorProfile fails with \"AppArmor is not enabled on this host\"",
         ));
     }
-    if r.selinux {
-        n.push(note("process.selinuxLabel", "ok", "SELinux enabled"));
-    } else {
-        n.push(note("process.selinuxLabel", "unavailable", "SELinux not enabled: a selinuxLabel fails with \"SELinux is not enabled on this host\""));
+    // As `child::lsm` applies them: a label for an LSM that is off is
+    // refused, not dropped.
+    for field in ["process.selinuxLabel", "linux.mountLabel"] {
+        if r.selinux {
+            n.push(note(field, "ok", "SELinux enabled"));
+        } else {
+            n.push(note(field, "unavailable", format!("SELinux not enabled: a config that sets {field} fails with \"SELinux is not enabled on this host\"")));
+        }
     }
     if r.openat2 {
         n.push(note(
@@ -342,11 +346,12 @@ pub fn notes(r: &Report) -> Vec<Note> {
             "/dev/loop-control missing: mounts with the loop option fail",
         ));
     }
+    // `rootfs::loopdev::verity_unsupported` refuses dm= either way.
     if r.device_mapper {
         n.push(note(
             "mounts[].options dm=",
-            "limited",
-            "device-mapper present, but runoci does not do dm-verity mounts yet",
+            "unavailable",
+            "device-mapper present, but runoci does not do dm-verity mounts yet: dm= fails",
         ));
     } else {
         n.push(note(

@@ -16,6 +16,7 @@ use std::path::Path;
 
 pub fn create(cli: &Cli, args: &RunArgs) -> Result<i32> {
     let mut opts = super::container_options(args)?;
+    opts.dialect = crate::options::Dialect::Runc;
     opts.systemd_cgroup = cli.systemd_cgroup;
     opts.preserve_fds = opts
         .preserve_fds
@@ -139,14 +140,32 @@ pub fn start_created(root: &Path, id: &str) -> Result<i32> {
     let mut st = sd.read_state()?;
     st.status = Status::Running;
     sd.write_state(&st)?;
-    runoci_core::hooks::run_stage(
+    if let Err(e) = runoci_core::hooks::run_stage(
         Stage::Poststart,
         &record.poststart,
         &runoci_core::hooks::hook_state_json(&st),
-    )
-    .map_err(|e| e.context(format!("container {id}")))?;
+    ) {
+        // runtime.md, Lifecycle step 9 (1.3.0): a failing poststart hook
+        // is an error; the container is stopped and the lifecycle goes on
+        // at step 12 (destroyed, then its poststop hooks). The record
+        // stays, stopped, for the caller's `delete`.
+        let stopped = runoci_core::lifecycle::kill_container(id, &record, POSTSTART_KILL_LIMIT)
+            .and_then(|()| {
+                st.status = Status::Stopped;
+                sd.write_state(&st)?;
+                runoci_core::lifecycle::finish(&sd, &record)
+            });
+        if let Err(se) = stopped {
+            eprintln!("runoci: {se}");
+        }
+        return Err(e.context(format!("container {id}")));
+    }
     Ok(0)
 }
+
+/// How long the init may take to die after SIGKILL when a poststart hook
+/// failed.
+const POSTSTART_KILL_LIMIT: std::time::Duration = std::time::Duration::from_secs(4);
 
 /// Lets the init run its program: opens `exec.fifo` for reading, which
 /// completes the init's open for writing, and waits for its byte. Whether

@@ -14,8 +14,8 @@ pub mod start;
 pub mod state;
 
 use crate::cli::RunArgs;
+use crate::options::{ContainerOptions, Dialect};
 use crate::error::{Context, Error, Result};
-use crate::options::ContainerOptions;
 use std::path::{Path, PathBuf};
 
 fn absolute(p: &Path) -> Result<PathBuf> {
@@ -103,6 +103,16 @@ pub fn claim_state_dir(
 pub fn container_options(args: &RunArgs) -> Result<ContainerOptions> {
     runoci_core::ids::validate(&args.id)?;
     let mut bundle = args.bundle.clone().or_else(|| args.container_path.clone());
+    // runc's flags say runc's dialect (`create` is runc's whatever its flags).
+    let mut dialect = if args.bundle.is_some()
+        || args.detach
+        || args.pid_file.is_some()
+        || args.console_socket.is_some()
+    {
+        Dialect::Runc
+    } else {
+        Dialect::RunOci
+    };
     let mut binds = Vec::new();
     for b in &args.bind_mount {
         match b.split_once(':') {
@@ -119,7 +129,10 @@ pub fn container_options(args: &RunArgs) -> Result<ContainerOptions> {
                 )))
             }
             // runc's `-b DIR`: the bundle.
-            None if bundle.is_none() => bundle = Some(PathBuf::from(b)),
+            None if bundle.is_none() => {
+                bundle = Some(PathBuf::from(b));
+                dialect = Dialect::Runc;
+            }
             None => {
                 return Err(Error::new(format!(
                     "-b {b:?}: expected HOST_PATH:CONTAINER_PATH"
@@ -136,6 +149,7 @@ pub fn container_options(args: &RunArgs) -> Result<ContainerOptions> {
     Ok(ContainerOptions {
         id: args.id.clone(),
         container_dir: bundle.clone(),
+        dialect,
         bundle,
         extra_args: args.extra_args.clone(),
         bind_mounts: binds,

@@ -132,7 +132,8 @@ pub fn run(cli: &Cli, args: &RunArgs) -> Result<i32> {
             Ok(None) => Ok(()),
             Err(e) => Err(e),
         },
-        None => hooks::run_stage(Stage::Poststop, &hooks.poststop, &stopped).and_then(|()| {
+        None => {
+            hooks::run_poststop(&opts.id, &hooks.poststop, &stopped);
             match &cgroup {
                 Some(cg) => cg
                     .destroy()
@@ -143,7 +144,7 @@ pub fn run(cli: &Cli, args: &RunArgs) -> Result<i32> {
                 Some(rdt) => runoci_core::resctrl::remove(rdt),
                 None => Ok(()),
             })
-        }),
+        }
     };
     if let Err(e) = finished {
         eprintln!("runoci: container {}: {e}", opts.id);
