@@ -14,8 +14,8 @@ mod validate;
 pub use error::SpecError;
 pub use load::{load, load_process, parse, MAX_CONFIG_SIZE};
 pub use names::{
-    capability, mount_options, namespace_flag, propagation, rlimit_resource, securebit,
-    MountOptions,
+    capability, mount_option_names, mount_options, namespace_flag, propagation, rlimit_resource,
+    securebit, MountOptions, RecursiveAttrs,
 };
 pub use types::*;
 pub use userids::{check_id, parse_id, MAX_ID};

@@ -4,8 +4,11 @@
 use super::plan::{Entry, EntryAction, MountSource};
 use super::resolve::{self, fd_path, Kind};
 use crate::error::{Context, Error, Result};
+use crate::spec::RecursiveAttrs;
+use crate::sys;
+use nix::errno::Errno;
 use nix::mount::{mount, MsFlags};
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 
 /// Flags a remount must keep when the kernel has locked them on the source
@@ -133,6 +136,41 @@ pub fn apply_entry(root: RawFd, e: &Entry) -> Result<()> {
 }
 
 fn apply_entry_inner(root: RawFd, e: &Entry) -> Result<()> {
+    mount_entry(root, e)?;
+    apply_recursive_attrs(root, &e.destination, &e.recursive_attrs)?;
+    apply_propagation(root, &e.destination, e.propagation)
+}
+
+/// `rro`, `rnosuid`...: on the mount at `dest` and every mount under it.
+/// A bind's remount only changes the top mount; without this, the
+/// submounts of an rbind stayed writable (suid, exec...) under an `rro`.
+fn apply_recursive_attrs(root: RawFd, dest: &str, attrs: &RecursiveAttrs) -> Result<()> {
+    if attrs.is_empty() {
+        return Ok(());
+    }
+    let fd = resolve::open_in_root(root, Path::new(dest), libc::O_PATH)?;
+    let attr = sys::mount::MountAttr {
+        set: attrs.set,
+        clear: attrs.clear,
+        userns: None,
+    };
+    let options = attrs.options.join(",");
+    sys::mount::mount_setattr(fd.as_fd(), true, &attr).map_err(|errno| {
+        let why = match errno {
+            Errno::ENOSYS => " (the kernel lacks mount_setattr, Linux 5.12+)",
+            Errno::EINVAL if attrs.set & libc::MOUNT_ATTR_NOSYMFOLLOW != 0 => {
+                " (rnosymfollow needs Linux 5.14+)"
+            }
+            _ => "",
+        };
+        Error::new(format!(
+            "options {options}: mount_setattr(AT_RECURSIVE) on {dest}: {errno}{why}"
+        ))
+    })
+}
+
+/// The mount itself, with the flags a remount must add.
+fn mount_entry(root: RawFd, e: &Entry) -> Result<()> {
     let dest = e.destination.as_str();
     match &e.action {
         EntryAction::Verity(verity) => super::loopdev::verity_unsupported(verity),
@@ -142,8 +180,7 @@ fn apply_entry_inner(root: RawFd, e: &Entry) -> Result<()> {
             flags,
         } => {
             let src_fd = open_path(source)?;
-            bind_fd(root, &src_fd, dest, *recursive, *flags)?;
-            apply_propagation(root, dest, e.propagation)
+            bind_fd(root, &src_fd, dest, *recursive, *flags)
         }
         EntryAction::Cgroup { flags, in_cgroupns } => {
             super::cgroupfs::mount_cgroupfs(root, dest, *flags, *in_cgroupns)
@@ -188,7 +225,7 @@ fn apply_entry_inner(root: RawFd, e: &Entry) -> Result<()> {
                 let top = resolve::open_in_root(root, Path::new(dest), libc::O_PATH)?;
                 super::copyup::copy_dir_contents(&fd_path(&covered), &fd_path(&top))?;
             }
-            apply_propagation(root, dest, e.propagation)
+            Ok(())
         }
     }
 }

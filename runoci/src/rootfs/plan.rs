@@ -8,7 +8,7 @@
 
 use super::devices::{self, Node};
 use super::mounts::bind_source;
-use crate::spec::{self, Device, Mount, MountOptions, Spec};
+use crate::spec::{self, Device, Mount, MountOptions, RecursiveAttrs, Spec};
 use nix::mount::MsFlags;
 use std::path::{Path, PathBuf};
 
@@ -58,6 +58,9 @@ pub struct Entry {
     pub action: EntryAction,
     /// Set with a mount(2) of its own after the mount (empty: none).
     pub propagation: MsFlags,
+    /// `rro`, `rnosuid`...: set on the mount and every mount under it with
+    /// mount_setattr(AT_RECURSIVE) after the mount (empty: none).
+    pub recursive_attrs: RecursiveAttrs,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -250,11 +253,17 @@ pub fn entry(m: &Mount, bundle: &Path, label: Option<&str>, in_cgroupns: bool) -
         };
         (action, opts.propagation)
     };
+    let recursive_attrs = if matches!(action, EntryAction::Verity(_)) {
+        RecursiveAttrs::default()
+    } else {
+        opts.recursive_attrs
+    };
     Entry {
         what,
         destination: m.destination.clone(),
         action,
         propagation,
+        recursive_attrs,
     }
 }
 

@@ -508,3 +508,36 @@ fn no_linux_section_no_path_ops() {
         Some(MountOp::DevLinks { ptmx: true })
     ));
 }
+
+#[test]
+fn recursive_options_are_planned_as_attrs_not_data() {
+    let e = one_entry(serde_json::json!({
+        "destination": "/data", "type": "bind", "source": "/srv/data",
+        "options": ["rbind", "rro", "rnosuid", "rnoexec", "nodev"]
+    }));
+    let (source, recursive, flags) = bind_action(&e);
+    assert_eq!((source, recursive), (Path::new("/srv/data"), true));
+    // The plain option stays a remount flag of the top mount...
+    assert_eq!(flags, F::MS_NODEV);
+    // ...the recursive ones are set on the whole tree after the mount.
+    assert_eq!(
+        e.recursive_attrs.set,
+        libc::MOUNT_ATTR_RDONLY | libc::MOUNT_ATTR_NOSUID | libc::MOUNT_ATTR_NOEXEC
+    );
+    assert_eq!(e.recursive_attrs.options, ["rro", "rnosuid", "rnoexec"]);
+
+    // On a new filesystem too (runc applies them to every mount), and
+    // never in its data, which the kernel would refuse or ignore.
+    let e = one_entry(serde_json::json!({
+        "destination": "/scratch", "type": "tmpfs", "source": "tmpfs",
+        "options": ["rro", "size=1m"]
+    }));
+    let (_, _, _, data, _) = mount_action(&e);
+    assert_eq!(data, Some("size=1m"));
+    assert_eq!(e.recursive_attrs.set, libc::MOUNT_ATTR_RDONLY);
+
+    let e = one_entry(serde_json::json!({
+        "destination": "/data", "type": "bind", "source": "/srv/data", "options": ["rbind", "ro"]
+    }));
+    assert!(e.recursive_attrs.is_empty());
+}
