@@ -430,6 +430,8 @@ fn spawn(
             let (u, g) = id_maps(spec, opts);
             namespaces::write_id_maps(pid, &u, &g)?;
         }
+        // After the maps: an idmap may take the child's user namespace.
+        rootfs::idmap::send_to_child(spec, &opts.bundle, ns, pid, &parent_chan)?;
         parent_chan.send(&ToChild::Start { host_pid: pid })
     };
     if let Err(e) = setup() {

@@ -138,3 +138,29 @@ pub fn clone_child(
     }
     Ok(pid as i32)
 }
+
+/// A user namespace with the id maps `uid_maps` and `gid_maps`, for an
+/// idmapped mount whose own mappings differ from the container's: a helper
+/// process is cloned into a new user namespace, its maps written, the
+/// namespace opened, and the helper killed and reaped (the fd keeps the
+/// namespace).
+pub fn userns_with_maps(uid_maps: &[IdMapping], gid_maps: &[IdMapping]) -> Result<OwnedFd> {
+    let what = "a user namespace for an idmapped mount";
+    let pid = clone_child(CloneFlags::CLONE_NEWUSER, None, what, || {
+        // Gone with us should we die before killing it.
+        let _ = nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL);
+        loop {
+            nix::unistd::pause();
+        }
+    })?;
+    let opened = write_id_maps(pid, uid_maps, gid_maps).and_then(|()| {
+        let path = format!("/proc/{pid}/ns/user");
+        std::fs::File::open(&path)
+            .with_ctx(|| format!("open {path}"))
+            .map(OwnedFd::from)
+    });
+    let pid = nix::unistd::Pid::from_raw(pid);
+    let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+    let _ = nix::sys::wait::waitpid(pid, None);
+    opened
+}

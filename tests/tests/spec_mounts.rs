@@ -1,9 +1,11 @@
 //! runtime-spec 1.3 mounts (config.md#mounts, config-linux.md): recursive
 //! mount options, idmapped mounts, and a mount namespace joined by path.
 //! Every test drives the runc dialect (`run --bundle`, `create`), so
-//! `RUNOCI_BIN=/usr/bin/runc` runs them against runc too.
+//! `RUNOCI_BIN=/usr/bin/runc` runs them against runc too. runc 1.1.5
+//! agrees on the recursive options and the joined mount namespace; it
+//! predates idmapped mounts (runc 1.2), so the idmap tests fail there.
 
-use runoci_tests::{unique_id, Bundle, Output, Runtime};
+use runoci_tests::{unique_id, Bundle, HostSnapshot, Output, Runtime};
 use serde_json::{json, Value};
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -138,4 +140,130 @@ fn recursive_clear_options_undo_what_plain_options_set() {
     let opts = mount_options_at(&out.stdout, "/data").expect("the bind");
     assert!(opts.contains(&"rw"), "expected /data rw, saw {opts:?}");
     assert_eq!(fs::read_to_string(host.join("sub/made")).unwrap(), "in\n");
+}
+
+/// A user namespace for the container: root is host 100000.
+fn user_namespaced(bundle: &mut Bundle) {
+    let c = bundle.config_mut();
+    c["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({ "type": "user" }));
+    let map = json!([{ "containerID": 0, "hostID": 100000, "size": 65536 }]);
+    c["linux"]["uidMappings"] = map.clone();
+    c["linux"]["gidMappings"] = map;
+}
+
+/// The owner (uid:gid) of a host path.
+fn owner(path: &Path) -> String {
+    use std::os::unix::fs::MetadataExt;
+    let m = fs::symlink_metadata(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    format!("{}:{}", m.uid(), m.gid())
+}
+
+/// config.md#mounts (1.2: uidMappings, gidMappings), config-linux.md
+/// idmapped mounts: through a mount mapped 0 → 100000, a host file owned
+/// by 1000 shows as 1000 in a container whose root is host 100000 (as it
+/// would be nobody without the idmap), and a file the container's root
+/// creates lands on the host owned by 0, not 100000.
+#[test]
+fn idmapped_mount_maps_owners_both_ways() {
+    let mut bundle = Bundle::new("idmap");
+    let rt = Runtime::runoci();
+    user_namespaced(&mut bundle);
+    let host = bundle.path().join("host");
+    fs::create_dir(&host).unwrap();
+    fs::write(host.join("from-host"), "x").unwrap();
+    std::os::unix::fs::chown(host.join("from-host"), Some(1000), Some(1000)).unwrap();
+    // Container root must reach the mount point in a rootfs of host root.
+    fs::create_dir(bundle.rootfs().join("mnt/idm")).unwrap();
+    let map = json!([{ "containerID": 0, "hostID": 100000, "size": 65536 }]);
+    let mut mount = bind_mount(&host, "/mnt/idm", &["bind"]);
+    mount["uidMappings"] = map.clone();
+    mount["gidMappings"] = map;
+    bundle.config_mut()["mounts"]
+        .as_array_mut()
+        .unwrap()
+        .push(mount);
+    let out = run_sh(
+        &mut bundle,
+        &rt,
+        "idmap",
+        "stat -c %u:%g /mnt/idm/from-host && touch /mnt/idm/from-inside && stat -c %u:%g /mnt/idm/from-inside",
+    );
+    out.assert_ok();
+    assert_eq!(
+        out.stdout, "1000:1000\n0:0\n",
+        "expected the host's 1000 seen as 1000 and the new file as root's inside"
+    );
+    assert_eq!(
+        owner(&host.join("from-inside")),
+        "0:0",
+        "expected the container root's file owned by host 0 through the idmap"
+    );
+}
+
+/// `idmap` without mappings takes the container's user namespace (runc
+/// 1.2): the host's root-owned files are root's inside, and `ridmap` on an
+/// rbind maps the submount too.
+#[test]
+fn ridmap_without_mappings_takes_the_containers_user_namespace() {
+    let mut bundle = Bundle::new("ridmap");
+    let rt = Runtime::runoci();
+    user_namespaced(&mut bundle);
+    let host = bundle.path().join("host");
+    fs::create_dir(&host).unwrap();
+    fs::write(host.join("top"), "x").unwrap();
+    let _sub = HostTmpfs::mount(&host.join("sub"));
+    fs::write(host.join("sub/in-sub"), "x").unwrap();
+    fs::create_dir(bundle.rootfs().join("mnt/idm")).unwrap();
+    bundle.config_mut()["mounts"]
+        .as_array_mut()
+        .unwrap()
+        .push(bind_mount(&host, "/mnt/idm", &["rbind", "ridmap"]));
+    let out = run_sh(
+        &mut bundle,
+        &rt,
+        "ridmap",
+        "stat -c %u /mnt/idm/top /mnt/idm/sub/in-sub && echo new > /mnt/idm/sub/made",
+    );
+    out.assert_ok();
+    assert_eq!(
+        out.stdout, "0\n0\n",
+        "expected host root's files to be root's inside, on the submount too"
+    );
+    assert_eq!(owner(&host.join("sub/made")), "0:0");
+}
+
+/// An idmapped mount the parent cannot make (its source is missing) fails
+/// the create with one line naming the mount, and leaves nothing: no
+/// container, no mount, no helper process of the mapping's namespace.
+#[test]
+fn idmapped_mount_of_a_missing_source_fails_naming_it_and_leaves_nothing() {
+    let mut bundle = Bundle::new("idmap-missing");
+    let rt = Runtime::runoci();
+    user_namespaced(&mut bundle);
+    let missing = bundle.path().join("no-such-dir");
+    let map = json!([{ "containerID": 0, "hostID": 100000, "size": 65536 }]);
+    let mut mount = bind_mount(&missing, "/mnt", &["bind"]);
+    mount["uidMappings"] = map.clone();
+    mount["gidMappings"] = map;
+    let index = {
+        let mounts = bundle.config_mut()["mounts"].as_array_mut().unwrap();
+        mounts.push(mount);
+        mounts.len() - 1
+    };
+    let snap = HostSnapshot::take();
+    let id = unique_id("idmapmiss");
+    bundle.set_args(&["true"]);
+    let out = rt.run(["run", "--bundle", bundle.path_str(), &id]);
+    out.assert_failed();
+    let want = format!("mounts[{index}] (idmapped bind of {}", missing.display());
+    assert!(
+        out.stderr
+            .lines()
+            .any(|l| l.contains(&want) && l.contains("open_tree")),
+        "expected one line naming {want:?} and open_tree\n{out}"
+    );
+    snap.assert_nothing_leaked(&[&id, bundle.path_str(), rt.root_str()]);
 }

@@ -21,6 +21,26 @@ pub use types::*;
 pub use userids::{check_id, parse_id, MAX_ID};
 pub use validate::{check_process, no_dot_dot, sysctl_file, validate};
 
+impl Mount {
+    /// Whether this mount is idmapped, and if so whether every submount
+    /// of its tree is too: `Some(true)` for `ridmap`, `Some(false)` for
+    /// `idmap` or mappings without either option (runc 1.2: mappings
+    /// imply `idmap`).
+    pub fn idmap(&self) -> Option<bool> {
+        mount_options(&self.options)
+            .idmap
+            .or((!self.uid_mappings.is_empty() || !self.gid_mappings.is_empty()).then_some(false))
+    }
+
+    /// A bind mount, by its type or its options (`bind`, `rbind`).
+    pub fn is_bind(&self) -> bool {
+        matches!(self.typ.as_deref(), Some("bind") | Some("rbind"))
+            || mount_options(&self.options)
+                .flags
+                .contains(nix::mount::MsFlags::MS_BIND)
+    }
+}
+
 /// The file mode creation mask when the config sets none.
 pub const DEFAULT_UMASK: u32 = 0o022;
 

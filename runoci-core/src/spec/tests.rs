@@ -1059,3 +1059,53 @@ fn seccomp_names_are_refused_at_load_with_their_json_path() {
         );
     }
 }
+
+/// MINIMAL with `mounts` = `[mount]` and `linux` = `linux`.
+fn with_mount(mount: &str, linux: &str) -> String {
+    MINIMAL.replace(
+        "\"root\":",
+        &format!("\"mounts\": [{mount}], \"linux\": {linux}, \"root\":"),
+    )
+}
+
+#[test]
+fn idmapped_mounts_are_refused_where_runc_refuses_them() {
+    let maps = r#""uidMappings": [{"containerID": 0, "hostID": 100000, "size": 65536}],
+                  "gidMappings": [{"containerID": 0, "hostID": 100000, "size": 65536}]"#;
+    let userns = r#"{"namespaces": [{"type": "user"}, {"type": "mount"}],
+                     "uidMappings": [{"containerID": 0, "hostID": 100000, "size": 65536}],
+                     "gidMappings": [{"containerID": 0, "hostID": 100000, "size": 65536}]}"#;
+    let no_userns = r#"{"namespaces": [{"type": "mount"}]}"#;
+    let ok = [
+        // Mappings imply idmap, with or without a user namespace.
+        (
+            format!(r#"{{"destination": "/d", "type": "bind", "source": "/s", {maps}}}"#),
+            no_userns,
+        ),
+        (
+            format!(
+                r#"{{"destination": "/d", "source": "/s", "options": ["rbind", "ridmap"], {maps}}}"#
+            ),
+            no_userns,
+        ),
+        // Without mappings: the container's.
+        (
+            r#"{"destination": "/d", "type": "bind", "source": "/s", "options": ["idmap"]}"#
+                .to_string(),
+            userns,
+        ),
+    ];
+    for (mount, linux) in &ok {
+        parse(&with_mount(mount, linux), "idmap").unwrap_or_else(|e| panic!("{mount}: {e}"));
+    }
+    let refused = [
+        (format!(r#"{{"destination": "/d", "type": "tmpfs", "source": "t", {maps}}}"#), no_userns, "mounts[0].type: idmapped mounts"),
+        (r#"{"destination": "/d", "type": "bind", "source": "/s", "options": ["idmap"]}"#.to_string(), no_userns, "mounts[0].options: idmap without uidMappings"),
+        (r#"{"destination": "/d", "type": "bind", "source": "/s", "uidMappings": [{"containerID": 0, "hostID": 1, "size": 1}]}"#.to_string(), userns, "mounts[0].gidMappings: empty"),
+        (format!(r#"{{"destination": "/d", "type": "bind", "source": "/s", "performInIntermediateNamespace": true, {maps}}}"#), userns, "mounts[0].performInIntermediateNamespace: not supported"),
+    ];
+    for (mount, linux, want) in &refused {
+        let err = parse(&with_mount(mount, linux), "idmap").expect_err(want);
+        assert!(err.to_string().contains(want), "want {want:?}, got {err}");
+    }
+}

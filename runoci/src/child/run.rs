@@ -52,6 +52,8 @@ pub struct Ctx<'a> {
     hook_state: Option<HookState>,
     root: Option<OwnedFd>,
     started: Option<std::fs::File>,
+    /// The idmapped mounts the parent made, by `mounts[]` index.
+    idmapped: Vec<(usize, OwnedFd)>,
 }
 
 impl<'a> Ctx<'a> {
@@ -76,6 +78,7 @@ impl<'a> Ctx<'a> {
             hook_state: None,
             root: None,
             started: None,
+            idmapped: Vec::new(),
         }
     }
 
@@ -171,11 +174,12 @@ fn apply(step: Step, c: &mut Ctx) -> Result<Option<Infallible>> {
             }
         }
         WaitForParent => {
-            let host_pid = c.chan.wait_start()?;
+            let started = c.chan.wait_start()?;
             set_non_dumpable();
             if let Mode::Init(a) = c.mode {
-                c.hook_state = Some(a.opts.hook_state(spec, host_pid));
+                c.hook_state = Some(a.opts.hook_state(spec, started.host_pid));
             }
+            c.idmapped = started.idmapped;
         }
         BecomeNamespaceRoot => {
             if Ctx::in_userns(c.init(step)?) {
@@ -230,7 +234,7 @@ fn apply(step: Step, c: &mut Ctx) -> Result<Option<Infallible>> {
                     new_cgroupns: a.ns.unshare_cgroup,
                 };
                 let t = crate::log::timer();
-                c.root = Some(rootfs::prepare(&input)?);
+                c.root = Some(rootfs::prepare(&input, &std::mem::take(&mut c.idmapped))?);
                 crate::debug!(
                     "container {}: child: mounts done{}",
                     a.opts.id,

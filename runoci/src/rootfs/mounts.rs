@@ -75,23 +75,34 @@ pub fn bind_fd(
     recursive: bool,
     flags: MsFlags,
 ) -> Result<()> {
-    let st = resolve::fstat(src_fd.as_raw_fd()).ctx("stat bind source")?;
-    let kind = if st.st_mode & libc::S_IFMT == libc::S_IFDIR {
-        Kind::Dir
-    } else {
-        Kind::File
-    };
-    let dst = resolve::mkdir_all_in_root(root, Path::new(dest), kind)?;
+    let dst = destination_for(root, src_fd, dest)?;
     let mut bind = MsFlags::MS_BIND;
     if recursive {
         bind |= MsFlags::MS_REC;
     }
     mnt(Some(&fd_path(src_fd)), &fd_path(&dst), None, bind, None)
         .with_ctx(|| format!("bind mount onto {dest}"))?;
+    remount_bind(root, dest, flags)
+}
+
+/// The destination of a bind of `src_fd`, made inside `root` as a
+/// directory or a file, as the source is.
+fn destination_for(root: RawFd, src_fd: &OwnedFd, dest: &str) -> Result<OwnedFd> {
+    let st = resolve::fstat(src_fd.as_raw_fd()).ctx("stat bind source")?;
+    let kind = if st.st_mode & libc::S_IFMT == libc::S_IFDIR {
+        Kind::Dir
+    } else {
+        Kind::File
+    };
+    resolve::mkdir_all_in_root(root, Path::new(dest), kind)
+}
+
+/// Remount the bind at `dest` for the `flags` a bind ignores (ro, nosuid...).
+fn remount_bind(root: RawFd, dest: &str, flags: MsFlags) -> Result<()> {
     let wanted = flags & BIND_REMOUNT_FLAGS;
     if !wanted.is_empty() {
-        // The fd above names the directory under the new mount; reopen the
-        // destination to reach the mount itself.
+        // Opened after the mount: an fd from before names the directory
+        // under it, not the mount itself.
         let newdst = resolve::open_in_root(root, Path::new(dest), libc::O_PATH)?;
         let keep = locked_flags(newdst.as_raw_fd()) & !MsFlags::MS_RDONLY;
         mnt(
@@ -104,6 +115,16 @@ pub fn bind_fd(
         .with_ctx(|| format!("remount {dest} with {wanted:?}"))?;
     }
     Ok(())
+}
+
+/// Attach the parent's detached idmapped mount `tree` at `dest`: by fd on
+/// both sides (move_mount), so the destination checked inside the rootfs
+/// is the one mounted on.
+fn attach_idmapped(root: RawFd, tree: &OwnedFd, dest: &str, flags: MsFlags) -> Result<()> {
+    let dst = destination_for(root, tree, dest)?;
+    sys::mount::move_mount_onto(tree.as_fd(), dst.as_fd())
+        .with_ctx(|| format!("move_mount the idmapped mount onto {dest}"))?;
+    remount_bind(root, dest, flags)
 }
 
 fn apply_propagation(root: RawFd, dest: &str, propagation: MsFlags) -> Result<()> {
@@ -128,15 +149,16 @@ pub fn bind_source(bundle: &Path, source: &str) -> PathBuf {
 }
 
 /// Apply one planned mount entry inside the rootfs (`root`).
-pub fn apply_entry(root: RawFd, e: &Entry) -> Result<()> {
+/// `idmapped`: the parent's detached idmapped mounts, by `mounts[]` index.
+pub fn apply_entry(root: RawFd, e: &Entry, idmapped: &[(usize, OwnedFd)]) -> Result<()> {
     let t = crate::log::timer();
-    apply_entry_inner(root, e).with_ctx(|| e.what.clone())?;
+    apply_entry_inner(root, e, idmapped).with_ctx(|| e.what.clone())?;
     crate::debug!("{}{}", e.what, crate::log::elapsed(t));
     Ok(())
 }
 
-fn apply_entry_inner(root: RawFd, e: &Entry) -> Result<()> {
-    mount_entry(root, e)?;
+fn apply_entry_inner(root: RawFd, e: &Entry, idmapped: &[(usize, OwnedFd)]) -> Result<()> {
+    mount_entry(root, e, idmapped)?;
     apply_recursive_attrs(root, &e.destination, &e.recursive_attrs)?;
     apply_propagation(root, &e.destination, e.propagation)
 }
@@ -170,9 +192,17 @@ fn apply_recursive_attrs(root: RawFd, dest: &str, attrs: &RecursiveAttrs) -> Res
 }
 
 /// The mount itself, with the flags a remount must add.
-fn mount_entry(root: RawFd, e: &Entry) -> Result<()> {
+fn mount_entry(root: RawFd, e: &Entry, idmapped: &[(usize, OwnedFd)]) -> Result<()> {
     let dest = e.destination.as_str();
     match &e.action {
+        EntryAction::IdmappedBind { mount, flags } => {
+            let tree = idmapped
+                .iter()
+                .find(|(index, _)| index == mount)
+                .map(|(_, fd)| fd)
+                .ok_or_else(|| Error::new("the runtime sent no idmapped mount for it"))?;
+            attach_idmapped(root, tree, dest, *flags)
+        }
         EntryAction::Verity(verity) => super::loopdev::verity_unsupported(verity),
         EntryAction::Bind {
             source,

@@ -72,6 +72,10 @@ pub enum EntryAction {
         recursive: bool,
         flags: MsFlags,
     },
+    /// An idmapped bind (`idmap`, `ridmap`, mount `uidMappings`): the
+    /// parent's detached mount of `mounts[mount]` (`idmapped`) moved onto
+    /// the destination, then remounted for `flags` as a bind.
+    IdmappedBind { mount: usize, flags: MsFlags },
     /// `"type": "cgroup"`: the container's view of /sys/fs/cgroup
     /// (`cgroupfs`).
     Cgroup { flags: MsFlags, in_cgroupns: bool },
@@ -136,19 +140,21 @@ pub fn plan(input: &RootfsInput) -> RootfsPlan {
     let label = mount_label(spec);
     let mut ops = Vec::new();
     let mut has_devpts = false;
-    for m in &spec.mounts {
+    for (index, m) in spec.mounts.iter().enumerate() {
         if m.perform_in_intermediate_namespace {
             continue; // mounted by the parent, in the intermediate namespace
         }
         if m.typ.as_deref() == Some("devpts") {
             has_devpts = true;
         }
-        ops.push(MountOp::Entry(entry(
-            m,
-            input.bundle,
-            label,
-            input.new_cgroupns,
-        )));
+        let mut e = entry(m, input.bundle, label, input.new_cgroupns);
+        if let (Some(_), EntryAction::Bind { flags, .. }) = (m.idmap(), &e.action) {
+            e.action = EntryAction::IdmappedBind {
+                mount: index,
+                flags: *flags,
+            };
+        }
+        ops.push(MountOp::Entry(e));
     }
     for (src, dst) in input.extra_binds {
         let m = Mount {
@@ -191,6 +197,48 @@ pub fn plan(input: &RootfsInput) -> RootfsPlan {
 
 fn binds_dev(e: &Entry) -> bool {
     matches!(e.action, EntryAction::Bind { .. }) && Path::new(&e.destination) == Path::new("/dev")
+}
+
+/// What the parent makes for an idmapped mount before the child mounts
+/// anything: a detached copy of `source` (every mount under it with
+/// `recursive`) whose idmap (on every mount of the copy with
+/// `recursive_idmap`) maps through `mappings` (the mount's `uidMappings`
+/// and `gidMappings`), or the container's user
+/// namespace when `None`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IdmapRequest {
+    pub mount: usize,
+    pub source: PathBuf,
+    pub recursive: bool,
+    pub recursive_idmap: bool,
+    pub mappings: Option<(Vec<spec::IdMapping>, Vec<spec::IdMapping>)>,
+}
+
+/// The idmapped mounts of `mounts[]`, for the parent.
+pub fn idmapped(spec: &Spec, bundle: &Path) -> Vec<IdmapRequest> {
+    spec.mounts
+        .iter()
+        .enumerate()
+        .filter(|(_, m)| !m.perform_in_intermediate_namespace)
+        .filter_map(|(index, m)| {
+            let recursive_idmap = m.idmap()?;
+            let EntryAction::Bind {
+                source, recursive, ..
+            } = entry(m, bundle, None, false).action
+            else {
+                return None; // refused at load: idmapped mounts are binds
+            };
+            let mappings = (!m.uid_mappings.is_empty())
+                .then(|| (m.uid_mappings.clone(), m.gid_mappings.clone()));
+            Some(IdmapRequest {
+                mount: index,
+                source,
+                recursive,
+                recursive_idmap,
+                mappings,
+            })
+        })
+        .collect()
 }
 
 /// The entries of `performInIntermediateNamespace`, mounted by the parent.

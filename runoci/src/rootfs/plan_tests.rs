@@ -541,3 +541,58 @@ fn recursive_options_are_planned_as_attrs_not_data() {
     }));
     assert!(e.recursive_attrs.is_empty());
 }
+
+#[test]
+fn idmapped_binds_are_attached_from_the_parents_tree() {
+    let map = serde_json::json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    let spec = template_with(|j| {
+        j["mounts"] = serde_json::json!([
+            {"destination": "/plain", "type": "bind", "source": "/srv/plain", "options": ["rbind"]},
+            {"destination": "/mapped", "type": "bind", "source": "rel", "options": ["bind", "ro"],
+             "uidMappings": map, "gidMappings": map},
+            {"destination": "/tree", "type": "bind", "source": "/srv/tree", "options": ["rbind", "ridmap"]}
+        ]);
+        j["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .push(serde_json::json!({"type": "user"}));
+        j["linux"]["uidMappings"] = map.clone();
+        j["linux"]["gidMappings"] = map.clone();
+    });
+    let p = plan_of(&spec, &[], true);
+    let e = entries(&p);
+    assert!(
+        matches!(e[0].action, EntryAction::Bind { .. }),
+        "{:?}",
+        e[0]
+    );
+    assert_eq!(
+        e[1].action,
+        EntryAction::IdmappedBind {
+            mount: 1,
+            flags: F::MS_RDONLY
+        }
+    );
+    assert_eq!(
+        e[2].action,
+        EntryAction::IdmappedBind {
+            mount: 2,
+            flags: F::empty()
+        }
+    );
+
+    let reqs = idmapped(&spec, Path::new("/bundle"));
+    assert_eq!(reqs.len(), 2, "{reqs:?}");
+    let (mapped, tree) = (&reqs[0], &reqs[1]);
+    assert_eq!(mapped.mount, 1);
+    assert_eq!(mapped.source, PathBuf::from("/bundle/rel"));
+    assert!(!mapped.recursive && !mapped.recursive_idmap);
+    let (uid, gid) = mapped.mappings.as_ref().expect("the mount's own mappings");
+    assert_eq!((uid[0].host_id, gid[0].size), (100000, 65536));
+    assert_eq!(tree.mount, 2);
+    assert!(tree.recursive && tree.recursive_idmap);
+    assert!(
+        tree.mappings.is_none(),
+        "ridmap alone takes the container's"
+    );
+}
