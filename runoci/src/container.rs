@@ -178,6 +178,9 @@ pub fn create(spec: &Spec, opts: &ContainerOptions) -> Result<Created> {
             "hostname: set but the container has no uts namespace; add {\"type\": \"uts\"} to linux.namespaces",
         ));
     }
+    if !ns.has_mount() {
+        namespaces::check_mount_needed(spec, !opts.bind_mounts.is_empty())?;
+    }
     if let Some(h) = &spec.hooks {
         let pre = opts.hook_state(spec, 0);
         runoci_core::hooks::run_stage(Stage::Precreate, &h.precreate, &pre.json(Status::Creating))?;

@@ -267,3 +267,102 @@ fn idmapped_mount_of_a_missing_source_fails_naming_it_and_leaves_nothing() {
     );
     snap.assert_nothing_leaked(&[&id, bundle.path_str(), rt.root_str()]);
 }
+
+/// A process in a private copy of the host's mount namespace (`unshare
+/// -m`), killed and reaped on drop.
+struct MountNsHolder(std::process::Child);
+
+impl MountNsHolder {
+    fn spawn() -> MountNsHolder {
+        use std::io::BufRead;
+        let mut child = std::process::Command::new("unshare")
+            .args(["-m", "--propagation", "private", "sh", "-c"])
+            .arg("echo ready; exec sleep 1000")
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn unshare -m");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .expect("read from the namespace holder");
+        assert_eq!(line, "ready\n", "the namespace holder did not start");
+        MountNsHolder(child)
+    }
+
+    fn ns_path(&self) -> String {
+        format!("/proc/{}/ns/mnt", self.0.id())
+    }
+}
+
+impl Drop for MountNsHolder {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// config-linux.md#namespaces: a mount namespace with a `path` is joined,
+/// and the container's rootfs is set up in it (runc does the same: mounts,
+/// pivot_root): the container is in that namespace and has its /proc and
+/// /dev; the host's namespace gets none of its mounts (the bundle's drop
+/// checks).
+#[test]
+fn mount_namespace_joined_by_path_gets_the_rootfs_set_up_in_it() {
+    let mut bundle = Bundle::new("mntns-path");
+    let rt = Runtime::runoci();
+    let holder = MountNsHolder::spawn();
+    let want_ns = fs::read_link(holder.ns_path()).expect("the holder's mount namespace");
+    for ns in bundle.config_mut()["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+    {
+        if ns["type"] == "mount" {
+            ns["path"] = json!(holder.ns_path());
+        }
+    }
+    let out = run_sh(
+        &mut bundle,
+        &rt,
+        "mntnspath",
+        "readlink /proc/self/ns/mnt; ls /dev/null /proc/self/fd >/dev/null && echo ok; cut -d' ' -f5 /proc/self/mountinfo",
+    );
+    out.assert_ok();
+    let mut lines = out.stdout.lines();
+    assert_eq!(
+        lines.next(),
+        Some(want_ns.to_str().unwrap()),
+        "expected the container in the joined mount namespace\n{out}"
+    );
+    assert_eq!(lines.next(), Some("ok"), "expected /dev and /proc\n{out}");
+    let points: Vec<&str> = lines.collect();
+    for want in ["/", "/proc", "/dev", "/dev/pts", "/sys"] {
+        assert!(
+            points.contains(&want),
+            "expected {want} mounted in the container, saw {points:?}"
+        );
+    }
+}
+
+/// No mount namespace at all: the mounts would be made in the runtime's
+/// namespace and outlive the container (runc and crun leave them on the
+/// host; runc refuses the default config for its maskedPaths). Refused,
+/// nothing left.
+#[test]
+fn no_mount_namespace_with_mounts_is_refused_and_leaves_nothing() {
+    let mut bundle = Bundle::new("no-mntns");
+    let rt = Runtime::runoci();
+    bundle.config_mut()["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|ns| ns["type"] != "mount");
+    let snap = HostSnapshot::take();
+    let id = unique_id("nomntns");
+    bundle.set_args(&["true"]);
+    let out = rt.run(["run", "--bundle", bundle.path_str(), &id]);
+    out.assert_failed();
+    assert!(
+        out.stderr.to_lowercase().contains("namespace"),
+        "expected the error to name the missing mount namespace\n{out}"
+    );
+    snap.assert_nothing_leaked(&[&id, bundle.path_str(), rt.root_str()]);
+}

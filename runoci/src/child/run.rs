@@ -89,8 +89,12 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    fn new_mountns(&self) -> bool {
-        matches!(self.mode, Mode::Init(a) if a.ns.clone_flags.contains(CloneFlags::CLONE_NEWNS))
+    /// Whether the init has a mount namespace of its own, new or joined by
+    /// path. A joined one gets the whole rootfs set-up, as runc does: it
+    /// must see the bundle's rootfs (a copy of the host's namespace, not
+    /// another container's after its pivot_root).
+    fn own_mountns(&self) -> bool {
+        matches!(self.mode, Mode::Init(a) if a.ns.has_mount())
     }
 
     fn in_userns(a: &ChildArgs) -> bool {
@@ -224,7 +228,7 @@ fn apply(step: Step, c: &mut Ctx) -> Result<Option<Infallible>> {
         }
         Mounts => {
             let a = c.init(step)?;
-            if c.new_mountns() {
+            if c.own_mountns() {
                 let input = RootfsInput {
                     spec,
                     bundle: &a.opts.bundle,
@@ -266,11 +270,11 @@ fn apply(step: Step, c: &mut Ctx) -> Result<Option<Infallible>> {
                 }
             }
         }
-        Sysctl => sysctl::apply(spec, c.new_mountns())?,
+        Sysctl => sysctl::apply(spec, c.own_mountns())?,
         CreateCwd => cwd::create(&process.cwd)?,
-        MaskedPaths if c.new_mountns() => rootfs::masked_paths::apply(spec)?,
-        ReadonlyPaths if c.new_mountns() => rootfs::readonly_paths::apply(spec)?,
-        RootReadonly if c.new_mountns() => rootfs::finish(spec)?,
+        MaskedPaths if c.own_mountns() => rootfs::masked_paths::apply(spec)?,
+        ReadonlyPaths if c.own_mountns() => rootfs::readonly_paths::apply(spec)?,
+        RootReadonly if c.own_mountns() => rootfs::finish(spec)?,
         MaskedPaths | ReadonlyPaths | RootReadonly => {}
         EnterCwd => cwd::enter(&process.cwd)?,
         Rlimits => rlimits::set_rlimits(process)?,
