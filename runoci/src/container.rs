@@ -181,6 +181,10 @@ pub fn create(spec: &Spec, opts: &ContainerOptions) -> Result<Created> {
     if !ns.has_mount() {
         namespaces::check_mount_needed(spec, !opts.bind_mounts.is_empty())?;
     }
+    crate::child::lsm::warn_ignored_mount_label(
+        &opts.id,
+        spec.linux.as_ref().and_then(|l| l.mount_label.as_deref()),
+    );
     if let Some(h) = &spec.hooks {
         let pre = opts.hook_state(spec, 0);
         runoci_core::hooks::run_stage(Stage::Precreate, &h.precreate, &pre.json(Status::Creating))?;

@@ -54,6 +54,8 @@ pub struct Ctx<'a> {
     started: Option<std::fs::File>,
     /// The idmapped mounts the parent made, by `mounts[]` index.
     idmapped: Vec<(usize, OwnedFd)>,
+    /// `linux.mountLabel` when it applies (`CheckMountLabel`).
+    mount_label: Option<&'a str>,
 }
 
 impl<'a> Ctx<'a> {
@@ -79,6 +81,7 @@ impl<'a> Ctx<'a> {
             root: None,
             started: None,
             idmapped: Vec::new(),
+            mount_label: None,
         }
     }
 
@@ -224,7 +227,8 @@ fn apply(step: Step, c: &mut Ctx) -> Result<Option<Infallible>> {
         OomScoreAdj => oom_score_adj::apply(process)?,
         SetupUmask => umask::for_setup(),
         CheckMountLabel => {
-            lsm::check_mount_label(spec.linux.as_ref().and_then(|l| l.mount_label.as_deref()))?
+            c.mount_label =
+                lsm::mount_label(spec.linux.as_ref().and_then(|l| l.mount_label.as_deref()));
         }
         Mounts => {
             let a = c.init(step)?;
@@ -235,6 +239,7 @@ fn apply(step: Step, c: &mut Ctx) -> Result<Option<Infallible>> {
                     rootfs: a.rootfs.clone(),
                     extra_binds: &a.opts.bind_mounts,
                     in_userns: Ctx::in_userns(a),
+                    mount_label: c.mount_label,
                     new_cgroupns: a.ns.unshare_cgroup,
                 };
                 let t = crate::log::timer();

@@ -158,7 +158,9 @@ pub fn finish(spec: &Spec) -> Result<()> {
 /// the container's namespace (copied at clone) and never in the host's.
 pub fn mount_intermediate(spec: &Spec, bundle: &Path, rootfs: &Path) -> Result<()> {
     let root = open_dir(rootfs)?;
-    for e in plan::intermediate(spec, bundle) {
+    let label =
+        crate::child::lsm::mount_label(spec.linux.as_ref().and_then(|l| l.mount_label.as_deref()));
+    for e in plan::intermediate(spec, bundle, label) {
         mounts::apply_entry(root.as_raw_fd(), &e, &[])?;
     }
     Ok(())

@@ -22,6 +22,9 @@ pub struct RootfsInput<'a> {
     pub extra_binds: &'a [(PathBuf, String)],
     pub in_userns: bool,
     pub new_cgroupns: bool,
+    /// `linux.mountLabel` when it applies (SELinux enabled), for the data
+    /// of the filesystems without labels of their own.
+    pub mount_label: Option<&'a str>,
 }
 
 /// Everything done in the container's mount namespace before pivot_root,
@@ -137,7 +140,7 @@ pub fn plan(input: &RootfsInput) -> RootfsPlan {
     } else {
         prop
     };
-    let label = mount_label(spec);
+    let label = input.mount_label;
     let mut ops = Vec::new();
     let mut has_devpts = false;
     for (index, m) in spec.mounts.iter().enumerate() {
@@ -182,7 +185,7 @@ pub fn plan(input: &RootfsInput) -> RootfsPlan {
             MountOp::Entry(e) => Some(e),
             _ => None,
         })
-        .chain(&intermediate(spec, input.bundle))
+        .chain(&intermediate(spec, input.bundle, label))
         .any(binds_dev);
     if !dev_bound {
         ops.push(MountOp::Devices(device_ops(spec, input.in_userns)));
@@ -242,16 +245,13 @@ pub fn idmapped(spec: &Spec, bundle: &Path) -> Vec<IdmapRequest> {
 }
 
 /// The entries of `performInIntermediateNamespace`, mounted by the parent.
-pub fn intermediate(spec: &Spec, bundle: &Path) -> Vec<Entry> {
+/// `label`: `linux.mountLabel` when it applies.
+pub fn intermediate(spec: &Spec, bundle: &Path, label: Option<&str>) -> Vec<Entry> {
     spec.mounts
         .iter()
         .filter(|m| m.perform_in_intermediate_namespace)
-        .map(|m| entry(m, bundle, mount_label(spec), false))
+        .map(|m| entry(m, bundle, label, false))
         .collect()
-}
-
-fn mount_label(spec: &Spec) -> Option<&str> {
-    spec.linux.as_ref().and_then(|l| l.mount_label.as_deref())
 }
 
 /// One `mounts[]` entry, with the reference's option parsing.

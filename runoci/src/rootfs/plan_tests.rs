@@ -13,8 +13,10 @@ fn template_with(edit: impl FnOnce(&mut serde_json::Value)) -> Spec {
     spec_from(json)
 }
 
+/// The plan on a host with SELinux: the config's mountLabel applies.
 fn plan_of(spec: &Spec, binds: &[(PathBuf, String)], in_userns: bool) -> RootfsPlan {
     plan(&RootfsInput {
+        mount_label: spec.linux.as_ref().and_then(|l| l.mount_label.as_deref()),
         spec,
         bundle: Path::new("/bundle"),
         rootfs: PathBuf::from("/bundle/rootfs"),
@@ -147,6 +149,7 @@ fn cgroup_mount_goes_to_cgroupfs_with_its_flags() {
 fn cgroup_mount_knows_about_a_new_cgroup_namespace() {
     let spec = template_with(|_| {});
     let p = plan(&RootfsInput {
+        mount_label: None,
         spec: &spec,
         bundle: Path::new("/b"),
         rootfs: "/b/r".into(),
@@ -284,6 +287,18 @@ fn mount_label_goes_to_tmpfs_devpts_mqueue_data_only() {
         Some("context=\"system_u:object_r:c_t:s0\"")
     );
     assert_eq!(mount_action(e[0]).3, None, "proc takes no context=");
+
+    // Without SELinux the label does not apply: no context= anywhere.
+    let p = plan(&RootfsInput {
+        mount_label: None,
+        spec: &spec,
+        bundle: Path::new("/bundle"),
+        rootfs: PathBuf::from("/bundle/rootfs"),
+        extra_binds: &[],
+        in_userns: false,
+        new_cgroupns: false,
+    });
+    assert_eq!(mount_action(entries(&p)[1]).3, Some("mode=755,size=65536k"));
 }
 
 #[test]
@@ -309,7 +324,7 @@ fn intermediate_mounts_are_left_to_the_parent() {
     });
     let p = plan_of(&spec, &[], false);
     assert!(entries(&p).iter().all(|e| e.destination != "/late"));
-    let mid = intermediate(&spec, Path::new("/bundle"));
+    let mid = intermediate(&spec, Path::new("/bundle"), None);
     assert_eq!(mid.len(), 1);
     assert_eq!(mid[0].destination, "/late");
 }
