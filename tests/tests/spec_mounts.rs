@@ -5,7 +5,7 @@
 //! agrees on the recursive options and the joined mount namespace; it
 //! predates idmapped mounts (runc 1.2), so the idmap tests fail there.
 
-use runoci_tests::{unique_id, Bundle, HostSnapshot, Output, Runtime};
+use runoci_tests::{unique_id, user_namespaced, Bundle, HostSnapshot, Output, Runtime};
 use serde_json::{json, Value};
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -51,6 +51,23 @@ fn mount_options_at<'a>(info: &'a str, point: &str) -> Option<Vec<&'a str>> {
     })
 }
 
+/// Appends `mount` to the config's mounts; its index.
+fn add_mount(bundle: &mut Bundle, mount: Value) -> usize {
+    let mounts = bundle.config_mut()["mounts"].as_array_mut().unwrap();
+    mounts.push(mount);
+    mounts.len() - 1
+}
+
+/// `mount` with uidMappings and gidMappings 0 → 100000 (65536 ids), the
+/// container's own range in these tests.
+fn mapped(mut mount: Value) -> Value {
+    let map =
+        json!([{ "containerID": 0, "hostID": runoci_tests::USERNS_HOST_ROOT, "size": 65536 }]);
+    mount["uidMappings"] = map.clone();
+    mount["gidMappings"] = map;
+    mount
+}
+
 fn bind_mount(source: &Path, destination: &str, options: &[&str]) -> Value {
     json!({
         "destination": destination,
@@ -73,14 +90,14 @@ fn recursive_options_apply_to_every_submount_of_an_rbind() {
     fs::write(host.join("top-file"), "top\n").unwrap();
     let _sub = HostTmpfs::mount(&host.join("sub"));
     fs::write(host.join("sub/sub-file"), "sub\n").unwrap();
-    bundle.config_mut()["mounts"]
-        .as_array_mut()
-        .unwrap()
-        .push(bind_mount(
+    add_mount(
+        &mut bundle,
+        bind_mount(
             &host,
             "/data",
             &["rbind", "rro", "rnosuid", "rnodev", "rnoexec", "rnoatime"],
-        ));
+        ),
+    );
     let out = run_sh(
         &mut bundle,
         &rt,
@@ -124,10 +141,10 @@ fn recursive_clear_options_undo_what_plain_options_set() {
     let rt = Runtime::runoci();
     let host = bundle.path().join("host");
     let _sub = HostTmpfs::mount(&host.join("sub"));
-    bundle.config_mut()["mounts"]
-        .as_array_mut()
-        .unwrap()
-        .push(bind_mount(&host, "/data", &["rbind", "ro", "rrw"]));
+    add_mount(
+        &mut bundle,
+        bind_mount(&host, "/data", &["rbind", "ro", "rrw"]),
+    );
     let out = run_sh(
         &mut bundle,
         &rt,
@@ -140,18 +157,6 @@ fn recursive_clear_options_undo_what_plain_options_set() {
     let opts = mount_options_at(&out.stdout, "/data").expect("the bind");
     assert!(opts.contains(&"rw"), "expected /data rw, saw {opts:?}");
     assert_eq!(fs::read_to_string(host.join("sub/made")).unwrap(), "in\n");
-}
-
-/// A user namespace for the container: root is host 100000.
-fn user_namespaced(bundle: &mut Bundle) {
-    let c = bundle.config_mut();
-    c["linux"]["namespaces"]
-        .as_array_mut()
-        .unwrap()
-        .push(json!({ "type": "user" }));
-    let map = json!([{ "containerID": 0, "hostID": 100000, "size": 65536 }]);
-    c["linux"]["uidMappings"] = map.clone();
-    c["linux"]["gidMappings"] = map;
 }
 
 /// The owner (uid:gid) of a host path.
@@ -170,21 +175,17 @@ fn owner(path: &Path) -> String {
 fn idmapped_mount_maps_owners_both_ways() {
     let mut bundle = Bundle::new("idmap");
     let rt = Runtime::runoci();
-    user_namespaced(&mut bundle);
+    user_namespaced(bundle.config_mut());
     let host = bundle.path().join("host");
     fs::create_dir(&host).unwrap();
     fs::write(host.join("from-host"), "x").unwrap();
     std::os::unix::fs::chown(host.join("from-host"), Some(1000), Some(1000)).unwrap();
     // Container root must reach the mount point in a rootfs of host root.
     fs::create_dir(bundle.rootfs().join("mnt/idm")).unwrap();
-    let map = json!([{ "containerID": 0, "hostID": 100000, "size": 65536 }]);
-    let mut mount = bind_mount(&host, "/mnt/idm", &["bind"]);
-    mount["uidMappings"] = map.clone();
-    mount["gidMappings"] = map;
-    bundle.config_mut()["mounts"]
-        .as_array_mut()
-        .unwrap()
-        .push(mount);
+    add_mount(
+        &mut bundle,
+        mapped(bind_mount(&host, "/mnt/idm", &["bind"])),
+    );
     let out = run_sh(
         &mut bundle,
         &rt,
@@ -210,17 +211,17 @@ fn idmapped_mount_maps_owners_both_ways() {
 fn ridmap_without_mappings_takes_the_containers_user_namespace() {
     let mut bundle = Bundle::new("ridmap");
     let rt = Runtime::runoci();
-    user_namespaced(&mut bundle);
+    user_namespaced(bundle.config_mut());
     let host = bundle.path().join("host");
     fs::create_dir(&host).unwrap();
     fs::write(host.join("top"), "x").unwrap();
     let _sub = HostTmpfs::mount(&host.join("sub"));
     fs::write(host.join("sub/in-sub"), "x").unwrap();
     fs::create_dir(bundle.rootfs().join("mnt/idm")).unwrap();
-    bundle.config_mut()["mounts"]
-        .as_array_mut()
-        .unwrap()
-        .push(bind_mount(&host, "/mnt/idm", &["rbind", "ridmap"]));
+    add_mount(
+        &mut bundle,
+        bind_mount(&host, "/mnt/idm", &["rbind", "ridmap"]),
+    );
     let out = run_sh(
         &mut bundle,
         &rt,
@@ -242,17 +243,9 @@ fn ridmap_without_mappings_takes_the_containers_user_namespace() {
 fn idmapped_mount_of_a_missing_source_fails_naming_it_and_leaves_nothing() {
     let mut bundle = Bundle::new("idmap-missing");
     let rt = Runtime::runoci();
-    user_namespaced(&mut bundle);
+    user_namespaced(bundle.config_mut());
     let missing = bundle.path().join("no-such-dir");
-    let map = json!([{ "containerID": 0, "hostID": 100000, "size": 65536 }]);
-    let mut mount = bind_mount(&missing, "/mnt", &["bind"]);
-    mount["uidMappings"] = map.clone();
-    mount["gidMappings"] = map;
-    let index = {
-        let mounts = bundle.config_mut()["mounts"].as_array_mut().unwrap();
-        mounts.push(mount);
-        mounts.len() - 1
-    };
+    let index = add_mount(&mut bundle, mapped(bind_mount(&missing, "/mnt", &["bind"])));
     let snap = HostSnapshot::take();
     let id = unique_id("idmapmiss");
     bundle.set_args(&["true"]);
