@@ -142,6 +142,13 @@ pub fn create(spec: &Spec, opts: &ContainerOptions) -> Result<Created> {
             "hostname: set but the container has no uts namespace; add {\"type\": \"uts\"} to linux.namespaces",
         ));
     }
+    if !ns.has_mount() {
+        namespaces::check_mount_needed(spec, !opts.bind_mounts.is_empty())?;
+    }
+    crate::child::lsm::warn_ignored_mount_label(
+        &opts.id,
+        spec.linux.as_ref().and_then(|l| l.mount_label.as_deref()),
+    );
     if let Some(h) = &spec.hooks {
         let pre = opts.hook_state(spec, 0);
         runoci_core::hooks::run_stage(Stage::Precreate, &h.precreate, &pre.json(Status::Creating))?;
@@ -400,6 +407,8 @@ fn spawn(
             let (u, g) = id_maps(spec, opts);
             namespaces::write_id_maps(pid, &u, &g)?;
         }
+        // After the maps: an idmap may take the child's user namespace.
+        rootfs::idmap::send_to_child(spec, &opts.bundle, ns, pid, &parent_chan)?;
         parent_chan.send(&ToChild::Start { host_pid: pid })
     };
     if let Err(e) = setup() {

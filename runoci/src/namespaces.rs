@@ -33,6 +33,42 @@ impl Plan {
     pub fn join_of(&self, flag: CloneFlags) -> Option<&Join> {
         self.joins.iter().find(|j| j.flag == flag)
     }
+    /// A mount namespace of the container's own, new or joined by path:
+    /// where the rootfs set-up happens.
+    pub fn has_mount(&self) -> bool {
+        self.clone_flags.contains(CloneFlags::CLONE_NEWNS)
+            || self.join_of(CloneFlags::CLONE_NEWNS).is_some()
+    }
+}
+
+/// Without a mount namespace the rootfs set-up would mount in the
+/// runtime's namespace (the host's), where the mounts outlive the
+/// container: runc and crun do that, runc refuses only masked and
+/// read-only paths. The first field that needs one, refused before
+/// anything is created; a config with none of them is chrooted.
+pub fn check_mount_needed(spec: &Spec, extra_binds: bool) -> Result<()> {
+    let linux = spec.linux.clone().unwrap_or_default();
+    let needs = [
+        ("mounts", !spec.mounts.is_empty()),
+        ("-b", extra_binds),
+        ("linux.maskedPaths", !linux.masked_paths.is_empty()),
+        ("linux.readonlyPaths", !linux.readonly_paths.is_empty()),
+        ("linux.devices", !linux.devices.is_empty()),
+        (
+            "linux.rootfsPropagation",
+            linux.rootfs_propagation.is_some(),
+        ),
+        (
+            "root.readonly",
+            spec.root.as_ref().is_some_and(|r| r.readonly),
+        ),
+    ];
+    match needs.iter().find(|(_, set)| *set) {
+        Some((field, _)) => Err(Error::new(format!(
+            "{field}: needs a mount namespace, and the container has none (its mounts would be made in the runtime's namespace and outlive it); add {{\"type\": \"mount\"}} to linux.namespaces"
+        ))),
+        None => Ok(()),
+    }
 }
 
 pub fn plan(spec: &Spec) -> Result<Plan> {
@@ -137,4 +173,69 @@ pub fn clone_child(
         return Err(Error::from(clone_err).context(format!("clone {what}")));
     }
     Ok(pid as i32)
+}
+
+/// A user namespace with the id maps `uid_maps` and `gid_maps`, for an
+/// idmapped mount whose own mappings differ from the container's: a helper
+/// process is cloned into a new user namespace, its maps written, the
+/// namespace opened, and the helper killed and reaped (the fd keeps the
+/// namespace).
+pub fn userns_with_maps(uid_maps: &[IdMapping], gid_maps: &[IdMapping]) -> Result<OwnedFd> {
+    let what = "a user namespace for an idmapped mount";
+    let pid = clone_child(CloneFlags::CLONE_NEWUSER, None, what, || {
+        // Gone with us should we die before killing it.
+        let _ = nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL);
+        loop {
+            nix::unistd::pause();
+        }
+    })?;
+    let opened = write_id_maps(pid, uid_maps, gid_maps).and_then(|()| {
+        let path = format!("/proc/{pid}/ns/user");
+        std::fs::File::open(&path)
+            .with_ctx(|| format!("open {path}"))
+            .map(OwnedFd::from)
+    });
+    let pid = nix::unistd::Pid::from_raw(pid);
+    let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+    let _ = nix::sys::wait::waitpid(pid, None);
+    opened
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(json: serde_json::Value) -> Spec {
+        crate::spec::parse(&json.to_string(), "test").expect("valid config")
+    }
+
+    #[test]
+    fn without_a_mount_namespace_the_first_field_needing_one_is_refused() {
+        let base = serde_json::json!({
+            "ociVersion": "1.0.2", "root": {"path": "rootfs"},
+            "process": {"args": ["true"], "cwd": "/", "user": {"uid": 0, "gid": 0}},
+            "linux": {"namespaces": [{"type": "pid"}]}
+        });
+        check_mount_needed(&spec(base.clone()), false).expect("nothing to mount: chroot");
+        let err = check_mount_needed(&spec(base.clone()), true).unwrap_err();
+        assert!(
+            err.to_string().starts_with("-b: needs a mount namespace"),
+            "{err}"
+        );
+        let mut with_mounts = base.clone();
+        with_mounts["mounts"] =
+            serde_json::json!([{"destination": "/proc", "type": "proc", "source": "proc"}]);
+        with_mounts["linux"]["maskedPaths"] = serde_json::json!(["/proc/kcore"]);
+        let err = check_mount_needed(&spec(with_mounts), false).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("mounts: needs a mount namespace")
+                && err.to_string().ends_with("to linux.namespaces"),
+            "{err}"
+        );
+        let mut readonly_root = base;
+        readonly_root["root"]["readonly"] = serde_json::json!(true);
+        let err = check_mount_needed(&spec(readonly_root), false).unwrap_err();
+        assert!(err.to_string().starts_with("root.readonly: "), "{err}");
+    }
 }

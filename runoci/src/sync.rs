@@ -28,6 +28,11 @@ pub enum ToChild {
     /// First: id maps written, the child placed in its cgroups; its pid as
     /// the host sees it (for the state of the hooks it runs itself).
     Start { host_pid: i32 },
+    /// Before `Start`: the detached idmapped mount of `mounts[mount]`, as
+    /// the attached fd (made by the parent: setting an idmap needs
+    /// privilege over the source's filesystem, which the child in its user
+    /// namespace lacks).
+    IdmappedMount { mount: usize },
     /// The hooks asked for ran; go on.
     Proceed,
     /// What failed, one line.
@@ -155,13 +160,30 @@ impl<S: Serialize, R: DeserializeOwned> Channel<S, R> {
     }
 }
 
+/// What the child gets before it goes on: its host pid and the idmapped
+/// mounts the parent made, by `mounts[]` index.
+#[derive(Debug)]
+pub struct Started {
+    pub host_pid: i32,
+    pub idmapped: Vec<(usize, OwnedFd)>,
+}
+
 impl ChildChannel {
-    /// Wait for the parent's `Start`; its host pid.
-    pub fn wait_start(&self) -> Result<i32> {
-        match self.recv()? {
-            Some((ToChild::Start { host_pid }, _)) => Ok(host_pid),
-            Some((ToChild::Error(e), _)) => Err(Error::new(e)),
-            _ => Err(Error::new("creation channel: expected Start")),
+    /// Wait for the parent's `Start`, collecting the idmapped mounts sent
+    /// before it.
+    pub fn wait_start(&self) -> Result<Started> {
+        let mut idmapped = Vec::new();
+        loop {
+            match self.recv()? {
+                Some((ToChild::Start { host_pid }, _)) => {
+                    return Ok(Started { host_pid, idmapped })
+                }
+                Some((ToChild::IdmappedMount { mount }, mut fds)) if fds.len() == 1 => {
+                    idmapped.push((mount, fds.remove(0)));
+                }
+                Some((ToChild::Error(e), _)) => return Err(Error::new(e)),
+                _ => return Err(Error::new("creation channel: expected Start")),
+            }
         }
     }
 
@@ -187,7 +209,7 @@ mod tests {
     fn start_then_hooks_then_ready_in_order() {
         let (parent, child) = pair().unwrap();
         parent.send(&ToChild::Start { host_pid: 42 }).unwrap();
-        assert_eq!(child.wait_start().unwrap(), 42);
+        assert_eq!(child.wait_start().unwrap().host_pid, 42);
         child
             .send(&ToParent::RunHooks(ParentHooks::CreateRuntime))
             .unwrap();
@@ -198,6 +220,23 @@ mod tests {
         child.expect_proceed().unwrap();
         child.send(&ToParent::Ready).unwrap();
         assert_eq!(parent.recv().unwrap().unwrap().0, ToParent::Ready);
+    }
+
+    #[test]
+    fn idmapped_mounts_arrive_with_start() {
+        let (parent, child) = pair().unwrap();
+        let (r, _w) = nix::unistd::pipe().unwrap();
+        parent
+            .send_with_fds(&ToChild::IdmappedMount { mount: 3 }, &[r.as_raw_fd()])
+            .unwrap();
+        parent.send(&ToChild::Start { host_pid: 7 }).unwrap();
+        let started = child.wait_start().unwrap();
+        assert_eq!(started.host_pid, 7);
+        assert_eq!(started.idmapped.len(), 1);
+        assert_eq!(started.idmapped[0].0, 3);
+        // Without its fd, the message is out of protocol.
+        parent.send(&ToChild::IdmappedMount { mount: 0 }).unwrap();
+        assert!(child.wait_start().is_err());
     }
 
     #[test]

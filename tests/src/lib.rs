@@ -316,6 +316,22 @@ pub fn default_config() -> Value {
     })
 }
 
+/// The range every user-namespaced test maps: container 0..65536 is host
+/// 100000..165536.
+pub const USERNS_HOST_ROOT: u32 = 100000;
+
+/// Adds a new user namespace to `config` with container root mapped to
+/// host [`USERNS_HOST_ROOT`] (65536 ids, uids and gids alike).
+pub fn user_namespaced(config: &mut Value) {
+    config["linux"]["namespaces"]
+        .as_array_mut()
+        .expect("linux.namespaces")
+        .push(json!({ "type": "user" }));
+    let map = json!([{ "containerID": 0, "hostID": USERNS_HOST_ROOT, "size": 65536 }]);
+    config["linux"]["uidMappings"] = map.clone();
+    config["linux"]["gidMappings"] = map;
+}
+
 /// A temporary OCI bundle: `<dir>/rootfs` (busybox) and `<dir>/config.json`.
 ///
 /// The config is held as a [`Value`]; edit it with [`Bundle::config_mut`] or

@@ -1003,13 +1003,7 @@ fn user_namespace_create_then_start() {
         "conf-userns",
         &["sh", "-c", "id -u; cat /proc/self/uid_map"],
     );
-    c.config()["linux"]["namespaces"]
-        .as_array_mut()
-        .unwrap()
-        .push(json!({"type": "user"}));
-    let map = json!([{ "containerID": 0, "hostID": 100000, "size": 65536 }]);
-    c.config()["linux"]["uidMappings"] = map.clone();
-    c.config()["linux"]["gidMappings"] = map;
+    runoci_tests::user_namespaced(c.config());
     let out = c.run_to_end();
     let lines = runoci_tests::word_lines(&out);
     spec!(

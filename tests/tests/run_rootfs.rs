@@ -293,16 +293,7 @@ fn dev_links_point_into_devpts_and_proc() {
 fn user_namespace_maps_container_root_to_host_range() {
     let mut bundle = Bundle::new("userns");
     let rt = Runtime::runoci();
-    {
-        let c = bundle.config_mut();
-        c["linux"]["namespaces"]
-            .as_array_mut()
-            .unwrap()
-            .push(json!({ "type": "user" }));
-        let map = json!([{ "containerID": 0, "hostID": 100000, "size": 65536 }]);
-        c["linux"]["uidMappings"] = map.clone();
-        c["linux"]["gidMappings"] = map;
-    }
+    runoci_tests::user_namespaced(bundle.config_mut());
     let out = run_sh_ok(
         &mut bundle,
         &rt,
@@ -329,16 +320,7 @@ fn user_namespace_maps_container_root_to_host_range() {
 fn user_namespace_process_runs_as_mapped_host_uid() {
     let mut bundle = Bundle::new("userns-host");
     let rt = Runtime::runoci();
-    {
-        let c = bundle.config_mut();
-        c["linux"]["namespaces"]
-            .as_array_mut()
-            .unwrap()
-            .push(json!({ "type": "user" }));
-        let map = json!([{ "containerID": 0, "hostID": 100000, "size": 65536 }]);
-        c["linux"]["uidMappings"] = map.clone();
-        c["linux"]["gidMappings"] = map;
-    }
+    runoci_tests::user_namespaced(bundle.config_mut());
     let shared = bundle.path().join("shared");
     fs::create_dir(&shared).unwrap();
     // Container root is host 100000: it cannot create the mount point in

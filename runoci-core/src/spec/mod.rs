@@ -16,12 +16,32 @@ pub use error::SpecError;
 pub use load::{load, load_process, parse, MAX_CONFIG_SIZE};
 pub use names::{
     capability, capability_names, mount_option_names, mount_options, namespace_flag,
-    namespace_names, propagation, rlimit_resource, securebit, MountOptions,
+    namespace_names, propagation, rlimit_resource, securebit, MountOptions, RecursiveAttrs,
 };
 pub use stage::Stage;
 pub use types::*;
 pub use userids::{check_id, parse_id, MAX_ID};
 pub use validate::{check_process, no_dot_dot, sysctl_file, validate};
+
+impl Mount {
+    /// Whether this mount is idmapped, and if so whether every submount
+    /// of its tree is too: `Some(true)` for `ridmap`, `Some(false)` for
+    /// `idmap` or mappings without either option (runc 1.2: mappings
+    /// imply `idmap`).
+    pub fn idmap(&self) -> Option<bool> {
+        mount_options(&self.options)
+            .idmap
+            .or((!self.uid_mappings.is_empty() || !self.gid_mappings.is_empty()).then_some(false))
+    }
+
+    /// A bind mount, by its type or its options (`bind`, `rbind`).
+    pub fn is_bind(&self) -> bool {
+        matches!(self.typ.as_deref(), Some("bind") | Some("rbind"))
+            || mount_options(&self.options)
+                .flags
+                .contains(nix::mount::MsFlags::MS_BIND)
+    }
+}
 
 /// The file mode creation mask when the config sets none.
 pub const DEFAULT_UMASK: u32 = 0o022;

@@ -169,6 +169,56 @@ pub struct MountOptions {
     /// `tmpcopyup` (runc's extension, podman sets it on tmpfs mounts): fill
     /// the new tmpfs with what the directory under it held.
     pub tmpcopyup: bool,
+    /// `rro`, `rnosuid`, ...: attributes set on the mount and every mount
+    /// under it with mount_setattr(AT_RECURSIVE), after the mount.
+    pub recursive_attrs: RecursiveAttrs,
+    /// `idmap` (`Some(false)`) or `ridmap` (`Some(true)`, every submount
+    /// of an rbind idmapped too).
+    pub idmap: Option<bool>,
+}
+
+/// mount_setattr(2)'s `attr_set` and `attr_clr` (`MOUNT_ATTR_*`), and the
+/// options they came from, for errors.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RecursiveAttrs {
+    pub set: u64,
+    pub clear: u64,
+    pub options: Vec<&'static str>,
+}
+
+impl RecursiveAttrs {
+    pub fn is_empty(&self) -> bool {
+        self.options.is_empty()
+    }
+}
+
+/// The recursive options, runc's table: set (`true`) or clear an attribute
+/// on the whole tree. The atime attributes are one field, not bits:
+/// changing any of them clears `MOUNT_ATTR__ATIME` too, as mount_setattr(2)
+/// requires, so `ratime` and `rnostrictatime` mean relatime.
+const RECURSIVE_OPTIONS: [(&str, bool, u64); 18] = [
+    ("rro", true, libc::MOUNT_ATTR_RDONLY),
+    ("rrw", false, libc::MOUNT_ATTR_RDONLY),
+    ("rnosuid", true, libc::MOUNT_ATTR_NOSUID),
+    ("rsuid", false, libc::MOUNT_ATTR_NOSUID),
+    ("rnodev", true, libc::MOUNT_ATTR_NODEV),
+    ("rdev", false, libc::MOUNT_ATTR_NODEV),
+    ("rnoexec", true, libc::MOUNT_ATTR_NOEXEC),
+    ("rexec", false, libc::MOUNT_ATTR_NOEXEC),
+    ("rnodiratime", true, libc::MOUNT_ATTR_NODIRATIME),
+    ("rdiratime", false, libc::MOUNT_ATTR_NODIRATIME),
+    ("rrelatime", true, libc::MOUNT_ATTR_RELATIME),
+    ("rnorelatime", false, libc::MOUNT_ATTR_RELATIME),
+    ("rnoatime", true, libc::MOUNT_ATTR_NOATIME),
+    ("ratime", false, libc::MOUNT_ATTR_NOATIME),
+    ("rstrictatime", true, libc::MOUNT_ATTR_STRICTATIME),
+    ("rnostrictatime", false, libc::MOUNT_ATTR_STRICTATIME),
+    ("rnosymfollow", true, libc::MOUNT_ATTR_NOSYMFOLLOW),
+    ("rsymfollow", false, libc::MOUNT_ATTR_NOSYMFOLLOW),
+];
+
+fn is_atime(attr: u64) -> bool {
+    attr & libc::MOUNT_ATTR__ATIME == attr
 }
 
 /// `MS_NOSYMFOLLOW` (Linux 5.10); neither nix 0.29 nor libc name it.
@@ -211,20 +261,7 @@ const FLAG_OPTIONS: [(&str, bool, MsFlags); 30] = [
 
 /// The options [`mount_options`] takes by name besides [`FLAG_OPTIONS`]
 /// and the propagations (besides `dm=...`, which carries a value).
-const OTHER_OPTIONS: [&str; 4] = ["rbind", "recursive", "loop", "tmpcopyup"];
-
-/// Every option name [`mount_options`] takes as an option rather than
-/// filesystem data: `features` lists these as its `mountOptions`, so a new
-/// entry of the tables above shows there by itself (and
-/// `mount_option_names_are_options_not_data` checks none is listed that
-/// the parser would pass on as data).
-pub fn mount_option_names() -> impl Iterator<Item = &'static str> {
-    FLAG_OPTIONS
-        .iter()
-        .map(|(name, ..)| *name)
-        .chain(PROPAGATIONS.iter().map(|(name, _)| *name))
-        .chain(OTHER_OPTIONS)
-}
+const OTHER_OPTIONS: [&str; 6] = ["rbind", "recursive", "loop", "tmpcopyup", "idmap", "ridmap"];
 
 /// Sorts mount options as the reference's `ParseMountOptions` does, with
 /// runc's full table of flag names. A later option wins over an earlier
@@ -239,6 +276,8 @@ pub fn mount_options(options: &[String]) -> MountOptions {
         verity: None,
         recursive: false,
         tmpcopyup: false,
+        recursive_attrs: RecursiveAttrs::default(),
+        idmap: None,
     };
     let mut data: Vec<&str> = Vec::new();
     for option in options {
@@ -251,6 +290,23 @@ pub fn mount_options(options: &[String]) -> MountOptions {
                 parsed.flags.remove(flag);
                 parsed.clear.insert(flag);
             }
+        } else if let Some(&(name, set, attr)) =
+            RECURSIVE_OPTIONS.iter().find(|(name, ..)| *name == option)
+        {
+            let rec = &mut parsed.recursive_attrs;
+            if set {
+                rec.set |= attr;
+                rec.clear &= !attr;
+            } else {
+                rec.clear |= attr;
+                rec.set &= !attr;
+            }
+            if is_atime(attr) {
+                rec.clear |= libc::MOUNT_ATTR__ATIME;
+            }
+            rec.options.push(name);
+        } else if option == "idmap" || option == "ridmap" {
+            parsed.idmap = Some(option == "ridmap");
         } else if let Some(flags) = propagation(option) {
             parsed.propagation.insert(flags);
         } else if option == "rbind" {
@@ -276,6 +332,21 @@ pub fn mount_options(options: &[String]) -> MountOptions {
     }
     parsed.data = data.join(",");
     parsed
+}
+
+/// Every mount option `mount_options` gives a meaning (the rest go to the
+/// filesystem as data), sorted: what `features` reports as
+/// `mountOptions`.
+pub fn mount_option_names() -> Vec<&'static str> {
+    let mut names: Vec<&'static str> = FLAG_OPTIONS
+        .iter()
+        .map(|(name, ..)| *name)
+        .chain(RECURSIVE_OPTIONS.iter().map(|(name, ..)| *name))
+        .chain(PROPAGATIONS.iter().map(|(name, _)| *name))
+        .chain(OTHER_OPTIONS)
+        .collect();
+    names.sort_unstable();
+    names
 }
 
 fn lookup<T: Copy>(table: &[(&str, T)], name: &str) -> Option<T> {

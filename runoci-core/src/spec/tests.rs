@@ -576,6 +576,105 @@ fn mount_options_runc_table() {
 }
 
 #[test]
+fn mount_options_recursive_attrs_go_to_mount_setattr_not_the_data() {
+    let parsed = mount_options(&strings(&[
+        "rbind",
+        "rro",
+        "rnosuid",
+        "rnodev",
+        "rnoexec",
+        "rnodiratime",
+        "rnosymfollow",
+    ]));
+    let rec = &parsed.recursive_attrs;
+    assert_eq!(
+        rec.set,
+        libc::MOUNT_ATTR_RDONLY
+            | libc::MOUNT_ATTR_NOSUID
+            | libc::MOUNT_ATTR_NODEV
+            | libc::MOUNT_ATTR_NOEXEC
+            | libc::MOUNT_ATTR_NODIRATIME
+            | libc::MOUNT_ATTR_NOSYMFOLLOW
+    );
+    assert_eq!(rec.clear, 0);
+    assert_eq!(
+        rec.options,
+        [
+            "rro",
+            "rnosuid",
+            "rnodev",
+            "rnoexec",
+            "rnodiratime",
+            "rnosymfollow"
+        ]
+    );
+    assert_eq!(parsed.data, "", "recursive options are not filesystem data");
+    assert_eq!(parsed.flags, MsFlags::MS_BIND | MsFlags::MS_REC);
+
+    // The later option wins; clearing is its own field.
+    let rec = mount_options(&strings(&["rro", "rrw", "rsuid"])).recursive_attrs;
+    assert_eq!(rec.set, 0);
+    assert_eq!(rec.clear, libc::MOUNT_ATTR_RDONLY | libc::MOUNT_ATTR_NOSUID);
+
+    // atime is one field: any change of it clears the whole field, as
+    // mount_setattr(2) requires (runc does the same).
+    let rec = mount_options(&strings(&["rnoatime"])).recursive_attrs;
+    assert_eq!(rec.set, libc::MOUNT_ATTR_NOATIME);
+    assert_eq!(rec.clear, libc::MOUNT_ATTR__ATIME);
+    let rec = mount_options(&strings(&["rstrictatime"])).recursive_attrs;
+    assert_eq!(rec.set, libc::MOUNT_ATTR_STRICTATIME);
+    assert_eq!(rec.clear, libc::MOUNT_ATTR__ATIME);
+    let rec = mount_options(&strings(&["ratime"])).recursive_attrs;
+    assert_eq!((rec.set, rec.clear), (0, libc::MOUNT_ATTR__ATIME));
+    let rec = mount_options(&strings(&["rrelatime"])).recursive_attrs;
+    assert_eq!((rec.set, rec.clear), (0, libc::MOUNT_ATTR__ATIME));
+
+    assert!(mount_options(&strings(&["ro", "nosuid"]))
+        .recursive_attrs
+        .is_empty());
+}
+
+#[test]
+fn mount_options_idmap_and_ridmap() {
+    assert_eq!(
+        mount_options(&strings(&["bind", "idmap"])).idmap,
+        Some(false)
+    );
+    assert_eq!(
+        mount_options(&strings(&["rbind", "ridmap"])).idmap,
+        Some(true)
+    );
+    assert_eq!(mount_options(&strings(&["rbind"])).idmap, None);
+    assert_eq!(mount_options(&strings(&["idmap"])).data, "");
+}
+
+#[test]
+fn mount_option_names_cover_every_table() {
+    let names = mount_option_names();
+    for name in [
+        "ro",
+        "rro",
+        "rnosymfollow",
+        "ratime",
+        "rprivate",
+        "rbind",
+        "tmpcopyup",
+        "idmap",
+        "ridmap",
+    ] {
+        assert!(names.contains(&name), "{name} missing from {names:?}");
+    }
+    let mut sorted = names.clone();
+    sorted.sort_unstable();
+    sorted.dedup();
+    assert_eq!(sorted, names, "sorted, no duplicates");
+    // Every name listed means something: none of them is filesystem data.
+    for name in &names {
+        assert_eq!(mount_options(&strings(&[name])).data, "", "{name}");
+    }
+}
+
+#[test]
 fn capability_names_are_the_spec_spelling() {
     assert_eq!(capability("CAP_KILL"), Some(5));
     assert_eq!(capability("CAP_SYS_ADMIN"), Some(21));
@@ -958,5 +1057,55 @@ fn seccomp_names_are_refused_at_load_with_their_json_path() {
             err.to_string().contains(&format!("{path}: {message}")),
             "{seccomp}: {err}"
         );
+    }
+}
+
+/// MINIMAL with `mounts` = `[mount]` and `linux` = `linux`.
+fn with_mount(mount: &str, linux: &str) -> String {
+    MINIMAL.replace(
+        "\"root\":",
+        &format!("\"mounts\": [{mount}], \"linux\": {linux}, \"root\":"),
+    )
+}
+
+#[test]
+fn idmapped_mounts_are_refused_where_runc_refuses_them() {
+    let maps = r#""uidMappings": [{"containerID": 0, "hostID": 100000, "size": 65536}],
+                  "gidMappings": [{"containerID": 0, "hostID": 100000, "size": 65536}]"#;
+    let userns = r#"{"namespaces": [{"type": "user"}, {"type": "mount"}],
+                     "uidMappings": [{"containerID": 0, "hostID": 100000, "size": 65536}],
+                     "gidMappings": [{"containerID": 0, "hostID": 100000, "size": 65536}]}"#;
+    let no_userns = r#"{"namespaces": [{"type": "mount"}]}"#;
+    let ok = [
+        // Mappings imply idmap, with or without a user namespace.
+        (
+            format!(r#"{{"destination": "/d", "type": "bind", "source": "/s", {maps}}}"#),
+            no_userns,
+        ),
+        (
+            format!(
+                r#"{{"destination": "/d", "source": "/s", "options": ["rbind", "ridmap"], {maps}}}"#
+            ),
+            no_userns,
+        ),
+        // Without mappings: the container's.
+        (
+            r#"{"destination": "/d", "type": "bind", "source": "/s", "options": ["idmap"]}"#
+                .to_string(),
+            userns,
+        ),
+    ];
+    for (mount, linux) in &ok {
+        parse(&with_mount(mount, linux), "idmap").unwrap_or_else(|e| panic!("{mount}: {e}"));
+    }
+    let refused = [
+        (format!(r#"{{"destination": "/d", "type": "tmpfs", "source": "t", {maps}}}"#), no_userns, "mounts[0].type: idmapped mounts"),
+        (r#"{"destination": "/d", "type": "bind", "source": "/s", "options": ["idmap"]}"#.to_string(), no_userns, "mounts[0].options: idmap without uidMappings"),
+        (r#"{"destination": "/d", "type": "bind", "source": "/s", "uidMappings": [{"containerID": 0, "hostID": 1, "size": 1}]}"#.to_string(), userns, "mounts[0].gidMappings: empty"),
+        (format!(r#"{{"destination": "/d", "type": "bind", "source": "/s", "performInIntermediateNamespace": true, {maps}}}"#), userns, "mounts[0].performInIntermediateNamespace: not supported"),
+    ];
+    for (mount, linux, want) in &refused {
+        let err = parse(&with_mount(mount, linux), "idmap").expect_err(want);
+        assert!(err.to_string().contains(want), "want {want:?}, got {err}");
     }
 }

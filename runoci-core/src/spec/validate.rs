@@ -25,6 +25,7 @@ pub fn validate(spec: &Spec) -> Checked {
     check_names(spec)?;
     for (index, mount) in spec.mounts.iter().enumerate() {
         check_mount(&format!("mounts[{index}]"), mount)?;
+        check_idmapped_mount(&format!("mounts[{index}]"), mount, spec.linux.as_ref())?;
     }
     if let Some(hooks) = spec.hooks.as_ref() {
         check_hooks(hooks)?;
@@ -260,6 +261,49 @@ fn check_mount(path: &str, mount: &Mount) -> Checked {
     }
     check_id_mappings(&format!("{path}.uidMappings"), &mount.uid_mappings)?;
     check_id_mappings(&format!("{path}.gidMappings"), &mount.gid_mappings)
+}
+
+/// An idmapped mount (`idmap`, `ridmap`, or mappings), as runc 1.2 takes
+/// it: a bind, with both maps or, without any, the container's user
+/// namespace to take them from.
+fn check_idmapped_mount(path: &str, mount: &Mount, linux: Option<&Linux>) -> Checked {
+    if mount.idmap().is_none() {
+        return Ok(());
+    }
+    if !mount.is_bind() {
+        return Err(SpecError::invalid(
+            format!("{path}.type"),
+            "idmapped mounts (idmap, ridmap, uidMappings) are bind mounts only; add the \"bind\" or \"rbind\" option",
+        ));
+    }
+    if mount.perform_in_intermediate_namespace {
+        return Err(SpecError::invalid(
+            format!("{path}.performInIntermediateNamespace"),
+            "not supported for an idmapped mount",
+        ));
+    }
+    match (mount.uid_mappings.is_empty(), mount.gid_mappings.is_empty()) {
+        (false, false) => Ok(()),
+        (false, true) => Err(SpecError::invalid(
+            format!("{path}.gidMappings"),
+            "empty while uidMappings is set; an idmapped mount needs both",
+        )),
+        (true, false) => Err(SpecError::invalid(
+            format!("{path}.uidMappings"),
+            "empty while gidMappings is set; an idmapped mount needs both",
+        )),
+        (true, true) => {
+            let userns = linux.is_some_and(|l| l.namespaces.iter().any(|ns| ns.typ == "user"));
+            if userns {
+                Ok(())
+            } else {
+                Err(SpecError::invalid(
+                    format!("{path}.options"),
+                    "idmap without uidMappings and gidMappings takes the container's user namespace, and linux.namespaces has none",
+                ))
+            }
+        }
+    }
 }
 
 fn check_hooks(hooks: &Hooks) -> Checked {

@@ -1,5 +1,5 @@
-//! `process.selinuxLabel`, `process.apparmorProfile` and the check of
-//! `linux.mountLabel`: labels the program gets at execve. Whether an LSM
+//! `process.selinuxLabel`, `process.apparmorProfile` (labels the program
+//! gets at execve) and whether `linux.mountLabel` applies. Whether an LSM
 //! is enabled is `runoci_core::lsm`'s one probe (`check` reports the same).
 
 use crate::error::{Context, Error, Result};
@@ -7,9 +7,22 @@ use crate::spec::Process;
 use runoci_core::lsm::{apparmor_enabled, selinux_enabled};
 use std::path::Path;
 
-/// `linux.mountLabel` needs SELinux: say so before mounting anything.
-pub fn check_mount_label(label: Option<&str>) -> Result<()> {
-    wanted(label, "linux.mountLabel", "SELinux", selinux_enabled).map(|_| ())
+/// `linux.mountLabel` to put in the mount data: the config's when SELinux
+/// is enabled. Without SELinux there is nothing to label with, and the
+/// label is ignored, as crun does (warning) and runc does (its labels are
+/// no-ops there): `warn_ignored_mount_label` says so.
+pub fn mount_label(label: Option<&str>) -> Option<&str> {
+    label.filter(|l| !l.is_empty() && selinux_enabled())
+}
+
+/// The runtime's warning, once per create, for a `linux.mountLabel` that
+/// `mount_label` ignores.
+pub fn warn_ignored_mount_label(id: &str, label: Option<&str>) {
+    if let Some(l) = label.filter(|l| !l.is_empty() && !selinux_enabled()) {
+        crate::log::emit_warning(format_args!(
+            "container {id}: linux.mountLabel {l:?} ignored: SELinux is not enabled on this host"
+        ));
+    }
 }
 
 /// Both labels of `process`, SELinux first (as runc).

@@ -69,7 +69,8 @@ steps! {
     OomScoreAdj,
     /// umask 0 while setting up (`umask`).
     SetupUmask,
-    /// Before mounting anything: a label nothing could apply is refused.
+    /// Before mounting anything: whether `linux.mountLabel` applies (with
+    /// SELinux; without, it is ignored and the runtime warns, as crun).
     CheckMountLabel,
     /// `mounts`, `linux.devices`, `linux.rootfsPropagation` (`rootfs`).
     Mounts,

@@ -52,6 +52,10 @@ pub struct Ctx<'a> {
     hook_state: Option<HookState>,
     root: Option<OwnedFd>,
     started: Option<std::fs::File>,
+    /// The idmapped mounts the parent made, by `mounts[]` index.
+    idmapped: Vec<(usize, OwnedFd)>,
+    /// `linux.mountLabel` when it applies (`CheckMountLabel`).
+    mount_label: Option<&'a str>,
 }
 
 impl<'a> Ctx<'a> {
@@ -76,6 +80,8 @@ impl<'a> Ctx<'a> {
             hook_state: None,
             root: None,
             started: None,
+            idmapped: Vec::new(),
+            mount_label: None,
         }
     }
 
@@ -86,8 +92,12 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    fn new_mountns(&self) -> bool {
-        matches!(self.mode, Mode::Init(a) if a.ns.clone_flags.contains(CloneFlags::CLONE_NEWNS))
+    /// Whether the init has a mount namespace of its own, new or joined by
+    /// path. A joined one gets the whole rootfs set-up, as runc does: it
+    /// must see the bundle's rootfs (a copy of the host's namespace, not
+    /// another container's after its pivot_root).
+    fn own_mountns(&self) -> bool {
+        matches!(self.mode, Mode::Init(a) if a.ns.has_mount())
     }
 
     fn in_userns(a: &ChildArgs) -> bool {
@@ -171,11 +181,12 @@ fn apply(step: Step, c: &mut Ctx) -> Result<Option<Infallible>> {
             }
         }
         WaitForParent => {
-            let host_pid = c.chan.wait_start()?;
+            let started = c.chan.wait_start()?;
             set_non_dumpable();
             if let Mode::Init(a) = c.mode {
-                c.hook_state = Some(a.opts.hook_state(spec, host_pid));
+                c.hook_state = Some(a.opts.hook_state(spec, started.host_pid));
             }
+            c.idmapped = started.idmapped;
         }
         BecomeNamespaceRoot => {
             if Ctx::in_userns(c.init(step)?) {
@@ -216,21 +227,23 @@ fn apply(step: Step, c: &mut Ctx) -> Result<Option<Infallible>> {
         OomScoreAdj => oom_score_adj::apply(process)?,
         SetupUmask => umask::for_setup(),
         CheckMountLabel => {
-            lsm::check_mount_label(spec.linux.as_ref().and_then(|l| l.mount_label.as_deref()))?
+            c.mount_label =
+                lsm::mount_label(spec.linux.as_ref().and_then(|l| l.mount_label.as_deref()));
         }
         Mounts => {
             let a = c.init(step)?;
-            if c.new_mountns() {
+            if c.own_mountns() {
                 let input = RootfsInput {
                     spec,
                     bundle: &a.opts.bundle,
                     rootfs: a.rootfs.clone(),
                     extra_binds: &a.opts.bind_mounts,
                     in_userns: Ctx::in_userns(a),
+                    mount_label: c.mount_label,
                     new_cgroupns: a.ns.unshare_cgroup,
                 };
                 let t = crate::log::timer();
-                c.root = Some(rootfs::prepare(&input)?);
+                c.root = Some(rootfs::prepare(&input, &std::mem::take(&mut c.idmapped))?);
                 crate::debug!(
                     "container {}: child: mounts done{}",
                     a.opts.id,
@@ -262,11 +275,11 @@ fn apply(step: Step, c: &mut Ctx) -> Result<Option<Infallible>> {
                 }
             }
         }
-        Sysctl => sysctl::apply(spec, c.new_mountns())?,
+        Sysctl => sysctl::apply(spec, c.own_mountns())?,
         CreateCwd => cwd::create(&process.cwd)?,
-        MaskedPaths if c.new_mountns() => rootfs::masked_paths::apply(spec)?,
-        ReadonlyPaths if c.new_mountns() => rootfs::readonly_paths::apply(spec)?,
-        RootReadonly if c.new_mountns() => rootfs::finish(spec)?,
+        MaskedPaths if c.own_mountns() => rootfs::masked_paths::apply(spec)?,
+        ReadonlyPaths if c.own_mountns() => rootfs::readonly_paths::apply(spec)?,
+        RootReadonly if c.own_mountns() => rootfs::finish(spec)?,
         MaskedPaths | ReadonlyPaths | RootReadonly => {}
         EnterCwd => cwd::enter(&process.cwd)?,
         Rlimits => rlimits::set_rlimits(process)?,

@@ -320,6 +320,19 @@ pub fn notes(r: &Report) -> Vec<Note> {
             n.push(note(field, "unavailable", format!("SELinux not enabled: a config that sets {field} fails with \"SELinux is not enabled on this host\"")));
         }
     }
+    if r.selinux {
+        n.push(note(
+            "linux.mountLabel",
+            "ok",
+            "SELinux enabled: the label goes to tmpfs, devpts and mqueue mounts",
+        ));
+    } else {
+        n.push(note(
+            "linux.mountLabel",
+            "limited",
+            "SELinux not enabled: a mountLabel is ignored with a warning, as crun does",
+        ));
+    }
     if r.openat2 {
         n.push(note(
             "mounts[].destination",

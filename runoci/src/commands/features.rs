@@ -21,7 +21,7 @@ pub fn features() -> Result<i32> {
 
 fn document() -> Value {
     let hooks: Vec<&str> = Stage::ALL.iter().map(|s| s.as_str()).collect();
-    let mount_options: Vec<&str> = names::mount_option_names().collect();
+    let mount_options: Vec<&str> = names::mount_option_names();
     let namespaces: Vec<&str> = names::namespace_names().collect();
     let capabilities: Vec<&str> = names::capability_names().collect();
     json!({
@@ -45,13 +45,13 @@ fn document() -> Value {
             },
             "apparmor": {"enabled": runoci_core::lsm::apparmor_enabled()},
             "selinux": {"enabled": runoci_core::lsm::selinux_enabled()},
-            // TODO(merge): from the tables next to the code applying
-            // linux.intelRdt, linux.memoryPolicy, linux.netDevices and
-            // mounts[].uidMappings (other branches of issue 12).
-            "intelRdt": {"enabled": false},
+            // TODO(merge): memoryPolicy and netDevices from the code
+            // applying them (other branches of issue 12).
+            "intelRdt": {"enabled": runoci_core::resctrl::mount_point().is_some()},
             "memoryPolicy": {"modes": [], "flags": []},
             "netDevices": {"enabled": false},
-            "mountExtensions": {"idmap": {"enabled": false}}
+            // open_tree + mount_setattr(MOUNT_ATTR_IDMAP), runoci/src/rootfs/idmap.rs
+            "mountExtensions": {"idmap": {"enabled": true}}
         },
         // runoci acts on no annotation of the config.
         "potentiallyUnsafeConfigAnnotations": [],

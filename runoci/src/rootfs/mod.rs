@@ -5,6 +5,7 @@
 pub mod cgroupfs;
 pub mod copyup;
 pub mod devices;
+pub mod idmap;
 pub mod loopdev;
 pub mod masked_paths;
 pub mod mounts;
@@ -21,13 +22,15 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 /// Mount everything inside the rootfs; returns the rootfs fd for pivot.
-pub fn prepare(input: &RootfsInput) -> Result<OwnedFd> {
-    apply(&plan::plan(input))
+/// `idmapped`: the detached idmapped mounts the parent made, by `mounts[]`
+/// index.
+pub fn prepare(input: &RootfsInput, idmapped: &[(usize, OwnedFd)]) -> Result<OwnedFd> {
+    apply(&plan::plan(input), idmapped)
 }
 
 /// Perform `plan`: every path is resolved inside the rootfs now, not when
 /// the plan was made.
-pub fn apply(plan: &RootfsPlan) -> Result<OwnedFd> {
+pub fn apply(plan: &RootfsPlan, idmapped: &[(usize, OwnedFd)]) -> Result<OwnedFd> {
     // Before any mount: stop propagation to the host. A shared root would
     // copy every mount below into the host's namespace.
     mount(
@@ -51,7 +54,7 @@ pub fn apply(plan: &RootfsPlan) -> Result<OwnedFd> {
     let root = open_dir(&plan.rootfs)?;
     for op in &plan.ops {
         match op {
-            MountOp::Entry(e) => mounts::apply_entry(root.as_raw_fd(), e)?,
+            MountOp::Entry(e) => mounts::apply_entry(root.as_raw_fd(), e, idmapped)?,
             MountOp::Devices(nodes) => devices::apply(root.as_raw_fd(), nodes)?,
             MountOp::DevLinks { ptmx } => devices::create_links(root.as_raw_fd(), *ptmx)?,
         }
@@ -155,8 +158,10 @@ pub fn finish(spec: &Spec) -> Result<()> {
 /// the container's namespace (copied at clone) and never in the host's.
 pub fn mount_intermediate(spec: &Spec, bundle: &Path, rootfs: &Path) -> Result<()> {
     let root = open_dir(rootfs)?;
-    for e in plan::intermediate(spec, bundle) {
-        mounts::apply_entry(root.as_raw_fd(), &e)?;
+    let label =
+        crate::child::lsm::mount_label(spec.linux.as_ref().and_then(|l| l.mount_label.as_deref()));
+    for e in plan::intermediate(spec, bundle, label) {
+        mounts::apply_entry(root.as_raw_fd(), &e, &[])?;
     }
     Ok(())
 }

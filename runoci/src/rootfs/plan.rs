@@ -6,7 +6,7 @@
 //! the rootfs when the op is applied (`mod.rs`, `mounts.rs`, `devices.rs`),
 //! since the rootfs can change between planning and applying.
 
-use crate::spec::{self, Device, Mount, MountOptions, Spec};
+use crate::spec::{self, Device, Mount, MountOptions, RecursiveAttrs, Spec};
 use nix::mount::MsFlags;
 use std::path::{Path, PathBuf};
 
@@ -20,6 +20,9 @@ pub struct RootfsInput<'a> {
     pub extra_binds: &'a [(PathBuf, String)],
     pub in_userns: bool,
     pub new_cgroupns: bool,
+    /// `linux.mountLabel` when it applies (SELinux enabled), for the data
+    /// of the filesystems without labels of their own.
+    pub mount_label: Option<&'a str>,
 }
 
 /// Everything done in the container's mount namespace before pivot_root,
@@ -56,6 +59,9 @@ pub struct Entry {
     pub action: EntryAction,
     /// Set with a mount(2) of its own after the mount (empty: none).
     pub propagation: MsFlags,
+    /// `rro`, `rnosuid`...: set on the mount and every mount under it with
+    /// mount_setattr(AT_RECURSIVE) after the mount (empty: none).
+    pub recursive_attrs: RecursiveAttrs,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,6 +73,10 @@ pub enum EntryAction {
         recursive: bool,
         flags: MsFlags,
     },
+    /// An idmapped bind (`idmap`, `ridmap`, mount `uidMappings`): the
+    /// parent's detached mount of `mounts[mount]` (`idmapped`) moved onto
+    /// the destination, then remounted for `flags` as a bind.
+    IdmappedBind { mount: usize, flags: MsFlags },
     /// `"type": "cgroup"`: the container's view of /sys/fs/cgroup
     /// (`cgroupfs`).
     Cgroup { flags: MsFlags, in_cgroupns: bool },
@@ -128,22 +138,24 @@ pub fn plan(input: &RootfsInput) -> RootfsPlan {
     } else {
         prop
     };
-    let label = mount_label(spec);
+    let label = input.mount_label;
     let mut ops = Vec::new();
     let mut has_devpts = false;
-    for m in &spec.mounts {
+    for (index, m) in spec.mounts.iter().enumerate() {
         if m.perform_in_intermediate_namespace {
             continue; // mounted by the parent, in the intermediate namespace
         }
         if m.typ.as_deref() == Some("devpts") {
             has_devpts = true;
         }
-        ops.push(MountOp::Entry(entry(
-            m,
-            input.bundle,
-            label,
-            input.new_cgroupns,
-        )));
+        let mut e = entry(m, input.bundle, label, input.new_cgroupns);
+        if let (Some(_), EntryAction::Bind { flags, .. }) = (m.idmap(), &e.action) {
+            e.action = EntryAction::IdmappedBind {
+                mount: index,
+                flags: *flags,
+            };
+        }
+        ops.push(MountOp::Entry(e));
     }
     for (src, dst) in input.extra_binds {
         let m = Mount {
@@ -171,7 +183,7 @@ pub fn plan(input: &RootfsInput) -> RootfsPlan {
             MountOp::Entry(e) => Some(e),
             _ => None,
         })
-        .chain(&intermediate(spec, input.bundle))
+        .chain(&intermediate(spec, input.bundle, label))
         .any(binds_dev);
     if !dev_bound {
         ops.push(MountOp::Devices(device_ops(spec, input.in_userns)));
@@ -188,17 +200,56 @@ fn binds_dev(e: &Entry) -> bool {
     matches!(e.action, EntryAction::Bind { .. }) && Path::new(&e.destination) == Path::new("/dev")
 }
 
-/// The entries of `performInIntermediateNamespace`, mounted by the parent.
-pub fn intermediate(spec: &Spec, bundle: &Path) -> Vec<Entry> {
+/// What the parent makes for an idmapped mount before the child mounts
+/// anything: a detached copy of `source` (every mount under it with
+/// `recursive`) whose idmap (on every mount of the copy with
+/// `recursive_idmap`) maps through `mappings` (the mount's `uidMappings`
+/// and `gidMappings`), or the container's user
+/// namespace when `None`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IdmapRequest {
+    pub mount: usize,
+    pub source: PathBuf,
+    pub recursive: bool,
+    pub recursive_idmap: bool,
+    pub mappings: Option<(Vec<spec::IdMapping>, Vec<spec::IdMapping>)>,
+}
+
+/// The idmapped mounts of `mounts[]`, for the parent.
+pub fn idmapped(spec: &Spec, bundle: &Path) -> Vec<IdmapRequest> {
     spec.mounts
         .iter()
-        .filter(|m| m.perform_in_intermediate_namespace)
-        .map(|m| entry(m, bundle, mount_label(spec), false))
+        .enumerate()
+        .filter(|(_, m)| !m.perform_in_intermediate_namespace)
+        .filter_map(|(index, m)| {
+            let recursive_idmap = m.idmap()?;
+            let EntryAction::Bind {
+                source, recursive, ..
+            } = entry(m, bundle, None, false).action
+            else {
+                return None; // refused at load: idmapped mounts are binds
+            };
+            let mappings = (!m.uid_mappings.is_empty())
+                .then(|| (m.uid_mappings.clone(), m.gid_mappings.clone()));
+            Some(IdmapRequest {
+                mount: index,
+                source,
+                recursive,
+                recursive_idmap,
+                mappings,
+            })
+        })
         .collect()
 }
 
-fn mount_label(spec: &Spec) -> Option<&str> {
-    spec.linux.as_ref().and_then(|l| l.mount_label.as_deref())
+/// The entries of `performInIntermediateNamespace`, mounted by the parent.
+/// `label`: `linux.mountLabel` when it applies.
+pub fn intermediate(spec: &Spec, bundle: &Path, label: Option<&str>) -> Vec<Entry> {
+    spec.mounts
+        .iter()
+        .filter(|m| m.perform_in_intermediate_namespace)
+        .map(|m| entry(m, bundle, label, false))
+        .collect()
 }
 
 /// One `mounts[]` entry, with the reference's option parsing.
@@ -248,11 +299,17 @@ pub fn entry(m: &Mount, bundle: &Path, label: Option<&str>, in_cgroupns: bool) -
         };
         (action, opts.propagation)
     };
+    let recursive_attrs = if matches!(action, EntryAction::Verity(_)) {
+        RecursiveAttrs::default()
+    } else {
+        opts.recursive_attrs
+    };
     Entry {
         what,
         destination: m.destination.clone(),
         action,
         propagation,
+        recursive_attrs,
     }
 }
 

@@ -13,8 +13,10 @@ fn template_with(edit: impl FnOnce(&mut serde_json::Value)) -> Spec {
     spec_from(json)
 }
 
+/// The plan on a host with SELinux: the config's mountLabel applies.
 fn plan_of(spec: &Spec, binds: &[(PathBuf, String)], in_userns: bool) -> RootfsPlan {
     plan(&RootfsInput {
+        mount_label: spec.linux.as_ref().and_then(|l| l.mount_label.as_deref()),
         spec,
         bundle: Path::new("/bundle"),
         rootfs: PathBuf::from("/bundle/rootfs"),
@@ -147,6 +149,7 @@ fn cgroup_mount_goes_to_cgroupfs_with_its_flags() {
 fn cgroup_mount_knows_about_a_new_cgroup_namespace() {
     let spec = template_with(|_| {});
     let p = plan(&RootfsInput {
+        mount_label: None,
         spec: &spec,
         bundle: Path::new("/b"),
         rootfs: "/b/r".into(),
@@ -284,6 +287,18 @@ fn mount_label_goes_to_tmpfs_devpts_mqueue_data_only() {
         Some("context=\"system_u:object_r:c_t:s0\"")
     );
     assert_eq!(mount_action(e[0]).3, None, "proc takes no context=");
+
+    // Without SELinux the label does not apply: no context= anywhere.
+    let p = plan(&RootfsInput {
+        mount_label: None,
+        spec: &spec,
+        bundle: Path::new("/bundle"),
+        rootfs: PathBuf::from("/bundle/rootfs"),
+        extra_binds: &[],
+        in_userns: false,
+        new_cgroupns: false,
+    });
+    assert_eq!(mount_action(entries(&p)[1]).3, Some("mode=755,size=65536k"));
 }
 
 #[test]
@@ -309,7 +324,7 @@ fn intermediate_mounts_are_left_to_the_parent() {
     });
     let p = plan_of(&spec, &[], false);
     assert!(entries(&p).iter().all(|e| e.destination != "/late"));
-    let mid = intermediate(&spec, Path::new("/bundle"));
+    let mid = intermediate(&spec, Path::new("/bundle"), None);
     assert_eq!(mid.len(), 1);
     assert_eq!(mid[0].destination, "/late");
 }
@@ -507,4 +522,92 @@ fn no_linux_section_no_path_ops() {
         plan_of(&spec, &[], false).ops.last(),
         Some(MountOp::DevLinks { ptmx: true })
     ));
+}
+
+#[test]
+fn recursive_options_are_planned_as_attrs_not_data() {
+    let e = one_entry(serde_json::json!({
+        "destination": "/data", "type": "bind", "source": "/srv/data",
+        "options": ["rbind", "rro", "rnosuid", "rnoexec", "nodev"]
+    }));
+    let (source, recursive, flags) = bind_action(&e);
+    assert_eq!((source, recursive), (Path::new("/srv/data"), true));
+    // The plain option stays a remount flag of the top mount...
+    assert_eq!(flags, F::MS_NODEV);
+    // ...the recursive ones are set on the whole tree after the mount.
+    assert_eq!(
+        e.recursive_attrs.set,
+        libc::MOUNT_ATTR_RDONLY | libc::MOUNT_ATTR_NOSUID | libc::MOUNT_ATTR_NOEXEC
+    );
+    assert_eq!(e.recursive_attrs.options, ["rro", "rnosuid", "rnoexec"]);
+
+    // On a new filesystem too (runc applies them to every mount), and
+    // never in its data, which the kernel would refuse or ignore.
+    let e = one_entry(serde_json::json!({
+        "destination": "/scratch", "type": "tmpfs", "source": "tmpfs",
+        "options": ["rro", "size=1m"]
+    }));
+    let (_, _, _, data, _) = mount_action(&e);
+    assert_eq!(data, Some("size=1m"));
+    assert_eq!(e.recursive_attrs.set, libc::MOUNT_ATTR_RDONLY);
+
+    let e = one_entry(serde_json::json!({
+        "destination": "/data", "type": "bind", "source": "/srv/data", "options": ["rbind", "ro"]
+    }));
+    assert!(e.recursive_attrs.is_empty());
+}
+
+#[test]
+fn idmapped_binds_are_attached_from_the_parents_tree() {
+    let map = serde_json::json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    let spec = template_with(|j| {
+        j["mounts"] = serde_json::json!([
+            {"destination": "/plain", "type": "bind", "source": "/srv/plain", "options": ["rbind"]},
+            {"destination": "/mapped", "type": "bind", "source": "rel", "options": ["bind", "ro"],
+             "uidMappings": map, "gidMappings": map},
+            {"destination": "/tree", "type": "bind", "source": "/srv/tree", "options": ["rbind", "ridmap"]}
+        ]);
+        j["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .push(serde_json::json!({"type": "user"}));
+        j["linux"]["uidMappings"] = map.clone();
+        j["linux"]["gidMappings"] = map.clone();
+    });
+    let p = plan_of(&spec, &[], true);
+    let e = entries(&p);
+    assert!(
+        matches!(e[0].action, EntryAction::Bind { .. }),
+        "{:?}",
+        e[0]
+    );
+    assert_eq!(
+        e[1].action,
+        EntryAction::IdmappedBind {
+            mount: 1,
+            flags: F::MS_RDONLY
+        }
+    );
+    assert_eq!(
+        e[2].action,
+        EntryAction::IdmappedBind {
+            mount: 2,
+            flags: F::empty()
+        }
+    );
+
+    let reqs = idmapped(&spec, Path::new("/bundle"));
+    assert_eq!(reqs.len(), 2, "{reqs:?}");
+    let (mapped, tree) = (&reqs[0], &reqs[1]);
+    assert_eq!(mapped.mount, 1);
+    assert_eq!(mapped.source, PathBuf::from("/bundle/rel"));
+    assert!(!mapped.recursive && !mapped.recursive_idmap);
+    let (uid, gid) = mapped.mappings.as_ref().expect("the mount's own mappings");
+    assert_eq!((uid[0].host_id, gid[0].size), (100000, 65536));
+    assert_eq!(tree.mount, 2);
+    assert!(tree.recursive && tree.recursive_idmap);
+    assert!(
+        tree.mappings.is_none(),
+        "ridmap alone takes the container's"
+    );
 }
