@@ -7,16 +7,8 @@ use crate::spec::Process;
 use runoci_core::lsm::{apparmor_enabled, selinux_enabled};
 use std::path::Path;
 
-/// `linux.mountLabel` to put in the mount data: the config's when SELinux
-/// is enabled. Without SELinux there is nothing to label with, and the
-/// label is ignored, as crun does (warning) and runc does (its labels are
-/// no-ops there): `warn_ignored_mount_label` says so.
-pub fn mount_label(label: Option<&str>) -> Option<&str> {
-    label.filter(|l| !l.is_empty() && selinux_enabled())
-}
-
 /// The runtime's warning, once per create, for a `linux.mountLabel` that
-/// `mount_label` ignores.
+/// `rootfs::plan::mount_label` ignores.
 pub fn warn_ignored_mount_label(id: &str, label: Option<&str>) {
     if let Some(l) = label.filter(|l| !l.is_empty() && !selinux_enabled()) {
         crate::log::emit_warning(format_args!(

@@ -228,7 +228,7 @@ fn apply(step: Step, c: &mut Ctx) -> Result<Option<Infallible>> {
         SetupUmask => umask::for_setup(),
         CheckMountLabel => {
             c.mount_label =
-                lsm::mount_label(spec.linux.as_ref().and_then(|l| l.mount_label.as_deref()));
+                crate::rootfs::plan::mount_label(spec.linux.as_ref().and_then(|l| l.mount_label.as_deref()));
         }
         Mounts => {
             let a = c.init(step)?;

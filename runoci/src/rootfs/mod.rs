@@ -159,7 +159,7 @@ pub fn finish(spec: &Spec) -> Result<()> {
 pub fn mount_intermediate(spec: &Spec, bundle: &Path, rootfs: &Path) -> Result<()> {
     let root = open_dir(rootfs)?;
     let label =
-        crate::child::lsm::mount_label(spec.linux.as_ref().and_then(|l| l.mount_label.as_deref()));
+        plan::mount_label(spec.linux.as_ref().and_then(|l| l.mount_label.as_deref()));
     for e in plan::intermediate(spec, bundle, label) {
         mounts::apply_entry(root.as_raw_fd(), &e, &[])?;
     }

@@ -313,6 +313,14 @@ pub fn entry(m: &Mount, bundle: &Path, label: Option<&str>, in_cgroupns: bool) -
     }
 }
 
+/// `linux.mountLabel` to put in the mount data: the config's when SELinux
+/// is enabled. Without SELinux there is nothing to label with, and the
+/// label is ignored, as crun does (warning) and runc does (its labels are
+/// no-ops there): `child::lsm::warn_ignored_mount_label` says so.
+pub fn mount_label(label: Option<&str>) -> Option<&str> {
+    label.filter(|l| !l.is_empty() && runoci_core::lsm::selinux_enabled())
+}
+
 /// The mount data with `context="LABEL"` added for the filesystems that
 /// the container writes to and that carry no labels of their own.
 fn with_mount_label(data: &str, typ: &str, label: Option<&str>) -> String {
