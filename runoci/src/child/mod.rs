@@ -7,10 +7,14 @@
 pub mod alt_syscall;
 pub mod cwd;
 pub mod identity;
+pub mod io_priority;
 pub mod lsm;
+pub mod memory_policy;
 pub mod oom_score_adj;
+pub mod personality;
 pub mod pid1;
 pub mod rlimits;
+pub mod scheduler;
 pub mod signals;
 pub mod sysctl;
 pub mod umask;
@@ -98,6 +102,19 @@ steps! {
     EnterCwd [exec],
     /// `process.rlimits` (`rlimits`). Before the user switch: raising a hard limit needs CAP_SYS_RESOURCE.
     Rlimits [exec],
+    /// `process.scheduler` (`scheduler`), then `process.ioPriority`
+    /// (`io_priority`), `linux.personality` (`personality`) and
+    /// `linux.memoryPolicy` (`memory_policy`), as runc applies them to
+    /// the init and to `exec`'d processes. Before the capability drop
+    /// (real-time policies need CAP_SYS_NICE, IOPRIO_CLASS_RT
+    /// CAP_SYS_ADMIN) and seccomp (a profile may forbid the calls); late,
+    /// so the runtime's own set-up runs with the caller's. (A
+    /// `SCHED_DEADLINE` task may not fork without
+    /// `SCHED_FLAG_RESET_ON_FORK`: startContainer hooks and `-i` fork.)
+    Scheduler [exec],
+    IoPriority [exec],
+    Personality [exec],
+    MemoryPolicy [exec],
     /// `linux.altSyscall` (`alt_syscall`).
     AltSyscall,
     /// `process.selinuxLabel`, `process.apparmorProfile` (`lsm`). The exec
@@ -209,7 +226,16 @@ mod tests {
     #[test]
     fn privileges_are_dropped_after_what_needs_them() {
         for list in [INIT, &exec()] {
-            for needs_privilege in [Rlimits, Lsm, FindProgram, Console] {
+            for needs_privilege in [
+                Rlimits,
+                Scheduler,
+                IoPriority,
+                Personality,
+                MemoryPolicy,
+                Lsm,
+                FindProgram,
+                Console,
+            ] {
                 before(list, needs_privilege, UserCapsSeccomp);
             }
             before(list, UserCapsSeccomp, CloseFds);

@@ -2,8 +2,8 @@
 
 use super::Step::{self, *};
 use super::{
-    alt_syscall, cwd, identity, lsm, oom_score_adj, pid1, rlimits, signals, sysctl, umask,
-    user_caps,
+    alt_syscall, cwd, identity, io_priority, lsm, memory_policy, oom_score_adj, personality, pid1,
+    rlimits, scheduler, signals, sysctl, umask, user_caps,
 };
 use crate::container::ContainerOptions;
 use crate::error::{Context, Error, Result};
@@ -270,6 +270,10 @@ fn apply(step: Step, c: &mut Ctx) -> Result<Option<Infallible>> {
         MaskedPaths | ReadonlyPaths | RootReadonly => {}
         EnterCwd => cwd::enter(&process.cwd)?,
         Rlimits => rlimits::set_rlimits(process)?,
+        Scheduler => scheduler::apply(process)?,
+        IoPriority => io_priority::apply(process)?,
+        Personality => personality::apply(spec)?,
+        MemoryPolicy => memory_policy::apply(spec)?,
         AltSyscall => alt_syscall::apply(spec)?,
         Lsm => lsm::apply(process)?,
         FindProgram => {

@@ -2,3 +2,16 @@
 //! function with the invariants its `unsafe` block relies on stated once.
 //! No other module of this crate holds `unsafe` for a syscall: they call
 //! these.
+
+pub mod ioprio;
+pub mod mempolicy;
+pub mod sched;
+
+/// `Ok` for a syscall's non-negative return, else the errno it left.
+fn check(ret: libc::c_long) -> std::io::Result<libc::c_long> {
+    if ret < 0 {
+        Err(std::io::Error::last_os_error())
+    } else {
+        Ok(ret)
+    }
+}
