@@ -53,6 +53,12 @@ pub struct ContainerOptions {
     /// on (a created container waits on its FIFO for `start`, which takes
     /// that lock).
     pub lock_fd: Option<i32>,
+    /// The container's own session keyring (`child::session_keyring`);
+    /// false with `--no-new-keyring`.
+    pub new_session_keyring: bool,
+    /// The engine's `NOTIFY_SOCKET` (absolute, a socket): bound into the
+    /// container for its sd_notify messages (`crate::notify_socket`).
+    pub notify_socket: Option<PathBuf>,
 }
 
 impl ContainerOptions {
@@ -70,6 +76,8 @@ pub struct Created {
     pub pidfd: OwnedFd,
     pub cgroup: Option<cgroups::Cgroup>,
     pub hook_state: HookState,
+    /// `--no-new-keyring`: recorded for `exec`.
+    pub no_new_keyring: bool,
 }
 
 impl Created {
@@ -98,6 +106,7 @@ impl Created {
             poststart: poststart.to_vec(),
             // Recorded: no creation in progress any more.
             creator: None,
+            no_new_keyring: self.no_new_keyring,
         })?;
         sd.write_state(&self.state_document(status))?;
         sd.write_atomic(state::PID_FILE, format!("{}\n", self.pid).as_bytes())
@@ -224,6 +233,7 @@ pub fn create(spec: &Spec, opts: &ContainerOptions) -> Result<Created> {
                 pidfd,
                 cgroup,
                 hook_state,
+                no_new_keyring: !opts.new_session_keyring,
             };
             match drive_child(spec, opts, &created, &chan) {
                 Ok(()) => {

@@ -21,6 +21,9 @@ pub struct ExecRequest {
     pub cgroup: Option<runoci_core::cgroups::Cgroup>,
     pub console_socket: Option<PathBuf>,
     pub preserve_fds: u32,
+    /// The container's session keyring to join; none when it was created
+    /// with `--no-new-keyring`.
+    pub session_keyring: Option<String>,
 }
 
 /// Namespaces of the init to join, in an order the kernel accepts: user
@@ -188,6 +191,7 @@ fn child_main(req: &ExecRequest, joins: &[(CloneFlags, OwnedFd, String)], chan: 
         req.console_socket.is_some(),
         Mode::Exec(joins),
     );
+    ctx.session_keyring = req.session_keyring.clone();
     let err = match run_steps(crate::child::exec_steps(), &mut ctx) {
         Ok(never) => match never {},
         Err(e) => e,

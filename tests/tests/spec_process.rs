@@ -1,20 +1,97 @@
 //! runtime-spec 1.3's per-process attributes, each read back inside a real
 //! container: `process.ioPriority`, `process.scheduler`,
-//! `linux.personality`, `process.execCPUAffinity`, `linux.memoryPolicy`.
-//! Values runoci cannot apply are refused at load, naming the field.
+//! `linux.personality`, `process.execCPUAffinity`, `linux.memoryPolicy`;
+//! and what engines expect of a runtime: the session keyring of the
+//! container's own (`--no-new-keyring` keeps the caller's) and
+//! `NOTIFY_SOCKET` pass-through. Values runoci cannot apply are refused at
+//! load, naming the field.
 //!
-//! The tests use only the runc command line, so `RUNOCI_BIN` can run them
-//! against another runtime: crun 1.8.1 agrees on personality; runc 1.1.5
-//! ignores all of these fields (personality came in runc 1.2).
+//! The tests use only the runc command line, so `RUNOCI_BIN=/usr/bin/runc`
+//! runs them against runc: 1.1.5 agrees on the session keyring and
+//! NOTIFY_SOCKET (it ignores the rest: personality came in runc 1.2);
+//! `RUNOCI_BIN=/usr/bin/crun` (1.8.1) agrees on personality.
 
 mod common;
 mod detached_common;
 
 use common::assert_fails_with;
 use detached_common::{forever_args, set_args};
-use runoci_tests::{unique_id, Bundle, Output, Runtime};
+use runoci_tests::{test_dir, unique_id, Bundle, Output, Runtime};
 use serde_json::{json, Value};
-use std::path::Path;
+use std::os::unix::net::UnixDatagram;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+/// A static helper for what busybox cannot do: `probe notify MESSAGE`
+/// sends MESSAGE to `$NOTIFY_SOCKET` (a datagram, as sd_notify does);
+/// `probe session-keyring` prints the description of the caller's session
+/// keyring (`keyring;uid;gid;perm;name`).
+const PROBE_C: &str = r#"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+int main(int argc, char **argv) {
+    if (argc == 3 && strcmp(argv[1], "notify") == 0) {
+        const char *path = getenv("NOTIFY_SOCKET");
+        if (!path) { fprintf(stderr, "no NOTIFY_SOCKET\n"); return 2; }
+        int s = socket(AF_UNIX, SOCK_DGRAM, 0);
+        struct sockaddr_un a = { .sun_family = AF_UNIX };
+        strncpy(a.sun_path, path, sizeof a.sun_path - 1);
+        if (sendto(s, argv[2], strlen(argv[2]), 0, (struct sockaddr *)&a, sizeof a) < 0) {
+            perror("sendto"); return 1;
+        }
+        return 0;
+    }
+    if (argc == 2 && strcmp(argv[1], "session-keyring") == 0) {
+        /* KEYCTL_GET_KEYRING_ID 0, KEY_SPEC_SESSION_KEYRING -3, KEYCTL_DESCRIBE 6 */
+        long id = syscall(SYS_keyctl, 0, -3, 0);
+        if (id < 0) { perror("keyctl get session"); return 1; }
+        char buf[4096];
+        long n = syscall(SYS_keyctl, 6, id, buf, sizeof buf);
+        if (n < 0 || n > (long)sizeof buf) { perror("keyctl describe"); return 1; }
+        printf("%s\n", buf);
+        return 0;
+    }
+    fprintf(stderr, "usage: probe notify MESSAGE | probe session-keyring\n");
+    return 2;
+}
+"#;
+
+/// The probe, compiled once per test process (build-essential is a
+/// dependency of the project).
+fn probe_binary() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let dir = test_dir().join(format!("spec-process-probe-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("probe dir");
+        let src = dir.join("probe.c");
+        std::fs::write(&src, PROBE_C).expect("write probe.c");
+        let bin = dir.join("probe");
+        let out = std::process::Command::new("cc")
+            .args(["-static", "-O2", "-o"])
+            .arg(&bin)
+            .arg(&src)
+            .output()
+            .expect("run cc");
+        assert!(
+            out.status.success(),
+            "cc -static probe.c failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        bin
+    })
+}
+
+fn with_probe(bundle: &Bundle) {
+    let dst = bundle.rootfs().join("bin/probe");
+    std::fs::copy(probe_binary(), &dst).expect("copy the probe into the rootfs");
+}
 
 /// `run --bundle B [flags] ID` of `sh -c script` (the runc command line).
 fn run_sh(bundle: &mut Bundle, rt: &Runtime, prefix: &str, flags: &[&str], script: &str) -> Output {
@@ -347,4 +424,154 @@ fn memory_policy_on_a_node_that_is_not_online_fails_the_create_naming_the_field(
     bundle.config_mut()["linux"]["memoryPolicy"] = json!({"mode": "MPOL_BIND", "nodes": "1000"});
     let out = run_sh(&mut bundle, &rt, "mempolicy-offline", &[], "true");
     assert_fails_with(&out, "linux.memoryPolicy: set_mempolicy MPOL_BIND");
+}
+
+/// The description of the session keyring the container's program has.
+fn session_keyring_of(bundle: &mut Bundle, rt: &Runtime, prefix: &str, flags: &[&str]) -> String {
+    with_probe(bundle);
+    let out = run_sh(bundle, rt, prefix, flags, "probe session-keyring");
+    out.assert_ok();
+    out.stdout.trim().to_string()
+}
+
+/// The name (last field) of a key description.
+fn key_name(description: &str) -> &str {
+    description.rsplit(';').next().unwrap_or("")
+}
+
+/// runc 1.1.5 makes the same keyring: run with RUNOCI_BIN=/usr/bin/runc.
+#[test]
+fn session_keyring_is_the_container_s_own_unless_no_new_keyring() {
+    let mut bundle = Bundle::new("keyring");
+    let rt = Runtime::runoci();
+    bundle.set_args(&["true"]);
+    let desc = session_keyring_of(&mut bundle, &rt, "keyring", &[]);
+    assert!(
+        key_name(&desc).starts_with("_ses.keyring-"),
+        "expected a session keyring named _ses.<id>, saw {desc:?}"
+    );
+    // runc's permissions: searchable by the key's user.
+    let perm = desc.split(';').nth(3).unwrap_or("");
+    let perm = u32::from_str_radix(perm, 16).unwrap_or(0);
+    assert_ne!(perm & 0x0008_0000, 0, "expected KEY_USR_SEARCH in {desc:?}");
+
+    let desc = session_keyring_of(&mut bundle, &rt, "keyring", &["--no-new-keyring"]);
+    assert!(
+        !key_name(&desc).starts_with("_ses.keyring-"),
+        "expected --no-new-keyring to keep the caller's session keyring, saw {desc:?}"
+    );
+}
+
+/// runc 1.1.5 agrees.
+#[test]
+fn session_keyring_in_a_user_namespace_is_searchable_by_other() {
+    let mut bundle = Bundle::new("keyring-userns");
+    let rt = Runtime::runoci();
+    let config = bundle.config_mut();
+    config["linux"]["namespaces"]
+        .as_array_mut()
+        .expect("namespaces")
+        .push(json!({"type": "user"}));
+    let map = json!([{ "containerID": 0, "hostID": 100000, "size": 65536 }]);
+    config["linux"]["uidMappings"] = map.clone();
+    config["linux"]["gidMappings"] = map;
+    let desc = session_keyring_of(&mut bundle, &rt, "keyring-userns", &[]);
+    assert!(
+        key_name(&desc).starts_with("_ses.keyring-userns-"),
+        "expected the container's own keyring, saw {desc:?}"
+    );
+    // Owned by the container's root (uid 0 inside), searchable by other:
+    // the container's other users are not the key's user.
+    let fields: Vec<&str> = desc.split(';').collect();
+    let perm = u32::from_str_radix(fields.get(3).unwrap_or(&""), 16).unwrap_or(0);
+    assert_eq!(fields.get(1), Some(&"0"), "{desc:?}");
+    assert_ne!(perm & 0x0000_0008, 0, "expected KEY_OTH_SEARCH in {desc:?}");
+}
+
+#[test]
+fn session_keyring_is_joined_by_exec_processes() {
+    let mut bundle = Bundle::new("keyring-exec");
+    let rt = Runtime::runoci();
+    with_probe(&bundle);
+    let id = started(&mut bundle, &rt, "keyring-exec");
+    let out = rt.run(["exec", &id, "probe", "session-keyring"]);
+    out.assert_ok();
+    assert_eq!(
+        key_name(out.stdout.trim()),
+        format!("_ses.{id}"),
+        "expected exec to join the container's keyring"
+    );
+}
+
+/// A datagram socket standing in for systemd's or podman's.
+fn notify_listener(prefix: &str) -> (UnixDatagram, PathBuf) {
+    let dir = test_dir().join(unique_id(prefix));
+    std::fs::create_dir_all(&dir).expect("notify dir");
+    let path = dir.join("notify.sock");
+    let sock = UnixDatagram::bind(&path).expect("bind the notify socket");
+    sock.set_read_timeout(Some(runoci_tests::default_timeout()))
+        .expect("read timeout");
+    (sock, path)
+}
+
+/// Every datagram until one holds `READY=1` (runc relays only that one,
+/// then adds `MAINPID=`); `None` if none came within the timeout.
+fn wait_ready(sock: &UnixDatagram) -> Option<Vec<String>> {
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 4096];
+    while let Ok(n) = sock.recv(&mut buf) {
+        seen.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+        if seen.last().is_some_and(|m| m.contains("READY=1")) {
+            return Some(seen);
+        }
+    }
+    None
+}
+
+/// runc 1.1.5 passes NOTIFY_SOCKET through too: run with
+/// RUNOCI_BIN=/usr/bin/runc.
+#[test]
+fn notify_socket_ready_reaches_the_callers_socket() {
+    let mut bundle = Bundle::new("notify");
+    let rt = Runtime::runoci();
+    with_probe(&bundle);
+    let (sock, path) = notify_listener("notify");
+    bundle.set_args(&[
+        "sh",
+        "-c",
+        "echo \"$NOTIFY_SOCKET\"; probe notify READY=1 && echo sent",
+    ]);
+    let id = unique_id("notify");
+    let mut cmd = rt.cmd(["run", "--bundle", bundle.path_str(), &id]);
+    cmd.env("NOTIFY_SOCKET", &path);
+    let ready = std::thread::spawn(move || wait_ready(&sock));
+    let out = runoci_tests::run_command(&mut cmd, b"", runoci_tests::default_timeout());
+    rt.observe();
+    out.assert_ok();
+    assert_eq!(
+        out.stdout, "/run/notify/notify.sock\nsent\n",
+        "expected the container's NOTIFY_SOCKET at runc's path"
+    );
+    let seen = ready.join().expect("listener thread");
+    assert!(
+        seen.as_ref()
+            .is_some_and(|m| m.iter().any(|l| l.lines().any(|x| x == "READY=1"))),
+        "expected READY=1 on the caller's socket, saw {seen:?}"
+    );
+    let _ = std::fs::remove_dir_all(path.parent().unwrap_or(Path::new("/nonexistent")));
+}
+
+/// Checked where it enters (runc 1.1.5 runs the container and drops the
+/// messages).
+#[test]
+fn notify_socket_that_is_not_a_socket_is_refused() {
+    let mut bundle = Bundle::new("notify-bad");
+    let rt = Runtime::runoci();
+    bundle.set_args(&["true"]);
+    let id = unique_id("notify-bad");
+    let mut cmd = rt.cmd(["run", "--bundle", bundle.path_str(), &id]);
+    cmd.env("NOTIFY_SOCKET", "/etc/hostname");
+    let out = runoci_tests::run_command(&mut cmd, b"", Duration::from_secs(30));
+    assert_fails_with(&out, "NOTIFY_SOCKET /etc/hostname: not a socket");
+    assert!(rt.container_ids().is_empty());
 }

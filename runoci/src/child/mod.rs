@@ -15,6 +15,7 @@ pub mod personality;
 pub mod pid1;
 pub mod rlimits;
 pub mod scheduler;
+pub mod session_keyring;
 pub mod signals;
 pub mod sysctl;
 pub mod umask;
@@ -65,6 +66,12 @@ steps! {
     /// A new cgroup namespace, after the parent placed us in our cgroups
     /// (its root is the cgroup we are in when unsharing).
     UnshareCgroupNamespace,
+    /// The container's own session keyring (`session_keyring`), unless
+    /// `--no-new-keyring`. After the namespaces: in a user namespace the
+    /// keyring is made by, and belongs to, the container's root; before
+    /// anything runs in the container, so nothing it runs ever holds the
+    /// caller's keys. `exec` joins the container's by its name.
+    SessionKeyring [exec],
     /// `hooks.prestart` and `hooks.createRuntime`, run by the parent.
     CreateRuntimeHooks,
     /// `hostname`, `domainname` (`identity`).
@@ -251,6 +258,16 @@ mod tests {
         before(INIT, BecomeNamespaceRoot, JoinNamespaces);
         before(INIT, JoinNamespaces, Identity);
         assert_eq!(&exec()[..2], &[WaitForParent, JoinNamespaces]);
+    }
+
+    #[test]
+    fn session_keyring_in_the_container_s_namespaces_before_its_hooks() {
+        for list in [INIT, &exec()] {
+            before(list, JoinNamespaces, SessionKeyring);
+            before(list, SessionKeyring, Exec);
+        }
+        before(INIT, BecomeNamespaceRoot, SessionKeyring);
+        before(INIT, SessionKeyring, CreateRuntimeHooks);
     }
 
     #[test]

@@ -3,7 +3,7 @@
 use super::Step::{self, *};
 use super::{
     alt_syscall, cwd, identity, io_priority, lsm, memory_policy, oom_score_adj, personality, pid1,
-    rlimits, scheduler, signals, sysctl, umask, user_caps,
+    rlimits, scheduler, session_keyring, signals, sysctl, umask, user_caps,
 };
 use crate::container::ContainerOptions;
 use crate::error::{Context, Error, Result};
@@ -47,6 +47,9 @@ pub struct Ctx<'a> {
     pub preserve_fds: u32,
     /// A console socket was given: `process.terminal` gets a pty.
     pub console_socket: bool,
+    /// The session keyring to join (`_ses.<id>`); none with
+    /// `--no-new-keyring`.
+    pub session_keyring: Option<String>,
     pub mode: Mode<'a>,
     program: PathBuf,
     hook_state: Option<HookState>,
@@ -71,6 +74,7 @@ impl<'a> Ctx<'a> {
             args,
             preserve_fds,
             console_socket,
+            session_keyring: None,
             mode,
             program: PathBuf::new(),
             hook_state: None,
@@ -148,6 +152,9 @@ fn run_init(a: &ChildArgs) -> Result<Infallible> {
         a.opts.console_socket.is_some(),
         Mode::Init(a),
     );
+    if a.opts.new_session_keyring {
+        ctx.session_keyring = Some(session_keyring::name(&a.opts.id));
+    }
     run_steps(super::INIT.iter().copied(), &mut ctx)
 }
 
@@ -210,6 +217,17 @@ fn apply(step: Step, c: &mut Ctx) -> Result<Option<Infallible>> {
                 nix::sched::unshare(CloneFlags::CLONE_NEWCGROUP).ctx("unshare cgroup namespace")?;
             }
             crate::debug!("container {}: child: in its namespaces", a.opts.id);
+        }
+        SessionKeyring => {
+            if let Some(name) = &c.session_keyring {
+                // Only the init's keyring is made searchable (runc's
+                // permissions); exec joins it as it is.
+                let make_searchable = match c.mode {
+                    Mode::Init(a) => Some(Ctx::in_userns(a)),
+                    Mode::Exec(_) => None,
+                };
+                session_keyring::join(name, make_searchable)?;
+            }
         }
         CreateRuntimeHooks => parent_hooks(c, ParentHooks::CreateRuntime)?,
         Identity => identity::apply(spec)?,

@@ -4,6 +4,7 @@
 //! these.
 
 pub mod ioprio;
+pub mod keyring;
 pub mod mempolicy;
 pub mod sched;
 
