@@ -21,7 +21,6 @@ use serde_json::{json, Value};
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
-use std::time::Duration;
 
 /// A static helper for what busybox cannot do: `probe notify MESSAGE`
 /// sends MESSAGE to `$NOTIFY_SOCKET` (a datagram, as sd_notify does);
@@ -64,26 +63,32 @@ int main(int argc, char **argv) {
 "#;
 
 /// The probe, compiled once per test process (build-essential is a
-/// dependency of the project).
+/// dependency of the project) into one place kept like the busybox
+/// template: built under a name of this process's, then renamed, so test
+/// processes running at once never see half a binary.
 fn probe_binary() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
-        let dir = test_dir().join(format!("spec-process-probe-{}", std::process::id()));
+        let dir = test_dir().join("spec-process-probe");
         std::fs::create_dir_all(&dir).expect("probe dir");
-        let src = dir.join("probe.c");
+        let pid = std::process::id();
+        let src = dir.join(format!("probe-{pid}.c"));
         std::fs::write(&src, PROBE_C).expect("write probe.c");
-        let bin = dir.join("probe");
+        let tmp = dir.join(format!("probe-{pid}"));
         let out = std::process::Command::new("cc")
             .args(["-static", "-O2", "-o"])
-            .arg(&bin)
+            .arg(&tmp)
             .arg(&src)
             .output()
             .expect("run cc");
+        let _ = std::fs::remove_file(&src);
         assert!(
             out.status.success(),
             "cc -static probe.c failed: {}",
             String::from_utf8_lossy(&out.stderr)
         );
+        let bin = dir.join("probe");
+        std::fs::rename(&tmp, &bin).expect("rename the probe into place");
         bin
     })
 }
@@ -528,6 +533,16 @@ fn wait_ready(sock: &UnixDatagram) -> Option<Vec<String>> {
     None
 }
 
+/// `run --bundle B ID` with `NOTIFY_SOCKET` set to `socket`.
+fn run_with_notify_socket(bundle: &Bundle, rt: &Runtime, prefix: &str, socket: &Path) -> Output {
+    let id = unique_id(prefix);
+    let mut cmd = rt.cmd(["run", "--bundle", bundle.path_str(), &id]);
+    cmd.env("NOTIFY_SOCKET", socket);
+    let out = runoci_tests::run_command(&mut cmd, b"", runoci_tests::default_timeout());
+    rt.observe();
+    out
+}
+
 /// runc 1.1.5 passes NOTIFY_SOCKET through too: run with
 /// RUNOCI_BIN=/usr/bin/runc.
 #[test]
@@ -541,12 +556,8 @@ fn notify_socket_ready_reaches_the_callers_socket() {
         "-c",
         "echo \"$NOTIFY_SOCKET\"; probe notify READY=1 && echo sent",
     ]);
-    let id = unique_id("notify");
-    let mut cmd = rt.cmd(["run", "--bundle", bundle.path_str(), &id]);
-    cmd.env("NOTIFY_SOCKET", &path);
     let ready = std::thread::spawn(move || wait_ready(&sock));
-    let out = runoci_tests::run_command(&mut cmd, b"", runoci_tests::default_timeout());
-    rt.observe();
+    let out = run_with_notify_socket(&bundle, &rt, "notify", &path);
     out.assert_ok();
     assert_eq!(
         out.stdout, "/run/notify/notify.sock\nsent\n",
@@ -568,10 +579,7 @@ fn notify_socket_that_is_not_a_socket_is_refused() {
     let mut bundle = Bundle::new("notify-bad");
     let rt = Runtime::runoci();
     bundle.set_args(&["true"]);
-    let id = unique_id("notify-bad");
-    let mut cmd = rt.cmd(["run", "--bundle", bundle.path_str(), &id]);
-    cmd.env("NOTIFY_SOCKET", "/etc/hostname");
-    let out = runoci_tests::run_command(&mut cmd, b"", Duration::from_secs(30));
+    let out = run_with_notify_socket(&bundle, &rt, "notify-bad", Path::new("/etc/hostname"));
     assert_fails_with(&out, "NOTIFY_SOCKET /etc/hostname: not a socket");
     assert!(rt.container_ids().is_empty());
 }
