@@ -25,7 +25,9 @@ use std::sync::OnceLock;
 /// A static helper for what busybox cannot do: `probe notify MESSAGE`
 /// sends MESSAGE to `$NOTIFY_SOCKET` (a datagram, as sd_notify does);
 /// `probe session-keyring` prints the description of the caller's session
-/// keyring (`keyring;uid;gid;perm;name`).
+/// keyring (`keyring;uid;gid;perm;name`); `probe sched-attr` prints the
+/// caller's policy, nice, priority, runtime, deadline and period
+/// (`sched_getattr`).
 const PROBE_C: &str = r#"
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,7 +59,14 @@ int main(int argc, char **argv) {
         printf("%s\n", buf);
         return 0;
     }
-    fprintf(stderr, "usage: probe notify MESSAGE | probe session-keyring\n");
+    if (argc == 2 && strcmp(argv[1], "sched-attr") == 0) {
+        struct { unsigned size, policy; unsigned long long flags; int nice; unsigned priority;
+                 unsigned long long runtime, deadline, period; unsigned util_min, util_max; } a;
+        if (syscall(SYS_sched_getattr, 0, &a, sizeof a, 0) < 0) { perror("sched_getattr"); return 1; }
+        printf("%u %d %u %llu %llu %llu\n", a.policy, a.nice, a.priority, a.runtime, a.deadline, a.period);
+        return 0;
+    }
+    fprintf(stderr, "usage: probe notify MESSAGE | probe session-keyring | probe sched-attr\n");
     return 2;
 }
 "#;
@@ -235,6 +244,25 @@ fn scheduler_policy_nice_and_priority_are_applied() {
         sched_fields(child).2,
         0,
         "expected SCHED_FLAG_RESET_ON_FORK to put a child back at SCHED_OTHER: {child:?}"
+    );
+}
+
+#[test]
+fn scheduler_deadline_parameters_are_applied() {
+    let mut bundle = Bundle::new("sched-dl");
+    let rt = Runtime::runoci();
+    with_probe(&bundle);
+    // A deadline task may not fork without SCHED_FLAG_RESET_ON_FORK (the
+    // shell execs the probe: same task).
+    bundle.config_mut()["process"]["scheduler"] = json!({
+        "policy": "SCHED_DEADLINE", "runtime": 10_000_000, "deadline": 30_000_000,
+        "period": 100_000_000, "flags": ["SCHED_FLAG_RESET_ON_FORK"]
+    });
+    let out = run_sh_ok(&mut bundle, &rt, "sched-dl", "exec probe sched-attr");
+    assert_eq!(
+        out.trim(),
+        "6 0 0 10000000 30000000 100000000",
+        "expected SCHED_DEADLINE (6) with the configured runtime, deadline and period"
     );
 }
 
