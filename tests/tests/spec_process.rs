@@ -611,3 +611,47 @@ fn notify_socket_that_is_not_a_socket_is_refused() {
     assert_fails_with(&out, "NOTIFY_SOCKET /etc/hostname: not a socket");
     assert!(rt.container_ids().is_empty());
 }
+
+/// What `--sdnotify=container` is for, end to end with runoci as the
+/// runtime: the container's READY=1 reaches the socket podman's caller
+/// gave. (Podman 4.3 binds its proxy's directory at /run/notify and sets
+/// the container's NOTIFY_SOCKET in config.json itself; a runtime that
+/// bound something else there, or dropped the variable, would break it.)
+#[test]
+fn podman_sdnotify_container_ready_reaches_podman_s_caller() {
+    use runoci_tests::engines::{Podman, PODMAN_ULIMITS};
+    let p = Podman::new();
+    let (sock, path) = notify_listener("podman-notify");
+    let name = unique_id("sdnotify");
+    let _guard = p.guard(&name);
+    let probe = format!("{}:/probe:ro", probe_binary().display());
+    let mut args = vec![
+        "run",
+        "-d",
+        "--name",
+        &name,
+        "--net",
+        "none",
+        "--sdnotify=container",
+        "-v",
+        &probe,
+    ];
+    args.extend(PODMAN_ULIMITS);
+    args.extend([
+        p.image.name.as_str(),
+        "sh",
+        "-c",
+        "/probe notify READY=1; exec sleep 600",
+    ]);
+    let mut cmd = p.cmd(&args);
+    cmd.env("NOTIFY_SOCKET", &path);
+    let ready = std::thread::spawn(move || wait_ready(&sock));
+    runoci_tests::engines::run(&mut cmd).assert_ok();
+    let seen = ready.join().expect("listener thread");
+    assert!(
+        seen.as_ref()
+            .is_some_and(|m| m.iter().any(|l| l.lines().any(|x| x == "READY=1"))),
+        "expected podman to pass the container's READY=1 on, saw {seen:?}"
+    );
+    let _ = std::fs::remove_dir_all(path.parent().unwrap_or(Path::new("/nonexistent")));
+}
