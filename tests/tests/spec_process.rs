@@ -519,6 +519,13 @@ fn session_keyring_in_a_user_namespace_is_searchable_by_other() {
     let perm = u32::from_str_radix(fields.get(3).unwrap_or(&""), 16).unwrap_or(0);
     assert_eq!(fields.get(1), Some(&"0"), "{desc:?}");
     assert_ne!(perm & 0x0000_0008, 0, "expected KEY_OTH_SEARCH in {desc:?}");
+
+    // exec, which enters the user namespace as host root (not the key's
+    // user), finds it by name through that permission.
+    let id = started(&mut bundle, &rt, "keyring-userns-exec");
+    let out = rt.run(["exec", &id, "probe", "session-keyring"]);
+    out.assert_ok();
+    assert_eq!(key_name(out.stdout.trim()), format!("_ses.{id}"), "{out}");
 }
 
 #[test]
