@@ -76,6 +76,10 @@ pub struct RuntimeRecord {
     /// record's lock; none once the container is recorded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub creator: Option<ProcessRef>,
+    /// Created with `--no-new-keyring`: `exec` keeps the caller's session
+    /// keyring too, instead of joining the container's.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub no_new_keyring: bool,
 }
 
 /// One process, named so that a reused pid is not taken for it.

@@ -267,7 +267,8 @@ pub struct RunArgs {
     /// runc: accepted for compatibility.
     #[arg(long = "no-pivot")]
     pub no_pivot: bool,
-    /// runc: accepted for compatibility.
+    /// runc: keep the caller's session keyring instead of a new one for
+    /// the container.
     #[arg(long = "no-new-keyring")]
     pub no_new_keyring: bool,
     /// The container id.

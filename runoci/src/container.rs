@@ -30,6 +30,8 @@ pub struct Created {
     /// The resctrl group of `linux.intelRdt`, when one was joined.
     pub resctrl: Option<runoci_core::resctrl::ResctrlRecord>,
     pub hook_state: HookState,
+    /// `--no-new-keyring`: recorded for `exec`.
+    pub no_new_keyring: bool,
 }
 
 impl Created {
@@ -59,6 +61,7 @@ impl Created {
             poststart: poststart.to_vec(),
             // Recorded: no creation in progress any more.
             creator: None,
+            no_new_keyring: self.no_new_keyring,
         })?;
         sd.write_state(&self.state_document(status))?;
         sd.write_atomic(state::PID_FILE, format!("{}\n", self.pid).as_bytes())
@@ -196,6 +199,7 @@ pub fn create(spec: &Spec, opts: &ContainerOptions) -> Result<Created> {
                 cgroup,
                 resctrl,
                 hook_state,
+                no_new_keyring: !opts.new_session_keyring,
             };
             match drive_child(spec, opts, &created, &chan) {
                 Ok(()) => {

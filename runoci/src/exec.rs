@@ -21,6 +21,9 @@ pub struct ExecRequest {
     pub cgroup: Option<runoci_core::cgroups::Cgroup>,
     pub console_socket: Option<PathBuf>,
     pub preserve_fds: u32,
+    /// The container's session keyring to join; none when it was created
+    /// with `--no-new-keyring`.
+    pub session_keyring: Option<String>,
 }
 
 /// Namespaces of the init to join, in an order the kernel accepts: user
@@ -104,9 +107,13 @@ pub fn spawn(req: &ExecRequest) -> Result<Spawned> {
         })?;
     let pidfd = runoci_core::pidfd::open(pid).ctx("pidfd_open of the exec process")?;
     let result = (|| -> Result<()> {
+        // The child waits for Start: both affinities are set around its
+        // move into the cgroups, in the order the spec gives them.
+        set_exec_cpu_affinity(pid, &req.process, "initial")?;
         if let Some(cg) = &req.cgroup {
             cg.add_pid(pid)?;
         }
+        set_exec_cpu_affinity(pid, &req.process, "final")?;
         parent.send(&ToChild::Start { host_pid: pid })?;
         drive(req, &parent)
     })();
@@ -116,6 +123,36 @@ pub fn spawn(req: &ExecRequest) -> Result<Spawned> {
         return Err(e);
     }
     Ok(Spawned { pid, pidfd })
+}
+
+/// `process.execCPUAffinity` (spec 1.2; for exec'd processes, not the
+/// init): `initial` before the process joins the container's cgroups,
+/// `final` right after (a cpuset cgroup resets the affinity on the move).
+/// Set by the parent, as runc does, because the parent moves the process.
+/// An absent or empty list leaves the affinity as it is.
+fn set_exec_cpu_affinity(pid: i32, process: &Process, which: &str) -> Result<()> {
+    let Some(affinity) = &process.exec_cpu_affinity else {
+        return Ok(());
+    };
+    let list = match which {
+        "initial" => affinity.initial.as_deref(),
+        _ => affinity.final_.as_deref(),
+    };
+    let Some(list) = list.filter(|l| !l.trim().is_empty()) else {
+        return Ok(());
+    };
+    let field = format!("process.execCPUAffinity.{which}");
+    // Validated at load; parsed again here, by the same parser.
+    let mask =
+        crate::spec::attrs::parse_id_list(list).map_err(|e| Error::new(format!("{field}: {e}")))?;
+    crate::sys::sched::set_affinity(pid, &mask).map_err(|e| {
+        let hint = if e.raw_os_error() == Some(libc::EINVAL) {
+            " (none of these CPUs is online or in the container's cpuset)"
+        } else {
+            ""
+        };
+        Error::new(format!("{field}: sched_setaffinity {list:?}: {e}{hint}"))
+    })
 }
 
 fn drive(req: &ExecRequest, chan: &ParentChannel) -> Result<()> {
@@ -154,6 +191,7 @@ fn child_main(req: &ExecRequest, joins: &[(CloneFlags, OwnedFd, String)], chan: 
         req.console_socket.is_some(),
         Mode::Exec(joins),
     );
+    ctx.session_keyring = req.session_keyring.clone();
     let err = match run_steps(crate::child::exec_steps(), &mut ctx) {
         Ok(never) => match never {},
         Err(e) => e,

@@ -43,6 +43,12 @@ pub struct ContainerOptions {
     /// on (a created container waits on its FIFO for `start`, which takes
     /// that lock).
     pub lock_fd: Option<i32>,
+    /// The container's own session keyring (`child::session_keyring`);
+    /// false with `--no-new-keyring`.
+    pub new_session_keyring: bool,
+    /// The engine's `NOTIFY_SOCKET` (absolute, a socket): bound into the
+    /// container for its sd_notify messages (`crate::notify_socket`).
+    pub notify_socket: Option<PathBuf>,
 }
 
 impl ContainerOptions {

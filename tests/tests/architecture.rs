@@ -136,16 +136,7 @@ fn snake_case_follows_serde() {
 /// Fields other branches of issue 12 apply; each is neither applied nor
 /// refused on this branch. The lead empties this list when they merge.
 const PENDING: &[&str] = &[
-    "process.ioPriority",
-    "process.scheduler",
-    "process.execCPUAffinity",
-    "linux.personality",
-    "linux.memoryPolicy",
     "linux.netDevices",
-    "linux.intelRdt",
-    "mounts[].uidMappings",
-    "mounts[].gidMappings",
-    "linux.resources.blockIO",
 ];
 
 /// runtime-spec 1.3.0's Linux config fields (see the file's header).

@@ -1,6 +1,7 @@
 //! The container configuration: model (`types`), loading (`load`),
 //! validation (`validate`, `seccomp`) and the kernel constants its names stand for
-//! (`names`).
+//! (`names`; `attrs` for the per-process attributes and CPU/node lists).
+pub mod attrs;
 mod error;
 mod load;
 pub mod names;

@@ -779,7 +779,7 @@ fn exec_cpu_affinity_uses_the_spec_spelling() {
     );
     let spec = parse(&json, "affinity").expect("valid");
     let affinity = spec.process.and_then(|p| p.exec_cpu_affinity);
-    assert!(affinity.is_some_and(|a| a["final"] == "0-1"));
+    assert!(affinity.is_some_and(|a| a.final_.as_deref() == Some("0-1")));
 }
 
 /// MINIMAL with `field` (JSON, without braces) added at the top level.
@@ -1107,5 +1107,169 @@ fn idmapped_mounts_are_refused_where_runc_refuses_them() {
     for (mount, linux, want) in &refused {
         let err = parse(&with_mount(mount, linux), "idmap").expect_err(want);
         assert!(err.to_string().contains(want), "want {want:?}, got {err}");
+    }
+}
+
+/// MINIMAL with `process` fields (JSON, without braces) added.
+fn with_process(fields: &str) -> String {
+    MINIMAL.replace("\"args\":", &format!("{fields}, \"args\":"))
+}
+
+fn refused_at(json: &str, path: &str, message: &str) {
+    let err = parse(json, "c").expect_err("must be refused");
+    assert_eq!(err.json_path(), Some(path), "{json}: {err}");
+    assert!(
+        err.to_string().contains(&format!("{path}: {message}")),
+        "{json}: {err}"
+    );
+}
+
+#[test]
+fn process_attributes_in_range_are_accepted() {
+    for fields in [
+        r#""ioPriority": {"class": "IOPRIO_CLASS_IDLE", "priority": 7}"#,
+        r#""scheduler": {"policy": "SCHED_FIFO", "priority": 99, "flags": ["SCHED_FLAG_RESET_ON_FORK"]}"#,
+        r#""scheduler": {"policy": "SCHED_BATCH", "nice": -20}"#,
+        r#""scheduler": {"policy": "SCHED_DEADLINE", "runtime": 1024, "deadline": 2000}"#,
+        r#""scheduler": {"policy": "SCHED_DEADLINE", "runtime": 10000, "deadline": 20000, "period": 30000}"#,
+        r#""execCPUAffinity": {"initial": "0", "final": "0-1,3"}"#,
+    ] {
+        parse(&with_process(fields), "c").unwrap_or_else(|e| panic!("{fields}: {e}"));
+    }
+    for linux in [
+        r#""personality": {"domain": "LINUX32"}"#,
+        r#""memoryPolicy": {"mode": "MPOL_BIND", "nodes": "0", "flags": ["MPOL_F_STATIC_NODES", "MPOL_F_NUMA_BALANCING"]}"#,
+        r#""memoryPolicy": {"mode": "MPOL_LOCAL"}"#,
+        r#""memoryPolicy": {"mode": "MPOL_PREFERRED"}"#,
+        r#""memoryPolicy": {"mode": "MPOL_DEFAULT", "nodes": ""}"#,
+    ] {
+        parse(&minimal_with(&format!("\"linux\": {{{linux}}}")), "c")
+            .unwrap_or_else(|e| panic!("{linux}: {e}"));
+    }
+}
+
+#[test]
+fn process_attributes_out_of_range_are_refused_with_their_path() {
+    for (fields, path, message) in [
+        (
+            r#""ioPriority": {"class": "IOPRIO_CLASS_NONE", "priority": 0}"#,
+            "process.ioPriority.class",
+            "unknown class \"IOPRIO_CLASS_NONE\"",
+        ),
+        (
+            r#""ioPriority": {"class": "IOPRIO_CLASS_BE", "priority": 8}"#,
+            "process.ioPriority.priority",
+            "8 outside 0..=7",
+        ),
+        (
+            r#""scheduler": {"policy": "SCHED_ISO"}"#,
+            "process.scheduler.policy",
+            "SCHED_ISO is not implemented by Linux",
+        ),
+        (
+            r#""scheduler": {"policy": "SCHED_FAST"}"#,
+            "process.scheduler.policy",
+            "unknown policy \"SCHED_FAST\"",
+        ),
+        (
+            r#""scheduler": {"policy": "SCHED_RR", "priority": 1, "flags": ["SCHED_FLAG_RESET_ON_FORK", "SCHED_FLAG_TURBO"]}"#,
+            "process.scheduler.flags[1]",
+            "unknown flag \"SCHED_FLAG_TURBO\"",
+        ),
+        (
+            r#""scheduler": {"policy": "SCHED_OTHER", "nice": 20}"#,
+            "process.scheduler.nice",
+            "20 outside -20..=19",
+        ),
+        (
+            r#""scheduler": {"policy": "SCHED_FIFO"}"#,
+            "process.scheduler.priority",
+            "0 outside 1..=99 for SCHED_FIFO",
+        ),
+        (
+            r#""scheduler": {"policy": "SCHED_OTHER", "priority": 5}"#,
+            "process.scheduler.priority",
+            "5 set, but only SCHED_FIFO and SCHED_RR take a priority",
+        ),
+        (
+            r#""scheduler": {"policy": "SCHED_OTHER", "runtime": 5}"#,
+            "process.scheduler",
+            "runtime, deadline and period are for SCHED_DEADLINE",
+        ),
+        (
+            r#""scheduler": {"policy": "SCHED_DEADLINE", "runtime": 100, "deadline": 2000}"#,
+            "process.scheduler.runtime",
+            "100 ns is below the 1024 ns",
+        ),
+        (
+            r#""scheduler": {"policy": "SCHED_DEADLINE", "runtime": 3000, "deadline": 2000}"#,
+            "process.scheduler",
+            "SCHED_DEADLINE needs runtime <= deadline <= period",
+        ),
+        (
+            r#""execCPUAffinity": {"final": "3-1"}"#,
+            "process.execCPUAffinity.final",
+            "range \"3-1\" in \"3-1\" runs backwards",
+        ),
+    ] {
+        refused_at(&with_process(fields), path, message);
+    }
+    for (linux, path, message) in [
+        (
+            r#""personality": {"domain": "LINUX64"}"#,
+            "linux.personality.domain",
+            "unknown domain \"LINUX64\"",
+        ),
+        (
+            r#""personality": {"domain": "LINUX", "flags": ["ADDR_NO_RANDOMIZE"]}"#,
+            "linux.personality.flags[0]",
+            "unsupported flag \"ADDR_NO_RANDOMIZE\"",
+        ),
+        (
+            r#""memoryPolicy": {"mode": "MPOL_SOMETIMES"}"#,
+            "linux.memoryPolicy.mode",
+            "unknown mode \"MPOL_SOMETIMES\"",
+        ),
+        (
+            r#""memoryPolicy": {"mode": "MPOL_BIND", "nodes": "0", "flags": ["MPOL_F_LAZY"]}"#,
+            "linux.memoryPolicy.flags[0]",
+            "unknown flag \"MPOL_F_LAZY\"",
+        ),
+        (
+            r#""memoryPolicy": {"mode": "MPOL_BIND"}"#,
+            "linux.memoryPolicy.nodes",
+            "MPOL_BIND needs at least one node",
+        ),
+        (
+            r#""memoryPolicy": {"mode": "MPOL_LOCAL", "nodes": "0"}"#,
+            "linux.memoryPolicy.nodes",
+            "MPOL_LOCAL takes no nodes",
+        ),
+        (
+            r#""memoryPolicy": {"mode": "MPOL_INTERLEAVE", "nodes": "0-x"}"#,
+            "linux.memoryPolicy.nodes",
+            "\"x\" in \"0-x\" is not a number",
+        ),
+        (
+            r#""memoryPolicy": {"mode": "MPOL_BIND", "nodes": "0", "flags": ["MPOL_F_STATIC_NODES", "MPOL_F_RELATIVE_NODES"]}"#,
+            "linux.memoryPolicy.flags",
+            "MPOL_F_STATIC_NODES and MPOL_F_RELATIVE_NODES exclude each other",
+        ),
+        (
+            r#""memoryPolicy": {"mode": "MPOL_PREFERRED", "flags": ["MPOL_F_STATIC_NODES"]}"#,
+            "linux.memoryPolicy.flags",
+            "MPOL_F_STATIC_NODES and MPOL_F_RELATIVE_NODES need nodes",
+        ),
+        (
+            r#""memoryPolicy": {"mode": "MPOL_INTERLEAVE", "nodes": "0", "flags": ["MPOL_F_NUMA_BALANCING"]}"#,
+            "linux.memoryPolicy.flags",
+            "MPOL_F_NUMA_BALANCING applies to MPOL_BIND or MPOL_PREFERRED_MANY, not MPOL_INTERLEAVE",
+        ),
+    ] {
+        refused_at(
+            &minimal_with(&format!("\"linux\": {{{linux}}}")),
+            path,
+            message,
+        );
     }
 }

@@ -77,14 +77,14 @@ pub struct Process {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub io_priority: Option<IoPriority>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub scheduler: Option<serde_json::Value>,
+    pub scheduler: Option<Scheduler>,
     /// Spec 1.2 spells it `execCPUAffinity`, not camelCase.
     #[serde(
         default,
         rename = "execCPUAffinity",
         skip_serializing_if = "Option::is_none"
     )]
-    pub exec_cpu_affinity: Option<serde_json::Value>,
+    pub exec_cpu_affinity: Option<ExecCpuAffinity>,
     /// run_oci extension: the file mode creation mask (default 0022).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub umask: Option<u32>,
@@ -142,6 +142,51 @@ pub struct IoPriority {
     pub class: String,
     #[serde(default)]
     pub priority: i32,
+}
+
+/// `process.scheduler`: names checked against `attrs::SCHED_*`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Scheduler {
+    pub policy: String,
+    #[serde(default)]
+    pub nice: i32,
+    #[serde(default)]
+    pub priority: i32,
+    #[serde(default)]
+    pub flags: Vec<String>,
+    #[serde(default)]
+    pub runtime: u64,
+    #[serde(default)]
+    pub deadline: u64,
+    #[serde(default)]
+    pub period: u64,
+}
+
+/// `process.execCPUAffinity`: CPU lists (`0-3,7`), for `exec` only.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct ExecCpuAffinity {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub initial: Option<String>,
+    #[serde(default, rename = "final", skip_serializing_if = "Option::is_none")]
+    pub final_: Option<String>,
+}
+
+/// `linux.personality`: names checked against `attrs::PERSONALITY_*`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Personality {
+    pub domain: String,
+    #[serde(default)]
+    pub flags: Vec<String>,
+}
+
+/// `linux.memoryPolicy`: names checked against `attrs::MEMPOLICY_*`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct MemoryPolicy {
+    pub mode: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nodes: Option<String>,
+    #[serde(default)]
+    pub flags: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -229,7 +274,9 @@ pub struct Linux {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mount_label: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub personality: Option<serde_json::Value>,
+    pub personality: Option<Personality>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_policy: Option<MemoryPolicy>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub intel_rdt: Option<IntelRdt>,
     /// Host interfaces moved into the container's network namespace, keyed

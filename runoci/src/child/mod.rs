@@ -7,10 +7,15 @@
 pub mod alt_syscall;
 pub mod cwd;
 pub mod identity;
+pub mod io_priority;
 pub mod lsm;
+pub mod memory_policy;
 pub mod oom_score_adj;
+pub mod personality;
 pub mod pid1;
 pub mod rlimits;
+pub mod scheduler;
+pub mod session_keyring;
 pub mod signals;
 pub mod sysctl;
 pub mod umask;
@@ -61,6 +66,12 @@ steps! {
     /// A new cgroup namespace, after the parent placed us in our cgroups
     /// (its root is the cgroup we are in when unsharing).
     UnshareCgroupNamespace,
+    /// The container's own session keyring (`session_keyring`), unless
+    /// `--no-new-keyring`. After the namespaces: in a user namespace the
+    /// keyring is made by, and belongs to, the container's root; before
+    /// anything runs in the container, so nothing it runs ever holds the
+    /// caller's keys. `exec` joins the container's by its name.
+    SessionKeyring [exec],
     /// `hooks.prestart` and `hooks.createRuntime`, run by the parent.
     CreateRuntimeHooks,
     /// `hostname`, `domainname` (`identity`).
@@ -99,6 +110,19 @@ steps! {
     EnterCwd [exec],
     /// `process.rlimits` (`rlimits`). Before the user switch: raising a hard limit needs CAP_SYS_RESOURCE.
     Rlimits [exec],
+    /// `process.scheduler` (`scheduler`), then `process.ioPriority`
+    /// (`io_priority`), `linux.personality` (`personality`) and
+    /// `linux.memoryPolicy` (`memory_policy`), as runc applies them to
+    /// the init and to `exec`'d processes. Before the capability drop
+    /// (real-time policies need CAP_SYS_NICE, IOPRIO_CLASS_RT
+    /// CAP_SYS_ADMIN) and seccomp (a profile may forbid the calls); late,
+    /// so the runtime's own set-up runs with the caller's. (A
+    /// `SCHED_DEADLINE` task may not fork without
+    /// `SCHED_FLAG_RESET_ON_FORK`: startContainer hooks and `-i` fork.)
+    Scheduler [exec],
+    IoPriority [exec],
+    Personality [exec],
+    MemoryPolicy [exec],
     /// `linux.altSyscall` (`alt_syscall`).
     AltSyscall,
     /// `process.selinuxLabel`, `process.apparmorProfile` (`lsm`). The exec
@@ -210,7 +234,16 @@ mod tests {
     #[test]
     fn privileges_are_dropped_after_what_needs_them() {
         for list in [INIT, &exec()] {
-            for needs_privilege in [Rlimits, Lsm, FindProgram, Console] {
+            for needs_privilege in [
+                Rlimits,
+                Scheduler,
+                IoPriority,
+                Personality,
+                MemoryPolicy,
+                Lsm,
+                FindProgram,
+                Console,
+            ] {
                 before(list, needs_privilege, UserCapsSeccomp);
             }
             before(list, UserCapsSeccomp, CloseFds);
@@ -226,6 +259,16 @@ mod tests {
         before(INIT, BecomeNamespaceRoot, JoinNamespaces);
         before(INIT, JoinNamespaces, Identity);
         assert_eq!(&exec()[..2], &[WaitForParent, JoinNamespaces]);
+    }
+
+    #[test]
+    fn session_keyring_in_the_container_s_namespaces_before_its_hooks() {
+        for list in [INIT, &exec()] {
+            before(list, JoinNamespaces, SessionKeyring);
+            before(list, SessionKeyring, Exec);
+        }
+        before(INIT, BecomeNamespaceRoot, SessionKeyring);
+        before(INIT, SessionKeyring, CreateRuntimeHooks);
     }
 
     #[test]

@@ -2,8 +2,8 @@
 
 use super::Step::{self, *};
 use super::{
-    alt_syscall, cwd, identity, lsm, oom_score_adj, pid1, rlimits, signals, sysctl, umask,
-    user_caps,
+    alt_syscall, cwd, identity, io_priority, lsm, memory_policy, oom_score_adj, personality, pid1,
+    rlimits, scheduler, session_keyring, signals, sysctl, umask, user_caps,
 };
 use crate::error::{Context, Error, Result};
 use crate::namespaces::Plan;
@@ -47,6 +47,9 @@ pub struct Ctx<'a> {
     pub preserve_fds: u32,
     /// A console socket was given: `process.terminal` gets a pty.
     pub console_socket: bool,
+    /// The session keyring to join (`_ses.<id>`); none with
+    /// `--no-new-keyring`.
+    pub session_keyring: Option<String>,
     pub mode: Mode<'a>,
     program: PathBuf,
     hook_state: Option<HookState>,
@@ -75,6 +78,7 @@ impl<'a> Ctx<'a> {
             args,
             preserve_fds,
             console_socket,
+            session_keyring: None,
             mode,
             program: PathBuf::new(),
             hook_state: None,
@@ -158,6 +162,9 @@ fn run_init(a: &ChildArgs) -> Result<Infallible> {
         a.opts.console_socket.is_some(),
         Mode::Init(a),
     );
+    if a.opts.new_session_keyring {
+        ctx.session_keyring = Some(session_keyring::name(&a.opts.id));
+    }
     run_steps(super::INIT.iter().copied(), &mut ctx)
 }
 
@@ -222,6 +229,17 @@ fn apply(step: Step, c: &mut Ctx) -> Result<Option<Infallible>> {
             }
             crate::debug!("container {}: child: in its namespaces", a.opts.id);
         }
+        SessionKeyring => {
+            if let Some(name) = &c.session_keyring {
+                // Only the init's keyring is made searchable (runc's
+                // permissions); exec joins it as it is.
+                let make_searchable = match c.mode {
+                    Mode::Init(a) => Some(Ctx::in_userns(a)),
+                    Mode::Exec(_) => None,
+                };
+                session_keyring::join(name, make_searchable)?;
+            }
+        }
         CreateRuntimeHooks => parent_hooks(c, ParentHooks::CreateRuntime)?,
         Identity => identity::apply(spec)?,
         OomScoreAdj => oom_score_adj::apply(process)?,
@@ -283,6 +301,10 @@ fn apply(step: Step, c: &mut Ctx) -> Result<Option<Infallible>> {
         MaskedPaths | ReadonlyPaths | RootReadonly => {}
         EnterCwd => cwd::enter(&process.cwd)?,
         Rlimits => rlimits::set_rlimits(process)?,
+        Scheduler => scheduler::apply(process)?,
+        IoPriority => io_priority::apply(process)?,
+        Personality => personality::apply(spec)?,
+        MemoryPolicy => memory_policy::apply(spec)?,
         AltSyscall => alt_syscall::apply(spec)?,
         Lsm => lsm::apply(process)?,
         FindProgram => {

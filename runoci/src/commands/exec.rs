@@ -41,6 +41,8 @@ pub fn exec(cli: &Cli, a: &ExecArgs) -> Result<i32> {
         spec,
         console_socket: a.console_socket.clone(),
         preserve_fds: a.preserve_fds,
+        session_keyring: (!record.no_new_keyring)
+            .then(|| crate::child::session_keyring::name(&a.id)),
     };
     if !runoci_core::procfs::same_process(record.pid, record.pid_start_time) {
         return Err(Error::new(format!("container {} is not running", a.id)));

@@ -5,7 +5,7 @@
 
 use crate::error::{Error, Result};
 use runoci_core::hooks::Stage;
-use runoci_core::spec::names;
+use runoci_core::spec::{attrs, names};
 use serde_json::{json, Value};
 
 /// The oldest config version runoci loads (`validate` takes any 1.x).
@@ -45,10 +45,12 @@ fn document() -> Value {
             },
             "apparmor": {"enabled": runoci_core::lsm::apparmor_enabled()},
             "selinux": {"enabled": runoci_core::lsm::selinux_enabled()},
-            // TODO(merge): memoryPolicy and netDevices from the code
-            // applying them (other branches of issue 12).
+            // TODO(merge): netDevices from the code applying it.
             "intelRdt": {"enabled": runoci_core::resctrl::mount_point().is_some()},
-            "memoryPolicy": {"modes": [], "flags": []},
+            "memoryPolicy": {
+                "modes": attrs::names(&attrs::MEMPOLICY_MODES),
+                "flags": attrs::names(&attrs::MEMPOLICY_FLAGS)
+            },
             "netDevices": {"enabled": false},
             // open_tree + mount_setattr(MOUNT_ATTR_IDMAP), runoci/src/rootfs/idmap.rs
             "mountExtensions": {"idmap": {"enabled": true}}

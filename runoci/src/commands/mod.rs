@@ -32,7 +32,7 @@ fn absolute(p: &Path) -> Result<PathBuf> {
 /// The bundle's config.json, loaded and validated; errors name the
 /// container, and a missing config.json says how to make one.
 pub fn load_spec(opts: &ContainerOptions) -> Result<crate::spec::Spec> {
-    load_checked(&opts.bundle).map_err(|e| {
+    let mut spec = load_checked(&opts.bundle).map_err(|e| {
         let mut msg = format!("container {}: {e}", opts.id);
         let config = opts.bundle.join(runoci_core::state::CONFIG_JSON);
         if std::fs::symlink_metadata(&config).is_err() {
@@ -43,7 +43,11 @@ pub fn load_spec(opts: &ContainerOptions) -> Result<crate::spec::Spec> {
             ));
         }
         Error::new(msg)
-    })
+    })?;
+    if let Some(socket) = &opts.notify_socket {
+        crate::notify_socket::setup_spec(&mut spec, socket);
+    }
+    Ok(spec)
 }
 
 /// The bundle's config.json, validated, with what only this crate can
@@ -162,5 +166,7 @@ pub fn container_options(args: &RunArgs) -> Result<ContainerOptions> {
         console_socket: None,
         state_dir: None,
         lock_fd: None,
+        new_session_keyring: !args.no_new_keyring,
+        notify_socket: crate::notify_socket::from_env()?,
     })
 }

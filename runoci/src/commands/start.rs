@@ -31,7 +31,10 @@ pub fn start_new(cli: &Cli, args: &RunArgs, log_file: Option<&Path>) -> Result<i
             opts.bundle.display()
         )));
     }
-    let spec = super::load_checked(&opts.bundle)?;
+    let mut spec = super::load_checked(&opts.bundle)?;
+    if let Some(socket) = &opts.notify_socket {
+        crate::notify_socket::setup_spec(&mut spec, socket);
+    }
     let monitor = monitor_path(cli)?;
     let (sd, lock) = super::claim_state_dir(&cli.root, &spec, &mut opts)?;
     match start_in(&sd, &spec, &opts, &monitor, log_file, lock) {

@@ -3,4 +3,17 @@
 //! No other module of this crate holds `unsafe` for a syscall: they call
 //! these.
 
+pub mod ioprio;
+pub mod keyring;
+pub mod mempolicy;
 pub mod mount;
+pub mod sched;
+
+/// `Ok` for a syscall's non-negative return, else the errno it left.
+fn check(ret: libc::c_long) -> std::io::Result<libc::c_long> {
+    if ret < 0 {
+        Err(std::io::Error::last_os_error())
+    } else {
+        Ok(ret)
+    }
+}
