@@ -8,7 +8,7 @@
 //! root before the slave is bound onto it.
 
 use crate::error::{Context, Error, Result};
-use crate::rootfs::resolve::{self, Kind};
+use crate::resolve::{self, Kind};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::Path;
 

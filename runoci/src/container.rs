@@ -331,7 +331,7 @@ fn spawn(
     // not walk into it; the FIFO itself (0622) lets it write.
     let exec_fifo = match &opts.exec_fifo {
         Some(p) => Some(
-            rootfs::resolve::open_host_path(p)
+            crate::resolve::open_host_path(p)
                 .with_ctx(|| format!("open exec FIFO {}", p.display()))?,
         ),
         None => None,

@@ -15,6 +15,7 @@ pub mod notify_socket;
 pub mod options;
 pub mod process;
 pub mod procfs;
+pub mod resolve;
 pub mod rootfs;
 pub mod seccomp;
 pub mod sync;

@@ -1,6 +1,6 @@
 //! Writes to procfs through handles verified to be a real procfs
 //! (`runoci_core::procfs` holds the checks and the `/proc/PID/stat` parser;
-//! the write stays here because it resolves paths with `rootfs::resolve`).
+//! the write stays here because it resolves paths with `crate::resolve`).
 //!
 //! Defends against CVE-2019-16884 / CVE-2025-52881: a container can mount
 //! something else over `/proc` (or plant symlinks in it) so that a write
@@ -9,7 +9,7 @@
 //! filesystem magic we checked with fstatfs, and check the file again.
 
 use crate::error::{Context, Error, Result};
-use crate::rootfs::resolve;
+use crate::resolve;
 use runoci_core::procfs::{check_procfs, check_same_mount};
 // The check before writes through /proc in the container, next to them.
 use std::io::Write;

@@ -2,7 +2,7 @@
 //! inside it. Shared by the init and `exec`.
 
 use crate::error::{Context, Error, Result};
-use crate::rootfs::resolve;
+use crate::resolve;
 use std::os::fd::AsRawFd;
 use std::path::{Component, Path};
 

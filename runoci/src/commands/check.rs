@@ -205,7 +205,7 @@ pub fn probe() -> Report {
             .and_then(|s| s.parse().ok()),
         cgroups: cgroup_info(),
         seccomp: seccomp_info(),
-        openat2: crate::rootfs::resolve::uses_openat2(),
+        openat2: crate::resolve::uses_openat2(),
         pidfd_open: has_pidfd_open(),
         loop_control: Path::new("/dev/loop-control").exists(),
         device_mapper: Path::new("/dev/mapper/control").exists(),

@@ -8,7 +8,7 @@
 //! container's own cgroup directories are bind-mounted so the host tree
 //! stays hidden.
 
-use super::resolve::{self, fd_path, Kind};
+use crate::resolve::{self, fd_path, Kind};
 use crate::error::{Context, Result};
 use nix::mount::{mount, MsFlags};
 use runoci_core::cgroups::{self, CGROUP_ROOT};

@@ -4,7 +4,7 @@
 //! host's node is bind-mounted instead (as runc does).
 
 use super::plan::{DeviceOp, Node};
-use super::resolve::{self, fd_path, Kind};
+use crate::resolve::{self, fd_path, Kind};
 use crate::error::{Context, Error, Result};
 use nix::mount::{mount, MsFlags};
 use std::ffi::CString;
@@ -108,7 +108,7 @@ pub fn create_node(root: RawFd, node: &Node, in_userns: bool) -> Result<()> {
 }
 
 fn bind_host_node(root: RawFd, node: &Node) -> Result<()> {
-    let src = super::resolve::open_host_path(Path::new(&node.path))?;
+    let src = crate::resolve::open_host_path(Path::new(&node.path))?;
     let dst = resolve::mkdir_all_in_root(root, Path::new(&node.path), Kind::File)?;
     mount(
         Some(&fd_path(&src)),

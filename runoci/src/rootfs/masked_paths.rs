@@ -3,7 +3,7 @@
 //! other file). Applied after pivot_root, so the paths resolve in the
 //! container's root, and before `linux.readonlyPaths`.
 
-use super::resolve::{self, fd_path};
+use crate::resolve::{self, fd_path};
 use crate::error::{Context, Error, Result};
 use crate::spec::Spec;
 use nix::mount::{mount, MsFlags};

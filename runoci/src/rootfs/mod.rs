@@ -11,7 +11,6 @@ pub mod masked_paths;
 pub mod mounts;
 pub mod plan;
 pub mod readonly_paths;
-pub mod resolve;
 
 use crate::error::{Context, Error, Result};
 use crate::spec::Spec;

@@ -2,7 +2,7 @@
 //! rootfs (see `resolve`), with the reference's option parsing.
 
 use super::plan::{Entry, EntryAction, MountSource};
-use super::resolve::{self, fd_path, Kind};
+use crate::resolve::{self, fd_path, Kind};
 use crate::error::{Context, Error, Result};
 use crate::spec::RecursiveAttrs;
 use crate::sys;

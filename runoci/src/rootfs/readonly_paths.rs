@@ -3,7 +3,7 @@
 //! `linux.maskedPaths`.
 
 use super::mounts::bind_fd;
-use super::resolve;
+use crate::resolve;
 use crate::error::{Context, Result};
 use crate::spec::Spec;
 use nix::mount::MsFlags;
