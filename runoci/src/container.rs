@@ -404,6 +404,11 @@ fn spawn(
             let (u, g) = id_maps(spec, opts);
             namespaces::write_id_maps(pid, &u, &g)?;
         }
+        // Once its network namespace exists, before anything of the
+        // container runs: the program finds its devices there.
+        if let Some(linux) = spec.linux.as_ref() {
+            crate::netdev::move_into(linux, pid)?;
+        }
         parent_chan.send(&ToChild::Start { host_pid: pid })
     };
     if let Err(e) = setup() {

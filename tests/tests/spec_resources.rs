@@ -1,5 +1,6 @@
-//! runtime-spec 1.3's cgroup, device and resctrl fields, read back from a
-//! real busybox container (its own cgroup files, mounted at
+//! runtime-spec 1.3's cgroup, device, network device and resctrl fields,
+//! and runc's engine flags (`run --keep`, `exec --ignore-paused`/`--cgroup`,
+//! `update`), read back from a real busybox container (its own cgroup files, mounted at
 //! /sys/fs/cgroup/<controller> inside with a cgroup namespace), or refused
 //! at load naming the field. This host is hybrid (blkio, pids, hugetlb on
 //! v1; no resctrl). Run with `RUNOCI_BIN=/usr/bin/runc` to compare with
@@ -346,5 +347,160 @@ fn wait_child(mut child: std::process::Child) -> std::process::ExitStatus {
             panic!("still running after {:?}", runoci_tests::default_timeout());
         }
         std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
+/// A veth pair made on the host for a test (this kernel has no `dummy`
+/// driver; veth is as virtual): `host` carries `addr` and is the one to
+/// move, `container` the name it is to get there, `peer` stays on the
+/// host. Drop deletes whichever is still on the host (deleting either end
+/// deletes the pair; all three names are unique to the test).
+struct Veth {
+    host: String,
+    container: String,
+    peer: String,
+}
+
+impl Veth {
+    fn new(addr: &str) -> Veth {
+        static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let tag = format!("{}x{n}", std::process::id() % 1_000_000);
+        let v = Veth {
+            host: format!("rno{tag}"),
+            container: format!("rnc{tag}"),
+            peer: format!("rnp{tag}"),
+        };
+        ip(&[
+            "link", "add", &v.host, "type", "veth", "peer", "name", &v.peer,
+        ]);
+        ip(&["addr", "add", addr, "dev", &v.host]);
+        v
+    }
+}
+
+impl Drop for Veth {
+    fn drop(&mut self) {
+        for name in [&self.host, &self.container, &self.peer] {
+            if host_has_link(name) {
+                let _ = std::process::Command::new("ip")
+                    .args(["link", "del", name])
+                    .status();
+            }
+        }
+    }
+}
+
+#[track_caller]
+fn ip(args: &[&str]) {
+    let out = std::process::Command::new("ip")
+        .args(args)
+        .output()
+        .expect("run ip");
+    assert!(
+        out.status.success(),
+        "ip {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn host_has_link(name: &str) -> bool {
+    std::path::Path::new("/sys/class/net").join(name).exists()
+}
+
+/// config-linux.md "Network Devices": the host's interface is moved into
+/// the container's network namespace under its `name`, keeps its
+/// permanent global address and is up; the host no longer has it. The
+/// runtime MUST NOT move it back before deletion: when the namespace goes,
+/// the kernel returns a physical device to the host and destroys a
+/// virtual one, so this veth end is gone after `delete`, and with it its
+/// peer on the host (waited for: the kernel frees namespaces from a
+/// workqueue). runc 1.1.5 predates netDevices and ignores it: under it
+/// the device stays on the host and this test fails.
+#[test]
+fn net_device_is_moved_renamed_with_its_address_and_destroyed_with_the_netns() {
+    let rt = Runtime::runoci();
+    let mut bundle = Bundle::new("netdev");
+    let id = unique_id("netdev");
+    let veth = Veth::new("198.18.7.1/24");
+    bundle.config_mut()["linux"]["netDevices"] =
+        json!({ veth.host.clone(): { "name": veth.container.clone() } });
+    started(&rt, &mut bundle, &id);
+    assert!(
+        !host_has_link(&veth.host),
+        "{} still on the host",
+        veth.host
+    );
+    assert!(!host_has_link(&veth.container));
+    let out = rt.run(["exec", &id, "ip", "addr", "show", "dev", &veth.container]);
+    out.assert_ok()
+        .assert_stdout_contains("inet 198.18.7.1/24")
+        .assert_stdout_contains(",UP");
+    rt.run(["delete", "--force", &id]).assert_ok();
+    let deadline = std::time::Instant::now() + runoci_tests::default_timeout();
+    let on_host = || {
+        [&veth.host, &veth.container, &veth.peer]
+            .into_iter()
+            .any(|n| host_has_link(n))
+    };
+    while on_host() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(
+        !on_host(),
+        "the veth pair outlived the container's network namespace"
+    );
+}
+
+/// `linux.netDevices` is refused at load, naming the field, without a new
+/// network namespace, with a name that is not an interface name, and for
+/// a device the host lacks; nothing is left and the device stays put.
+/// runc 1.1.5 ignores the field and runs all three.
+#[test]
+fn net_devices_refused_at_load() {
+    let rt = Runtime::runoci();
+    let veth = Veth::new("198.18.8.1/24");
+    let missing = format!("rnomiss{}", std::process::id() % 1_000_000);
+    let cases = [
+        (
+            json!({ veth.host.clone(): {} }),
+            false,
+            "needs a new network namespace",
+        ),
+        (
+            json!({ veth.host.clone(): { "name": "a/b" } }),
+            true,
+            "not an interface name",
+        ),
+        (
+            json!({ veth.host.clone(): { "name": "x".repeat(16) } }),
+            true,
+            "IFNAMSIZ",
+        ),
+        (
+            json!({ missing: {} }),
+            true,
+            "no such network device on the host",
+        ),
+    ];
+    for (devices, netns, why) in cases {
+        let mut bundle = Bundle::new("netdev-bad");
+        let id = unique_id("netdev-bad");
+        let config = bundle.config_mut();
+        config["linux"]["netDevices"] = devices.clone();
+        if !netns {
+            let namespaces = config["linux"]["namespaces"].as_array_mut().unwrap();
+            namespaces.retain(|ns| ns["type"] != "network");
+        }
+        bundle.set_args(&["true"]);
+        let snap = HostSnapshot::take();
+        let out = rt.run(["run", "--bundle", bundle.path_str(), &id]);
+        out.assert_failed();
+        if is_runoci(&rt) {
+            out.assert_stderr_contains("linux.netDevices")
+                .assert_stderr_contains(why);
+        }
+        assert!(host_has_link(&veth.host), "{devices}: the device moved");
+        snap.assert_nothing_leaked(&[&id, bundle.path_str(), rt.root_str()]);
     }
 }

@@ -2,3 +2,5 @@
 //! function with the invariants its `unsafe` block relies on stated once.
 //! No other module of this crate holds `unsafe` for a syscall: they call
 //! these.
+
+pub mod netlink;
