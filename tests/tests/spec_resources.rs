@@ -410,7 +410,7 @@ fn host_has_link(name: &str) -> bool {
 
 /// config-linux.md "Network Devices": the host's interface is moved into
 /// the container's network namespace under its `name`, keeps its
-/// permanent global address and is up; the host no longer has it. The
+/// permanent global addresses (IPv4 and IPv6) and is up; the host no longer has it. The
 /// runtime MUST NOT move it back before deletion: when the namespace goes,
 /// the kernel returns a physical device to the host and destroys a
 /// virtual one, so this veth end is gone after `delete`, and with it its
@@ -423,6 +423,7 @@ fn net_device_is_moved_renamed_with_its_address_and_destroyed_with_the_netns() {
     let mut bundle = Bundle::new("netdev");
     let id = unique_id("netdev");
     let veth = Veth::new("198.18.7.1/24");
+    ip(&["-6", "addr", "add", "fd00:7::1/64", "dev", &veth.host]);
     bundle.config_mut()["linux"]["netDevices"] =
         json!({ veth.host.clone(): { "name": veth.container.clone() } });
     started(&rt, &mut bundle, &id);
@@ -435,6 +436,7 @@ fn net_device_is_moved_renamed_with_its_address_and_destroyed_with_the_netns() {
     let out = rt.run(["exec", &id, "ip", "addr", "show", "dev", &veth.container]);
     out.assert_ok()
         .assert_stdout_contains("inet 198.18.7.1/24")
+        .assert_stdout_contains("inet6 fd00:7::1/64")
         .assert_stdout_contains(",UP");
     rt.run(["delete", "--force", &id]).assert_ok();
     let deadline = std::time::Instant::now() + runoci_tests::default_timeout();
