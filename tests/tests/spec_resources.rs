@@ -506,3 +506,93 @@ fn net_devices_refused_at_load() {
         snap.assert_nothing_leaked(&[&id, bundle.path_str(), rt.root_str()]);
     }
 }
+
+/// Sub-cgroups `sub` made from the host in every hierarchy where the
+/// container's cgroup `/<rel>` is; removed on drop if still there.
+struct SubCgroups(Vec<std::path::PathBuf>);
+
+impl SubCgroups {
+    fn make(rel: &str, sub: &str) -> SubCgroups {
+        let mountinfo = fs::read_to_string("/proc/self/mountinfo").unwrap();
+        let mut made = Vec::new();
+        for line in mountinfo.lines() {
+            let (pre, post) = line.split_once(" - ").unwrap();
+            if !matches!(post.split(' ').next(), Some("cgroup" | "cgroup2")) {
+                continue;
+            }
+            let mount_point = std::path::Path::new(pre.split(' ').nth(4).unwrap());
+            let dir = mount_point.join(rel);
+            if dir.is_dir() {
+                let sub_dir = dir.join(sub);
+                fs::create_dir(&sub_dir)
+                    .unwrap_or_else(|e| panic!("mkdir {}: {e}", sub_dir.display()));
+                // A v1 cpuset cgroup takes no process until it has cpus
+                // and mems: the parent's, as a user making one would.
+                for file in ["cpuset.cpus", "cpuset.mems"] {
+                    if let Ok(v) = fs::read_to_string(dir.join(file)) {
+                        fs::write(sub_dir.join(file), v.trim()).unwrap();
+                    }
+                }
+                made.push(sub_dir);
+            }
+        }
+        SubCgroups(made)
+    }
+}
+
+impl Drop for SubCgroups {
+    fn drop(&mut self) {
+        for dir in &self.0 {
+            let _ = fs::remove_dir(dir);
+        }
+    }
+}
+
+/// runc 1.1's `exec --cgroup`: the process joins an existing sub-cgroup
+/// of the container's, in every hierarchy (`PATH`) or in one controller's
+/// (`CONTROLLER:PATH`); `..`, and a sub-cgroup that does not exist, are
+/// refused naming the flag. runc 1.1.5 agrees (it says "../x is not a sub
+/// cgroup path"); it does take a `..` that lands back inside
+/// (`../<its own name>/sub`), which runoci refuses as it refuses every `..`.
+#[test]
+fn exec_cgroup_joins_a_sub_cgroup_of_the_container() {
+    let rt = Runtime::runoci();
+    let mut bundle = Bundle::new("exec-cgroup");
+    let id = unique_id("exec-cgroup");
+    bundle.config_mut()["linux"]["cgroupsPath"] = json!(format!("/{id}"));
+    started(&rt, &mut bundle, &id);
+    let subs = SubCgroups::make(&id, "sub");
+    assert!(
+        subs.0.len() > 1,
+        "the container's cgroup dirs: {:?}",
+        subs.0
+    );
+    let in_sub = |text: &str| text.lines().filter(|l| l.ends_with(":/sub")).count();
+    let out = rt.run(["exec", "--cgroup", "sub", &id, "cat", "/proc/self/cgroup"]);
+    out.assert_ok();
+    assert_eq!(in_sub(&out.stdout), subs.0.len(), "{}", out.stdout);
+    let out = rt.run([
+        "exec",
+        "--cgroup",
+        "pids:sub",
+        &id,
+        "cat",
+        "/proc/self/cgroup",
+    ]);
+    out.assert_ok();
+    let lines: Vec<&str> = out
+        .stdout
+        .lines()
+        .filter(|l| l.ends_with(":/sub"))
+        .collect();
+    assert_eq!(lines.len(), 1, "{}", out.stdout);
+    assert!(lines[0].contains(":pids:"), "{}", out.stdout);
+    for bad in ["nosuch", "../x"] {
+        let out = rt.run(["exec", "--cgroup", bad, &id, "true"]);
+        out.assert_failed();
+        if is_runoci(&rt) {
+            out.assert_stderr_contains("--cgroup");
+        }
+    }
+    rt.run(["delete", "--force", &id]).assert_ok();
+}
