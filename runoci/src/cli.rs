@@ -315,6 +315,10 @@ pub struct ExecArgs {
     /// Exec in a paused container too (the process stays frozen until resume).
     #[arg(long = "ignore-paused")]
     pub ignore_paused: bool,
+    /// Run in an existing sub-cgroup of the container's cgroup: one PATH
+    /// (every hierarchy), or CONTROLLER[,CONTROLLER]:PATH, repeated.
+    #[arg(long = "cgroup", value_name = "[CONTROLLER[,CONTROLLER]:]PATH")]
+    pub cgroup: Vec<String>,
     /// Accepted for runc compatibility (LSM labels are applied per config).
     #[arg(long = "process-label")]
     pub process_label: Option<String>,

@@ -413,6 +413,11 @@ fn spawn(
         }
         // After the maps: an idmap may take the child's user namespace.
         rootfs::idmap::send_to_child(spec, &opts.bundle, ns, pid, &parent_chan)?;
+        // Once its network namespace exists, before anything of the
+        // container runs: the program finds its devices there.
+        if let Some(linux) = spec.linux.as_ref() {
+            crate::netdev::move_into(linux, pid)?;
+        }
         parent_chan.send(&ToChild::Start { host_pid: pid })
     };
     if let Err(e) = setup() {

@@ -19,6 +19,8 @@ pub struct ExecRequest {
     pub spec: Spec,
     pub process: Process,
     pub cgroup: Option<runoci_core::cgroups::Cgroup>,
+    /// `--cgroup`: where in `cgroup` the process goes.
+    pub sub_cgroups: runoci_core::cgroups::ExecSubCgroups,
     pub console_socket: Option<PathBuf>,
     pub preserve_fds: u32,
     /// The container's session keyring to join; none when it was created
@@ -87,6 +89,12 @@ pub struct Spawned {
 
 /// Start the process; returns once it exec'd.
 pub fn spawn(req: &ExecRequest) -> Result<Spawned> {
+    let in_sub = req.sub_cgroups != runoci_core::cgroups::ExecSubCgroups::default();
+    if in_sub && req.cgroup.is_none() {
+        return Err(Error::new(
+            "--cgroup: the container has no cgroup (it runs without one)",
+        ));
+    }
     let joins = open_joins(req)?;
     let (parent, child) = sync::pair()?;
     // Not dumpable from before the clone (CVE-2019-5736): the child appears
@@ -110,8 +118,10 @@ pub fn spawn(req: &ExecRequest) -> Result<Spawned> {
         // The child waits for Start: both affinities are set around its
         // move into the cgroups, in the order the spec gives them.
         set_exec_cpu_affinity(pid, &req.process, "initial")?;
-        if let Some(cg) = &req.cgroup {
-            cg.add_pid(pid)?;
+        match &req.cgroup {
+            Some(cg) if in_sub => cg.add_pid_to_sub(pid, &req.sub_cgroups)?,
+            Some(cg) => cg.add_pid(pid)?,
+            None => {}
         }
         set_exec_cpu_affinity(pid, &req.process, "final")?;
         parent.send(&ToChild::Start { host_pid: pid })?;

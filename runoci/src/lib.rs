@@ -11,6 +11,7 @@ pub mod exec;
 pub mod fdpass;
 pub mod log;
 pub mod namespaces;
+pub mod netdev;
 pub mod notify_socket;
 pub mod options;
 pub mod process;

@@ -1,5 +1,6 @@
-//! runtime-spec 1.3's cgroup, device and resctrl fields, read back from a
-//! real busybox container (its own cgroup files, mounted at
+//! runtime-spec 1.3's cgroup, device, network device and resctrl fields,
+//! and runc's engine flags (`run --keep`, `exec --ignore-paused`/`--cgroup`,
+//! `update`), read back from a real busybox container (its own cgroup files, mounted at
 //! /sys/fs/cgroup/<controller> inside with a cgroup namespace), or refused
 //! at load naming the field. This host is hybrid (blkio, pids, hugetlb on
 //! v1; no resctrl). Run with `RUNOCI_BIN=/usr/bin/runc` to compare with
@@ -347,4 +348,251 @@ fn wait_child(mut child: std::process::Child) -> std::process::ExitStatus {
         }
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
+}
+
+/// A veth pair made on the host for a test (this kernel has no `dummy`
+/// driver; veth is as virtual): `host` carries `addr` and is the one to
+/// move, `container` the name it is to get there, `peer` stays on the
+/// host. Drop deletes whichever is still on the host (deleting either end
+/// deletes the pair; all three names are unique to the test).
+struct Veth {
+    host: String,
+    container: String,
+    peer: String,
+}
+
+impl Veth {
+    fn new(addr: &str) -> Veth {
+        static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let tag = format!("{}x{n}", std::process::id() % 1_000_000);
+        let v = Veth {
+            host: format!("rno{tag}"),
+            container: format!("rnc{tag}"),
+            peer: format!("rnp{tag}"),
+        };
+        ip(&[
+            "link", "add", &v.host, "type", "veth", "peer", "name", &v.peer,
+        ]);
+        ip(&["addr", "add", addr, "dev", &v.host]);
+        v
+    }
+}
+
+impl Drop for Veth {
+    fn drop(&mut self) {
+        for name in [&self.host, &self.container, &self.peer] {
+            if host_has_link(name) {
+                let _ = std::process::Command::new("ip")
+                    .args(["link", "del", name])
+                    .status();
+            }
+        }
+    }
+}
+
+#[track_caller]
+fn ip(args: &[&str]) {
+    let out = std::process::Command::new("ip")
+        .args(args)
+        .output()
+        .expect("run ip");
+    assert!(
+        out.status.success(),
+        "ip {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn host_has_link(name: &str) -> bool {
+    std::path::Path::new("/sys/class/net").join(name).exists()
+}
+
+/// config-linux.md "Network Devices": the host's interface is moved into
+/// the container's network namespace under its `name`, keeps its
+/// permanent global addresses (IPv4 and IPv6) and is up; the host no longer has it. The
+/// runtime MUST NOT move it back before deletion: when the namespace goes,
+/// the kernel returns a physical device to the host and destroys a
+/// virtual one, so this veth end is gone after `delete`, and with it its
+/// peer on the host (waited for: the kernel frees namespaces from a
+/// workqueue). runc 1.1.5 predates netDevices and ignores it: under it
+/// the device stays on the host and this test fails.
+#[test]
+fn net_device_is_moved_renamed_with_its_address_and_destroyed_with_the_netns() {
+    let rt = Runtime::runoci();
+    let mut bundle = Bundle::new("netdev");
+    let id = unique_id("netdev");
+    let veth = Veth::new("198.18.7.1/24");
+    ip(&["-6", "addr", "add", "fd00:7::1/64", "dev", &veth.host]);
+    bundle.config_mut()["linux"]["netDevices"] =
+        json!({ veth.host.clone(): { "name": veth.container.clone() } });
+    started(&rt, &mut bundle, &id);
+    assert!(
+        !host_has_link(&veth.host),
+        "{} still on the host",
+        veth.host
+    );
+    assert!(!host_has_link(&veth.container));
+    let out = rt.run(["exec", &id, "ip", "addr", "show", "dev", &veth.container]);
+    out.assert_ok()
+        .assert_stdout_contains("inet 198.18.7.1/24")
+        .assert_stdout_contains("inet6 fd00:7::1/64")
+        .assert_stdout_contains(",UP");
+    rt.run(["delete", "--force", &id]).assert_ok();
+    let deadline = std::time::Instant::now() + runoci_tests::default_timeout();
+    let on_host = || {
+        [&veth.host, &veth.container, &veth.peer]
+            .into_iter()
+            .any(|n| host_has_link(n))
+    };
+    while on_host() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(
+        !on_host(),
+        "the veth pair outlived the container's network namespace"
+    );
+}
+
+/// `linux.netDevices` is refused at load, naming the field, without a new
+/// network namespace, with a name that is not an interface name, and for
+/// a device the host lacks; nothing is left and the device stays put.
+/// runc 1.1.5 ignores the field and runs all three.
+#[test]
+fn net_devices_refused_at_load() {
+    let rt = Runtime::runoci();
+    let veth = Veth::new("198.18.8.1/24");
+    let missing = format!("rnomiss{}", std::process::id() % 1_000_000);
+    let cases = [
+        (
+            json!({ veth.host.clone(): {} }),
+            false,
+            "needs a new network namespace",
+        ),
+        (
+            json!({ veth.host.clone(): { "name": "a/b" } }),
+            true,
+            "not an interface name",
+        ),
+        (
+            json!({ veth.host.clone(): { "name": "x".repeat(16) } }),
+            true,
+            "IFNAMSIZ",
+        ),
+        (
+            json!({ missing: {} }),
+            true,
+            "no such network device on the host",
+        ),
+    ];
+    for (devices, netns, why) in cases {
+        let mut bundle = Bundle::new("netdev-bad");
+        let id = unique_id("netdev-bad");
+        let config = bundle.config_mut();
+        config["linux"]["netDevices"] = devices.clone();
+        if !netns {
+            let namespaces = config["linux"]["namespaces"].as_array_mut().unwrap();
+            namespaces.retain(|ns| ns["type"] != "network");
+        }
+        bundle.set_args(&["true"]);
+        let snap = HostSnapshot::take();
+        let out = rt.run(["run", "--bundle", bundle.path_str(), &id]);
+        out.assert_failed();
+        if is_runoci(&rt) {
+            out.assert_stderr_contains("linux.netDevices")
+                .assert_stderr_contains(why);
+        }
+        assert!(host_has_link(&veth.host), "{devices}: the device moved");
+        snap.assert_nothing_leaked(&[&id, bundle.path_str(), rt.root_str()]);
+    }
+}
+
+/// Sub-cgroups `sub` made from the host in every hierarchy where the
+/// container's cgroup `/<rel>` is; removed on drop if still there.
+struct SubCgroups(Vec<std::path::PathBuf>);
+
+impl SubCgroups {
+    fn make(rel: &str, sub: &str) -> SubCgroups {
+        let mountinfo = fs::read_to_string("/proc/self/mountinfo").unwrap();
+        let mut made = Vec::new();
+        for line in mountinfo.lines() {
+            let (pre, post) = line.split_once(" - ").unwrap();
+            if !matches!(post.split(' ').next(), Some("cgroup" | "cgroup2")) {
+                continue;
+            }
+            let mount_point = std::path::Path::new(pre.split(' ').nth(4).unwrap());
+            let dir = mount_point.join(rel);
+            if dir.is_dir() {
+                let sub_dir = dir.join(sub);
+                fs::create_dir(&sub_dir)
+                    .unwrap_or_else(|e| panic!("mkdir {}: {e}", sub_dir.display()));
+                // A v1 cpuset cgroup takes no process until it has cpus
+                // and mems: the parent's, as a user making one would.
+                for file in ["cpuset.cpus", "cpuset.mems"] {
+                    if let Ok(v) = fs::read_to_string(dir.join(file)) {
+                        fs::write(sub_dir.join(file), v.trim()).unwrap();
+                    }
+                }
+                made.push(sub_dir);
+            }
+        }
+        SubCgroups(made)
+    }
+}
+
+impl Drop for SubCgroups {
+    fn drop(&mut self) {
+        for dir in &self.0 {
+            let _ = fs::remove_dir(dir);
+        }
+    }
+}
+
+/// runc 1.1's `exec --cgroup`: the process joins an existing sub-cgroup
+/// of the container's, in every hierarchy (`PATH`) or in one controller's
+/// (`CONTROLLER:PATH`); `..`, and a sub-cgroup that does not exist, are
+/// refused naming the flag. runc 1.1.5 agrees (it says "../x is not a sub
+/// cgroup path"); it does take a `..` that lands back inside
+/// (`../<its own name>/sub`), which runoci refuses as it refuses every `..`.
+#[test]
+fn exec_cgroup_joins_a_sub_cgroup_of_the_container() {
+    let rt = Runtime::runoci();
+    let mut bundle = Bundle::new("exec-cgroup");
+    let id = unique_id("exec-cgroup");
+    bundle.config_mut()["linux"]["cgroupsPath"] = json!(format!("/{id}"));
+    started(&rt, &mut bundle, &id);
+    let subs = SubCgroups::make(&id, "sub");
+    assert!(
+        subs.0.len() > 1,
+        "the container's cgroup dirs: {:?}",
+        subs.0
+    );
+    let in_sub = |text: &str| text.lines().filter(|l| l.ends_with(":/sub")).count();
+    let out = rt.run(["exec", "--cgroup", "sub", &id, "cat", "/proc/self/cgroup"]);
+    out.assert_ok();
+    assert_eq!(in_sub(&out.stdout), subs.0.len(), "{}", out.stdout);
+    let out = rt.run([
+        "exec",
+        "--cgroup",
+        "pids:sub",
+        &id,
+        "cat",
+        "/proc/self/cgroup",
+    ]);
+    out.assert_ok();
+    let lines: Vec<&str> = out
+        .stdout
+        .lines()
+        .filter(|l| l.ends_with(":/sub"))
+        .collect();
+    assert_eq!(lines.len(), 1, "{}", out.stdout);
+    assert!(lines[0].contains(":pids:"), "{}", out.stdout);
+    for bad in ["nosuch", "../x"] {
+        let out = rt.run(["exec", "--cgroup", bad, &id, "true"]);
+        out.assert_failed();
+        if is_runoci(&rt) {
+            out.assert_stderr_contains("--cgroup");
+        }
+    }
+    rt.run(["delete", "--force", &id]).assert_ok();
 }

@@ -138,6 +138,71 @@ impl Cgroup {
         Ok(())
     }
 
+    /// `exec --cgroup`: moves `pid` into the existing sub-cgroup `sub`
+    /// names in each hierarchy (the container's own cgroup where it names
+    /// none). Every directory is checked before the first move, so a bad
+    /// value moves nothing.
+    pub fn add_pid_to_sub(&self, pid: i32, sub: &super::ExecSubCgroups) -> Result<(), CgroupError> {
+        let mut dirs = Vec::new();
+        for controller in sub.by_controller.keys() {
+            if !self
+                .hierarchies
+                .iter()
+                .any(|h| h.controllers.contains(controller))
+            {
+                return Err(CgroupError::invalid(
+                    format!("--cgroup {controller}:"),
+                    "no cgroup hierarchy of this container has that controller",
+                ));
+            }
+        }
+        for hierarchy in &self.hierarchies {
+            let mut named = hierarchy
+                .controllers
+                .iter()
+                .filter_map(|c| sub.by_controller.get(c).map(|p| (c, p)));
+            let chosen = match (named.next(), named.next()) {
+                (Some((a, pa)), Some((b, pb))) if pa != pb => {
+                    return Err(CgroupError::invalid(
+                        format!("--cgroup {a}: and {b}:"),
+                        format!(
+                        "{a} and {b} share the hierarchy {} and cannot be in different sub-cgroups",
+                        hierarchy.root.display()
+                    ),
+                    ))
+                }
+                (Some((_, p)), _) => Some(p),
+                (None, _) => sub.all.as_ref(),
+            };
+            let dir = match chosen {
+                Some(rel) => hierarchy.dir.join(rel),
+                None => hierarchy.dir.clone(),
+            };
+            if !dir.is_dir() {
+                return Err(CgroupError::invalid(
+                    format!("--cgroup {}", chosen.map_or(String::new(), |p| p.display().to_string())),
+                    format!(
+                        "{} does not exist (exec --cgroup joins an existing sub-cgroup of the container's cgroup)",
+                        dir.display()
+                    ),
+                ));
+            }
+            dirs.push(dir);
+        }
+        for dir in dirs {
+            write_file(&dir.join("cgroup.procs"), &pid.to_string()).map_err(|e| {
+                let hint = match &e {
+                    CgroupError::Io { source, .. } if source.raw_os_error() == Some(libc::ENOSPC) => {
+                        " (a v1 cpuset sub-cgroup takes no process until its cpuset.cpus and cpuset.mems are set)"
+                    }
+                    _ => "",
+                };
+                CgroupError::invalid("--cgroup", format!("join {}: {e}{hint}", dir.display()))
+            })?;
+        }
+        Ok(())
+    }
+
     /// The processes in the cgroup, from every hierarchy, sorted, without
     /// duplicates. A hierarchy whose directory is gone contributes none.
     pub fn pids(&self) -> Result<Vec<i32>, CgroupError> {

@@ -39,4 +39,4 @@ pub use cgroup::{parse_oom_kill, Cgroup, CgroupRecord, CgroupVersion, Hierarchy}
 pub use error::CgroupError;
 pub use host::check_host;
 pub use layout::{pure_v2, Layout, CGROUP_ROOT};
-pub use path::resolve_path;
+pub use path::{parse_exec_sub_cgroups, resolve_path, ExecSubCgroups};

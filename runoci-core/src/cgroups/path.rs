@@ -9,6 +9,7 @@
 //! would use, `<expanded slice>/<prefix>-<name>.scope`; no D-Bus is involved.
 
 use super::error::CgroupError;
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 /// systemd's slice for system services; runc's default when none is given.
@@ -65,6 +66,63 @@ fn normalize(path: &str) -> Result<PathBuf, CgroupError> {
         }
     }
     Ok(rel)
+}
+
+/// `exec --cgroup` (runc 1.1): the sub-cgroup of the container's cgroup
+/// the exec'd process joins, in every hierarchy or per controller.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExecSubCgroups {
+    /// A lone `PATH`: in every hierarchy.
+    pub all: Option<PathBuf>,
+    /// `CONTROLLER[,CONTROLLER...]:PATH` entries: in the hierarchy holding
+    /// each controller; the others keep the container's own cgroup.
+    pub by_controller: BTreeMap<String, PathBuf>,
+}
+
+/// Parses the `--cgroup` values as runc 1.1 does: one `PATH`, or any
+/// number of `CONTROLLER[,CONTROLLER...]:PATH`, never both, no controller
+/// twice. Paths are relative to the container's cgroup; `..` (which could
+/// leave it) is refused, as are NUL and a path that is not one.
+pub fn parse_exec_sub_cgroups(args: &[String]) -> Result<ExecSubCgroups, CgroupError> {
+    const FLAG: &str = "--cgroup";
+    let bad = |arg: &str, why: &str| CgroupError::invalid(format!("{FLAG} {arg:?}"), why);
+    let mut out = ExecSubCgroups::default();
+    for arg in args {
+        let sub = |path: &str| {
+            normalize(path).map_err(|_| {
+                bad(
+                    arg,
+                    "\"..\" and NUL are not allowed: the path stays inside the container's cgroup",
+                )
+            })
+        };
+        match arg.split_once(':') {
+            None if args.len() == 1 => out.all = Some(sub(arg)?),
+            None => return Err(bad(
+                arg,
+                "missing CONTROLLER: prefix (several --cgroup values each name their controllers)",
+            )),
+            Some((controllers, path)) => {
+                let path = sub(path)?;
+                for controller in controllers.split(',') {
+                    if controller.is_empty() {
+                        return Err(bad(arg, "empty controller name"));
+                    }
+                    if out
+                        .by_controller
+                        .insert(controller.to_string(), path.clone())
+                        .is_some()
+                    {
+                        return Err(bad(
+                            arg,
+                            &format!("controller {controller} given more than once"),
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// `slice:prefix:name` → `<expanded slice>/<prefix>-<name>.scope`.

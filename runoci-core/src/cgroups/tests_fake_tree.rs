@@ -576,3 +576,30 @@ fn create_refuses_bad_relative_paths() {
         );
     }
 }
+
+#[test]
+fn exec_sub_cgroups_parse_as_runc_and_stay_inside() {
+    use super::{parse_exec_sub_cgroups, ExecSubCgroups};
+    let args = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let one = parse_exec_sub_cgroups(&args(&["/a//b/"])).unwrap();
+    assert_eq!(one.all.as_deref(), Some(std::path::Path::new("a/b")));
+    let per = parse_exec_sub_cgroups(&args(&["cpu,cpuacct:x", "pids:y"])).unwrap();
+    assert_eq!(per.by_controller.len(), 3);
+    assert_eq!(per.by_controller["cpuacct"], std::path::Path::new("x"));
+    assert_eq!(
+        parse_exec_sub_cgroups(&[]).unwrap(),
+        ExecSubCgroups::default()
+    );
+    for bad in [
+        &["../x"][..],
+        &["a/../../b"],
+        &["a", "b"],
+        &["pids:a", "pids:b"],
+        &[":a"],
+        &["cpu,:a"],
+        &["pids:.."],
+    ] {
+        let err = parse_exec_sub_cgroups(&args(bad)).expect_err(&format!("{bad:?}"));
+        assert!(err.to_string().contains("--cgroup"), "{bad:?}: {err}");
+    }
+}

@@ -1273,3 +1273,62 @@ fn process_attributes_out_of_range_are_refused_with_their_path() {
         );
     }
 }
+
+#[test]
+fn net_devices_need_a_new_netns_and_interface_names() {
+    let with = |namespaces: &str, devices: &str| {
+        minimal_with(&format!(
+            r#""linux": {{"namespaces": [{namespaces}], "netDevices": {{{devices}}}}}"#
+        ))
+    };
+    let new = r#"{"type": "network"}"#;
+    for devices in [
+        r#""eth1": {}"#,
+        r#""eth1": {"name": "ctr0"}, "eth2": {"name": "ctr1"}"#,
+        r#""eth1": {"name": "ctr%d"}, "eth2": {"name": "ctr%d"}"#,
+        r#""abcdefghijklmno": {}"#,
+    ] {
+        parse(&with(new, devices), "netDevices").unwrap_or_else(|e| panic!("{devices}: {e}"));
+    }
+    let refused = [
+        (
+            r#"{"type": "mount"}"#,
+            r#""eth1": {}"#,
+            "needs a new network namespace",
+        ),
+        (
+            r#"{"type": "network", "path": "/proc/self/ns/net"}"#,
+            r#""eth1": {}"#,
+            "needs a new network namespace",
+        ),
+        (
+            new,
+            r#""eth1": {"name": "a/b"}"#,
+            r#"linux.netDevices."eth1".name"#,
+        ),
+        (new, r#""eth1": {"name": ".."}"#, "not an interface name"),
+        (new, r#""eth1": {"name": "a b"}"#, "whitespace"),
+        (new, r#""eth1": {"name": "abcdefghijklmnop"}"#, "IFNAMSIZ"),
+        (new, r#""eth1": {"name": ""}"#, "empty"),
+        (new, r#""eth1": {"name": "x%s"}"#, "template"),
+        (new, r#""a/b": {}"#, "not a host interface name"),
+        (new, r#""eth%d": {}"#, "not a host interface name"),
+        (
+            new,
+            r#""eth1": {"name": "x"}, "eth2": {"name": "x"}"#,
+            "a second device",
+        ),
+        (
+            new,
+            r#""eth1": {}, "eth2": {"name": "eth1"}"#,
+            "a second device",
+        ),
+    ];
+    for (namespaces, devices, want) in refused {
+        let err = parse(&with(namespaces, devices), "netDevices")
+            .expect_err(devices)
+            .to_string();
+        assert!(err.contains("linux.netDevices"), "{devices}: {err}");
+        assert!(err.contains(want), "{devices}: {err}");
+    }
+}

@@ -8,6 +8,7 @@ use runoci_core::forward::Forwarder;
 use runoci_core::state::StateDir;
 
 pub fn exec(cli: &Cli, a: &ExecArgs) -> Result<i32> {
+    let sub_cgroups = runoci_core::cgroups::parse_exec_sub_cgroups(&a.cgroup)?;
     let sd = StateDir::open(&cli.root, &a.id)?;
     let st = super::state::from_files(&sd)?;
     match st.status {
@@ -38,6 +39,7 @@ pub fn exec(cli: &Cli, a: &ExecArgs) -> Result<i32> {
             .cgroup
             .as_ref()
             .map(runoci_core::cgroups::Cgroup::from_record),
+        sub_cgroups,
         spec,
         console_socket: a.console_socket.clone(),
         preserve_fds: a.preserve_fds,

@@ -45,13 +45,13 @@ fn document() -> Value {
             },
             "apparmor": {"enabled": runoci_core::lsm::apparmor_enabled()},
             "selinux": {"enabled": runoci_core::lsm::selinux_enabled()},
-            // TODO(merge): netDevices from the code applying it.
             "intelRdt": {"enabled": runoci_core::resctrl::mount_point().is_some()},
             "memoryPolicy": {
                 "modes": attrs::names(&attrs::MEMPOLICY_MODES),
                 "flags": attrs::names(&attrs::MEMPOLICY_FLAGS)
             },
-            "netDevices": {"enabled": false},
+            // moved in by runoci/src/netdev.rs
+            "netDevices": {"enabled": true},
             // open_tree + mount_setattr(MOUNT_ATTR_IDMAP), runoci/src/rootfs/idmap.rs
             "mountExtensions": {"idmap": {"enabled": true}}
         },

@@ -69,6 +69,7 @@ fn check_host(spec: &crate::spec::Spec) -> Result<()> {
     if let Some(rdt) = &linux.intel_rdt {
         runoci_core::resctrl::check(rdt)?;
     }
+    crate::netdev::check_host(linux)?;
     if let Some(resources) = &linux.resources {
         // No cgroup filesystem at all is setup_cgroup's error to report.
         if let Ok(layout) = runoci_core::cgroups::Layout::detect() {

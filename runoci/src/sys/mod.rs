@@ -7,6 +7,7 @@ pub mod ioprio;
 pub mod keyring;
 pub mod mempolicy;
 pub mod mount;
+pub mod netlink;
 pub mod sched;
 
 /// `Ok` for a syscall's non-negative return, else the errno it left.
