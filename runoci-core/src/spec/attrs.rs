@@ -5,6 +5,9 @@
 //! Validation refuses any name not in these tables, creation applies the
 //! number it finds there, and `features` can list them: one table each.
 
+use super::error::SpecError;
+use super::types::{ExecCpuAffinity, IoPriority, MemoryPolicy, Personality, Scheduler};
+
 /// `process.ioPriority.class` (`<linux/ioprio.h>` `IOPRIO_CLASS_*`).
 pub const IOPRIO_CLASSES: [(&str, u16); 3] = [
     ("IOPRIO_CLASS_RT", 1),
@@ -126,6 +129,223 @@ pub fn parse_id_list(text: &str) -> Result<Vec<u64>, String> {
         }
     }
     Ok(mask)
+}
+
+// Validation of the attributes, by the tables above.
+
+type Checked = Result<(), SpecError>;
+
+pub(crate) fn check_io_priority(io_priority: &IoPriority) -> Checked {
+    if lookup(&IOPRIO_CLASSES, &io_priority.class).is_none() {
+        return Err(SpecError::invalid(
+            "process.ioPriority.class",
+            format!(
+                "unknown class {:?} (want one of {})",
+                io_priority.class,
+                names(&IOPRIO_CLASSES).join(", ")
+            ),
+        ));
+    }
+    if !IOPRIO_LEVELS.contains(&io_priority.priority) {
+        return Err(SpecError::invalid(
+            "process.ioPriority.priority",
+            format!("{} outside 0..=7", io_priority.priority),
+        ));
+    }
+    Ok(())
+}
+
+/// `process.scheduler`, checked as `sched_setattr(2)` would check it (and
+/// runc 1.2): a known policy and flags, nice for the fair policies, a
+/// static priority only for the real-time ones, deadline parameters only
+/// for `SCHED_DEADLINE` and there `runtime <= deadline <= period`.
+pub(crate) fn check_scheduler(scheduler: &Scheduler) -> Checked {
+    const PATH: &str = "process.scheduler";
+    let policy = scheduler.policy.as_str();
+    if lookup(&SCHED_POLICIES, policy).is_none() {
+        let why = if policy == "SCHED_ISO" {
+            "SCHED_ISO is not implemented by Linux".to_string()
+        } else {
+            format!(
+                "unknown policy {policy:?} (want one of {})",
+                names(&SCHED_POLICIES).join(", ")
+            )
+        };
+        return Err(SpecError::invalid(format!("{PATH}.policy"), why));
+    }
+    for (index, flag) in scheduler.flags.iter().enumerate() {
+        if lookup(&SCHED_FLAGS, flag).is_none() {
+            return Err(SpecError::invalid(
+                format!("{PATH}.flags[{index}]"),
+                format!("unknown flag {flag:?}"),
+            ));
+        }
+    }
+    if !SCHED_NICE.contains(&scheduler.nice) {
+        return Err(SpecError::invalid(
+            format!("{PATH}.nice"),
+            format!("{} outside -20..=19", scheduler.nice),
+        ));
+    }
+    let real_time = matches!(policy, "SCHED_FIFO" | "SCHED_RR");
+    if real_time && !SCHED_RT_PRIORITIES.contains(&scheduler.priority) {
+        return Err(SpecError::invalid(
+            format!("{PATH}.priority"),
+            format!("{} outside 1..=99 for {policy}", scheduler.priority),
+        ));
+    }
+    if !real_time && scheduler.priority != 0 {
+        return Err(SpecError::invalid(
+            format!("{PATH}.priority"),
+            format!(
+                "{} set, but only SCHED_FIFO and SCHED_RR take a priority",
+                scheduler.priority
+            ),
+        ));
+    }
+    let (runtime, deadline, period) = (scheduler.runtime, scheduler.deadline, scheduler.period);
+    if policy != "SCHED_DEADLINE" {
+        if runtime != 0 || deadline != 0 || period != 0 {
+            return Err(SpecError::invalid(
+                PATH,
+                format!("runtime, deadline and period are for SCHED_DEADLINE, not {policy}"),
+            ));
+        }
+        return Ok(());
+    }
+    // The kernel's __checkparam_dl; a period of 0 means the deadline.
+    let period = if period == 0 { deadline } else { period };
+    if runtime < SCHED_DEADLINE_MIN_RUNTIME {
+        return Err(SpecError::invalid(
+            format!("{PATH}.runtime"),
+            format!(
+                "{runtime} ns is below the {} ns SCHED_DEADLINE needs",
+                SCHED_DEADLINE_MIN_RUNTIME
+            ),
+        ));
+    }
+    if deadline >= 1 << 63 || period >= 1 << 63 {
+        return Err(SpecError::invalid(
+            PATH,
+            "deadline and period must be below 2^63 ns",
+        ));
+    }
+    if !(runtime <= deadline && deadline <= period) {
+        return Err(SpecError::invalid(
+            PATH,
+            format!(
+                "SCHED_DEADLINE needs runtime <= deadline <= period, got {runtime}, {deadline}, {}",
+                scheduler.period
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// `process.execCPUAffinity`: CPU lists the kernel can take.
+pub(crate) fn check_exec_cpu_affinity(affinity: &ExecCpuAffinity) -> Checked {
+    for (field, list) in [("initial", &affinity.initial), ("final", &affinity.final_)] {
+        if let Some(list) = list.as_deref() {
+            parse_id_list(list).map_err(|why| {
+                SpecError::invalid(format!("process.execCPUAffinity.{field}"), why)
+            })?;
+        }
+    }
+    Ok(())
+}
+
+/// `linux.personality`: a known domain; the spec defines no flags yet, so
+/// any flag is one runoci cannot apply (runc warns and drops them).
+pub(crate) fn check_personality(personality: &Personality) -> Checked {
+    if lookup(&PERSONALITY_DOMAINS, &personality.domain).is_none() {
+        return Err(SpecError::invalid(
+            "linux.personality.domain",
+            format!(
+                "unknown domain {:?} (want one of {})",
+                personality.domain,
+                names(&PERSONALITY_DOMAINS).join(", ")
+            ),
+        ));
+    }
+    for (index, flag) in personality.flags.iter().enumerate() {
+        if lookup(&PERSONALITY_FLAGS, flag).is_none() {
+            return Err(SpecError::invalid(
+                format!("linux.personality.flags[{index}]"),
+                format!("unsupported flag {flag:?} (the spec defines none)"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// `linux.memoryPolicy`, checked as `set_mempolicy(2)` would: a known mode
+/// and flags, nodes where the mode needs them and none where it forbids
+/// them, `MPOL_F_STATIC_NODES` and `MPOL_F_RELATIVE_NODES` not together
+/// and only with nodes, `MPOL_F_NUMA_BALANCING` only with `MPOL_BIND` or
+/// `MPOL_PREFERRED_MANY`.
+pub(crate) fn check_memory_policy(policy: &MemoryPolicy) -> Checked {
+    const PATH: &str = "linux.memoryPolicy";
+    let mode = policy.mode.as_str();
+    if lookup(&MEMPOLICY_MODES, mode).is_none() {
+        return Err(SpecError::invalid(
+            format!("{PATH}.mode"),
+            format!(
+                "unknown mode {mode:?} (want one of {})",
+                names(&MEMPOLICY_MODES).join(", ")
+            ),
+        ));
+    }
+    for (index, flag) in policy.flags.iter().enumerate() {
+        if lookup(&MEMPOLICY_FLAGS, flag).is_none() {
+            return Err(SpecError::invalid(
+                format!("{PATH}.flags[{index}]"),
+                format!("unknown flag {flag:?}"),
+            ));
+        }
+    }
+    let nodes = parse_id_list(policy.nodes.as_deref().unwrap_or(""))
+        .map_err(|why| SpecError::invalid(format!("{PATH}.nodes"), why))?;
+    let has_nodes = nodes.iter().any(|w| *w != 0);
+    let has = |flag: &str| policy.flags.iter().any(|f| f == flag);
+    match mode {
+        "MPOL_DEFAULT" | "MPOL_LOCAL" if has_nodes => {
+            return Err(SpecError::invalid(
+                format!("{PATH}.nodes"),
+                format!("{mode} takes no nodes"),
+            ))
+        }
+        "MPOL_BIND" | "MPOL_INTERLEAVE" | "MPOL_WEIGHTED_INTERLEAVE" | "MPOL_PREFERRED_MANY"
+            if !has_nodes =>
+        {
+            return Err(SpecError::invalid(
+                format!("{PATH}.nodes"),
+                format!("{mode} needs at least one node"),
+            ))
+        }
+        _ => {}
+    }
+    let (static_nodes, relative_nodes) = (has("MPOL_F_STATIC_NODES"), has("MPOL_F_RELATIVE_NODES"));
+    if static_nodes && relative_nodes {
+        return Err(SpecError::invalid(
+            format!("{PATH}.flags"),
+            "MPOL_F_STATIC_NODES and MPOL_F_RELATIVE_NODES exclude each other",
+        ));
+    }
+    if (static_nodes || relative_nodes) && !has_nodes {
+        return Err(SpecError::invalid(
+            format!("{PATH}.flags"),
+            "MPOL_F_STATIC_NODES and MPOL_F_RELATIVE_NODES need nodes",
+        ));
+    }
+    if has("MPOL_F_NUMA_BALANCING") && !matches!(mode, "MPOL_BIND" | "MPOL_PREFERRED_MANY") {
+        return Err(SpecError::invalid(
+            format!("{PATH}.flags"),
+            format!(
+                "MPOL_F_NUMA_BALANCING applies to MPOL_BIND or MPOL_PREFERRED_MANY, not {mode}"
+            ),
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -5,8 +5,11 @@ pub mod attrs;
 mod error;
 mod load;
 pub mod names;
+mod net_devices;
+mod resources;
 mod seccomp;
 mod stage;
+mod sysctl;
 #[cfg(test)]
 mod tests;
 mod types;
@@ -19,10 +22,12 @@ pub use names::{
     capability, capability_names, mount_option_names, mount_options, namespace_flag,
     namespace_names, propagation, rlimit_resource, securebit, MountOptions, RecursiveAttrs,
 };
+pub use resources::*;
 pub use stage::Stage;
+pub use sysctl::sysctl_file;
 pub use types::*;
 pub use userids::{check_id, parse_id, MAX_ID};
-pub use validate::{check_process, no_dot_dot, sysctl_file, validate};
+pub use validate::{check_process, no_dot_dot, validate};
 
 impl Mount {
     /// Whether this mount is idmapped, and if so whether every submount
