@@ -221,6 +221,22 @@ pub fn oom_kill_count(path: &std::path::Path) -> u64 {
         .unwrap_or(0)
 }
 
+/// Drop the page table entries of `len` bytes at `addr`, a whole clean,
+/// read-only, file-backed private mapping of ours (`trim` checks that):
+/// later accesses refault the same file data.
+pub fn drop_clean_pages(addr: usize, len: usize) {
+    // SAFETY: on such a mapping DONTNEED changes no content, only what is
+    // resident; nothing holds a reference the kernel could invalidate.
+    unsafe { libc::madvise(addr as *mut libc::c_void, len, libc::MADV_DONTNEED) };
+}
+
+/// Give the heap's free pages back to the kernel (glibc keeps them
+/// otherwise: a monitor's start-up garbage would stay resident for life).
+pub fn release_free_heap() {
+    // SAFETY: malloc_trim only returns free memory; it takes no pointer.
+    unsafe { libc::malloc_trim(0) };
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

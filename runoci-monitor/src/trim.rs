@@ -9,22 +9,41 @@
 //! cache. Only file-backed, never-written (no anonymous page in smaps),
 //! non-writable private mappings are touched: for those, DONTNEED means
 //! "re-read from the file", which is the same content. Relocated read-only
-//! data (RELRO) has anonymous pages and is left alone.
+//! data (RELRO) has anonymous pages and is left alone. Free heap pages go
+//! back to the kernel as well (`malloc_trim`).
 
 pub fn drop_clean_file_pages() {
-    let Ok(smaps) = std::fs::read_to_string("/proc/self/smaps") else {
+    drop_clean_file_mappings();
+    // The heap keeps what start-up, the smaps text just read and the last
+    // requests freed: give the free pages back too.
+    crate::sys::release_free_heap();
+}
+
+fn drop_clean_file_mappings() {
+    use std::io::BufRead;
+    // Read a line at a time: the whole text (~1 kB per mapping) would grow
+    // the heap for good.
+    let Ok(file) = std::fs::File::open("/proc/self/smaps") else {
         return;
     };
+    let mut smaps = std::io::BufReader::with_capacity(1024, file);
+    let mut line = String::with_capacity(256);
     let mut current: Option<(usize, usize, bool)> = None;
-    for line in smaps.lines() {
+    loop {
+        line.clear();
+        match smaps.read_line(&mut line) {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {}
+        }
+        let line = line.trim_end();
         if let Some((range, rest)) = line.split_once(' ') {
             if let Some((lo, hi)) = range.split_once('-') {
                 if let (Ok(lo), Ok(hi)) =
                     (usize::from_str_radix(lo, 16), usize::from_str_radix(hi, 16))
                 {
-                    let f: Vec<&str> = rest.split_whitespace().collect();
-                    let perms = f.first().copied().unwrap_or("");
-                    let inode = f.get(3).copied().unwrap_or("0");
+                    let mut f = rest.split_whitespace();
+                    let perms = f.next().unwrap_or("");
+                    let inode = f.nth(2).unwrap_or("0");
                     let eligible = perms.starts_with('r')
                         && !perms.contains('w')
                         && perms.ends_with('p')
@@ -37,10 +56,7 @@ pub fn drop_clean_file_pages() {
         if let Some(kb) = line.strip_prefix("Anonymous:") {
             if let Some((lo, hi, true)) = current {
                 if kb.trim().trim_end_matches("kB").trim() == "0" {
-                    // SAFETY: a whole mapping of ours, clean and read-only
-                    // (checked above): DONTNEED only drops its page table
-                    // entries; later accesses refault the same file data.
-                    unsafe { libc::madvise(lo as *mut libc::c_void, hi - lo, libc::MADV_DONTNEED) };
+                    crate::sys::drop_clean_pages(lo, hi - lo);
                 }
             }
             current = None;
