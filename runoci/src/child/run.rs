@@ -245,8 +245,9 @@ fn apply(step: Step, c: &mut Ctx) -> Result<Option<Infallible>> {
         OomScoreAdj => oom_score_adj::apply(process)?,
         SetupUmask => umask::for_setup(),
         CheckMountLabel => {
-            c.mount_label =
-                crate::rootfs::plan::mount_label(spec.linux.as_ref().and_then(|l| l.mount_label.as_deref()));
+            c.mount_label = crate::rootfs::plan::mount_label(
+                spec.linux.as_ref().and_then(|l| l.mount_label.as_deref()),
+            );
         }
         Mounts => {
             let a = c.init(step)?;

@@ -14,8 +14,8 @@ pub mod start;
 pub mod state;
 
 use crate::cli::RunArgs;
-use crate::options::{ContainerOptions, Dialect};
 use crate::error::{Context, Error, Result};
+use crate::options::{ContainerOptions, Dialect};
 use std::path::{Path, PathBuf};
 
 fn absolute(p: &Path) -> Result<PathBuf> {

@@ -8,8 +8,8 @@
 //! container's own cgroup directories are bind-mounted so the host tree
 //! stays hidden.
 
-use crate::resolve::{self, fd_path, Kind};
 use crate::error::{Context, Result};
+use crate::resolve::{self, fd_path, Kind};
 use nix::mount::{mount, MsFlags};
 use runoci_core::cgroups::{self, CGROUP_ROOT};
 use runoci_core::mountinfo::{self, Mount};

@@ -4,8 +4,8 @@
 //! host's node is bind-mounted instead (as runc does).
 
 use super::plan::{DeviceOp, Node};
-use crate::resolve::{self, fd_path, Kind};
 use crate::error::{Context, Error, Result};
+use crate::resolve::{self, fd_path, Kind};
 use nix::mount::{mount, MsFlags};
 use std::ffi::CString;
 use std::os::fd::{AsRawFd, RawFd};

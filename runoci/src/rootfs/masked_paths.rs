@@ -3,8 +3,8 @@
 //! other file). Applied after pivot_root, so the paths resolve in the
 //! container's root, and before `linux.readonlyPaths`.
 
-use crate::resolve::{self, fd_path};
 use crate::error::{Context, Error, Result};
+use crate::resolve::{self, fd_path};
 use crate::spec::Spec;
 use nix::mount::{mount, MsFlags};
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};

@@ -157,8 +157,7 @@ pub fn finish(spec: &Spec) -> Result<()> {
 /// the container's namespace (copied at clone) and never in the host's.
 pub fn mount_intermediate(spec: &Spec, bundle: &Path, rootfs: &Path) -> Result<()> {
     let root = open_dir(rootfs)?;
-    let label =
-        plan::mount_label(spec.linux.as_ref().and_then(|l| l.mount_label.as_deref()));
+    let label = plan::mount_label(spec.linux.as_ref().and_then(|l| l.mount_label.as_deref()));
     for e in plan::intermediate(spec, bundle, label) {
         mounts::apply_entry(root.as_raw_fd(), &e, &[])?;
     }

@@ -2,8 +2,8 @@
 //! rootfs (see `resolve`), with the reference's option parsing.
 
 use super::plan::{Entry, EntryAction, MountSource};
-use crate::resolve::{self, fd_path, Kind};
 use crate::error::{Context, Error, Result};
+use crate::resolve::{self, fd_path, Kind};
 use crate::spec::RecursiveAttrs;
 use crate::sys;
 use nix::errno::Errno;

@@ -3,8 +3,8 @@
 //! `linux.maskedPaths`.
 
 use super::mounts::bind_fd;
-use crate::resolve;
 use crate::error::{Context, Result};
+use crate::resolve;
 use crate::spec::Spec;
 use nix::mount::MsFlags;
 use std::os::fd::RawFd;
