@@ -1,6 +1,7 @@
 //! The command line: the run_oci dialect (`run|start|kill|destroy`) and the
 //! runc dialect engines call, in one clap definition.
 
+use crate::error::{Error, Result};
 use crate::log::LogFormat;
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
@@ -25,11 +26,17 @@ runoci run -c /var/lib/bundles/web web -- --port 8080\n  \
 runoci start -c ./bundle svc && runoci state svc && runoci kill -S TERM svc && runoci destroy svc\n  \
 runoci check\n\n\
 Without --log or -l, messages go to stderr when it is a terminal, else to syslog (/dev/log).\n\
-State: /run/containers/ID (--root). Man pages: runoci(8), runoci-COMMAND(8)."
+State: /run/containers/ID (--root); an unprivileged caller's: $XDG_RUNTIME_DIR/runoci/ID.\n\
+Man pages: runoci(8), runoci-COMMAND(8)."
 )]
 pub struct Cli {
-    /// Directory for container state.
-    #[arg(long, global = true, default_value = DEFAULT_ROOT, value_name = "DIR")]
+    /// Directory for container state [default: /run/containers;
+    /// unprivileged: $XDG_RUNTIME_DIR/runoci]
+    #[arg(long = "root", global = true, value_name = "DIR")]
+    pub root_arg: Option<PathBuf>,
+    /// The state root: `--root`, else [`state_root`]'s (set by
+    /// [`Cli::resolve_root`]).
+    #[arg(skip)]
     pub root: PathBuf,
     /// Write log messages to FILE (engines pass this).
     #[arg(long, global = true, value_name = "FILE")]
@@ -51,6 +58,72 @@ pub struct Cli {
     pub monitor_path: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Command,
+}
+
+impl Cli {
+    /// Sets `root`: `--root`, else [`state_root`]'s. Without a usable
+    /// XDG_RUNTIME_DIR an unprivileged caller gets an error naming it,
+    /// except for the commands that keep no state and a foreground `run`,
+    /// which runs without a record when it may not write the root (as the
+    /// reference's `run -u`).
+    pub fn resolve_root(&mut self) -> Result<()> {
+        self.root = match &self.root_arg {
+            Some(dir) => dir.clone(),
+            None => match state_root(
+                runoci_core::userns::rootless_caller(),
+                std::env::var_os("XDG_RUNTIME_DIR"),
+            ) {
+                Ok(dir) => dir,
+                Err(_) if self.keeps_no_state() => PathBuf::from(DEFAULT_ROOT),
+                Err(e) => return Err(e),
+            },
+        };
+        Ok(())
+    }
+
+    fn keeps_no_state(&self) -> bool {
+        match &self.command {
+            Command::Spec(_) | Command::Features | Command::Check(_) => true,
+            Command::Run(a) => !a.detach,
+            _ => false,
+        }
+    }
+}
+
+/// The default state root: `/run/containers`, or for an unprivileged
+/// caller (see `userns::rootless_caller`) `$XDG_RUNTIME_DIR/runoci`, as
+/// runc keeps `$XDG_RUNTIME_DIR/runc` (the monitor's socket is there too).
+/// XDG_RUNTIME_DIR must be an absolute path to a directory the caller may
+/// write; it is not made here (it is the session's: pam_systemd, or a
+/// rootless engine, makes it).
+pub fn state_root(rootless: bool, xdg_runtime_dir: Option<std::ffi::OsString>) -> Result<PathBuf> {
+    if !rootless {
+        return Ok(PathBuf::from(DEFAULT_ROOT));
+    }
+    let uid = nix::unistd::geteuid();
+    let fix = "pass --root DIR, or set XDG_RUNTIME_DIR to a directory you own";
+    let dir = match xdg_runtime_dir.filter(|d| !d.is_empty()) {
+        Some(d) => PathBuf::from(d),
+        None => {
+            return Err(Error::new(format!(
+                "no state root for unprivileged uid {uid}: XDG_RUNTIME_DIR is not set ({fix})"
+            )))
+        }
+    };
+    let usable = dir.is_absolute()
+        && dir.is_dir()
+        && nix::unistd::access(
+            &dir,
+            nix::unistd::AccessFlags::W_OK | nix::unistd::AccessFlags::X_OK,
+        )
+        .is_ok();
+    if !usable {
+        return Err(Error::new(format!(
+            "no state root for unprivileged uid {uid}: XDG_RUNTIME_DIR={} is not an absolute path to a directory uid {uid} may write ({fix})",
+            dir.display()
+        )));
+    }
+    Ok(dir.join("runoci"))
 }
 
 #[derive(Debug, Subcommand)]
@@ -398,5 +471,36 @@ fn parse_preserve_fds(text: &str) -> Result<u32, String> {
         _ => Err(format!(
             "{text:?} is not a number of fds in 0..={MAX_PRESERVE_FDS}"
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unprivileged_caller_keeps_state_under_xdg_runtime_dir() {
+        assert_eq!(
+            state_root(false, Some("/tmp".into())).unwrap(),
+            PathBuf::from(DEFAULT_ROOT)
+        );
+        assert_eq!(
+            state_root(true, Some("/tmp".into())).unwrap(),
+            PathBuf::from("/tmp/runoci")
+        );
+        for (xdg, says) in [
+            (None, "XDG_RUNTIME_DIR is not set"),
+            (Some(""), "XDG_RUNTIME_DIR is not set"),
+            (Some("relative/dir"), "XDG_RUNTIME_DIR=relative/dir is not"),
+            (
+                Some("/nonexistent/xdg"),
+                "XDG_RUNTIME_DIR=/nonexistent/xdg is not",
+            ),
+        ] {
+            let err = state_root(true, xdg.map(Into::into))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(says) && err.contains("--root"), "{err}");
+        }
     }
 }

@@ -255,24 +255,25 @@ fn setup_cgroup(spec: &Spec, opts: &ContainerOptions) -> Result<Option<cgroups::
     }
     let cg = match cgroups::Cgroup::create(&layout, &rel, None) {
         Ok(cg) => cg,
-        // Rootless: without a delegated cgroup, run without one when the
+        // Rootless (not root, or root of a rootless engine's user
+        // namespace): without a delegated cgroup, run without one when the
         // config asks for no limits (create removed what it had made).
         Err(cgroups::CgroupError::Io { source, path, .. })
-            if !nix::unistd::geteuid().is_root()
+            if runoci_core::userns::unprivileged()
                 && matches!(
                     source.raw_os_error(),
                     Some(libc::EACCES) | Some(libc::EPERM) | Some(libc::EROFS)
                 ) =>
         {
-            let uid = nix::unistd::geteuid();
-            if res != crate::spec::Resources::default() {
+            let who = caller_description();
+            if let Some(field) = limits_asked(&res) {
                 return Err(Error::new(format!(
-                    "linux.resources: uid {uid} cannot create cgroups ({}: {source}); delegate a cgroup to this user and point linux.cgroupsPath or -p at it, or drop linux.resources",
+                    "{field}: {who} cannot create cgroups ({}: {source}); delegate a cgroup to this user and point linux.cgroupsPath or -p at it, or drop {field}",
                     path.display()
                 )));
             }
             crate::log::emit_warning(format_args!(
-                "container {}: running without a cgroup: uid {uid} cannot create {} ({source})",
+                "container {}: running without a cgroup: {who} cannot create {} ({source})",
                 opts.id,
                 path.display()
             ));
@@ -288,6 +289,35 @@ fn setup_cgroup(spec: &Spec, opts: &ContainerOptions) -> Result<Option<cgroups::
         return Err(e.into());
     }
     Ok(Some(cg))
+}
+
+/// "uid N", or "uid 0 of a user namespace" for a rootless engine's root.
+fn caller_description() -> String {
+    let uid = nix::unistd::geteuid();
+    if uid.is_root() && runoci_core::userns::in_user_namespace() {
+        "uid 0 of a user namespace".to_string()
+    } else {
+        format!("uid {uid}")
+    }
+}
+
+/// The first `linux.resources` field that asks for a limit, as its JSON
+/// path. `devices` rules are not limits here: without a cgroup, a
+/// rootless container has no device nodes but the host's, bound in with
+/// the host's permissions (runc and crun skip them the same way).
+fn limits_asked(res: &crate::spec::Resources) -> Option<String> {
+    let without_devices = crate::spec::Resources {
+        devices: Vec::new(),
+        ..res.clone()
+    };
+    let value = serde_json::to_value(&without_devices).ok()?;
+    let set = value.as_object()?.iter().find(|(_, v)| match v {
+        serde_json::Value::Null => false,
+        serde_json::Value::Array(a) => !a.is_empty(),
+        serde_json::Value::Object(o) => !o.is_empty(),
+        _ => true,
+    });
+    set.map(|(k, _)| format!("linux.resources.{k}"))
 }
 
 /// run_oci's performInIntermediateNamespace: the runtime itself moves to a

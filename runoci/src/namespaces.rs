@@ -115,24 +115,71 @@ pub fn id_map_text(maps: &[IdMapping]) -> String {
 }
 
 /// Write the child's uid/gid maps (from the parent, in the host's
-/// namespace, through the verified procfs). setgroups is denied first when
-/// the caller is not privileged in the parent namespace, as the kernel
-/// requires for an unprivileged gid_map.
+/// namespace, through the verified procfs). An unprivileged caller may
+/// write only a map of its own id, and only once setgroups is denied (the
+/// kernel's rule, so that dropping a group cannot grant access); a map of
+/// more ids is written by the setuid `newuidmap`/`newgidmap` (package
+/// uidmap), which check it against `/etc/subuid` and `/etc/subgid`, as
+/// runc and crun do. Root (of the initial namespace, or of a rootless
+/// engine's) writes any map its namespace can.
 pub fn write_id_maps(pid: i32, uid_maps: &[IdMapping], gid_maps: &[IdMapping]) -> Result<()> {
     let privileged = nix::unistd::geteuid().is_root();
-    if !privileged {
+    let uid_helper = !privileged && !only_own_id(uid_maps, nix::unistd::geteuid().as_raw());
+    let gid_helper = !privileged && !only_own_id(gid_maps, nix::unistd::getegid().as_raw());
+    if !privileged && !gid_helper {
         crate::procfs::write(&format!("/proc/{pid}/setgroups"), b"deny")?;
     }
-    crate::procfs::write(
-        &format!("/proc/{pid}/uid_map"),
-        id_map_text(uid_maps).as_bytes(),
-    )
-    .ctx("write uid_map (linux.uidMappings)")?;
-    crate::procfs::write(
-        &format!("/proc/{pid}/gid_map"),
-        id_map_text(gid_maps).as_bytes(),
-    )
-    .ctx("write gid_map (linux.gidMappings)")?;
+    if uid_helper {
+        run_id_map_helper("newuidmap", pid, uid_maps, "linux.uidMappings")?;
+    } else {
+        crate::procfs::write(
+            &format!("/proc/{pid}/uid_map"),
+            id_map_text(uid_maps).as_bytes(),
+        )
+        .ctx("write uid_map (linux.uidMappings)")?;
+    }
+    if gid_helper {
+        run_id_map_helper("newgidmap", pid, gid_maps, "linux.gidMappings")?;
+    } else {
+        crate::procfs::write(
+            &format!("/proc/{pid}/gid_map"),
+            id_map_text(gid_maps).as_bytes(),
+        )
+        .ctx("write gid_map (linux.gidMappings)")?;
+    }
+    Ok(())
+}
+
+/// Whether `maps` maps only `id` (what an unprivileged process may write).
+fn only_own_id(maps: &[IdMapping], id: u32) -> bool {
+    matches!(maps, [m] if m.host_id == id && m.size == 1)
+}
+
+/// `newuidmap PID inside outside count...` (or newgidmap); `field` names
+/// the mappings in the error, with the helper's own message.
+fn run_id_map_helper(helper: &str, pid: i32, maps: &[IdMapping], field: &str) -> Result<()> {
+    let mut cmd = std::process::Command::new(helper);
+    cmd.arg(pid.to_string());
+    for m in maps {
+        cmd.args([
+            m.container_id.to_string(),
+            m.host_id.to_string(),
+            m.size.to_string(),
+        ]);
+    }
+    let why = "an unprivileged caller maps more than its own id only through it (package uidmap, with /etc/subuid and /etc/subgid entries)";
+    let out = cmd
+        .stdin(std::process::Stdio::null())
+        .output()
+        .map_err(|e| Error::new(format!("{field}: run {helper}: {e}; {why}")))?;
+    if !out.status.success() {
+        return Err(Error::new(format!(
+            "{field}: {helper} {pid} {}failed ({}): {}",
+            id_map_text(maps).replace('\n', " "),
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        )));
+    }
     Ok(())
 }
 

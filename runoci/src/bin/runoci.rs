@@ -6,7 +6,7 @@ use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 
 fn main() {
-    let cli = Cli::parse();
+    let mut cli = Cli::parse();
     let _log = runoci::log::init(&runoci::log::LogConfig {
         file: cli.log.clone(),
         format: cli.log_format,
@@ -14,7 +14,7 @@ fn main() {
         log_dir: cli.log_dir.is_some(),
     });
     runoci::debug!("runoci {:?}", std::env::args().collect::<Vec<_>>());
-    match dispatch(&cli) {
+    match cli.resolve_root().and_then(|()| dispatch(&cli)) {
         Ok(code) => std::process::exit(code),
         Err(e) => {
             eprintln!("runoci: {e}");

@@ -252,12 +252,18 @@ fn apply(step: Step, c: &mut Ctx) -> Result<Option<Infallible>> {
         Mounts => {
             let a = c.init(step)?;
             if c.own_mountns() {
+                // Read now: the container's maps are written, and this is
+                // the namespace the mounts are made in.
+                let mapped = runoci_core::userns::MappedIds::of_self();
                 let input = RootfsInput {
                     spec,
                     bundle: &a.opts.bundle,
                     rootfs: a.rootfs.clone(),
                     extra_binds: &a.opts.bind_mounts,
-                    in_userns: Ctx::in_userns(a),
+                    // Also under a rootless engine, whose namespace the
+                    // container shares.
+                    in_userns: Ctx::in_userns(a) || runoci_core::userns::in_user_namespace(),
+                    mapped: &mapped,
                     mount_label: c.mount_label,
                     new_cgroupns: a.ns.unshare_cgroup,
                 };

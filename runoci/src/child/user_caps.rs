@@ -93,8 +93,12 @@ fn set_user_and_caps(process: &Process) -> Result<()> {
     }
     let user = &process.user;
     let gids: Vec<libc::gid_t> = user.additional_gids.clone();
+    // Where setgroups is denied (an unprivileged id map, or a rootless
+    // engine's namespace that denies it) an empty list is left as it is;
+    // the kernel refuses the call, and additionalGids would fail below.
+    let skip = gids.is_empty() && runoci_core::userns::setgroups_denied();
     // SAFETY: valid pointer and length.
-    if unsafe { libc::setgroups(gids.len(), gids.as_ptr()) } < 0 {
+    if !skip && unsafe { libc::setgroups(gids.len(), gids.as_ptr()) } < 0 {
         let e = std::io::Error::last_os_error();
         // In a user namespace with setgroups denied, an empty list is fine.
         if !(gids.is_empty() && e.raw_os_error() == Some(libc::EPERM)) {

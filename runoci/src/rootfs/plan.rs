@@ -8,6 +8,7 @@
 
 use crate::spec::{self, Device, Mount, MountOptions, RecursiveAttrs, Spec};
 use nix::mount::MsFlags;
+use runoci_core::userns::MappedIds;
 use std::path::{Path, PathBuf};
 
 /// What the rootfs set-up needs beyond the config.
@@ -18,7 +19,11 @@ pub struct RootfsInput<'a> {
     pub rootfs: PathBuf,
     /// `-b A:B` mounts, after the config's own.
     pub extra_binds: &'a [(PathBuf, String)],
+    /// In a user namespace (the container's, or the one runoci runs in):
+    /// devices are bound from the host, mknod is not allowed.
     pub in_userns: bool,
+    /// The ids the container's user namespace maps (from inside it).
+    pub mapped: &'a MappedIds,
     pub new_cgroupns: bool,
     /// `linux.mountLabel` when it applies (SELinux enabled), for the data
     /// of the filesystems without labels of their own.
@@ -149,6 +154,9 @@ pub fn plan(input: &RootfsInput) -> RootfsPlan {
             has_devpts = true;
         }
         let mut e = entry(m, input.bundle, label, input.new_cgroupns);
+        if m.typ.as_deref() == Some("devpts") {
+            drop_unmapped_owner(&mut e, input.mapped);
+        }
         if let (Some(_), EntryAction::Bind { flags, .. }) = (m.idmap(), &e.action) {
             e.action = EntryAction::IdmappedBind {
                 mount: index,
@@ -194,6 +202,37 @@ pub fn plan(input: &RootfsInput) -> RootfsPlan {
         rootfs: input.rootfs.clone(),
         ops,
     }
+}
+
+/// A devpts `uid=`/`gid=` naming an id the container's user namespace does
+/// not map (runc's default `gid=5` under `run -u`'s one-id map) is dropped,
+/// as runc and crun do: the kernel refuses the whole mount (EINVAL)
+/// otherwise, and without it new ptys belong to the opener's group.
+fn drop_unmapped_owner(e: &mut Entry, mapped: &MappedIds) {
+    let EntryAction::Mount {
+        data: Some(data), ..
+    } = &mut e.action
+    else {
+        return;
+    };
+    let unmapped = |opt: &str| {
+        let id = |prefix| opt.strip_prefix(prefix).and_then(|v| v.parse::<u32>().ok());
+        match (id("uid="), id("gid=")) {
+            (Some(uid), _) => !mapped.maps_uid(uid),
+            (_, Some(gid)) => !mapped.maps_gid(gid),
+            _ => false,
+        }
+    };
+    let (dropped, kept): (Vec<&str>, Vec<&str>) = data.split(',').partition(|o| unmapped(o));
+    if dropped.is_empty() {
+        return;
+    }
+    crate::debug!(
+        "{}: dropped {} (not mapped in the user namespace)",
+        e.what,
+        dropped.join(",")
+    );
+    *data = kept.join(",");
 }
 
 fn binds_dev(e: &Entry) -> bool {

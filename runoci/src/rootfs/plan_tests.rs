@@ -22,6 +22,7 @@ fn plan_of(spec: &Spec, binds: &[(PathBuf, String)], in_userns: bool) -> RootfsP
         rootfs: PathBuf::from("/bundle/rootfs"),
         extra_binds: binds,
         in_userns,
+        mapped: &MappedIds::identity(),
         new_cgroupns: false,
     })
 }
@@ -155,6 +156,7 @@ fn cgroup_mount_knows_about_a_new_cgroup_namespace() {
         rootfs: "/b/r".into(),
         extra_binds: &[],
         in_userns: false,
+        mapped: &MappedIds::identity(),
         new_cgroupns: true,
     });
     assert!(entries(&p).iter().any(|e| matches!(
@@ -296,6 +298,7 @@ fn mount_label_goes_to_tmpfs_devpts_mqueue_data_only() {
         rootfs: PathBuf::from("/bundle/rootfs"),
         extra_binds: &[],
         in_userns: false,
+        mapped: &MappedIds::identity(),
         new_cgroupns: false,
     });
     assert_eq!(mount_action(entries(&p)[1]).3, Some("mode=755,size=65536k"));
@@ -609,5 +612,43 @@ fn idmapped_binds_are_attached_from_the_parents_tree() {
     assert!(
         tree.mappings.is_none(),
         "ridmap alone takes the container's"
+    );
+}
+
+#[test]
+fn devpts_gid_the_user_namespace_does_not_map_is_dropped() {
+    let spec = template_with(|_| {});
+    let devpts_data = |mapped: &MappedIds| {
+        let p = plan(&RootfsInput {
+            mount_label: None,
+            spec: &spec,
+            bundle: Path::new("/bundle"),
+            rootfs: PathBuf::from("/bundle/rootfs"),
+            extra_binds: &[],
+            in_userns: true,
+            mapped,
+            new_cgroupns: false,
+        });
+        entries(&p)
+            .into_iter()
+            .find_map(|e| match &e.action {
+                EntryAction::Mount { fstype, data, .. } if fstype == "devpts" => data.clone(),
+                _ => None,
+            })
+            .expect("the template mounts a devpts")
+    };
+    let full = devpts_data(&MappedIds::identity());
+    assert!(full.split(',').any(|o| o == "gid=5"), "{full}");
+    // `run -u`: only the caller, as root.
+    let one = runoci_core::userns::parse_id_map("0 1000 1\n");
+    let only_root = MappedIds {
+        uids: one.clone(),
+        gids: one,
+    };
+    let data = devpts_data(&only_root);
+    assert!(!data.contains("gid="), "{data}");
+    assert!(
+        data.contains("newinstance") && data.contains("ptmxmode=0666"),
+        "the other options stay: {data}"
     );
 }
