@@ -41,6 +41,7 @@ use std::time::{Duration, Instant, SystemTime};
 use serde_json::{json, Value};
 
 pub mod engines;
+pub mod rootless;
 
 /// Path of busybox-static on the host (Debian's `busybox-static`).
 pub const HOST_BUSYBOX: &str = "/bin/busybox";
