@@ -6,9 +6,11 @@
 //! scenario and `cgroups_v2_vm/init.sh` as /init. The guest mounts only
 //! cgroup2, enables every controller, runs the same limit, device (BPF),
 //! OOM and cleanup scenarios as `cgroups_host.rs`, and pause/resume through
-//! v2's `cgroup.freeze` (the host's freezer is v1) and prints one
-//! `RESULT name ok|FAIL detail` line each on the serial console, then
-//! powers off. Here each expected line must say ok.
+//! v2's `cgroup.freeze` (the host's freezer is v1), and rootless runs by a
+//! plain user (uid 1000, through busybox `su`) in the cgroup subtree
+//! delegated to it as systemd's `Delegate=yes` does, with memory and pids
+//! limits; it prints one `RESULT name ok|FAIL detail` line each on the
+//! serial console, then powers off. Here each expected line must say ok.
 
 use runoci_tests::{busybox_rootfs, default_config, run_command, runoci_bin, test_dir};
 use serde_json::{json, Value};
@@ -33,9 +35,16 @@ const SCENARIOS: &[&str] = &[
     "devices_deny_one",
     "cpu_quota",
     "freeze",
+    "rootless_memory",
+    "rootless_pids",
     "cleanup_exit",
     "cleanup_destroy",
 ];
+
+/// The plain user of the rootless scenarios, and the cgroup delegated to
+/// it (init.sh makes both).
+const ROOTLESS_UID: u32 = 1000;
+const DELEGATED: &str = "/user-1000";
 
 const MIB: i64 = 1024 * 1024;
 
@@ -66,6 +75,20 @@ fn bundles() -> BTreeMap<&'static str, (Value, String)> {
             (
                 pids,
                 format!("{FORK_BOMB}; bomb 1; echo > /tmp/done1; read x < /gate; bomb 2; echo > /tmp/done2; exec sleep 1000"),
+            ),
+        ),
+        (
+            "rl-oom",
+            (
+                json!({ "memory": { "limit": 32 * MIB, "swap": 32 * MIB } }),
+                "read x < /gate; exec tail /dev/zero".to_string(),
+            ),
+        ),
+        (
+            "rl-pids",
+            (
+                json!({ "pids": { "limit": 10 } }),
+                format!("{FORK_BOMB}; bomb 1; read n < /tmp/n1; read err < /tmp/err1; echo \"forked $n\"; echo \"err $err\""),
             ),
         ),
         ("dev-none", (json!({}), PROBE.to_string())),
@@ -207,6 +230,21 @@ impl Cpio {
     }
 }
 
+/// A config for [`ROOTLESS_UID`]: a user namespace mapping it (and only it)
+/// to root, as `runoci spec --rootless` writes (runc's devpts `gid=5`,
+/// which that map lacks, is left for runoci to drop), in a cgroup under
+/// the delegated one.
+fn rootless(config: &mut Value, name: &str) {
+    config["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({ "type": "user" }));
+    let map = json!([{ "containerID": 0, "hostID": ROOTLESS_UID, "size": 1 }]);
+    config["linux"]["uidMappings"] = map.clone();
+    config["linux"]["gidMappings"] = map;
+    config["linux"]["cgroupsPath"] = json!(format!("{DELEGATED}/{name}"));
+}
+
 /// Builds the initramfs in `work` and returns its path.
 fn build_initramfs(work: &Path) -> PathBuf {
     let stage = work.join("stage");
@@ -229,6 +267,9 @@ fn build_initramfs(work: &Path) -> PathBuf {
         let mut config = default_config();
         config["process"]["args"] = json!(["sh", "-c", script]);
         config["linux"]["resources"] = resources;
+        if name.starts_with("rl-") {
+            rootless(&mut config, name);
+        }
         fs::write(
             dir.join("config.json"),
             serde_json::to_vec_pretty(&config).unwrap(),

@@ -228,6 +228,69 @@ else
     result freeze "FAIL start: $(cat /tmp/freeze.out)"
 fi
 
+# Rootless with a delegated subtree, as systemd's Delegate=yes gives a
+# user: uid 1000 owns user-1000/ and its cgroup.procs, cgroup.threads and
+# cgroup.subtree_control, and its shell runs in user-1000/shell (a leaf:
+# a cgroup with processes passes no controllers down). runoci runs as it
+# (busybox su) with no --root: its state goes to XDG_RUNTIME_DIR.
+mkdir -p /etc /run/user/1000
+echo "rl:x:1000:1000::/tmp:/bin/sh" >> /etc/passwd
+echo "rl:x:1000:" >> /etc/group
+chown 1000:1000 /run/user/1000
+chmod 700 /run/user/1000
+D=$CG/user-1000
+mkdir -p $D/shell
+for d in $D $D/shell; do
+    chown 1000:1000 $d $d/cgroup.procs $d/cgroup.threads $d/cgroup.subtree_control
+done
+cat > /tmp/as-rl <<'EOF'
+#!/bin/sh
+echo $$ > /sys/fs/cgroup/user-1000/shell/cgroup.procs || exit 99
+exec su -s /bin/sh -c 'export XDG_RUNTIME_DIR=/run/user/1000 PATH=/bin:/usr/bin; exec "$0" "$@"' -- rl "$@"
+EOF
+chmod 755 /tmp/as-rl
+U=/tmp/as-rl
+X=/run/user/1000/runoci
+
+# Memory: 32 MiB in the delegated cgroup; the init eats memory once the
+# gate opens; the kernel's OOM killer ends it (exit-status 137, oomKilled).
+prep rl-oom
+mkfifo /s/rl-oom/rootfs/gate
+if $U runoci start -c /s/rl-oom rl-oom > /tmp/rl-oom.out 2>&1; then
+    limit=$(cat $D/rl-oom/memory.max)
+    owner=$(stat -c %u $D/rl-oom)
+    release /s/rl-oom/rootfs/gate
+    wait_file $X/rl-oom/exit-status
+    st=$(cat $X/rl-oom/exit-status 2>&1)
+    i=0
+    while ! $U runoci state rl-oom 2>/dev/null | grep -q '"stopped"'; do
+        i=$((i + 1)); [ $i -gt 600 ] && break; sleep 0.1
+    done
+    state=$($U runoci state rl-oom 2>&1)
+    $U runoci destroy rl-oom >> /tmp/rl-oom.out 2>&1
+    gone user-1000/rl-oom || cleanup_destroy="FAIL $D/rl-oom left after a rootless destroy"
+    [ -e $X/rl-oom ] && cleanup_destroy="FAIL $X/rl-oom left after a rootless destroy"
+    if [ "$limit" = 33554432 ] && [ "$owner" = 1000 ] && [ "$st" = 137 ] \
+        && echo "$state" | grep -q '"oomKilled": *true'; then
+        result rootless_memory ok
+    else
+        result rootless_memory "FAIL memory.max $limit owner $owner exit-status $st state $state: $(cat /tmp/rl-oom.out)"
+    fi
+else
+    result rootless_memory "FAIL start: $(cat /tmp/rl-oom.out)"
+fi
+
+# pids: the fork bomb of pids_bomb, as the plain user, under pids.max 10.
+prep rl-pids
+out=$($U runoci run -c /s/rl-pids rl-pids 2>&1)
+rc=$?
+gone user-1000/rl-pids || cleanup_exit="FAIL $D/rl-pids left after a rootless run"
+if [ $rc = 0 ] && echo "$out" | grep -q '^forked 8$' && echo "$out" | grep -q "can't fork"; then
+    result rootless_pids ok
+else
+    result rootless_pids "FAIL exit $rc: $out"
+fi
+
 result cleanup_exit "$cleanup_exit"
 result cleanup_destroy "$cleanup_destroy"
 echo "DONE uptime $(cut -d' ' -f1 /proc/uptime)"
