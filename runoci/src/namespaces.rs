@@ -129,23 +129,19 @@ pub fn write_id_maps(pid: i32, uid_maps: &[IdMapping], gid_maps: &[IdMapping]) -
     if !privileged && !gid_helper {
         crate::procfs::write(&format!("/proc/{pid}/setgroups"), b"deny")?;
     }
-    if uid_helper {
-        run_id_map_helper("newuidmap", pid, uid_maps, "linux.uidMappings")?;
-    } else {
-        crate::procfs::write(
-            &format!("/proc/{pid}/uid_map"),
-            id_map_text(uid_maps).as_bytes(),
-        )
-        .ctx("write uid_map (linux.uidMappings)")?;
-    }
-    if gid_helper {
-        run_id_map_helper("newgidmap", pid, gid_maps, "linux.gidMappings")?;
-    } else {
-        crate::procfs::write(
-            &format!("/proc/{pid}/gid_map"),
-            id_map_text(gid_maps).as_bytes(),
-        )
-        .ctx("write gid_map (linux.gidMappings)")?;
+    for (maps, helper, name, field) in [
+        (uid_maps, uid_helper, "uid", "linux.uidMappings"),
+        (gid_maps, gid_helper, "gid", "linux.gidMappings"),
+    ] {
+        if helper {
+            run_id_map_helper(&format!("new{name}map"), pid, maps, field)?;
+        } else {
+            crate::procfs::write(
+                &format!("/proc/{pid}/{name}_map"),
+                id_map_text(maps).as_bytes(),
+            )
+            .with_ctx(|| format!("write {name}_map ({field})"))?;
+        }
     }
     Ok(())
 }

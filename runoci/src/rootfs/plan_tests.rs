@@ -15,6 +15,16 @@ fn template_with(edit: impl FnOnce(&mut serde_json::Value)) -> Spec {
 
 /// The plan on a host with SELinux: the config's mountLabel applies.
 fn plan_of(spec: &Spec, binds: &[(PathBuf, String)], in_userns: bool) -> RootfsPlan {
+    plan_mapped(spec, binds, in_userns, &MappedIds::identity())
+}
+
+/// [`plan_of`] in a user namespace that maps `mapped`.
+fn plan_mapped(
+    spec: &Spec,
+    binds: &[(PathBuf, String)],
+    in_userns: bool,
+    mapped: &MappedIds,
+) -> RootfsPlan {
     plan(&RootfsInput {
         mount_label: spec.linux.as_ref().and_then(|l| l.mount_label.as_deref()),
         spec,
@@ -22,7 +32,7 @@ fn plan_of(spec: &Spec, binds: &[(PathBuf, String)], in_userns: bool) -> RootfsP
         rootfs: PathBuf::from("/bundle/rootfs"),
         extra_binds: binds,
         in_userns,
-        mapped: &MappedIds::identity(),
+        mapped,
         new_cgroupns: false,
     })
 }
@@ -619,16 +629,7 @@ fn idmapped_binds_are_attached_from_the_parents_tree() {
 fn devpts_gid_the_user_namespace_does_not_map_is_dropped() {
     let spec = template_with(|_| {});
     let devpts_data = |mapped: &MappedIds| {
-        let p = plan(&RootfsInput {
-            mount_label: None,
-            spec: &spec,
-            bundle: Path::new("/bundle"),
-            rootfs: PathBuf::from("/bundle/rootfs"),
-            extra_binds: &[],
-            in_userns: true,
-            mapped,
-            new_cgroupns: false,
-        });
+        let p = plan_mapped(&spec, &[], true, mapped);
         entries(&p)
             .into_iter()
             .find_map(|e| match &e.action {
