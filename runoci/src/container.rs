@@ -585,3 +585,33 @@ fn drive_child(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn resources(json: serde_json::Value) -> crate::spec::Resources {
+        serde_json::from_value(json).expect("valid linux.resources")
+    }
+
+    #[test]
+    fn rootless_limits_are_named_by_field_and_device_rules_are_not_limits() {
+        let deny_all = serde_json::json!({"devices": [{"allow": false, "access": "rwm"}]});
+        assert_eq!(
+            limits_asked(&resources(deny_all)),
+            None,
+            "podman's default rule"
+        );
+        assert_eq!(limits_asked(&resources(serde_json::json!({}))), None);
+        let memory = serde_json::json!({"memory": {"limit": 1048576}});
+        assert_eq!(
+            limits_asked(&resources(memory)).as_deref(),
+            Some("linux.resources.memory")
+        );
+        let pids = serde_json::json!({"devices": [], "pids": {"limit": 10}});
+        assert_eq!(
+            limits_asked(&resources(pids)).as_deref(),
+            Some("linux.resources.pids")
+        );
+    }
+}

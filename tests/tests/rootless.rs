@@ -140,7 +140,7 @@ fn unprivileged_caller_asking_for_limits_gets_a_clear_error_and_nothing_is_left(
     );
     out.assert_failed();
     assert!(
-        out.stderr.contains("linux.resources") && out.stderr.contains("delegate"),
+        out.stderr.contains("linux.resources.pids: ") && out.stderr.contains("delegate"),
         "the error names the field and the fix\n{out}"
     );
     before.assert_nothing_leaked(&[&id, bundle.path_str()]);
