@@ -17,3 +17,4 @@ pub mod procfs;
 pub mod resctrl;
 pub mod spec;
 pub mod state;
+pub mod sys;

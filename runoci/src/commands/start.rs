@@ -17,7 +17,7 @@ use runoci_core::hooks::Stage;
 use runoci_core::state::{self, StateDir};
 use runoci_proto::{MonitorArgs, MonitorReady, Status};
 use std::io::{Read, Write};
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
@@ -360,7 +360,7 @@ fn interrupted_while_waiting(
     stop: Option<&StopSignals>,
 ) -> Option<nix::sys::signal::Signal> {
     let stop = stop?;
-    match runoci_core::forward::wait_fd_or_signal(report.as_raw_fd(), Some(&stop.fd), None) {
+    match runoci_core::forward::wait_fd_or_signal(report.as_fd(), Some(&stop.fd), None) {
         runoci_core::forward::Woke::Signal(sig) => Some(sig),
         _ => None,
     }
