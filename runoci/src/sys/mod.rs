@@ -3,12 +3,16 @@
 //! No other module of this crate holds `unsafe` for a syscall: they call
 //! these.
 
+pub mod fd;
 pub mod ioprio;
 pub mod keyring;
 pub mod mempolicy;
 pub mod mount;
 pub mod netlink;
+pub mod prctl;
+pub mod rlimit;
 pub mod sched;
+pub mod uts;
 
 /// `Ok` for a syscall's non-negative return, else the errno it left.
 fn check(ret: libc::c_long) -> std::io::Result<libc::c_long> {
