@@ -4,14 +4,17 @@
 //! these.
 
 pub mod fd;
+pub mod fs;
 pub mod ioprio;
 pub mod keyring;
+pub mod loopdev;
 pub mod mempolicy;
 pub mod mount;
 pub mod netlink;
 pub mod prctl;
 pub mod rlimit;
 pub mod sched;
+pub mod tty;
 pub mod uts;
 
 /// `Ok` for a syscall's non-negative return, else the errno it left.
