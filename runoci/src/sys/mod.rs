@@ -1,7 +1,9 @@
-//! Raw system calls creation needs that nix does not wrap, each in a safe
-//! function with the invariants its `unsafe` block relies on stated once.
-//! No other module of this crate holds `unsafe` for a syscall: they call
-//! these.
+//! Raw system calls creation needs that nix does not wrap (or wraps
+//! returning a bare fd), each in a safe function with the invariants its
+//! `unsafe` block relies on stated once. No other module of this crate
+//! holds `unsafe` (`tests/tests/layout.rs` checks): they call these, or
+//! `runoci_core::sys` for the calls the core makes too (fork, _exit,
+//! signals by number).
 
 pub mod fd;
 pub mod fs;
@@ -14,6 +16,8 @@ pub mod netlink;
 pub mod prctl;
 pub mod rlimit;
 pub mod sched;
+pub mod seccomp;
+pub mod socket;
 pub mod tty;
 pub mod uts;
 
