@@ -5,7 +5,7 @@
 use crate::error::{Context, Error, Result};
 use nix::sys::signal::{SigSet, SigmaskHow, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
 const FORWARDED: &[Signal] = &[
     Signal::SIGHUP,
@@ -45,62 +45,41 @@ pub enum Woke {
 /// Waits until `fd` is readable, a signal arrives on `signals`, or
 /// `deadline` passes.
 pub fn wait_fd_or_signal(
-    fd: std::os::fd::RawFd,
+    fd: BorrowedFd<'_>,
     signals: Option<&SignalFd>,
     deadline: Option<std::time::Instant>,
 ) -> Woke {
-    use std::os::fd::AsRawFd;
+    use nix::poll::{PollFd, PollFlags, PollTimeout};
+    // Any event counts, flags nix does not know included.
+    let woke = |p: &PollFd| p.revents() != Some(PollFlags::empty());
     loop {
-        let mut fds = [
-            libc::pollfd {
-                fd,
-                events: libc::POLLIN,
-                revents: 0,
-            },
-            libc::pollfd {
-                fd: signals.map_or(-1, |s| s.as_raw_fd()),
-                events: libc::POLLIN,
-                revents: 0,
-            },
-        ];
-        let ms = deadline.map_or(-1, |d| {
-            let left = d.saturating_duration_since(std::time::Instant::now());
-            left.as_millis().min(i32::MAX as u128) as i32
-        });
-        // SAFETY: two valid pollfds (poll ignores a negative fd).
-        let n = unsafe { libc::poll(fds.as_mut_ptr(), 2, ms) };
-        if n < 0 {
-            if std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
-                continue;
-            }
-            return Woke::Fd;
+        let mut fds = vec![PollFd::new(fd, PollFlags::POLLIN)];
+        if let Some(s) = signals {
+            fds.push(PollFd::new(s.as_fd(), PollFlags::POLLIN));
         }
-        if fds[1].revents != 0 {
+        let ms = deadline.map_or(PollTimeout::NONE, |d| {
+            let left = d.saturating_duration_since(std::time::Instant::now());
+            PollTimeout::try_from(left).unwrap_or(PollTimeout::MAX)
+        });
+        match nix::poll::poll(&mut fds, ms) {
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(_) => return Woke::Fd,
+            Ok(_) => {}
+        }
+        if fds.get(1).is_some_and(woke) {
             if let Some(Ok(Some(info))) = signals.map(|s| s.read_signal()) {
                 if let Ok(sig) = Signal::try_from(info.ssi_signo as i32) {
                     return Woke::Signal(sig);
                 }
             }
         }
-        if fds[0].revents != 0 {
+        if woke(&fds[0]) {
             return Woke::Fd;
         }
         if deadline.is_some_and(|d| std::time::Instant::now() >= d) {
             return Woke::Timeout;
         }
     }
-}
-
-/// `mask` plus SIGRTMIN..=SIGRTMAX: a supervisor's real-time signal goes
-/// to the container like any other (nix's SigSet cannot name them).
-fn with_realtime_signals(mask: SigSet) -> SigSet {
-    let mut raw: libc::sigset_t = *mask.as_ref();
-    for signo in libc::SIGRTMIN()..=libc::SIGRTMAX() {
-        // SAFETY: a valid sigset_t and a signal number in range.
-        unsafe { libc::sigaddset(&mut raw, signo) };
-    }
-    // SAFETY: `raw` was initialised from a valid SigSet.
-    unsafe { SigSet::from_sigset_t_unchecked(raw) }
 }
 
 pub struct Forwarder {
@@ -118,7 +97,9 @@ impl Forwarder {
             mask.add(*s);
         }
         mask.add(Signal::SIGCHLD);
-        let mask = with_realtime_signals(mask);
+        // Real-time ones too: a supervisor's goes to the container like
+        // any other.
+        let mask = crate::sys::signal::with_realtime_signals(mask);
         nix::sys::signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&mask), None)
             .ctx("block signals")?;
         let sfd = SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC).ctx("signalfd")?;
@@ -130,16 +111,11 @@ impl Forwarder {
         loop {
             // Raw: nix's waitpid fails on a death by a real-time signal
             // (its Signal has none), and the container would look lost.
-            let mut status = 0;
-            // SAFETY: waitpid on our own child with a valid status pointer.
-            let r = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
-            if r < 0 {
-                let e = std::io::Error::last_os_error();
-                if e.kind() == std::io::ErrorKind::Interrupted {
-                    continue;
-                }
-                return Err(Error::from(e).context(format!("wait for {what}")));
-            }
+            let (r, status) = match crate::sys::signal::waitpid(pid, libc::WNOHANG) {
+                Ok(r) => r,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(Error::from(e).context(format!("wait for {what}"))),
+            };
             if r == pid && libc::WIFEXITED(status) {
                 return Ok(libc::WEXITSTATUS(status));
             }

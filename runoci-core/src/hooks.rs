@@ -11,7 +11,7 @@ use nix::sys::signal::SigSet;
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 use runoci_proto::{State, Status, CONTAINER_ROOT_ANNOTATION};
 use std::io::Write;
-use std::os::fd::AsRawFd;
+use std::os::fd::AsFd;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -62,14 +62,7 @@ fn run_logged(stage: Stage, i: usize, hook: &Hook, state_json: &str) -> Result<(
 fn run_one(hook: &Hook, state_json: &str, die_with_us: bool) -> Result<()> {
     let mut cmd = Command::new(&hook.path);
     if die_with_us {
-        use std::os::unix::process::CommandExt;
-        // SAFETY: prctl with integer arguments is async-signal-safe.
-        unsafe {
-            cmd.pre_exec(|| {
-                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0);
-                Ok(())
-            })
-        };
+        crate::sys::process::die_with_parent(&mut cmd);
     }
     if hook.args.len() > 1 {
         cmd.args(&hook.args[1..]);
@@ -135,7 +128,7 @@ fn watch(
     interrupts: Option<&SignalFd>,
     hook: &Hook,
 ) -> Result<()> {
-    match crate::forward::wait_fd_or_signal(pidfd.as_raw_fd(), interrupts, deadline) {
+    match crate::forward::wait_fd_or_signal(pidfd.as_fd(), interrupts, deadline) {
         Woke::Fd => Ok(()),
         Woke::Signal(sig) => Err(Error::new(format!(
             "interrupted by {}; killed",

@@ -17,4 +17,5 @@ pub mod procfs;
 pub mod resctrl;
 pub mod spec;
 pub mod state;
+pub mod sys;
 pub mod userns;

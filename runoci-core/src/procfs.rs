@@ -8,24 +8,21 @@
 //! filesystem magic we checked with fstatfs, and check the file again.
 
 use crate::error::{Error, Result};
-use std::os::fd::{AsRawFd, OwnedFd};
+use crate::sys::fs::mount_id;
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::Path;
 
 const PROC_SUPER_MAGIC: i64 = 0x9fa0;
 
 /// Whether `fd` is on a procfs; `what` names it in the error.
 pub fn check_procfs(fd: &OwnedFd, what: &Path) -> Result<()> {
-    // SAFETY: statfs is plain data written by a successful fstatfs.
-    let mut st: libc::statfs = unsafe { std::mem::zeroed() };
-    // SAFETY: valid fd and pointer.
-    if unsafe { libc::fstatfs(fd.as_raw_fd(), &mut st) } < 0 {
-        return Err(Error::from(std::io::Error::last_os_error()).context(what.display()));
-    }
-    if st.f_type as i64 != PROC_SUPER_MAGIC {
+    let st = nix::sys::statfs::fstatfs(fd)
+        .map_err(|e| Error::from(std::io::Error::from(e)).context(what.display()))?;
+    let f_type = st.filesystem_type().0;
+    if f_type as i64 != PROC_SUPER_MAGIC {
         return Err(Error::new(format!(
-            "{}: not on procfs (f_type {:#x}); refusing to write",
+            "{}: not on procfs (f_type {f_type:#x}); refusing to write",
             what.display(),
-            st.f_type
         )));
     }
     Ok(())
@@ -36,41 +33,22 @@ pub fn check_procfs(fd: &OwnedFd, what: &Path) -> Result<()> {
 /// Without this check a config with no proc mount fails later with "No such
 /// file" naming the masked path or the key, which hides the cause.
 pub fn require_mounted(field: &str) -> Result<()> {
-    // SAFETY: statfs is plain data written by a successful statfs.
-    let mut st: libc::statfs = unsafe { std::mem::zeroed() };
-    // SAFETY: a valid C string and pointer.
-    let rc = unsafe { libc::statfs(c"/proc".as_ptr(), &mut st) };
-    if rc < 0 {
-        let err = std::io::Error::last_os_error();
+    let st = match nix::sys::statfs::statfs("/proc") {
+        Ok(st) => st,
+        Err(e) => {
+            let err = std::io::Error::from(e);
+            return Err(Error::new(format!(
+                "{field}: /proc is missing in the container ({err}); add a \"proc\" mount at /proc"
+            )));
+        }
+    };
+    let f_type = st.filesystem_type().0;
+    if f_type as i64 != PROC_SUPER_MAGIC {
         return Err(Error::new(format!(
-            "{field}: /proc is missing in the container ({err}); add a \"proc\" mount at /proc"
-        )));
-    }
-    if st.f_type as i64 != PROC_SUPER_MAGIC {
-        return Err(Error::new(format!(
-            "{field}: /proc is not mounted in the container (not on procfs: f_type {:#x}); add a \"proc\" mount at /proc",
-            st.f_type
+            "{field}: /proc is not mounted in the container (not on procfs: f_type {f_type:#x}); add a \"proc\" mount at /proc",
         )));
     }
     Ok(())
-}
-
-/// The mount id of `fd` (statx STATX_MNT_ID); `None` where the kernel
-/// cannot tell (before 5.8).
-fn mount_id(fd: &OwnedFd) -> Option<u64> {
-    // SAFETY: statx is plain data, written by a successful statx.
-    let mut stx: libc::statx = unsafe { std::mem::zeroed() };
-    // SAFETY: valid fd, empty C string with AT_EMPTY_PATH, valid pointer.
-    let rc = unsafe {
-        libc::statx(
-            fd.as_raw_fd(),
-            c"".as_ptr(),
-            libc::AT_EMPTY_PATH | libc::AT_SYMLINK_NOFOLLOW,
-            libc::STATX_MNT_ID,
-            &mut stx,
-        )
-    };
-    (rc == 0 && stx.stx_mask & libc::STATX_MNT_ID != 0).then_some(stx.stx_mnt_id)
 }
 
 /// The file must be on the very procfs mount we verified, not on another
@@ -79,7 +57,7 @@ fn mount_id(fd: &OwnedFd) -> Option<u64> {
 /// /proc/self/attr/exec) passes the filesystem check but would redirect
 /// the write (CVE-2025-52881).
 pub fn check_same_mount(proc_fd: &OwnedFd, fd: &OwnedFd, what: &str) -> Result<()> {
-    if let (Some(a), Some(b)) = (mount_id(proc_fd), mount_id(fd)) {
+    if let (Some(a), Some(b)) = (mount_id(proc_fd.as_fd()), mount_id(fd.as_fd())) {
         if a != b {
             return Err(Error::new(format!(
                 "{what}: another mount covers it (mount {b}, /proc is mount {a}); refusing to write"

@@ -22,7 +22,7 @@ use crate::error::{Context, Error, Result};
 use runoci_proto::State;
 use serde::{Deserialize, Serialize};
 use std::io::Write;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsFd, AsRawFd};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
@@ -238,11 +238,8 @@ impl StateDir {
     pub fn lock(&self) -> Result<Lock> {
         let f =
             std::fs::File::open(&self.dir).with_ctx(|| format!("open {}", self.dir.display()))?;
-        // SAFETY: flock on an fd we own.
-        if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) } < 0 {
-            return Err(Error::from(std::io::Error::last_os_error())
-                .context(format!("lock {}", self.dir.display())));
-        }
+        crate::sys::fs::flock(f.as_fd(), libc::LOCK_EX)
+            .with_ctx(|| format!("lock {}", self.dir.display()))?;
         Ok(Lock { _file: f })
     }
 
@@ -266,9 +263,7 @@ impl StateDir {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(TryLock::Gone),
             Err(e) => return Err(Error::from(e).context(format!("open {}", self.dir.display()))),
         };
-        // SAFETY: flock on an fd we own.
-        if unsafe { libc::flock(f.as_raw_fd(), op) } < 0 {
-            let e = std::io::Error::last_os_error();
+        if let Err(e) = crate::sys::fs::flock(f.as_fd(), op) {
             if e.raw_os_error() == Some(libc::EWOULDBLOCK) {
                 return Ok(TryLock::Busy);
             }
@@ -361,26 +356,14 @@ fn exists_error(id: &str, dir: &Path) -> Error {
 }
 
 fn rename_noreplace(from: &Path, to: &Path) -> std::io::Result<()> {
-    use std::os::unix::ffi::OsStrExt;
-    let c = |p: &Path| {
-        std::ffi::CString::new(p.as_os_str().as_bytes())
-            .map_err(|_| std::io::Error::from_raw_os_error(libc::EINVAL))
-    };
-    let (f, t) = (c(from)?, c(to)?);
-    // SAFETY: two valid NUL-terminated paths.
-    let rc = unsafe {
-        libc::renameat2(
-            libc::AT_FDCWD,
-            f.as_ptr(),
-            libc::AT_FDCWD,
-            t.as_ptr(),
-            libc::RENAME_NOREPLACE,
-        )
-    };
-    if rc < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    Ok(())
+    nix::fcntl::renameat2(
+        None,
+        from,
+        None,
+        to,
+        nix::fcntl::RenameFlags::RENAME_NOREPLACE,
+    )
+    .map_err(std::io::Error::from)
 }
 
 pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {

@@ -7,12 +7,11 @@
 //! have replaced), and /dev/console is created with O_NOFOLLOW inside the
 //! root before the slave is bound onto it.
 
-use crate::error::{Context, Error, Result};
+use crate::error::{Context, Result};
 use crate::resolve::{self, Kind};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use crate::sys::tty;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::Path;
-
-const TIOCGPTPEER: libc::c_ulong = 0x5441;
 
 /// Returns (master, slave). Call after pivot_root: /dev/ptmx is then the
 /// container's.
@@ -24,36 +23,18 @@ fn open_pty() -> Result<(OwnedFd, OwnedFd)> {
         libc::O_RDWR | libc::O_NOCTTY,
     )
     .ctx("open /dev/ptmx in the container (process.terminal needs a devpts mount)")?;
-    let unlock: libc::c_int = 0;
-    // SAFETY: TIOCSPTLCK with a pointer to an int on a ptmx fd.
-    if unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSPTLCK, &unlock) } < 0 {
-        return Err(Error::from(std::io::Error::last_os_error()).context("unlock pty"));
-    }
-    // SAFETY: TIOCGPTPEER returns a new fd for the peer or -1.
-    let slave = unsafe {
-        libc::ioctl(
-            master.as_raw_fd(),
-            TIOCGPTPEER,
-            libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC,
-        )
-    };
-    if slave < 0 {
-        return Err(Error::from(std::io::Error::last_os_error()).context("TIOCGPTPEER"));
-    }
-    // SAFETY: a new fd owned by nobody else.
-    Ok((master, unsafe { OwnedFd::from_raw_fd(slave) }))
+    tty::unlock(master.as_fd()).ctx("unlock pty")?;
+    let slave = tty::open_peer(
+        master.as_fd(),
+        libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC,
+    )
+    .ctx("TIOCGPTPEER")?;
+    Ok((master, slave))
 }
 
 fn set_size(fd: &OwnedFd, size: Option<crate::spec::ConsoleSize>) {
     if let Some(s) = size {
-        let ws = libc::winsize {
-            ws_row: s.height,
-            ws_col: s.width,
-            ws_xpixel: 0,
-            ws_ypixel: 0,
-        };
-        // SAFETY: TIOCSWINSZ with a valid winsize.
-        unsafe { libc::ioctl(fd.as_raw_fd(), libc::TIOCSWINSZ, &ws) };
+        let _ = tty::set_size(fd.as_fd(), s.height, s.width);
     }
 }
 
@@ -86,10 +67,7 @@ fn attach_slave(slave: &OwnedFd, bind_dev_console: bool) -> Result<()> {
         crate::rootfs::mounts::bind_onto(slave, &console).ctx("bind the pty onto /dev/console")?;
     }
     nix::unistd::setsid().ctx("setsid")?;
-    // SAFETY: TIOCSCTTY on a tty fd we own.
-    if unsafe { libc::ioctl(slave.as_raw_fd(), libc::TIOCSCTTY, 0) } < 0 {
-        return Err(Error::from(std::io::Error::last_os_error()).context("TIOCSCTTY"));
-    }
+    tty::set_controlling(slave.as_fd()).ctx("TIOCSCTTY")?;
     for fd in 0..3 {
         nix::unistd::dup2(slave.as_raw_fd(), fd).ctx("dup2 the pty onto stdio")?;
     }

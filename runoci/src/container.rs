@@ -395,15 +395,13 @@ fn spawn(
     // The closure owns the child's end of the channel, the rootfs path and
     // the FIFO: the parent drops them (closing its copies) once cloned.
     let pid = namespaces::clone_child(ns.clone_flags, pid_ns, &what, move || {
-        // SAFETY: the child's copies of fds it must not hold: the
-        // creator's lock and the parent's end of the channel (never
-        // dropped here: the child does not return).
-        unsafe {
-            if let Some(fd) = opts.lock_fd {
-                libc::close(fd);
-            }
-            libc::close(parent_fd);
+        // The child's copies of fds it must not hold: the creator's lock
+        // and the parent's end of the channel (never dropped here: the
+        // child does not return).
+        if let Some(fd) = opts.lock_fd {
+            let _ = nix::unistd::close(fd);
         }
+        let _ = nix::unistd::close(parent_fd);
         child_main(ChildArgs {
             spec,
             opts,

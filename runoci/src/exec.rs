@@ -108,9 +108,9 @@ pub fn spawn(req: &ExecRequest) -> Result<Spawned> {
     let pid_ns = joins.pid.as_ref().map(|fd| (fd, "of the container"));
     let pid =
         namespaces::clone_child(CloneFlags::empty(), pid_ns, "the exec process", move || {
-            // SAFETY: the child's copy of the parent's end (never dropped
-            // here: the child does not return).
-            unsafe { libc::close(parent_fd) };
+            // The child's copy of the parent's end (never dropped here:
+            // the child does not return).
+            let _ = nix::unistd::close(parent_fd);
             child_main(req, &joins.others, child)
         })?;
     let pidfd = runoci_core::pidfd::open(pid).ctx("pidfd_open of the exec process")?;
@@ -185,12 +185,10 @@ fn drive(req: &ExecRequest, chan: &ParentChannel) -> Result<()> {
 }
 
 fn child_main(req: &ExecRequest, joins: &[(CloneFlags, OwnedFd, String)], chan: ChildChannel) -> ! {
-    // SAFETY: prctl with integer arguments; not dumpable until execve
-    // (CVE-2019-5736: the container must not reach our /proc/PID/exe).
-    unsafe {
-        libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0);
-        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0);
-    }
+    // Not dumpable until execve (CVE-2019-5736: the container must not
+    // reach our /proc/PID/exe).
+    let _ = nix::sys::prctl::set_dumpable(false);
+    let _ = nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL);
     let p = &req.process;
     let mut ctx = Ctx::new(
         &req.spec,
@@ -207,6 +205,6 @@ fn child_main(req: &ExecRequest, joins: &[(CloneFlags, OwnedFd, String)], chan: 
         Err(e) => e,
     };
     let _ = chan.send(&ToParent::Error(err.to_string()));
-    // SAFETY: leave without running destructors of the parent's state.
-    unsafe { libc::_exit(127) }
+    // Leave without running destructors of the parent's state.
+    runoci_core::sys::process::exit_now(127)
 }

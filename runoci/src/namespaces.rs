@@ -201,21 +201,12 @@ pub fn clone_child(
         None => None,
     };
     let flags = flags.bits() as libc::c_ulong | libc::SIGCHLD as libc::c_ulong;
-    // SAFETY: clone without a new stack behaves like fork: the child runs
-    // on a copy of our stack. The callers are single-threaded, so the
-    // child may allocate; it never returns from `child`.
-    let pid = unsafe { libc::syscall(libc::SYS_clone, flags, 0usize, 0usize, 0usize, 0usize) };
-    if pid == 0 {
-        child();
-    }
-    let clone_err = std::io::Error::last_os_error();
+    // The callers are single-threaded (the contract of clone_like_fork).
+    let pid = crate::sys::sched::clone_like_fork(flags, child);
     if let Some(own) = restore {
         let _ = nix::sched::setns(&own, CloneFlags::CLONE_NEWPID);
     }
-    if pid < 0 {
-        return Err(Error::from(clone_err).context(format!("clone {what}")));
-    }
-    Ok(pid as i32)
+    pid.with_ctx(|| format!("clone {what}"))
 }
 
 /// A user namespace with the id maps `uid_maps` and `gid_maps`, for an

@@ -3,6 +3,7 @@
 //! is applied by its step in `child`.)
 
 use crate::error::{Context, Error, Result};
+use nix::fcntl::{fcntl, FcntlArg, FdFlag};
 use std::ffi::CString;
 use std::path::{Path, PathBuf};
 
@@ -35,8 +36,9 @@ pub fn find_program(prog: &str, env: &[String]) -> Result<PathBuf> {
         let cand = Path::new(dir).join(prog);
         let c = CString::new(cand.as_os_str().as_encoded_bytes())
             .map_err(|_| Error::new("NUL in PATH"))?;
-        // SAFETY: valid C string.
-        if unsafe { libc::access(c.as_ptr(), libc::X_OK) } == 0 && !cand.is_dir() {
+        if nix::unistd::access(c.as_c_str(), nix::unistd::AccessFlags::X_OK).is_ok()
+            && !cand.is_dir()
+        {
             return Ok(cand);
         }
     }
@@ -62,16 +64,7 @@ pub fn exec(program: &Path, args: &[String], env: &[String]) -> Error {
 /// on the host, the state dir, the creation channel — reaches the program.
 pub fn close_fds_on_exec(preserve: u32) -> Result<()> {
     let first = 3 + preserve;
-    // SAFETY: close_range with the CLOEXEC flag only changes fd flags.
-    let rc = unsafe {
-        libc::syscall(
-            libc::SYS_close_range,
-            first,
-            u32::MAX,
-            libc::CLOSE_RANGE_CLOEXEC,
-        )
-    };
-    if rc == 0 {
+    if crate::sys::fd::close_range(first, libc::CLOSE_RANGE_CLOEXEC).is_ok() {
         return Ok(());
     }
     // Older kernels: walk /proc/self/fd.
@@ -81,8 +74,8 @@ pub fn close_fds_on_exec(preserve: u32) -> Result<()> {
         .filter(|fd: &i32| *fd >= first as i32)
         .collect();
     for fd in fds {
-        // SAFETY: setting FD_CLOEXEC on an fd we own or that is already gone.
-        unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+        // An fd we own, or one already gone.
+        let _ = fcntl(fd, FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC));
     }
     Ok(())
 }

@@ -10,8 +10,10 @@
 //! (`/proc/self/fd/N`), never onto a joined path string.
 
 use crate::error::{Context, Error, Result};
+use crate::sys;
+use nix::sys::stat::Mode;
 use std::ffi::CString;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::path::{Component, Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -53,27 +55,12 @@ fn openat2_in_root(root: RawFd, path: &Path, flags: i32) -> std::io::Result<Owne
     let rel = relative(path);
     let c = CString::new(rel.as_os_str().as_encoded_bytes())
         .map_err(|_| std::io::Error::from_raw_os_error(libc::EINVAL))?;
-    // SAFETY: open_how is plain data; zeroed is a valid value.
-    let mut how: libc::open_how = unsafe { std::mem::zeroed() };
-    how.flags = (flags | libc::O_CLOEXEC) as u64;
-    how.resolve = libc::RESOLVE_IN_ROOT | libc::RESOLVE_NO_MAGICLINKS;
+    let resolve = libc::RESOLVE_IN_ROOT | libc::RESOLVE_NO_MAGICLINKS;
     loop {
-        // SAFETY: valid pointers for the call's duration; the kernel copies
-        // `how` and the path.
-        let fd = unsafe {
-            libc::syscall(
-                libc::SYS_openat2,
-                root,
-                c.as_ptr(),
-                &how as *const libc::open_how,
-                std::mem::size_of::<libc::open_how>(),
-            )
+        let err = match sys::fs::openat2(root, &c, (flags | libc::O_CLOEXEC) as u64, resolve) {
+            Ok(fd) => return Ok(fd),
+            Err(err) => err,
         };
-        if fd >= 0 {
-            // SAFETY: the kernel returned a new fd that nothing else owns.
-            return Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) });
-        }
-        let err = std::io::Error::last_os_error();
         // EAGAIN: a rename raced the lookup; the kernel asks us to retry.
         if err.raw_os_error() != Some(libc::EAGAIN) && err.raw_os_error() != Some(libc::EINTR) {
             return Err(err);
@@ -153,23 +140,11 @@ fn relative(path: &Path) -> PathBuf {
 }
 
 fn openat(dir: RawFd, name: &std::ffi::CStr, flags: i32) -> std::io::Result<OwnedFd> {
-    // SAFETY: plain syscall on a valid C string.
-    let fd = unsafe { libc::openat(dir, name.as_ptr(), flags | libc::O_CLOEXEC) };
-    if fd < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    // SAFETY: new fd owned by nobody else.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+    sys::fs::openat(dir, name, flags | libc::O_CLOEXEC, 0)
 }
 
 fn dup(fd: RawFd) -> std::io::Result<OwnedFd> {
-    // SAFETY: F_DUPFD_CLOEXEC returns a new fd or -1.
-    let n = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 0) };
-    if n < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    // SAFETY: new fd owned by nobody else.
-    Ok(unsafe { OwnedFd::from_raw_fd(n) })
+    sys::fs::dup_cloexec(fd)
 }
 
 fn is_symlink(fd: &OwnedFd) -> std::io::Result<bool> {
@@ -177,27 +152,14 @@ fn is_symlink(fd: &OwnedFd) -> std::io::Result<bool> {
 }
 
 pub fn fstat(fd: RawFd) -> std::io::Result<libc::stat> {
-    // SAFETY: stat is plain data, fully written by a successful fstat.
-    let mut st: libc::stat = unsafe { std::mem::zeroed() };
-    // SAFETY: valid pointer.
-    if unsafe { libc::fstat(fd, &mut st) } < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    Ok(st)
+    nix::sys::stat::fstat(fd).map_err(std::io::Error::from)
 }
 
 fn readlinkat(dir: RawFd, name: &std::ffi::CStr) -> std::io::Result<PathBuf> {
-    let mut buf = vec![0u8; libc::PATH_MAX as usize];
-    // SAFETY: buf is valid for buf.len() bytes.
-    let n = unsafe { libc::readlinkat(dir, name.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
-    if n < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    buf.truncate(n as usize);
-    Ok(PathBuf::from(std::ffi::OsString::from_vec(buf)))
+    nix::fcntl::readlinkat(Some(dir), name)
+        .map(PathBuf::from)
+        .map_err(std::io::Error::from)
 }
-
-use std::os::unix::ffi::OsStringExt;
 
 /// What to create when the destination is missing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -226,31 +188,19 @@ pub fn mkdir_all_in_root(root: RawFd, path: &Path, kind: Kind) -> Result<OwnedFd
         }
         let c =
             CString::new(name.as_encoded_bytes()).map_err(|_| Error::new("path contains NUL"))?;
-        // SAFETY: plain syscalls on valid C strings and fds.
-        let rc = unsafe {
-            if last && kind == Kind::File {
-                let fd = libc::openat(
-                    cur.as_raw_fd(),
-                    c.as_ptr(),
-                    libc::O_CREAT
-                        | libc::O_EXCL
-                        | libc::O_WRONLY
-                        | libc::O_NOFOLLOW
-                        | libc::O_CLOEXEC,
-                    0o644,
-                );
-                if fd >= 0 {
-                    libc::close(fd);
-                    0
-                } else {
-                    -1
-                }
-            } else {
-                libc::mkdirat(cur.as_raw_fd(), c.as_ptr(), 0o755)
-            }
+        let made = if last && kind == Kind::File {
+            let flags =
+                libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY | libc::O_NOFOLLOW | libc::O_CLOEXEC;
+            sys::fs::openat(cur.as_raw_fd(), &c, flags, 0o644).map(drop)
+        } else {
+            nix::sys::stat::mkdirat(
+                Some(cur.as_raw_fd()),
+                c.as_c_str(),
+                Mode::from_bits_truncate(0o755),
+            )
+            .map_err(std::io::Error::from)
         };
-        if rc < 0 {
-            let e = std::io::Error::last_os_error();
+        if let Err(e) = made {
             if e.raw_os_error() != Some(libc::EEXIST) {
                 return Err(Error::from(e).context(format!("create {}", so_far.display())));
             }

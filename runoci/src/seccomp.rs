@@ -12,7 +12,7 @@ use crate::spec::{Seccomp, SeccompArg, Spec};
 use libseccomp::{
     ScmpAction, ScmpArch, ScmpArgCompare, ScmpCompareOp, ScmpFilterContext, ScmpSyscall,
 };
-use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 
 /// Compile the config's filter right after it is loaded (`run`, `create`,
 /// `start`), before any state directory, cgroup or hook exists, so that a
@@ -190,11 +190,8 @@ pub fn load(s: &Seccomp, ctx: &ScmpFilterContext) -> Result<Option<OwnedFd>> {
     if !s.wants_notify() {
         return Ok(None);
     }
-    let fd = ctx
-        .get_notify_fd()
-        .map_err(lib_err("seccomp listener fd"))?;
-    // SAFETY: libseccomp hands us the listener fd; we take ownership.
-    Ok(Some(unsafe { OwnedFd::from_raw_fd(fd) }))
+    let fd = crate::sys::seccomp::take_listener(ctx).map_err(lib_err("seccomp listener fd"))?;
+    Ok(Some(fd))
 }
 
 /// Send the listener to `listenerPath` as the spec says: the container

@@ -4,14 +4,13 @@
 
 use crate::error::{Context, Error, Result};
 use nix::sys::socket::{
-    recvmsg, sendmsg, socketpair, AddressFamily, ControlMessage, ControlMessageOwned, MsgFlags,
-    SockFlag, SockType,
+    sendmsg, socketpair, AddressFamily, ControlMessage, MsgFlags, SockFlag, SockType,
 };
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use std::io::{IoSlice, IoSliceMut};
+use std::io::IoSlice;
 use std::marker::PhantomData;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 
 /// Hook stages the child asks the parent to run in the runtime namespace.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -125,30 +124,11 @@ impl<S: Serialize, R: DeserializeOwned> Channel<S, R> {
     /// exec'd or died).
     pub fn recv(&self) -> Result<Option<(R, Vec<OwnedFd>)>> {
         let mut buf = vec![0u8; MAX_MESSAGE];
-        let mut cmsg_buf = nix::cmsg_space!([RawFd; MAX_FDS]);
         let (len, fds) = loop {
-            let mut iov = [IoSliceMut::new(&mut buf)];
-            match recvmsg::<()>(
-                self.fd.as_raw_fd(),
-                &mut iov,
-                Some(&mut cmsg_buf),
-                MsgFlags::MSG_CMSG_CLOEXEC,
-            ) {
+            match crate::sys::socket::recv_with_fds::<MAX_FDS>(self.fd.as_fd(), &mut buf) {
                 Err(nix::errno::Errno::EINTR) => continue,
                 Err(e) => return Err(Error::from(e).context("receive on the creation channel")),
-                Ok(m) => {
-                    let mut fds = Vec::new();
-                    for c in m.cmsgs().map_err(Error::from)? {
-                        if let ControlMessageOwned::ScmRights(raw) = c {
-                            for fd in raw {
-                                // SAFETY: the kernel just installed this fd
-                                // for us (SCM_RIGHTS); we are its only owner.
-                                fds.push(unsafe { OwnedFd::from_raw_fd(fd) });
-                            }
-                        }
-                    }
-                    break (m.bytes, fds);
-                }
+                Ok(r) => break r,
             }
         };
         if len == 0 {

@@ -271,6 +271,76 @@ fn no_import_cycle_between_sibling_modules() {
     );
 }
 
+/// Whether `file` (under a crate's `src`) is in its `sys` layer: a
+/// `sys/` directory or a `sys.rs` (the monitor's).
+fn in_sys_layer(src: &Path, file: &Path) -> bool {
+    let rel = file.strip_prefix(src).unwrap_or(file);
+    rel.components().next().is_some_and(|c| {
+        let c = c.as_os_str();
+        c == "sys" || c == "sys.rs"
+    })
+}
+
+/// The lines of `text` that hold the keyword `unsafe` outside a `//`
+/// comment line.
+fn unsafe_lines(text: &str) -> Vec<usize> {
+    let is_word = |c: char| c.is_alphanumeric() || c == '_';
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim_start().starts_with("//"))
+        .filter(|(_, l)| {
+            l.match_indices("unsafe").any(|(i, _)| {
+                !l[..i].ends_with(is_word) && !l[i + "unsafe".len()..].starts_with(is_word)
+            })
+        })
+        .map(|(n, _)| n + 1)
+        .collect()
+}
+
+/// Issue 11: `unsafe` only in the `sys` layers, each raw call there in a
+/// safe function (nix first where it wraps the call). No exceptions.
+#[test]
+fn unsafe_is_only_in_the_sys_layers() {
+    let mut outside = Vec::new();
+    let mut inside = 0;
+    for krate in CRATES {
+        let src = workspace_root().join(krate);
+        let mut files = Vec::new();
+        rust_files(&src, &mut files);
+        for f in &files {
+            let lines = unsafe_lines(&fs::read_to_string(f).expect("source"));
+            if in_sys_layer(&src, f) {
+                inside += lines.len();
+            } else {
+                outside.extend(lines.iter().map(|n| format!("{}:{n}", f.display())));
+            }
+        }
+    }
+    assert!(
+        inside > 20,
+        "the scan found only {inside} unsafe lines in sys"
+    );
+    assert!(
+        outside.is_empty(),
+        "unsafe outside sys/ (move the call into a safe function there, or use nix):\n  {}",
+        outside.join("\n  ")
+    );
+}
+
+#[test]
+fn the_unsafe_scan_skips_comments_and_other_words() {
+    let text =
+        "// unsafe in a comment\nlet unsafe_ish = 1;\n    unsafe { f() };\nlet x = unsafe {\n";
+    assert_eq!(unsafe_lines(text), [3, 4]);
+    let src = Path::new("/w/runoci/src");
+    assert!(in_sys_layer(src, Path::new("/w/runoci/src/sys/mount.rs")));
+    assert!(in_sys_layer(src, Path::new("/w/runoci/src/sys.rs")));
+    assert!(!in_sys_layer(
+        src,
+        Path::new("/w/runoci/src/rootfs/sys_like.rs")
+    ));
+}
+
 #[test]
 fn the_reference_scan_reads_groups_and_super() {
     let me = ["rootfs".to_string(), "mounts".to_string()];

@@ -320,7 +320,8 @@ impl Cgroup {
     /// (registered through `cgroup.event_control`). None on v2 or without a
     /// memory controller.
     pub fn oom_eventfd(&self) -> Result<Option<std::os::fd::OwnedFd>, CgroupError> {
-        use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+        use nix::sys::eventfd::{EfdFlags, EventFd};
+        use std::os::fd::{AsRawFd, OwnedFd};
         let dir = match self.controller_dir("memory") {
             Some((CgroupVersion::V1, dir)) => dir.to_path_buf(),
             _ => return Ok(None),
@@ -330,13 +331,9 @@ impl Cgroup {
         };
         let control = std::fs::File::open(dir.join("memory.oom_control"))
             .map_err(io("open", dir.join("memory.oom_control")))?;
-        // SAFETY: eventfd returns a new fd or -1.
-        let efd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC) };
-        if efd < 0 {
-            return Err(io("eventfd", dir.clone())(std::io::Error::last_os_error()));
-        }
-        // SAFETY: a new fd owned by nobody else.
-        let efd = unsafe { OwnedFd::from_raw_fd(efd) };
+        let efd: OwnedFd = EventFd::from_flags(EfdFlags::EFD_CLOEXEC)
+            .map_err(|e| io("eventfd", dir.clone())(e.into()))?
+            .into();
         std::fs::write(
             dir.join("cgroup.event_control"),
             format!("{} {}", efd.as_raw_fd(), control.as_raw_fd()),

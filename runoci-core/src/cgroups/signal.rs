@@ -78,9 +78,7 @@ impl Cgroup {
 
     fn signal_each(&self, signal: i32) -> Result<(), CgroupError> {
         for pid in self.pids()? {
-            // SAFETY: kill(2) takes plain integers and touches no memory.
-            if unsafe { libc::kill(pid, signal) } == -1 {
-                let error = std::io::Error::last_os_error();
+            if let Err(error) = crate::sys::signal::kill(pid, signal) {
                 if error.raw_os_error() != Some(libc::ESRCH) {
                     return Err(CgroupError::Signal {
                         pid,

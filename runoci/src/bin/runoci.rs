@@ -63,8 +63,7 @@ fn dispatch(cli: &Cli) -> Result<i32> {
         // quietly, as any Unix filter. (Commands that run hooks keep
         // SIGPIPE ignored: a hook that does not read its stdin must not
         // kill us.)
-        // SAFETY: resetting a signal disposition before any output.
-        unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+        runoci_core::sys::signal::set_default(libc::SIGPIPE);
     }
     match &cli.command {
         Command::Run(args) => {

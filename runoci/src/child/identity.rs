@@ -10,11 +10,8 @@ pub fn apply(spec: &Spec) -> Result<()> {
     if let Some(d) = &spec.domainname {
         let c = std::ffi::CString::new(d.as_str())
             .map_err(|_| Error::new("domainname contains NUL"))?;
-        // SAFETY: valid pointer and length.
-        if unsafe { libc::setdomainname(c.as_ptr(), d.len()) } < 0 {
-            return Err(Error::from(std::io::Error::last_os_error())
-                .context(format!("setdomainname {d:?}")));
-        }
+        crate::sys::uts::set_domainname(c.as_bytes())
+            .with_ctx(|| format!("setdomainname {d:?}"))?;
     }
     Ok(())
 }

@@ -3,6 +3,7 @@
 
 use crate::error::{Context, Result};
 use nix::sys::signal::{SigSet, SigmaskHow};
+use runoci_core::sys;
 use std::convert::Infallible;
 use std::os::fd::RawFd;
 use std::path::Path;
@@ -11,8 +12,8 @@ use std::path::Path;
 pub fn run(chan: RawFd, program: &Path, args: &[String], env: &[String]) -> Result<Infallible> {
     let all = SigSet::all();
     nix::sys::signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&all), None).ctx("block signals")?;
-    // SAFETY: single-threaded; the child only execs.
-    match unsafe { nix::unistd::fork() }.ctx("fork the program under our init")? {
+    // Single-threaded (sys::process::fork's contract); the child only execs.
+    match sys::process::fork().ctx("fork the program under our init")? {
         nix::unistd::ForkResult::Child => {
             super::signals::reset();
             Err(crate::process::exec(program, args, env))
@@ -24,12 +25,10 @@ pub fn run(chan: RawFd, program: &Path, args: &[String], env: &[String]) -> Resu
             // parent would wait for EOF forever) and whatever runoci held
             // or inherited (its signalfd, the verified /dev/null, fds of
             // runoci's caller): PID 1 must not keep them in the container.
-            // SAFETY: close_range only closes fds of this process; nothing
-            // in the init loop uses an fd above 2.
-            let rc = unsafe { libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32) };
-            if rc < 0 {
-                // SAFETY: closing our own copy of the channel fd (old kernels).
-                unsafe { libc::close(chan) };
+            // Nothing in the init loop uses an fd above 2.
+            if crate::sys::fd::close_range(3, 0).is_err() {
+                // Old kernels: at least our own copy of the channel.
+                let _ = nix::unistd::close(chan);
             }
             init_loop(child, &all)
         }
@@ -43,26 +42,22 @@ pub fn run(chan: RawFd, program: &Path, args: &[String], env: &[String]) -> Resu
 fn init_loop(main: nix::unistd::Pid, all: &SigSet) -> ! {
     let main = main.as_raw();
     loop {
-        let mut sig: libc::c_int = 0;
-        // SAFETY: a valid, fully blocked signal set and an out pointer.
-        if unsafe { libc::sigwait(all.as_ref(), &mut sig) } != 0 {
+        // The set is fully blocked.
+        let Ok(sig) = sys::signal::sigwait(all) else {
             continue;
-        }
+        };
         if sig != libc::SIGCHLD {
-            // SAFETY: plain kill of our own child.
-            unsafe { libc::kill(main, sig) };
+            let _ = sys::signal::kill(main, sig);
             continue;
         }
         loop {
-            let mut status = 0;
-            // SAFETY: reaping any child with a valid status pointer.
-            let pid = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
-            if pid <= 0 {
-                break;
-            }
+            let (pid, status) = match sys::signal::waitpid(-1, libc::WNOHANG) {
+                Ok((pid, status)) if pid > 0 => (pid, status),
+                _ => break,
+            };
             if let Some(code) = exit_code(pid == main, status) {
-                // SAFETY: leaving the process; nothing to unwind.
-                unsafe { libc::_exit(code) }
+                // Leaving the process; nothing to unwind.
+                sys::process::exit_now(code)
             }
         }
     }

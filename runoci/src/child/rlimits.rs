@@ -9,13 +9,7 @@ pub fn set_rlimits(process: &Process) -> Result<()> {
         let res = spec::rlimit_resource(&r.typ).ok_or_else(|| {
             Error::new(format!("process.rlimits[{i}]: unknown rlimit {:?}", r.typ))
         })?;
-        let lim = libc::rlimit {
-            rlim_cur: r.soft,
-            rlim_max: r.hard,
-        };
-        // SAFETY: plain syscall with a valid struct.
-        if unsafe { libc::setrlimit(res, &lim) } < 0 {
-            let e = std::io::Error::last_os_error();
+        if let Err(e) = crate::sys::rlimit::set(res, r.soft, r.hard) {
             let hint = if e.raw_os_error() == Some(libc::EPERM) {
                 " (a hard limit above the current one needs CAP_SYS_RESOURCE)"
             } else {
@@ -62,13 +56,9 @@ mod tests {
 
     #[test]
     fn the_current_limits_can_be_set_again() {
-        let mut cur = libc::rlimit {
-            rlim_cur: 0,
-            rlim_max: 0,
-        };
-        // SAFETY: a valid out pointer.
-        assert_eq!(unsafe { libc::getrlimit(libc::RLIMIT_CORE, &mut cur) }, 0);
-        set_rlimits(&with("RLIMIT_CORE", cur.rlim_cur, cur.rlim_max)).unwrap();
+        let (soft, hard) =
+            nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_CORE).unwrap();
+        set_rlimits(&with("RLIMIT_CORE", soft, hard)).unwrap();
     }
 
     #[test]

@@ -124,8 +124,7 @@ pub fn child_main(args: ChildArgs) -> ! {
         set_non_dumpable();
     }
     // Die with the runtime while we are being set up.
-    // SAFETY: prctl with integer arguments.
-    unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) };
+    let _ = nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL);
     let err = match run_init(&args) {
         Ok(never) => match never {},
         Err(e) => e,
@@ -135,14 +134,13 @@ pub fn child_main(args: ChildArgs) -> ! {
         // where the caller of the container can see it.
         eprintln!("runoci: container {}: {err}", args.opts.id);
     }
-    // SAFETY: _exit skips atexit handlers and destructors of the parent's
-    // copied state, which must not run twice.
-    unsafe { libc::_exit(1) }
+    // _exit skips atexit handlers and destructors of the parent's copied
+    // state, which must not run twice.
+    runoci_core::sys::process::exit_now(1)
 }
 
 pub fn set_non_dumpable() {
-    // SAFETY: prctl with integer arguments.
-    unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) };
+    let _ = nix::sys::prctl::set_dumpable(false);
 }
 
 fn run_init(a: &ChildArgs) -> Result<Infallible> {
@@ -345,8 +343,7 @@ fn apply(step: Step, c: &mut Ctx) -> Result<Option<Infallible>> {
         Umask => umask::apply(spec),
         CloseFds => process::close_fds_on_exec(c.preserve_fds)?,
         ClearDeathSignal => {
-            // SAFETY: prctl with integer arguments.
-            unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, 0, 0, 0, 0) };
+            let _ = nix::sys::prctl::set_pdeathsig(None);
         }
         Ready => {
             let a = c.init(step)?;

@@ -7,8 +7,7 @@ use nix::sys::signal::{SigSet, SigmaskHow, Signal};
 pub fn reset() {
     for sig in Signal::iterator() {
         if sig != Signal::SIGKILL && sig != Signal::SIGSTOP {
-            // SAFETY: resetting a disposition to the default.
-            unsafe { libc::signal(sig as libc::c_int, libc::SIG_DFL) };
+            runoci_core::sys::signal::set_default(sig as libc::c_int);
         }
     }
     let _ = nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);

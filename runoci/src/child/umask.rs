@@ -2,13 +2,13 @@
 //! it creates get exactly the modes it asks for), the configured one last.
 
 use crate::spec::Spec;
+use nix::sys::stat::{umask, Mode};
 
 pub fn for_setup() {
-    // SAFETY: umask cannot fail.
-    unsafe { libc::umask(0) };
+    umask(Mode::empty());
 }
 
 pub fn apply(spec: &Spec) {
-    // SAFETY: umask cannot fail.
-    unsafe { libc::umask(spec.umask() as libc::mode_t) };
+    // Validated at load: permission bits only.
+    umask(Mode::from_bits_truncate(spec.umask() as libc::mode_t));
 }

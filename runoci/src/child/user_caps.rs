@@ -6,6 +6,8 @@
 use crate::error::{Context, Error, Result};
 use crate::spec::{self, Process};
 use caps::{CapSet, CapsHashSet};
+use nix::sys::prctl;
+use nix::unistd::{Gid, Uid};
 use std::os::fd::OwnedFd;
 
 /// Drop to the process's user and capabilities with the container's
@@ -87,36 +89,35 @@ fn set_user_and_caps(process: &Process) -> Result<()> {
             }
         }
     }
-    // SAFETY: prctl with integer arguments.
-    if unsafe { libc::prctl(libc::PR_SET_KEEPCAPS, 1, 0, 0, 0) } < 0 {
-        return Err(Error::from(std::io::Error::last_os_error()).context("prctl(PR_SET_KEEPCAPS)"));
-    }
+    prctl::set_keepcaps(true)
+        .map_err(std::io::Error::from)
+        .ctx("prctl(PR_SET_KEEPCAPS)")?;
     let user = &process.user;
     let gids: Vec<libc::gid_t> = user.additional_gids.clone();
     // Where setgroups is denied (an unprivileged id map, or a rootless
     // engine's namespace that denies it) an empty list is left as it is;
     // the kernel refuses the call, and additionalGids would fail below.
     let skip = gids.is_empty() && runoci_core::userns::setgroups_denied();
-    // SAFETY: valid pointer and length.
-    if !skip && unsafe { libc::setgroups(gids.len(), gids.as_ptr()) } < 0 {
-        let e = std::io::Error::last_os_error();
+    let groups: Vec<Gid> = gids.iter().map(|g| Gid::from_raw(*g)).collect();
+    let set = if skip {
+        Ok(())
+    } else {
+        nix::unistd::setgroups(&groups)
+    };
+    if let Err(e) = set {
         // In a user namespace with setgroups denied, an empty list is fine.
-        if !(gids.is_empty() && e.raw_os_error() == Some(libc::EPERM)) {
-            return Err(
-                Error::from(e).context(format!("setgroups {gids:?} (process.user.additionalGids)"))
-            );
+        if !(gids.is_empty() && e == nix::errno::Errno::EPERM) {
+            return Err(Error::from(std::io::Error::from(e))
+                .context(format!("setgroups {gids:?} (process.user.additionalGids)")));
         }
     }
-    // SAFETY: plain syscalls.
-    if unsafe { libc::setresgid(user.gid, user.gid, user.gid) } < 0 {
-        return Err(Error::from(std::io::Error::last_os_error())
-            .context(format!("setresgid {} (process.user.gid)", user.gid)));
-    }
-    // SAFETY: plain syscall.
-    if unsafe { libc::setresuid(user.uid, user.uid, user.uid) } < 0 {
-        return Err(Error::from(std::io::Error::last_os_error())
-            .context(format!("setresuid {} (process.user.uid)", user.uid)));
-    }
+    let (uid, gid) = (Uid::from_raw(user.uid), Gid::from_raw(user.gid));
+    nix::unistd::setresgid(gid, gid, gid)
+        .map_err(std::io::Error::from)
+        .with_ctx(|| format!("setresgid {} (process.user.gid)", user.gid))?;
+    nix::unistd::setresuid(uid, uid, uid)
+        .map_err(std::io::Error::from)
+        .with_ctx(|| format!("setresuid {} (process.user.uid)", user.uid))?;
     if let Some((_, effective, permitted, inheritable, ambient)) = wanted {
         // Inheritable while permitted is still full; effective before
         // permitted shrinks (the kernel wants effective ⊆ permitted).
@@ -145,18 +146,14 @@ fn set_user_and_caps(process: &Process) -> Result<()> {
                 })?;
         }
     }
-    // SAFETY: prctl with integer arguments.
-    unsafe { libc::prctl(libc::PR_SET_KEEPCAPS, 0, 0, 0, 0) };
+    let _ = prctl::set_keepcaps(false);
     Ok(())
 }
 
 fn set_no_new_privileges() -> Result<()> {
-    // SAFETY: prctl with integer arguments.
-    if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } < 0 {
-        return Err(
-            Error::from(std::io::Error::last_os_error()).context("prctl(PR_SET_NO_NEW_PRIVS)")
-        );
-    }
+    prctl::set_no_new_privs()
+        .map_err(std::io::Error::from)
+        .ctx("prctl(PR_SET_NO_NEW_PRIVS)")?;
     Ok(())
 }
 

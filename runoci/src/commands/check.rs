@@ -125,8 +125,6 @@ fn cgroup_info() -> CgroupInfo {
     info
 }
 
-const SECCOMP_SET_MODE_FILTER: libc::c_ulong = 1;
-const SECCOMP_GET_ACTION_AVAIL: libc::c_ulong = 2;
 const SECCOMP_RET_USER_NOTIF: u32 = 0x7fc0_0000;
 
 fn seccomp_info() -> SeccompInfo {
@@ -135,36 +133,14 @@ fn seccomp_info() -> SeccompInfo {
         .lines()
         .find_map(|l| l.strip_prefix("Seccomp:"))
         .and_then(|v| v.trim().parse().ok());
-    // SAFETY: PR_GET_SECCOMP takes no pointers.
-    let prctl_mode = unsafe { libc::prctl(libc::PR_GET_SECCOMP, 0, 0, 0, 0) };
-    // With a NULL program the kernel answers EFAULT when it has filter
-    // mode (EINVAL without): the probe libseccomp itself uses.
-    // SAFETY: a NULL pointer is never dereferenced by a kernel that
-    // returns EFAULT for it; no filter is installed.
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_seccomp,
-            SECCOMP_SET_MODE_FILTER,
-            0,
-            std::ptr::null::<u8>(),
-        )
-    };
-    let filter = r < 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EFAULT);
-    let action = SECCOMP_RET_USER_NOTIF;
-    // SAFETY: the kernel reads one u32 from a valid pointer.
-    let notify = unsafe {
-        libc::syscall(
-            libc::SYS_seccomp,
-            SECCOMP_GET_ACTION_AVAIL,
-            0,
-            &action as *const u32,
-        )
-    } == 0;
+    let prctl_mode = crate::sys::seccomp::mode();
+    let filter = crate::sys::seccomp::has_filter_mode();
+    let notify = crate::sys::seccomp::has_action(SECCOMP_RET_USER_NOTIF);
     let libseccomp = libseccomp::ScmpVersion::current()
         .ok()
         .map(|v| format!("{}.{}.{}", v.major, v.minor, v.micro));
     SeccompInfo {
-        available: mode.is_some() || prctl_mode >= 0,
+        available: mode.is_some() || prctl_mode.is_ok(),
         filter,
         notify,
         mode,

@@ -174,7 +174,8 @@ const POSTSTART_KILL_LIMIT: std::time::Duration = std::time::Duration::from_secs
 /// alongside: an init that died before opening its side would otherwise
 /// leave `start` blocked in open(2) for ever.
 fn wait_exec_fifo(fifo: &Path, pid: i32, start_time: u64) -> std::io::Result<bool> {
-    use std::os::fd::AsRawFd;
+    use nix::poll::{PollFd, PollFlags, PollTimeout};
+    use std::os::fd::AsFd;
     use std::os::unix::fs::OpenOptionsExt;
     // The pidfd first: until our open below the init cannot get past its
     // own, so an init missing now never ran its program. Opened after, a
@@ -188,26 +189,17 @@ fn wait_exec_fifo(fifo: &Path, pid: i32, start_time: u64) -> std::io::Result<boo
         .open(fifo)?;
     loop {
         let mut fds = [
-            libc::pollfd {
-                fd: f.as_raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            },
-            libc::pollfd {
-                fd: pidfd.as_raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            },
+            PollFd::new(f.as_fd(), PollFlags::POLLIN),
+            PollFd::new(pidfd.as_fd(), PollFlags::POLLIN),
         ];
-        // SAFETY: two valid pollfds.
-        if unsafe { libc::poll(fds.as_mut_ptr(), 2, -1) } < 0 {
-            let e = std::io::Error::last_os_error();
-            if e.kind() == std::io::ErrorKind::Interrupted {
-                continue;
-            }
-            return Err(e);
+        match nix::poll::poll(&mut fds, PollTimeout::NONE) {
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => return Err(e.into()),
+            Ok(_) => {}
         }
-        if fds[0].revents != 0 {
+        // Any event counts, flags nix does not know included.
+        let [fifo, init] = fds.map(|p| p.revents() != Some(PollFlags::empty()));
+        if fifo {
             let mut byte = [0u8; 1];
             match f.read(&mut byte) {
                 Ok(n) => return Ok(n == 1),
@@ -215,7 +207,7 @@ fn wait_exec_fifo(fifo: &Path, pid: i32, start_time: u64) -> std::io::Result<boo
                 Err(e) => return Err(e),
             }
         }
-        if fds[1].revents != 0 {
+        if init {
             // The init is gone; a byte it wrote before dying still counts
             // (then its program ran and exited at once).
             let mut byte = [0u8; 1];

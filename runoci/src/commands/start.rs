@@ -17,7 +17,7 @@ use runoci_core::hooks::Stage;
 use runoci_core::state::{self, StateDir};
 use runoci_proto::{MonitorArgs, MonitorReady, Status};
 use std::io::{Read, Write};
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
@@ -119,9 +119,9 @@ fn start_in(
     // from before the fork, so none is lost; the creator gets the mask
     // back as it was.
     let stop = StopSignals::block();
-    // SAFETY: single-threaded; the child goes on to create the container
-    // and exec the monitor, or exits.
-    match unsafe { nix::unistd::fork() }.ctx("fork the monitor")? {
+    // Single-threaded (sys::process::fork's contract); the child goes on
+    // to create the container and exec the monitor, or exits.
+    match runoci_core::sys::process::fork().ctx("fork the monitor")? {
         nix::unistd::ForkResult::Child => {
             if let Some(stop) = &stop {
                 stop.restore();
@@ -136,8 +136,8 @@ fn start_in(
                 Err(e) => e,
             };
             let _ = w.write_all(MonitorReady::Error(err.to_string()).encode().as_bytes());
-            // SAFETY: leave without running the parent's destructors twice.
-            unsafe { libc::_exit(1) }
+            // Leave without running the parent's destructors twice.
+            runoci_core::sys::process::exit_now(1)
         }
         nix::unistd::ForkResult::Parent { child } => {
             // Only the creator holds the lock from here: once it is gone
@@ -182,10 +182,9 @@ fn become_monitor(
     // group (its hooks and the init are in it): what `destroy --force`
     // kills if it finds the creation still in progress.
     sd.update_record(|r| r.creator = Some(state::ProcessRef::current()))?;
-    // SAFETY: prctl with integer arguments.
-    if unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) } < 0 {
-        return Err(Error::from(std::io::Error::last_os_error()).context("PR_SET_CHILD_SUBREAPER"));
-    }
+    nix::sys::prctl::set_child_subreaper(true)
+        .map_err(std::io::Error::from)
+        .ctx("PR_SET_CHILD_SUBREAPER")?;
     redirect_stdio(log_file)?;
 
     let created = container::create(spec, opts)?;
@@ -360,7 +359,7 @@ fn interrupted_while_waiting(
     stop: Option<&StopSignals>,
 ) -> Option<nix::sys::signal::Signal> {
     let stop = stop?;
-    match runoci_core::forward::wait_fd_or_signal(report.as_raw_fd(), Some(&stop.fd), None) {
+    match runoci_core::forward::wait_fd_or_signal(report.as_fd(), Some(&stop.fd), None) {
         runoci_core::forward::Woke::Signal(sig) => Some(sig),
         _ => None,
     }

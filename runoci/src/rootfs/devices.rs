@@ -6,7 +6,10 @@
 use super::plan::{DeviceOp, Node};
 use crate::error::{Context, Error, Result};
 use crate::resolve::{self, fd_path, Kind};
+use nix::fcntl::AtFlags;
 use nix::mount::{mount, MsFlags};
+use nix::sys::stat::{fchmodat, mknodat, FchmodatFlags, Mode, SFlag};
+use nix::unistd::{fchownat, symlinkat, unlinkat, Gid, Uid, UnlinkatFlags};
 use std::ffi::CString;
 use std::os::fd::{AsRawFd, RawFd};
 use std::path::Path;
@@ -77,33 +80,22 @@ pub fn create_node(root: RawFd, node: &Node, in_userns: bool) -> Result<()> {
         _ => libc::S_IFCHR,
     };
     let dev = libc::makedev(node.major as u32, node.minor as u32);
-    // SAFETY: plain syscalls with a valid dir fd and C string.
-    unsafe {
-        libc::unlinkat(dir.as_raw_fd(), cname.as_ptr(), 0);
-        if libc::mknodat(
-            dir.as_raw_fd(),
-            cname.as_ptr(),
-            kind | (node.mode & 0o7777),
-            dev,
-        ) < 0
-        {
-            return Err(Error::from(std::io::Error::last_os_error()).context(what()));
-        }
-        if libc::fchownat(
-            dir.as_raw_fd(),
-            cname.as_ptr(),
-            node.uid,
-            node.gid,
-            libc::AT_SYMLINK_NOFOLLOW,
-        ) < 0
-        {
-            return Err(Error::from(std::io::Error::last_os_error()).context(what()));
-        }
-        // mknod applies the umask; set the exact mode the config asks for.
-        if libc::fchmodat(dir.as_raw_fd(), cname.as_ptr(), node.mode & 0o7777, 0) < 0 {
-            return Err(Error::from(std::io::Error::last_os_error()).context(what()));
-        }
-    }
+    let (dir, name) = (Some(dir.as_raw_fd()), cname.as_c_str());
+    let mode = Mode::from_bits_truncate(node.mode & 0o7777);
+    let _ = unlinkat(dir, name, UnlinkatFlags::NoRemoveDir);
+    let io = |e: nix::errno::Errno| Error::from(std::io::Error::from(e)).context(what());
+    mknodat(dir, name, SFlag::from_bits_truncate(kind), mode, dev).map_err(io)?;
+    let (uid, gid) = (Uid::from_raw(node.uid), Gid::from_raw(node.gid));
+    fchownat(
+        dir,
+        name,
+        Some(uid),
+        Some(gid),
+        AtFlags::AT_SYMLINK_NOFOLLOW,
+    )
+    .map_err(io)?;
+    // mknod applies the umask; set the exact mode the config asks for.
+    fchmodat(dir, name, mode, FchmodatFlags::FollowSymlink).map_err(io)?;
     Ok(())
 }
 
@@ -128,18 +120,16 @@ pub fn create_links(root: RawFd, with_pts: bool) -> Result<()> {
         .ctx("open /dev in rootfs")?;
     let mut links: Vec<(&str, &str)> = DEFAULT_LINKS.to_vec();
     if with_pts {
-        // SAFETY: plain syscall on a valid dir fd.
-        unsafe { libc::unlinkat(dev.as_raw_fd(), c"ptmx".as_ptr(), 0) };
+        let _ = unlinkat(Some(dev.as_raw_fd()), c"ptmx", UnlinkatFlags::NoRemoveDir);
         links.push(("pts/ptmx", "/dev/ptmx"));
     }
     for (target, link) in links {
         let name = CString::new(&link[5..]).map_err(|_| Error::new("NUL"))?;
         let t = CString::new(target).map_err(|_| Error::new("NUL"))?;
-        // SAFETY: plain syscall with valid C strings and dir fd.
-        if unsafe { libc::symlinkat(t.as_ptr(), dev.as_raw_fd(), name.as_ptr()) } < 0 {
-            let e = std::io::Error::last_os_error();
-            if e.raw_os_error() != Some(libc::EEXIST) {
-                return Err(Error::from(e).context(format!("symlink {link} -> {target}")));
+        if let Err(e) = symlinkat(t.as_c_str(), Some(dev.as_raw_fd()), name.as_c_str()) {
+            if e != nix::errno::Errno::EEXIST {
+                return Err(Error::from(std::io::Error::from(e))
+                    .context(format!("symlink {link} -> {target}")));
             }
         }
     }

@@ -8,27 +8,25 @@ use crate::spec::RecursiveAttrs;
 use crate::sys;
 use nix::errno::Errno;
 use nix::mount::{mount, MsFlags};
-use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 
 /// Flags a remount must keep when the kernel has locked them on the source
 /// (bind mounts from a less privileged namespace): leaving them out is
 /// EPERM.
-fn locked_flags(fd: RawFd) -> MsFlags {
-    // SAFETY: statvfs is plain data written by a successful fstatvfs.
-    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
-    // SAFETY: valid fd and pointer.
-    if unsafe { libc::fstatvfs(fd, &mut st) } < 0 {
+fn locked_flags(fd: BorrowedFd<'_>) -> MsFlags {
+    use nix::sys::statvfs::{fstatvfs, FsFlags};
+    let Ok(st) = fstatvfs(fd) else {
         return MsFlags::empty();
-    }
+    };
     let mut f = MsFlags::empty();
     for (st_flag, ms) in [
-        (libc::ST_NOSUID, MsFlags::MS_NOSUID),
-        (libc::ST_NODEV, MsFlags::MS_NODEV),
-        (libc::ST_NOEXEC, MsFlags::MS_NOEXEC),
-        (libc::ST_RDONLY, MsFlags::MS_RDONLY),
+        (FsFlags::ST_NOSUID, MsFlags::MS_NOSUID),
+        (FsFlags::ST_NODEV, MsFlags::MS_NODEV),
+        (FsFlags::ST_NOEXEC, MsFlags::MS_NOEXEC),
+        (FsFlags::ST_RDONLY, MsFlags::MS_RDONLY),
     ] {
-        if st.f_flag & st_flag != 0 {
+        if st.flags().contains(st_flag) {
             f |= ms;
         }
     }
@@ -104,7 +102,7 @@ fn remount_bind(root: RawFd, dest: &str, flags: MsFlags) -> Result<()> {
         // Opened after the mount: an fd from before names the directory
         // under it, not the mount itself.
         let newdst = resolve::open_in_root(root, Path::new(dest), libc::O_PATH)?;
-        let keep = locked_flags(newdst.as_raw_fd()) & !MsFlags::MS_RDONLY;
+        let keep = locked_flags(newdst.as_fd()) & !MsFlags::MS_RDONLY;
         mnt(
             None,
             &fd_path(&newdst),

@@ -43,3 +43,24 @@ pub fn set_affinity(pid: i32, mask: &[u64]) -> std::io::Result<()> {
     super::check(libc::c_long::from(ret))?;
     Ok(())
 }
+
+/// clone(2) with `flags` and no new stack, which behaves like fork: the
+/// child runs on a copy of our stack, calls `child` and never comes back
+/// here. Returns the child's pid. Same contract as
+/// `runoci_core::sys::process::fork`: the callers are single-threaded,
+/// which is what lets the child allocate.
+pub fn clone_like_fork(
+    flags: libc::c_ulong,
+    child: impl FnOnce() -> std::convert::Infallible,
+) -> std::io::Result<i32> {
+    // SAFETY: single-threaded caller (see above); with a NULL stack the
+    // child gets a copy-on-write copy of ours, as after fork, and it
+    // leaves only through `child`, which never returns.
+    let pid = super::check(unsafe {
+        libc::syscall(libc::SYS_clone, flags, 0usize, 0usize, 0usize, 0usize)
+    })?;
+    if pid == 0 {
+        child();
+    }
+    Ok(pid as i32)
+}
