@@ -27,6 +27,8 @@ pub struct Created {
     /// A pidfd of the init: signals and waits cannot hit a recycled pid.
     pub pidfd: OwnedFd,
     pub cgroup: Option<cgroups::Cgroup>,
+    /// `--systemd-cgroup`: the scope holding the cgroup.
+    pub systemd_unit: Option<runoci_core::state::SystemdUnit>,
     /// The resctrl group of `linux.intelRdt`, when one was joined.
     pub resctrl: Option<runoci_core::resctrl::ResctrlRecord>,
     pub hook_state: HookState,
@@ -56,6 +58,7 @@ impl Created {
             monitor_start_time: runoci_core::procfs::pid_start_time(monitor_pid).unwrap_or(0),
             cgroup: self.cgroup.as_ref().map(|c| c.to_record()),
             resctrl: self.resctrl.clone(),
+            systemd_unit: self.systemd_unit.clone(),
             owner_uid: nix::unistd::getuid().as_raw(),
             poststop: poststop.to_vec(),
             poststart: poststart.to_vec(),
@@ -85,6 +88,9 @@ impl Created {
         kill_and_reap(self.pid, &self.pidfd);
         if let Some(cg) = &self.cgroup {
             let _ = cg.destroy();
+        }
+        if let Some(unit) = &self.systemd_unit {
+            let _ = crate::systemd::stop(unit);
         }
         if let Some(rdt) = &self.resctrl {
             let _ = runoci_core::resctrl::remove(rdt);
@@ -165,7 +171,19 @@ pub fn create(spec: &Spec, opts: &ContainerOptions) -> Result<Created> {
     }
 
     let tc = crate::log::timer();
-    let cgroup = setup_cgroup(spec, opts)?;
+    // With systemd the cgroup is the init's scope, made once it exists.
+    let scope = match opts.systemd_cgroup {
+        true => Some(crate::systemd::ScopePlan::new(
+            &opts.id,
+            spec.linux.as_ref().and_then(|l| l.cgroups_path.as_deref()),
+            opts.cgroup_parent.as_deref(),
+        )?),
+        false => None,
+    };
+    let cgroup = match scope {
+        Some(_) => None,
+        None => setup_cgroup(spec, opts)?,
+    };
     crate::debug!(
         "container {}: cgroup {}{}",
         opts.id,
@@ -187,9 +205,10 @@ pub fn create(spec: &Spec, opts: &ContainerOptions) -> Result<Created> {
         }
     }
     let rootfs_shown = rootfs.display().to_string();
-    let result = spawn(spec, opts, &ns, rootfs, cgroup.as_ref());
+    let result = spawn(spec, opts, &ns, rootfs, cgroup.as_ref(), scope.as_ref());
     match result {
-        Ok((pid, pidfd, chan, resctrl)) => {
+        Ok((pid, pidfd, chan, resctrl, scoped)) => {
+            let cgroup = cgroup.or(scoped);
             crate::debug!("container {}: init cloned, pid {pid}", opts.id);
             let mut hook_state = opts.hook_state(spec, pid);
             hook_state.set_rootfs(rootfs_shown);
@@ -197,6 +216,7 @@ pub fn create(spec: &Spec, opts: &ContainerOptions) -> Result<Created> {
                 pid,
                 pidfd,
                 cgroup,
+                systemd_unit: scope.map(|s| s.unit),
                 resctrl,
                 hook_state,
                 no_new_keyring: !opts.new_session_keyring,
@@ -318,11 +338,13 @@ fn spawn(
     ns: &Plan,
     rootfs: PathBuf,
     cgroup: Option<&cgroups::Cgroup>,
+    scope: Option<&crate::systemd::ScopePlan>,
 ) -> Result<(
     i32,
     OwnedFd,
     ParentChannel,
     Option<runoci_core::resctrl::ResctrlRecord>,
+    Option<cgroups::Cgroup>,
 )> {
     let (parent_chan, child_chan) = sync::pair()?;
     // runc-style create: the child reopens the FIFO through this O_PATH fd.
@@ -399,9 +421,13 @@ fn spawn(
         }
     };
     let mut resctrl = None;
+    let mut scoped = None;
     let mut setup = || -> Result<()> {
         if let Some(cg) = cgroup {
             cg.add_pid(pid)?;
+        }
+        if let Some(plan) = scope {
+            scoped = Some(crate::systemd::start_scope(plan, spec, opts, pid)?);
         }
         // Before the child goes on: whatever it forks inherits the group.
         if let Some(rdt) = spec.linux.as_ref().and_then(|l| l.intel_rdt.as_ref()) {
@@ -425,9 +451,15 @@ fn spawn(
         if let Some(rdt) = &resctrl {
             let _ = runoci_core::resctrl::remove(rdt);
         }
+        if let Some(cg) = &scoped {
+            let _ = cg.destroy();
+        }
+        if let Some(plan) = scope {
+            let _ = crate::systemd::stop(&plan.unit);
+        }
         return Err(e);
     }
-    Ok((pid, pidfd, parent_chan, resctrl))
+    Ok((pid, pidfd, parent_chan, resctrl, scoped))
 }
 
 /// `linux.intelRdt`: the init joins its resctrl group, noted in the
