@@ -43,7 +43,8 @@ pub fn resource_props(res: &Resources, proc_devices: &str) -> Result<Props, Stri
         }
         let swap = convert::swap_to_v2(m.swap.unwrap_or(0), limit)
             .map_err(|e| format!("linux.resources.memory.swap: {e}"))?;
-        if swap != 0 {
+        // swap == limit is "no swap": 0, which must be set, not skipped.
+        if swap != 0 || m.swap.is_some_and(|s| s > 0) {
             props.push(("MemorySwapMax", Prop::U64(limit_value(swap))));
         }
     }
@@ -229,6 +230,8 @@ mod tests {
         assert_eq!(get(&p, "MemoryMax"), Some(&Prop::U64(32 << 20)));
         assert_eq!(get(&p, "MemorySwapMax"), Some(&Prop::U64(16 << 20)));
         assert_eq!(get(&p, "MemoryLow"), Some(&Prop::U64(1 << 20)));
+        let p = props(json!({"memory": {"limit": 32 << 20, "swap": 32 << 20}}));
+        assert_eq!(get(&p, "MemorySwapMax"), Some(&Prop::U64(0)));
         let p = props(json!({"memory": {"limit": -1}}));
         assert_eq!(get(&p, "MemoryMax"), Some(&Prop::U64(INFINITY)));
         assert_eq!(get(&p, "MemorySwapMax"), Some(&Prop::U64(INFINITY)));
