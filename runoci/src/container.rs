@@ -172,14 +172,7 @@ pub fn create(spec: &Spec, opts: &ContainerOptions) -> Result<Created> {
 
     let tc = crate::log::timer();
     // With systemd the cgroup is the init's scope, made once it exists.
-    let scope = match opts.systemd_cgroup {
-        true => Some(crate::systemd::ScopePlan::new(
-            &opts.id,
-            spec.linux.as_ref().and_then(|l| l.cgroups_path.as_deref()),
-            opts.cgroup_parent.as_deref(),
-        )?),
-        false => None,
-    };
+    let scope = crate::systemd::ScopePlan::for_container(spec, opts)?;
     let cgroup = match scope {
         Some(_) => None,
         None => setup_cgroup(spec, opts)?,
@@ -207,7 +200,13 @@ pub fn create(spec: &Spec, opts: &ContainerOptions) -> Result<Created> {
     let rootfs_shown = rootfs.display().to_string();
     let result = spawn(spec, opts, &ns, rootfs, cgroup.as_ref(), scope.as_ref());
     match result {
-        Ok((pid, pidfd, chan, resctrl, scoped)) => {
+        Ok(Spawned {
+            pid,
+            pidfd,
+            chan,
+            resctrl,
+            scoped,
+        }) => {
             let cgroup = cgroup.or(scoped);
             crate::debug!("container {}: init cloned, pid {pid}", opts.id);
             let mut hook_state = opts.hook_state(spec, pid);
@@ -331,7 +330,17 @@ fn enter_intermediate_namespace(
     rootfs::mount_intermediate(spec, &opts.bundle, rootfs)
 }
 
-/// clone() the child. Returns its pid, a pidfd and the parent's channel.
+/// What `spawn` made: the init, its pidfd, the parent's channel, the
+/// resctrl group it joined and, with `--systemd-cgroup`, its scope's cgroup.
+struct Spawned {
+    pid: i32,
+    pidfd: OwnedFd,
+    chan: ParentChannel,
+    resctrl: Option<runoci_core::resctrl::ResctrlRecord>,
+    scoped: Option<cgroups::Cgroup>,
+}
+
+/// clone() the child and put it in its cgroup.
 fn spawn(
     spec: &Spec,
     opts: &ContainerOptions,
@@ -339,13 +348,7 @@ fn spawn(
     rootfs: PathBuf,
     cgroup: Option<&cgroups::Cgroup>,
     scope: Option<&crate::systemd::ScopePlan>,
-) -> Result<(
-    i32,
-    OwnedFd,
-    ParentChannel,
-    Option<runoci_core::resctrl::ResctrlRecord>,
-    Option<cgroups::Cgroup>,
-)> {
+) -> Result<Spawned> {
     let (parent_chan, child_chan) = sync::pair()?;
     // runc-style create: the child reopens the FIFO through this O_PATH fd.
     // Opened here, by the runtime, because the state directory is 0700
@@ -459,7 +462,13 @@ fn spawn(
         }
         return Err(e);
     }
-    Ok((pid, pidfd, parent_chan, resctrl, scoped))
+    Ok(Spawned {
+        pid,
+        pidfd,
+        chan: parent_chan,
+        resctrl,
+        scoped,
+    })
 }
 
 /// `linux.intelRdt`: the init joins its resctrl group, noted in the

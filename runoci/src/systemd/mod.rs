@@ -42,6 +42,18 @@ pub struct ScopePlan {
 }
 
 impl ScopePlan {
+    /// The container's scope with `--systemd-cgroup`, else `None`.
+    pub fn for_container(
+        spec: &crate::spec::Spec,
+        opts: &crate::options::ContainerOptions,
+    ) -> Result<Option<ScopePlan>> {
+        if !opts.systemd_cgroup {
+            return Ok(None);
+        }
+        let path = spec.linux.as_ref().and_then(|l| l.cgroups_path.as_deref());
+        ScopePlan::new(&opts.id, path, opts.cgroup_parent.as_deref()).map(Some)
+    }
+
     /// From `cgroupsPath` (`slice:prefix:name`), else `--cgroup_parent`
     /// as the slice and `runoci-<id>.scope`, as runc does without a path.
     pub fn new(id: &str, cgroups_path: Option<&str>, parent: Option<&str>) -> Result<ScopePlan> {
