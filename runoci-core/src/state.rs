@@ -41,6 +41,14 @@ pub const POSTSTOP_DONE: &str = "poststop.done";
 pub const HOOKS_STARTED: &str = "hooks.started";
 pub const EXEC_FIFO: &str = "exec.fifo";
 
+/// A unit of systemd's, on the system manager or (`user`) the calling
+/// user's manager.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SystemdUnit {
+    pub name: String,
+    pub user: bool,
+}
+
 /// What only runoci reads: enough to find and clean up everything of the
 /// container after its monitor is gone.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -61,6 +69,10 @@ pub struct RuntimeRecord {
     /// when runoci made it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resctrl: Option<crate::resctrl::ResctrlRecord>,
+    /// The transient scope the systemd cgroup driver started for the
+    /// container (`--systemd-cgroup`): stopped with it by `delete`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub systemd_unit: Option<SystemdUnit>,
     /// The uid that created the container (may use its socket).
     #[serde(default)]
     pub owner_uid: u32,

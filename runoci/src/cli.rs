@@ -47,7 +47,8 @@ pub struct Cli {
     /// Log each step with timings.
     #[arg(long, global = true)]
     pub debug: bool,
-    /// Take cgroupsPath as systemd's "slice:prefix:name".
+    /// Have systemd own the cgroup (a transient scope over D-Bus);
+    /// cgroupsPath is "slice:prefix:name".
     #[arg(long = "systemd-cgroup", global = true)]
     pub systemd_cgroup: bool,
     /// run_oci: write log messages (and hooks' output) to a file in DIR.

@@ -27,6 +27,8 @@ pub struct Created {
     /// A pidfd of the init: signals and waits cannot hit a recycled pid.
     pub pidfd: OwnedFd,
     pub cgroup: Option<cgroups::Cgroup>,
+    /// `--systemd-cgroup`: the scope holding the cgroup.
+    pub systemd_unit: Option<runoci_core::state::SystemdUnit>,
     /// The resctrl group of `linux.intelRdt`, when one was joined.
     pub resctrl: Option<runoci_core::resctrl::ResctrlRecord>,
     pub hook_state: HookState,
@@ -56,6 +58,7 @@ impl Created {
             monitor_start_time: runoci_core::procfs::pid_start_time(monitor_pid).unwrap_or(0),
             cgroup: self.cgroup.as_ref().map(|c| c.to_record()),
             resctrl: self.resctrl.clone(),
+            systemd_unit: self.systemd_unit.clone(),
             owner_uid: nix::unistd::getuid().as_raw(),
             poststop: poststop.to_vec(),
             poststart: poststart.to_vec(),
@@ -85,6 +88,9 @@ impl Created {
         kill_and_reap(self.pid, &self.pidfd);
         if let Some(cg) = &self.cgroup {
             let _ = cg.destroy();
+        }
+        if let Some(unit) = &self.systemd_unit {
+            let _ = crate::systemd::stop(unit);
         }
         if let Some(rdt) = &self.resctrl {
             let _ = runoci_core::resctrl::remove(rdt);
@@ -165,7 +171,12 @@ pub fn create(spec: &Spec, opts: &ContainerOptions) -> Result<Created> {
     }
 
     let tc = crate::log::timer();
-    let cgroup = setup_cgroup(spec, opts)?;
+    // With systemd the cgroup is the init's scope, made once it exists.
+    let scope = crate::systemd::ScopePlan::for_container(spec, opts)?;
+    let cgroup = match scope {
+        Some(_) => None,
+        None => setup_cgroup(spec, opts)?,
+    };
     crate::debug!(
         "container {}: cgroup {}{}",
         opts.id,
@@ -187,9 +198,16 @@ pub fn create(spec: &Spec, opts: &ContainerOptions) -> Result<Created> {
         }
     }
     let rootfs_shown = rootfs.display().to_string();
-    let result = spawn(spec, opts, &ns, rootfs, cgroup.as_ref());
+    let result = spawn(spec, opts, &ns, rootfs, cgroup.as_ref(), scope.as_ref());
     match result {
-        Ok((pid, pidfd, chan, resctrl)) => {
+        Ok(Spawned {
+            pid,
+            pidfd,
+            chan,
+            resctrl,
+            scoped,
+        }) => {
+            let cgroup = cgroup.or(scoped);
             crate::debug!("container {}: init cloned, pid {pid}", opts.id);
             let mut hook_state = opts.hook_state(spec, pid);
             hook_state.set_rootfs(rootfs_shown);
@@ -197,6 +215,7 @@ pub fn create(spec: &Spec, opts: &ContainerOptions) -> Result<Created> {
                 pid,
                 pidfd,
                 cgroup,
+                systemd_unit: scope.map(|s| s.unit),
                 resctrl,
                 hook_state,
                 no_new_keyring: !opts.new_session_keyring,
@@ -341,19 +360,25 @@ fn enter_intermediate_namespace(
     rootfs::mount_intermediate(spec, &opts.bundle, rootfs)
 }
 
-/// clone() the child. Returns its pid, a pidfd and the parent's channel.
+/// What `spawn` made: the init, its pidfd, the parent's channel, the
+/// resctrl group it joined and, with `--systemd-cgroup`, its scope's cgroup.
+struct Spawned {
+    pid: i32,
+    pidfd: OwnedFd,
+    chan: ParentChannel,
+    resctrl: Option<runoci_core::resctrl::ResctrlRecord>,
+    scoped: Option<cgroups::Cgroup>,
+}
+
+/// clone() the child and put it in its cgroup.
 fn spawn(
     spec: &Spec,
     opts: &ContainerOptions,
     ns: &Plan,
     rootfs: PathBuf,
     cgroup: Option<&cgroups::Cgroup>,
-) -> Result<(
-    i32,
-    OwnedFd,
-    ParentChannel,
-    Option<runoci_core::resctrl::ResctrlRecord>,
-)> {
+    scope: Option<&crate::systemd::ScopePlan>,
+) -> Result<Spawned> {
     let (parent_chan, child_chan) = sync::pair()?;
     // runc-style create: the child reopens the FIFO through this O_PATH fd.
     // Opened here, by the runtime, because the state directory is 0700
@@ -427,9 +452,13 @@ fn spawn(
         }
     };
     let mut resctrl = None;
+    let mut scoped = None;
     let mut setup = || -> Result<()> {
         if let Some(cg) = cgroup {
             cg.add_pid(pid)?;
+        }
+        if let Some(plan) = scope {
+            scoped = Some(crate::systemd::start_scope(plan, spec, opts, pid)?);
         }
         // Before the child goes on: whatever it forks inherits the group.
         if let Some(rdt) = spec.linux.as_ref().and_then(|l| l.intel_rdt.as_ref()) {
@@ -453,9 +482,21 @@ fn spawn(
         if let Some(rdt) = &resctrl {
             let _ = runoci_core::resctrl::remove(rdt);
         }
+        if let Some(cg) = &scoped {
+            let _ = cg.destroy();
+        }
+        if let Some(plan) = scope {
+            let _ = crate::systemd::stop(&plan.unit);
+        }
         return Err(e);
     }
-    Ok((pid, pidfd, parent_chan, resctrl))
+    Ok(Spawned {
+        pid,
+        pidfd,
+        chan: parent_chan,
+        resctrl,
+        scoped,
+    })
 }
 
 /// `linux.intelRdt`: the init joins its resctrl group, noted in the

@@ -21,3 +21,4 @@ pub mod rootfs;
 pub mod seccomp;
 pub mod sync;
 pub mod sys;
+pub mod systemd;

@@ -1,5 +1,6 @@
 //! Container cgroups on cgroup v1, v2 and hybrid machines, managed through
-//! cgroupfs (no systemd D-Bus).
+//! cgroupfs (the systemd driver, which asks systemd for the cgroup over
+//! D-Bus and then writes here too, is in the runoci crate).
 //!
 //! - `layout`: which hierarchies are mounted where (from mountinfo);
 //! - `path`: where the container's cgroup goes (`resolve_path`);
@@ -39,4 +40,6 @@ pub use cgroup::{parse_oom_kill, Cgroup, CgroupRecord, CgroupVersion, Hierarchy}
 pub use error::CgroupError;
 pub use host::check_host;
 pub use layout::{pure_v2, Layout, CGROUP_ROOT};
-pub use path::{parse_exec_sub_cgroups, resolve_path, ExecSubCgroups};
+pub use path::{
+    parse_exec_sub_cgroups, parse_systemd_path, resolve_path, ExecSubCgroups, SystemdCgroupPath,
+};

@@ -125,8 +125,20 @@ pub fn parse_exec_sub_cgroups(args: &[String]) -> Result<ExecSubCgroups, CgroupE
     Ok(out)
 }
 
-/// `slice:prefix:name` → `<expanded slice>/<prefix>-<name>.scope`.
-fn systemd_path(path: &str) -> Result<PathBuf, CgroupError> {
+/// A `slice:prefix:name` cgroupsPath: the slice the container's unit goes
+/// in and the unit's name (`<prefix>-<name>.scope`, or `<name>.slice` when
+/// the name is a slice of its own).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SystemdCgroupPath {
+    /// `NAME.slice`; `None` when the path leaves it empty (the driver's
+    /// default: system.slice, or user.slice under a user manager).
+    pub slice: Option<String>,
+    pub unit: String,
+}
+
+/// Parses `slice:prefix:name` (runc's `--systemd-cgroup` form): the one
+/// parser for both the cgroupfs path and the systemd driver's unit.
+pub fn parse_systemd_path(path: &str) -> Result<SystemdCgroupPath, CgroupError> {
     let parts: Vec<&str> = path.split(':').collect();
     let [slice, prefix, name] = parts[..] else {
         return Err(invalid(
@@ -142,21 +154,32 @@ fn systemd_path(path: &str) -> Result<PathBuf, CgroupError> {
             return Err(invalid(path, "slice, prefix and name must be plain names"));
         }
     }
-    if name.ends_with(".slice") {
-        // The container is a slice of its own.
-        return expand_slice(path, name);
+    if !slice.is_empty() {
+        expand_slice(path, slice)?;
     }
-    let unit = if prefix.is_empty() {
+    let unit = if name.ends_with(".slice") {
+        expand_slice(path, name)?;
+        name.to_string()
+    } else if prefix.is_empty() {
         format!("{name}.scope")
     } else {
         format!("{prefix}-{name}.scope")
     };
-    let slice = if slice.is_empty() {
-        DEFAULT_SLICE
-    } else {
-        slice
-    };
-    Ok(expand_slice(path, slice)?.join(unit))
+    Ok(SystemdCgroupPath {
+        slice: (!slice.is_empty()).then(|| slice.to_string()),
+        unit,
+    })
+}
+
+/// `slice:prefix:name` → `<expanded slice>/<prefix>-<name>.scope`.
+fn systemd_path(path: &str) -> Result<PathBuf, CgroupError> {
+    let parsed = parse_systemd_path(path)?;
+    if parsed.unit.ends_with(".slice") {
+        // The container is a slice of its own.
+        return expand_slice(path, &parsed.unit);
+    }
+    let slice = parsed.slice.as_deref().unwrap_or(DEFAULT_SLICE);
+    Ok(expand_slice(path, slice)?.join(parsed.unit))
 }
 
 /// systemd's nesting of slices: `a-b-c.slice` → `a.slice/a-b.slice/a-b-c.slice`,

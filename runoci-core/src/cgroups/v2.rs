@@ -22,7 +22,9 @@ pub fn memory(dir: &Path, memory: &Memory) -> Result<(), CgroupError> {
     }
     // Swap first: memory.swap.max does not depend on memory.max on v2, but
     // a failing swap write (no swap accounting) should leave memory.max as is.
-    if swap != 0 {
+    // swap == limit means no swap at all: 0 is written then (as runc
+    // does), not taken for "unset".
+    if swap != 0 || memory.swap.is_some_and(|s| s > 0) {
         write_file(&dir.join("memory.swap.max"), &convert::limit_to_v2(swap))?;
     }
     if limit != 0 {

@@ -90,6 +90,9 @@ pub fn destroy(root: &Path, id: &str, force: bool) -> Result<()> {
         check_recovered(&sd, &e)?;
     }
     runoci_core::lifecycle::finish(&sd, &record)?;
+    if let Some(unit) = &record.systemd_unit {
+        crate::systemd::stop(unit).map_err(|e| e.context(format!("container {id}")))?;
+    }
     sd.remove()
 }
 

@@ -32,9 +32,9 @@ fn document() -> Value {
         "linux": {
             "namespaces": namespaces,
             "capabilities": capabilities,
-            // No systemd cgroup manager: --systemd-cgroup only reads
-            // cgroupsPath as slice:prefix:name.
-            "cgroup": {"v1": true, "v2": true, "systemd": false, "systemdUser": false, "rdma": true},
+            // --systemd-cgroup: a transient scope over D-Bus, from the
+            // system manager as root, the user's manager otherwise.
+            "cgroup": {"v1": true, "v2": true, "systemd": true, "systemdUser": true, "rdma": true},
             "seccomp": {
                 "enabled": true,
                 "actions": names::SECCOMP_ACTIONS,

@@ -108,6 +108,13 @@ pub fn update(root: &Path, a: &UpdateArgs) -> Result<i32> {
     }
     cg.apply(&res, None)
         .with_ctx(|| format!("container {}: update", a.id))?;
+    // After cgroupfs, which validated them: systemd keeps the same values
+    // as the scope's properties (a daemon-reload re-applies those).
+    if let Some(unit) = sd.read_record()?.systemd_unit {
+        let props = crate::systemd::resource_props_here(&res)?;
+        crate::systemd::set_properties(&unit, &props)
+            .with_ctx(|| format!("container {}: update", a.id))?;
+    }
     Ok(0)
 }
 

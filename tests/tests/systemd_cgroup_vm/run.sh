@@ -1,0 +1,133 @@
+#!/bin/sh
+# Runs as root in the systemd VM (runoci-vmtest.service, after the data
+# disk is mounted at /mnt/t): one `RESULT name ok|FAIL detail` line per
+# scenario on the serial console, then powers off. Waits are bounded
+# polls of a condition (`until_ok`), never fixed sleeps.
+T=/mnt/t
+R=/usr/local/bin/runoci
+ROOT=/run/runoci-vmtest
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+echo "BOOTED $(cut -d' ' -f1 /proc/uptime)"
+
+# report NAME FUNCTION: FUNCTION prints why it failed on stdout.
+report() {
+    if out=$("$2" 2>&1); then
+        echo "RESULT $1 ok"
+    else
+        echo "RESULT $1 FAIL $(printf '%s' "$out" | tr '\n' ' ' | cut -c1-600)"
+    fi
+}
+# until_ok SECONDS COMMAND...: the command succeeds within SECONDS.
+until_ok() {
+    n=$(($1 * 10)); shift
+    while [ $n -gt 0 ]; do "$@" >/dev/null 2>&1 && return 0; n=$((n - 1)); sleep 0.1; done
+    "$@"
+}
+expect() { # expect WHAT WANTED GOT
+    [ "$2" = "$3" ] || { echo "$1: wanted [$2], got [$3]"; return 1; }
+}
+prop() { systemctl show -p "$2" --value "$1"; }
+gone() { [ "$(prop "$1" LoadState)" = not-found ] && [ ! -d "/sys/fs/cgroup$2" ]; }
+
+UNIT=runoci-c1.scope
+CG=/runoci.slice/runoci-c1.scope
+
+scope_started() {
+    $R --root $ROOT --systemd-cgroup create --bundle $T/b/limits c1 </dev/null >/tmp/c1.out 2>&1 || { cat /tmp/c1.out; return 1; }
+    $R --root $ROOT start c1 || return 1
+    pid=$($R --root $ROOT state c1 | sed -n 's/.*"pid": *\([0-9]*\).*/\1/p')
+    expect state "active" "$(systemctl is-active $UNIT)" || return 1
+    expect ControlGroup "$CG" "$(prop $UNIT ControlGroup)" || return 1
+    expect Delegate yes "$(prop $UNIT Delegate)" || return 1
+    expect "the init's cgroup" "0::$CG" "$(cat /proc/$pid/cgroup)" || return 1
+    systemctl status --no-pager $UNIT > /tmp/status 2>&1
+    grep -q "runoci container c1" /tmp/status || { cat /tmp/status; return 1; }
+    grep -q "$pid" /tmp/status || { echo "pid $pid not in:"; cat /tmp/status; return 1; }
+}
+
+limits() {
+    d=/sys/fs/cgroup$CG
+    expect memory.max 67108864 "$(cat $d/memory.max)" || return 1
+    expect memory.swap.max 0 "$(cat $d/memory.swap.max)" || return 1
+    expect pids.max 32 "$(cat $d/pids.max)" || return 1
+    expect cpu.max "25000 100000" "$(cat $d/cpu.max)" || return 1
+    expect cpu.weight 20 "$(cat $d/cpu.weight)" || return 1
+    expect MemoryMax 67108864 "$(prop $UNIT MemoryMax)" || return 1
+    expect TasksMax 32 "$(prop $UNIT TasksMax)" || return 1
+    expect CPUQuotaPerSecUSec 250ms "$(prop $UNIT CPUQuotaPerSecUSec)" || return 1
+    expect CPUWeight 20 "$(prop $UNIT CPUWeight)" || return 1
+    expect DevicePolicy strict "$(prop $UNIT DevicePolicy)" || return 1
+    prop $UNIT DeviceAllow | grep -q "/dev/char/1:3 rwm" || { echo "DeviceAllow: $(prop $UNIT DeviceAllow)"; return 1; }
+}
+
+pids_enforced() {
+    # 40 forks under pids.max 32: some fail, the cgroup never passes 32.
+    $R --root $ROOT exec c1 sh -c 'i=0; while [ $i -lt 40 ]; do sleep 1000 & i=$((i+1)); done 2>/dev/null; exit 0' </dev/null >/tmp/fork.out 2>&1
+    d=/sys/fs/cgroup$CG
+    max=$(sed -n 's/^max //p' $d/pids.events)
+    [ "${max:-0}" -gt 0 ] || { echo "pids.events: $(cat $d/pids.events); current $(cat $d/pids.current)"; return 1; }
+    [ "$(cat $d/pids.peak 2>/dev/null || cat $d/pids.current)" -le 32 ] || { echo "pids over the limit: $(cat $d/pids.current)"; return 1; }
+}
+
+update() {
+    $R --root $ROOT update --memory 100663296 --pids-limit 50 c1 || return 1
+    expect memory.max 100663296 "$(cat /sys/fs/cgroup$CG/memory.max)" || return 1
+    expect MemoryMax 100663296 "$(prop $UNIT MemoryMax)" || return 1
+    expect TasksMax 50 "$(prop $UNIT TasksMax)" || return 1
+}
+
+delete() {
+    $R --root $ROOT delete --force c1 || return 1
+    # StopUnit's job is done when delete returns; the transient unit is
+    # then collected.
+    until_ok 10 gone $UNIT $CG || { echo "still there: $(prop $UNIT LoadState) $(prop $UNIT ActiveState)"; ls -d /sys/fs/cgroup$CG; return 1; }
+}
+
+run_gc() {
+    out=$($R --root $ROOT --systemd-cgroup run --bundle $T/b/plain rf 2>&1 </dev/null)
+    # No cgroupsPath: runoci-<id>.scope in system.slice, as runc's default.
+    expect "run's output" "0::/system.slice/runoci-rf.scope" "$out" || return 1
+    until_ok 10 gone runoci-rf.scope /system.slice/runoci-rf.scope || { echo "runoci-rf.scope left: $(prop runoci-rf.scope ActiveState)"; return 1; }
+}
+
+P="podman --runtime $R --cgroup-manager systemd --events-backend file"
+podman_run() {
+    out=$($P run --rm --network host --cgroupns host --rootfs $T/rootfs sh -c 'cat /proc/self/cgroup; exit 3' </dev/null 2>&1)
+    code=$?
+    expect "exit code" 3 "$code" || { echo "$out"; return 1; }
+    echo "$out" | grep -q '^0::/machine.slice/libpod-[0-9a-f]*.scope$' || { echo "cgroup: $out"; return 1; }
+}
+
+podman_detached() {
+    $P run -d --name p1 --network host --memory 64m --rootfs $T/rootfs sleep 100000 </dev/null >/tmp/p1.out 2>&1 || { cat /tmp/p1.out; return 1; }
+    id=$($P inspect --format '{{.Id}}' p1)
+    u=libpod-$id.scope
+    expect state active "$(systemctl is-active $u)" || return 1
+    expect MemoryMax 67108864 "$(prop $u MemoryMax)" || return 1
+    expect memory.max 67108864 "$(cat /sys/fs/cgroup/machine.slice/$u/memory.max)" || return 1
+    $P rm -f -t 0 p1 >/dev/null || return 1
+    until_ok 10 gone $u /machine.slice/$u || { echo "$u left: $(prop $u ActiveState)"; return 1; }
+}
+
+cri_image() {
+    # The sandbox and container image: the busybox rootfs, with a command
+    # for the pause container, into containerd's CRI namespace.
+    tar -C $T/rootfs -c . | $P import --change 'CMD=["/bin/sleep","1000000"]' - localhost/runoci-pause:1 >/dev/null || return 1
+    $P save --format docker-archive -o /tmp/pause.tar localhost/runoci-pause:1 >/dev/null || return 1
+    until_ok 60 ctr version || return 1
+    ctr -n k8s.io images import --snapshotter native /tmp/pause.tar >/dev/null
+}
+
+report scope_started scope_started
+report limits limits
+report pids_enforced pids_enforced
+report update update
+report delete delete
+report run_gc run_gc
+report podman_run podman_run
+report podman_detached podman_detached
+report cri_image cri_image
+python3 $T/cri.py | tee /tmp/cri.out
+grep -q "^RESULT cri_pod ok" /tmp/cri.out || journalctl -u containerd --no-pager -o cat | grep -i -E "error|fail" | tail -15
+echo "DONE $(cut -d' ' -f1 /proc/uptime)"
+systemctl poweroff --no-block -ff
