@@ -2,6 +2,7 @@
 //! containers; what the monitor shares with it is `runoci_core`.
 // The error type and the config model are used in nearly every module.
 pub use runoci_core::{debug, error, spec};
+pub mod cgroup_setup;
 pub mod child;
 pub mod cli;
 pub mod commands;
