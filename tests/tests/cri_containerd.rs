@@ -54,7 +54,12 @@ fn containers_share_the_sandbox_network_ipc_and_uts_namespaces() {
     let node = node();
     let cri = node.client();
     for handler in HANDLERS {
-        let pod = Pod::run(&node, &cri, handler, "share");
+        let pod = Pod::run_with(&node, &cri, handler, "share", |c| {
+            let linux = c.linux.as_mut().expect("linux");
+            linux
+                .sysctls
+                .insert("net.ipv4.ip_local_port_range".into(), "20000 30000".into());
+        });
         let pause = pod.pid();
         let id = pod.run_container(&node, "app", &["sleep", "300"]);
         let (status, info) = cri.container_status(&id);
@@ -80,7 +85,14 @@ fn containers_share_the_sandbox_network_ipc_and_uts_namespaces() {
         }
         // Inside: the pod's hostname and the pod's address on eth0.
         let ip = pod.status().0.network.map(|n| n.ip).unwrap_or_default();
-        let out = cri.exec_sync(&id, &["sh", "-c", "hostname; ip -4 addr show eth0"]);
+        let out = cri.exec_sync(
+            &id,
+            &[
+                "sh",
+                "-c",
+                "hostname; ip -4 addr show eth0; cat /proc/sys/net/ipv4/ip_local_port_range",
+            ],
+        );
         let stdout = String::from_utf8_lossy(&out.stdout);
         assert_eq!(out.exit_code, 0, "{handler}: {out:?}");
         assert!(stdout.starts_with("share\n"), "{handler}: {stdout}");
@@ -518,4 +530,303 @@ fn cri_call_latencies_runoci_vs_runc() {
         text.push_str(&format!("| {call} | {} |\n", cells.join(" | ")));
     }
     eprintln!("{text}");
+}
+
+/// `NAME:\tVALUE` lines of /proc/self/status (as the exec saw them).
+fn status_field<'a>(text: &'a str, name: &str) -> &'a str {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
+        .map(str::trim)
+        .unwrap_or_else(|| panic!("no {name} in {text}"))
+}
+
+#[test]
+fn security_context_user_groups_read_only_rootfs_caps_seccomp_and_mounts() {
+    let node = node();
+    let cri = node.client();
+    let host = node
+        .containerd
+        .dir
+        .join(runoci_tests::unique_id("hostpath"));
+    std::fs::create_dir_all(host.join("ro")).expect("hostpath");
+    std::fs::create_dir_all(host.join("rw")).expect("hostpath");
+    std::fs::write(host.join("ro/file"), "from the host\n").expect("hostpath file");
+    std::fs::set_permissions(
+        host.join("rw"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o777),
+    )
+    .expect("chmod");
+    let mut on_runc = None;
+    for handler in HANDLERS {
+        let pod = Pod::run(&node, &cri, handler, "secctx");
+        let mut config = pod.container_config(&node, "app", &["sleep", "300"]);
+        let linux = config.linux.as_mut().expect("linux");
+        let sc = linux.security_context.as_mut().expect("security context");
+        sc.run_as_user = Some(Int64Value { value: 1000 });
+        sc.run_as_group = Some(Int64Value { value: 1000 });
+        sc.supplemental_groups = vec![2000];
+        sc.readonly_rootfs = true;
+        sc.no_new_privs = true;
+        sc.capabilities = Some(Capability {
+            drop_capabilities: vec!["ALL".into()],
+            add_capabilities: vec!["NET_BIND_SERVICE".into()],
+            ..Default::default()
+        });
+        sc.seccomp = Some(SecurityProfile {
+            profile_type: security_profile::ProfileType::RuntimeDefault as i32,
+            ..Default::default()
+        });
+        let mount = |path: &str, host_dir: &str, readonly: bool| Mount {
+            container_path: path.into(),
+            host_path: host.join(host_dir).display().to_string(),
+            readonly,
+            ..Default::default()
+        };
+        config.mounts = vec![mount("/data", "ro", true), mount("/scratch", "rw", false)];
+        let id = pod.start(config);
+
+        let script = "id -u; id -g; id -G; grep -E '^(CapBnd|CapEff|NoNewPrivs|Seccomp):' /proc/self/status; \
+                      touch /x 2>/dev/null && echo rootfs-writable; cat /data/file; \
+                      touch /data/y 2>/dev/null && echo data-writable; echo hi > /scratch/f && echo scratch-ok; \
+                      ls -lA /sys/firmware /proc/timer_list /proc/acpi /proc/keys 2>&1 | sed 's/ [A-Z][a-z][a-z] .* / DATE /'";
+        let out = cri.exec_sync(&id, &["sh", "-c", script]);
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.exit_code, 0, "{handler}: {out:?}");
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            &lines[..3],
+            ["1000", "1000", "1000 2000"],
+            "{handler}: {text}"
+        );
+        assert_eq!(
+            status_field(&text, "CapBnd"),
+            "0000000000000400",
+            "{handler}: {text}"
+        );
+        assert_eq!(
+            status_field(&text, "CapEff"),
+            "0000000000000000",
+            "{handler}: {text}"
+        );
+        assert_eq!(status_field(&text, "NoNewPrivs"), "1", "{handler}: {text}");
+        assert_eq!(status_field(&text, "Seccomp"), "2", "{handler}: {text}");
+        assert!(!text.contains("rootfs-writable"), "{handler}: {text}");
+        assert!(text.contains("from the host\n"), "{handler}: {text}");
+        assert!(!text.contains("data-writable"), "{handler}: {text}");
+        assert!(text.contains("scratch-ok\n"), "{handler}: {text}");
+        // Everything else (the masked paths with it) as on runc.
+        match &on_runc {
+            None => on_runc = Some(text.into_owned()),
+            Some(runc) => assert_eq!(&text, runc, "{handler}: not as on runc"),
+        }
+        // The default profile's refusals: no unshare of a user namespace
+        // without CAP_SYS_ADMIN, mount refused.
+        let out = cri.exec_sync(&id, &["unshare", "-U", "true"]);
+        assert_ne!(out.exit_code, 0, "{handler}: unshare -U allowed: {out:?}");
+    }
+    let _ = std::fs::remove_dir_all(&host);
+}
+
+#[test]
+fn a_privileged_pod_gets_every_capability_and_the_host_devices() {
+    let node = node();
+    let cri = node.client();
+    let bnd = std::fs::read_to_string("/proc/self/status").expect("status");
+    let host_bnd = status_field(&bnd, "CapBnd").to_string();
+    // How /sys is mounted depends on who owns this machine's network
+    // namespace: whatever runc gives, runoci must give too.
+    let mut sys_on_runc = None;
+    for handler in HANDLERS {
+        let pod = Pod::run_with(&node, &cri, handler, "priv", |c| {
+            let sc = c
+                .linux
+                .as_mut()
+                .and_then(|l| l.security_context.as_mut())
+                .expect("sc");
+            sc.privileged = true;
+        });
+        let mut config = pod.container_config(&node, "app", &["sleep", "300"]);
+        config
+            .linux
+            .as_mut()
+            .and_then(|l| l.security_context.as_mut())
+            .expect("sc")
+            .privileged = true;
+        let id = pod.start(config);
+        let script = "grep -E '^(CapBnd|CapEff|Seccomp):' /proc/self/status; \
+                      test -c /dev/kmsg && echo kmsg; test -c /dev/loop-control && echo loop-control; \
+                      grep ' /sys ' /proc/self/mounts";
+        let out = cri.exec_sync(&id, &["sh", "-c", script]);
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.exit_code, 0, "{handler}: {out:?}");
+        assert_eq!(status_field(&text, "CapBnd"), host_bnd, "{handler}: {text}");
+        assert_eq!(status_field(&text, "CapEff"), host_bnd, "{handler}: {text}");
+        assert_eq!(status_field(&text, "Seccomp"), "0", "{handler}: {text}");
+        for dev in ["/dev/kmsg", "/dev/loop-control"] {
+            if std::path::Path::new(dev).exists() {
+                assert!(
+                    text.contains(&format!("{}\n", &dev[5..])),
+                    "{handler}: no {dev}: {text}"
+                );
+            }
+        }
+        let sys = text
+            .lines()
+            .find(|l| l.contains(" /sys sysfs "))
+            .map(str::to_string);
+        assert!(sys.is_some(), "{handler}: no /sys: {text}");
+        match &sys_on_runc {
+            None => sys_on_runc = sys,
+            Some(runc) => assert_eq!(sys.as_ref(), Some(runc), "{handler}: /sys not as on runc"),
+        }
+    }
+}
+
+#[test]
+fn a_pod_sharing_its_process_namespace_loses_a_stopped_containers_children() {
+    let node = node();
+    let cri = node.client();
+    for handler in HANDLERS {
+        let pod = Pod::run_with(&node, &cri, handler, "sharepid", |c| {
+            let sc = c
+                .linux
+                .as_mut()
+                .and_then(|l| l.security_context.as_mut())
+                .expect("sc");
+            sc.namespace_options.as_mut().expect("ns").pid = NamespaceMode::Pod as i32;
+        });
+        let parent = pod.run_container(
+            &node,
+            "parent",
+            &[
+                "sh",
+                "-c",
+                "sleep 1001 & sleep 1002 & trap 'exit 0' TERM; echo ready; wait",
+            ],
+        );
+        let watcher = pod.run_container(&node, "watcher", &["sleep", "300"]);
+        cri.wait_for(&format!("{handler}: parent ready"), || {
+            pod.log("parent").contains("ready")
+        });
+        let ps = |c: &str| {
+            String::from_utf8_lossy(&cri.exec_sync(c, &["ps", "-o", "pid,args"]).stdout)
+                .into_owned()
+        };
+        let seen = ps(&watcher);
+        // One PID namespace: the pause is its pid 1, the others' processes are seen.
+        assert!(
+            seen.contains("sleep 1001") && seen.contains("sleep 1002"),
+            "{handler}: {seen}"
+        );
+        assert!(
+            seen.lines()
+                .any(|l| l.trim_start().starts_with("1 ") && l.contains("trap 'exit 0' TERM INT")),
+            "{handler}: {seen}"
+        );
+        cri.call(
+            "StopContainer",
+            cri.rs().stop_container(StopContainerRequest {
+                container_id: parent.clone(),
+                timeout: 10,
+            }),
+        );
+        assert_eq!(cri.wait_exited(&parent).exit_code, 0, "{handler}");
+        // The container's other processes go with it (the shim kills all
+        // that are left in its cgroup: `kill --all`).
+        cri.wait_for(&format!("{handler}: parent's children gone"), || {
+            !ps(&watcher).contains("sleep 100")
+        });
+        let (status, _) = cri.container_status(&watcher);
+        assert_eq!(
+            status.state,
+            ContainerState::ContainerRunning as i32,
+            "{handler}: {status:?}"
+        );
+    }
+}
+
+#[test]
+fn env_a_missing_working_dir_a_device_and_a_tty_container() {
+    let node = node();
+    let cri = node.client();
+    for handler in HANDLERS {
+        let pod = Pod::run(&node, &cri, handler, "config");
+        let mut config = pod.container_config(
+            &node,
+            "app",
+            &["sh", "-c", "echo FOO=$FOO; pwd; echo x > /dev/xnull && ls -l /dev/xnull; echo ready; exec sleep 300"],
+        );
+        config.envs = vec![KeyValue {
+            key: "FOO".into(),
+            value: "bar baz".into(),
+        }];
+        config.working_dir = "/work/not/in/the/image".into();
+        config.devices = vec![Device {
+            container_path: "/dev/xnull".into(),
+            host_path: "/dev/null".into(),
+            permissions: "rwm".into(),
+        }];
+        pod.start(config);
+        cri.wait_for(&format!("{handler}: app ready"), || {
+            pod.log("app").contains("ready")
+        });
+        let log = pod.log("app");
+        assert!(
+            log.starts_with("FOO=bar baz\n/work/not/in/the/image\ncrw-rw-rw-"),
+            "{handler}: {log}"
+        );
+        assert!(
+            log.contains(" 1,   3 ") && log.contains("/dev/xnull\n"),
+            "{handler}: {log}"
+        );
+
+        let mut config = pod.container_config(&node, "tty", &["sh", "-c", "tty; echo tty-done"]);
+        config.tty = true;
+        let id = pod.start(config);
+        let status = cri.wait_exited(&id);
+        assert_eq!(status.exit_code, 0, "{handler}: {status:?}");
+        let log = pod.log("tty");
+        assert!(
+            log.contains("/dev/pts/0") && log.contains("tty-done"),
+            "{handler}: {log:?}"
+        );
+    }
+}
+
+#[test]
+fn a_host_network_pod_uses_the_host_namespaces() {
+    let node = node();
+    let cri = node.client();
+    let me = std::process::id() as i32;
+    for handler in HANDLERS {
+        let pod = Pod::run_with(&node, &cri, handler, "hostnet", |c| {
+            // As the kubelet: no hostname for a host-network pod.
+            c.hostname.clear();
+            let sc = c
+                .linux
+                .as_mut()
+                .and_then(|l| l.security_context.as_mut())
+                .expect("sc");
+            let ns = sc.namespace_options.as_mut().expect("ns");
+            ns.network = NamespaceMode::Node as i32;
+            ns.ipc = NamespaceMode::Node as i32;
+            ns.pid = NamespaceMode::Node as i32;
+        });
+        let id = pod.run_container(&node, "app", &["sleep", "300"]);
+        let pid = cri_common::pid_of(&cri.container_status(&id).1);
+        for kind in ["net", "ipc", "pid", "uts"] {
+            assert_eq!(
+                ns(pid, kind),
+                ns(me, kind),
+                "{handler}: not the host's {kind} namespace"
+            );
+        }
+        assert_ne!(ns(pid, "mnt"), ns(me, "mnt"), "{handler}");
+        // The host's pids are seen, this test's among them.
+        let out = cri.exec_sync(
+            &id,
+            &["sh", "-c", &format!("test -d /proc/{me} && echo seen")],
+        );
+        assert_eq!(out.stdout, b"seen\n", "{handler}: {out:?}");
+    }
 }
