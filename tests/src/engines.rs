@@ -22,7 +22,8 @@ use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 use crate::{
-    busybox_template, run_command, runoci_bin, test_dir, unique_id, unmount_under, Output,
+    busybox_template, run_command, runoci_bin, test_dir, unique_id, unmount_under, workspace_root,
+    Output,
 };
 
 /// Timeout of one engine command.
@@ -37,6 +38,20 @@ pub const PODMAN_ULIMITS: [&str; 4] = [
     "--ulimit",
     "nproc=1024:1024",
 ];
+
+/// A snippet of `packaging/engines/` (what the package installs as an
+/// example) with its `/usr/bin/runoci` replaced by the runoci under test.
+pub fn snippet(name: &str) -> String {
+    let path = workspace_root().join("packaging/engines").join(name);
+    let text = fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    assert!(
+        text.contains("\"/usr/bin/runoci\""),
+        "{} does not name /usr/bin/runoci",
+        path.display()
+    );
+    let bin = runoci_bin().to_str().expect("UTF-8 path");
+    text.replace("\"/usr/bin/runoci\"", &format!("\"{bin}\""))
+}
 
 /// Runs `cmd` (no input) with [`ENGINE_TIMEOUT`].
 pub fn run(cmd: &mut Command) -> Output {

@@ -149,7 +149,13 @@ fn container_status_and_exec_sync_report_exit_codes_and_output() {
         let status = cri.wait_exited(&done);
         assert_eq!(status.exit_code, 4, "{handler}: {status:?}");
         assert_eq!(status.reason, "Error", "{handler}: {status:?}");
-        assert!(status.finished_at >= status.started_at, "{status:?}");
+        // (Not finished_at >= started_at: CRI stamps the start once the
+        // runtime's `start` has returned, and a short program may be done
+        // by then, on either runtime.)
+        assert!(
+            status.finished_at > status.created_at,
+            "{handler}: {status:?}"
+        );
         assert_eq!(pod.log("done"), "bye\n", "{handler}");
     }
 }
@@ -243,6 +249,7 @@ fn container_stats_and_update_container_resources_reach_the_cgroup() {
                         cpu_period: 100_000,
                         cpu_quota: 50_000,
                         cpu_shares: 512,
+                        cpuset_cpus: "0".into(),
                         ..Default::default()
                     }),
                     ..Default::default()
@@ -251,6 +258,13 @@ fn container_stats_and_update_container_resources_reach_the_cgroup() {
         assert_eq!(read_trimmed(&limit), (96 * MIB).to_string(), "{handler}");
         assert_eq!(read_trimmed(&quota), "50000", "{handler}");
         assert_eq!(read_trimmed(&shares), "512", "{handler}");
+        assert_eq!(
+            read_trimmed(&cgroup_file(pid, "cpuset", "cpuset.cpus")),
+            "0",
+            "{handler}"
+        );
+        let out = cri.exec_sync(&id, &["grep", "Cpus_allowed_list", "/proc/self/status"]);
+        assert_eq!(out.stdout, b"Cpus_allowed_list:\t0\n", "{handler}: {out:?}");
         let (status, _) = cri.container_status(&id);
         assert_eq!(
             status.state,
@@ -489,7 +503,7 @@ fn median(samples: &mut [std::time::Duration]) -> std::time::Duration {
 /// it); what it asserts is that every call succeeds on both.
 #[test]
 fn cri_call_latencies_runoci_vs_runc() {
-    const ROUNDS: usize = 5;
+    const ROUNDS: usize = 10;
     let node = node();
     let cri = node.client();
     let calls = [
@@ -828,5 +842,47 @@ fn a_host_network_pod_uses_the_host_namespaces() {
             &["sh", "-c", &format!("test -d /proc/{me} && echo seen")],
         );
         assert_eq!(out.stdout, b"seen\n", "{handler}: {out:?}");
+    }
+}
+
+#[test]
+fn a_container_whose_program_is_not_there_fails_to_start_and_leaves_nothing() {
+    let node = node();
+    let cri = node.client();
+    for handler in HANDLERS {
+        let pod = Pod::run(&node, &cri, handler, "nostart");
+        let before = HostSnapshot::take();
+        let config = pod.container_config(&node, "app", &["/no/such/program"]);
+        let id = pod.create(config);
+        let err = cri
+            .try_call(cri.rs().start_container(StartContainerRequest {
+                container_id: id.clone(),
+            }))
+            .expect_err("start of a missing program");
+        assert!(err.contains("/no/such/program"), "{handler}: {err}");
+        let (status, _) = cri.container_status(&id);
+        assert_eq!(
+            status.state,
+            ContainerState::ContainerExited as i32,
+            "{handler}: {status:?}"
+        );
+        assert_eq!(status.reason, "StartError", "{handler}: {status:?}");
+        assert_eq!(status.exit_code, 128, "{handler}: {status:?}");
+        cri.call(
+            "RemoveContainer",
+            cri.rs().remove_container(RemoveContainerRequest {
+                container_id: id.clone(),
+            }),
+        );
+        let state = node.state_dir(handler, &id);
+        assert!(
+            !state.exists(),
+            "{handler}: runtime state {} left",
+            state.display()
+        );
+        before.assert_nothing_leaked(&[&id]);
+        // The pod goes on: a good container starts in it.
+        let ok = pod.run_container(&node, "ok", &["sh", "-c", "echo fine"]);
+        assert_eq!(cri.wait_exited(&ok).exit_code, 0, "{handler}");
     }
 }

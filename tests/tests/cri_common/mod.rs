@@ -18,8 +18,8 @@ use std::process::Command;
 use std::sync::{Arc, Mutex, Weak};
 
 use k8s_cri::v1::*;
-use runoci_tests::engines::{self, shared, Containerd, DockerArchive, PodmanImage};
-use runoci_tests::{cgroup_dirs, runoci_bin, unique_id};
+use runoci_tests::engines::{self, shared, snippet, Containerd, DockerArchive, PodmanImage};
+use runoci_tests::{cgroup_dirs, unique_id};
 use serde_json::Value;
 
 mod client;
@@ -74,13 +74,12 @@ impl Node {
         );
         let pause_archive = DockerArchive::save(&pause_image);
         let (bridge, subnet) = bridge_and_subnet();
-        let runoci = runoci_bin().display().to_string();
         let pause = pause_archive.image.clone();
         let mut ipam_dir = PathBuf::new();
         let containerd = Containerd::start_cri(|dir, snapshotter| {
             ipam_dir = dir.join("ipam");
             write_cni_config(&dir.join("net.d"), &bridge, &subnet, &ipam_dir);
-            cri_config(dir, snapshotter, &pause, &runoci)
+            cri_config(dir, snapshotter, &pause)
         });
         let busybox = containerd.import_busybox();
         containerd.import(&pause_archive);
@@ -195,7 +194,7 @@ fn write_cni_config(dir: &Path, bridge: &str, subnet: &str, ipam_dir: &Path) {
 /// CAP_SYS_RESOURCE (not in this machine's bounding set) no runtime can
 /// lower `oom_score_adj` to the sandbox's -998: `restrict_oom_score_adj`
 /// keeps it at or above containerd's own.
-fn cri_config(dir: &Path, snapshotter: &str, pause: &str, runoci: &str) -> String {
+fn cri_config(dir: &Path, snapshotter: &str, pause: &str) -> String {
     let d = dir.display();
     let cri = r#"plugins."io.containerd.grpc.v1.cri""#;
     let mut toml = format!(
@@ -215,17 +214,32 @@ fn cri_config(dir: &Path, snapshotter: &str, pause: &str, runoci: &str) -> Strin
   default_runtime_name = "runc"
 "#
     );
-    for (handler, bin) in [("runc", "/usr/bin/runc"), ("runoci", runoci)] {
-        toml.push_str(&format!(
-            r#"[{cri}.containerd.runtimes.{handler}]
+    toml.push_str(&format!(
+        r#"[{cri}.containerd.runtimes.runc]
   runtime_type = "io.containerd.runc.v2"
-[{cri}.containerd.runtimes.{handler}.options]
-  BinaryName = "{bin}"
-  Root = "{d}/rt/{handler}"
+[{cri}.containerd.runtimes.runc.options]
+  BinaryName = "/usr/bin/runc"
+  Root = "{d}/rt/runc"
   SystemdCgroup = false
 "#
-        ));
-    }
+    ));
+    // runoci's handler is the snippet the package ships (README, "On a
+    // Kubernetes node"), its options table last: the test's own keys go
+    // into it.
+    let shipped = snippet("containerd-config.toml");
+    let last_table = shipped
+        .lines()
+        .filter(|l| l.trim_start().starts_with('['))
+        .last();
+    assert_eq!(
+        last_table.map(str::trim),
+        Some(format!("[{cri}.containerd.runtimes.runoci.options]").as_str()),
+        "containerd-config.toml no longer ends with runoci's options"
+    );
+    toml.push_str(&shipped);
+    toml.push_str(&format!(
+        "    Root = \"{d}/rt/runoci\"\n    SystemdCgroup = false\n"
+    ));
     toml
 }
 
