@@ -43,6 +43,17 @@ fn run_pod_sandbox_is_ready_with_an_address_on_each_handler() {
     }
 }
 
+/// Container `id` is running (per ContainerStatus).
+#[track_caller]
+fn assert_running(cri: &cri_common::Cri, id: &str, handler: &str) {
+    let (status, _) = cri.container_status(id);
+    assert_eq!(
+        status.state,
+        ContainerState::ContainerRunning as i32,
+        "{handler}: {status:?}"
+    );
+}
+
 /// The namespaces (by inode) `pid` is in.
 fn ns(pid: i32, kind: &str) -> std::path::PathBuf {
     std::fs::read_link(format!("/proc/{pid}/ns/{kind}"))
@@ -110,12 +121,8 @@ fn container_status_and_exec_sync_report_exit_codes_and_output() {
     for handler in HANDLERS {
         let pod = Pod::run(&node, &cri, handler, "exec");
         let id = pod.run_container(&node, "app", &["sh", "-c", "echo started; exec sleep 300"]);
+        assert_running(&cri, &id, handler);
         let (status, _) = cri.container_status(&id);
-        assert_eq!(
-            status.state,
-            ContainerState::ContainerRunning as i32,
-            "{handler}: {status:?}"
-        );
         assert!(
             status.started_at >= status.created_at && status.started_at > 0,
             "{status:?}"
@@ -131,7 +138,7 @@ fn container_status_and_exec_sync_report_exit_codes_and_output() {
         assert_eq!(out.stderr, b"err\n", "{handler}: {out:?}");
         let out = cri.exec_sync(&id, &["cat", "/proc/1/cmdline"]);
         assert_eq!(out.exit_code, 0, "{handler}: {out:?}");
-        assert_eq!(out.stdout, b"sleep\0300\0", "{handler}: {out:?}");
+        assert_eq!(out.stdout, b"sleep\x00300\x00", "{handler}: {out:?}");
         // A program that is not there: the exec fails, and says which.
         let err = cri
             .try_call(cri.rs().exec_sync(ExecSyncRequest {
@@ -156,6 +163,7 @@ fn container_status_and_exec_sync_report_exit_codes_and_output() {
             status.finished_at > status.created_at,
             "{handler}: {status:?}"
         );
+        pod.wait_log("done", "bye\n");
         assert_eq!(pod.log("done"), "bye\n", "{handler}");
     }
 }
@@ -265,12 +273,7 @@ fn container_stats_and_update_container_resources_reach_the_cgroup() {
         );
         let out = cri.exec_sync(&id, &["grep", "Cpus_allowed_list", "/proc/self/status"]);
         assert_eq!(out.stdout, b"Cpus_allowed_list:\t0\n", "{handler}: {out:?}");
-        let (status, _) = cri.container_status(&id);
-        assert_eq!(
-            status.state,
-            ContainerState::ContainerRunning as i32,
-            "{handler}: {status:?}"
-        );
+        assert_running(&cri, &id, handler);
     }
 }
 
@@ -296,9 +299,7 @@ fn stop_container_sends_term_then_kill_after_the_grace_period() {
             ],
         );
         for name in ["stubborn", "polite"] {
-            cri.wait_for(&format!("{handler}: {name} ready"), || {
-                pod.log(name).contains("ready")
-            });
+            pod.wait_log(name, "ready\n");
         }
         // Ignores TERM: KILLed once the 2 s grace period is over.
         cri.call(
@@ -310,11 +311,7 @@ fn stop_container_sends_term_then_kill_after_the_grace_period() {
         );
         let status = cri.wait_exited(&stubborn);
         assert_eq!(status.exit_code, 137, "{handler}: {status:?}");
-        assert!(
-            pod.log("stubborn").contains("got TERM"),
-            "{handler}: {}",
-            pod.log("stubborn")
-        );
+        pod.wait_log("stubborn", "got TERM\n");
         // Exits on TERM, well within its grace period.
         let start = std::time::Instant::now();
         cri.call(
@@ -331,11 +328,7 @@ fn stop_container_sends_term_then_kill_after_the_grace_period() {
         );
         let status = cri.wait_exited(&polite);
         assert_eq!(status.exit_code, 7, "{handler}: {status:?}");
-        assert!(
-            pod.log("polite").contains("bye"),
-            "{handler}: {}",
-            pod.log("polite")
-        );
+        pod.wait_log("polite", "bye\n");
     }
 }
 
@@ -719,9 +712,7 @@ fn a_pod_sharing_its_process_namespace_loses_a_stopped_containers_children() {
             ],
         );
         let watcher = pod.run_container(&node, "watcher", &["sleep", "300"]);
-        cri.wait_for(&format!("{handler}: parent ready"), || {
-            pod.log("parent").contains("ready")
-        });
+        pod.wait_log("parent", "ready\n");
         let ps = |c: &str| {
             String::from_utf8_lossy(&cri.exec_sync(c, &["ps", "-o", "pid,args"]).stdout)
                 .into_owned()
@@ -750,12 +741,7 @@ fn a_pod_sharing_its_process_namespace_loses_a_stopped_containers_children() {
         cri.wait_for(&format!("{handler}: parent's children gone"), || {
             !ps(&watcher).contains("sleep 100")
         });
-        let (status, _) = cri.container_status(&watcher);
-        assert_eq!(
-            status.state,
-            ContainerState::ContainerRunning as i32,
-            "{handler}: {status:?}"
-        );
+        assert_running(&cri, &watcher, handler);
     }
 }
 
@@ -781,9 +767,7 @@ fn env_a_missing_working_dir_a_device_and_a_tty_container() {
             permissions: "rwm".into(),
         }];
         pod.start(config);
-        cri.wait_for(&format!("{handler}: app ready"), || {
-            pod.log("app").contains("ready")
-        });
+        pod.wait_log("app", "ready\n");
         let log = pod.log("app");
         assert!(
             log.starts_with("FOO=bar baz\n/work/not/in/the/image\ncrw-rw-rw-"),
@@ -799,10 +783,11 @@ fn env_a_missing_working_dir_a_device_and_a_tty_container() {
         let id = pod.start(config);
         let status = cri.wait_exited(&id);
         assert_eq!(status.exit_code, 0, "{handler}: {status:?}");
-        let log = pod.log("tty");
+        pod.wait_log("tty", "tty-done");
         assert!(
-            log.contains("/dev/pts/0") && log.contains("tty-done"),
-            "{handler}: {log:?}"
+            pod.log("tty").contains("/dev/pts/0"),
+            "{handler}: {:?}",
+            pod.log("tty")
         );
     }
 }

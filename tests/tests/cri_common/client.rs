@@ -26,10 +26,15 @@ pub struct Cri {
 
 impl Cri {
     pub fn connect(socket: &Path, log: PathBuf) -> Cri {
+        Cri::try_connect(socket, log).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// [`Cri::connect`] that gives its error back (for use in `Drop`).
+    pub fn try_connect(socket: &Path, log: PathBuf) -> Result<Cri, String> {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
-            .expect("tokio runtime");
+            .map_err(|e| format!("tokio runtime: {e}"))?;
         let path = socket.to_path_buf();
         let channel = rt
             .block_on(async move {
@@ -45,8 +50,8 @@ impl Cri {
                     }))
                     .await
             })
-            .unwrap_or_else(|e| panic!("connect to CRI on {}: {e}", socket.display()));
-        Cri { rt, channel, log }
+            .map_err(|e| format!("connect to CRI on {}: {e}", socket.display()))?;
+        Ok(Cri { rt, channel, log })
     }
 
     pub fn rs(&self) -> RuntimeServiceClient<Channel> {

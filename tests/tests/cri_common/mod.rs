@@ -148,21 +148,17 @@ impl Drop for Node {
     fn drop(&mut self) {
         // Every sandbox on this (private) node is a test's: stop and remove
         // them through CRI so their network namespaces and addresses go.
-        let cri = self.client();
-        if let Ok(list) = cri.try_call(
-            cri.rs()
-                .list_pod_sandbox(ListPodSandboxRequest { filter: None }),
-        ) {
-            for p in list.items {
-                let _ = cri.try_call(cri.rs().stop_pod_sandbox(StopPodSandboxRequest {
-                    pod_sandbox_id: p.id.clone(),
-                }));
-                let _ = cri.try_call(cri.rs().remove_pod_sandbox(RemovePodSandboxRequest {
-                    pod_sandbox_id: p.id,
-                }));
+        let log = self.containerd.dir.join("containerd.log");
+        if let Ok(cri) = Cri::try_connect(&self.containerd.socket, log) {
+            let all = ListPodSandboxRequest { filter: None };
+            for p in cri
+                .try_call(cri.rs().list_pod_sandbox(all))
+                .map(|l| l.items)
+                .unwrap_or_default()
+            {
+                stop_and_remove(&cri, &p.id);
             }
         }
-        drop(cri);
         // The bridge plugin makes the bridge and never deletes it.
         let _ = engines::run(Command::new("ip").args(["link", "del", &self.bridge]));
     }
@@ -227,10 +223,7 @@ fn cri_config(dir: &Path, snapshotter: &str, pause: &str) -> String {
     // Kubernetes node"), its options table last: the test's own keys go
     // into it.
     let shipped = snippet("containerd-config.toml");
-    let last_table = shipped
-        .lines()
-        .filter(|l| l.trim_start().starts_with('['))
-        .last();
+    let last_table = shipped.lines().rfind(|l| l.trim_start().starts_with('['));
     assert_eq!(
         last_table.map(str::trim),
         Some(format!("[{cri}.containerd.runtimes.runoci.options]").as_str()),
@@ -424,6 +417,20 @@ impl<'a> Pod<'a> {
             .collect()
     }
 
+    /// Waits until container `name`'s log holds `needle` (CRI copies the
+    /// output after the exit is reported); panics with the log.
+    #[track_caller]
+    pub fn wait_log(&self, name: &str, needle: &str) {
+        let what = format!("{}: {needle:?} in {name}'s log", self.handler);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while !self.log(name).contains(needle) {
+            if std::time::Instant::now() > deadline {
+                panic!("never: {what}; the log:\n{}", self.log(name));
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+
     pub fn stop(&self) {
         self.cri.call(
             &format!("StopPodSandbox ({})", self.handler),
@@ -445,19 +452,21 @@ impl<'a> Pod<'a> {
 
 impl Drop for Pod<'_> {
     fn drop(&mut self) {
-        let rs = || self.cri.rs();
-        let _ = self
-            .cri
-            .try_call(rs().stop_pod_sandbox(StopPodSandboxRequest {
-                pod_sandbox_id: self.id.clone(),
-            }));
-        let _ = self
-            .cri
-            .try_call(rs().remove_pod_sandbox(RemovePodSandboxRequest {
-                pod_sandbox_id: self.id.clone(),
-            }));
+        stop_and_remove(self.cri, &self.id);
         remove_cgroup_parent(&self.cgroup_parent);
     }
+}
+
+/// StopPodSandbox and RemovePodSandbox, errors ignored (for cleanup).
+fn stop_and_remove(cri: &Cri, id: &str) {
+    let pod_sandbox_id = id.to_string();
+    let _ = cri.try_call(cri.rs().stop_pod_sandbox(StopPodSandboxRequest {
+        pod_sandbox_id: pod_sandbox_id.clone(),
+    }));
+    let _ = cri.try_call(
+        cri.rs()
+            .remove_pod_sandbox(RemovePodSandboxRequest { pod_sandbox_id }),
+    );
 }
 
 /// Removes the pod's parent cgroup from every hierarchy, as the kubelet
