@@ -871,3 +871,54 @@ fn a_container_whose_program_is_not_there_fails_to_start_and_leaves_nothing() {
         assert_eq!(cri.wait_exited(&ok).exit_code, 0, "{handler}");
     }
 }
+
+#[test]
+fn the_kubelets_files_hostname_resolv_conf_shared_shm_and_termination_log() {
+    let node = node();
+    let cri = node.client();
+    for handler in HANDLERS {
+        let pod = Pod::run_with(&node, &cri, handler, "files", |c| {
+            c.dns_config = Some(DnsConfig {
+                servers: vec!["192.0.2.53".into()],
+                searches: vec!["runoci.test".into()],
+                options: vec!["ndots:2".into()],
+            });
+            let linux = c.linux.as_mut().expect("linux");
+            linux
+                .sysctls
+                .insert("kernel.shm_rmid_forced".into(), "1".into());
+        });
+        // The kubelet's termination message: a host file bind-mounted
+        // into the container's /dev.
+        let term = pod.log_dir.join("termination-log");
+        std::fs::write(&term, "").expect("termination log");
+        let mut config = pod.container_config(&node, "writer", &["sleep", "300"]);
+        config.mounts = vec![Mount {
+            container_path: "/dev/termination-log".into(),
+            host_path: term.display().to_string(),
+            ..Default::default()
+        }];
+        let writer = pod.start(config);
+        let reader = pod.run_container(&node, "reader", &["sleep", "300"]);
+
+        let script = "cat /etc/hostname /etc/resolv.conf; \
+                      cat /proc/sys/kernel/shm_rmid_forced; echo shared > /dev/shm/f; \
+                      echo done > /dev/termination-log; grep -E ' /dev/(shm|termination-log) ' /proc/self/mounts | cut -d' ' -f2 | sort";
+        let out = cri.exec_sync(&writer, &["sh", "-c", script]);
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.exit_code, 0, "{handler}: {out:?}");
+        assert_eq!(
+            text,
+            "files\nsearch runoci.test\nnameserver 192.0.2.53\noptions ndots:2\n1\n/dev/shm\n/dev/termination-log\n",
+            "{handler}"
+        );
+        assert_eq!(
+            std::fs::read_to_string(&term).expect("read"),
+            "done\n",
+            "{handler}"
+        );
+        // The pod's /dev/shm is one tmpfs for all its containers.
+        let out = cri.exec_sync(&reader, &["cat", "/dev/shm/f"]);
+        assert_eq!(out.stdout, b"shared\n", "{handler}: {out:?}");
+    }
+}
