@@ -922,3 +922,68 @@ fn the_kubelets_files_hostname_resolv_conf_shared_shm_and_termination_log() {
         assert_eq!(out.stdout, b"shared\n", "{handler}: {out:?}");
     }
 }
+
+/// CRI's streaming Exec (`kubectl exec`, `-it` with `tty`), read over a
+/// WebSocket.
+fn stream_exec(
+    cri: &cri_common::Cri,
+    id: &str,
+    cmd: &[&str],
+    tty: bool,
+) -> cri_common::stream::Streamed {
+    let url = cri
+        .call(
+            "Exec",
+            cri.rs().exec(ExecRequest {
+                container_id: id.to_string(),
+                cmd: cmd.iter().map(|s| s.to_string()).collect(),
+                tty,
+                // `kubectl exec -it`: a terminal comes with stdin (left
+                // open and silent here); CRI closes a tty exec's output
+                // with its stdin.
+                stdin: tty,
+                stdout: true,
+                stderr: !tty,
+            }),
+        )
+        .url;
+    cri_common::stream::exec(&url)
+}
+
+#[test]
+fn kubectl_exec_streams_with_and_without_a_terminal() {
+    let node = node();
+    let cri = node.client();
+    for handler in HANDLERS {
+        let pod = Pod::run(&node, &cri, handler, "kexec");
+        let id = pod.run_container(&node, "app", &["sleep", "300"]);
+        // `kubectl exec -t`: the exec gets a terminal of its own (runtime
+        // exec with a console socket); the exit code comes back.
+        let out = stream_exec(
+            &cri,
+            &id,
+            &["sh", "-c", "tty; test -t 1 && echo on-a-tty; exit 3"],
+            true,
+        );
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            text.starts_with("/dev/pts/") && text.contains("on-a-tty\r\n"),
+            "{handler}: {out:?}"
+        );
+        assert_eq!(out.exit_code(), Some(3), "{handler}: {out:?}");
+        // Without: stdout and stderr apart, and Success.
+        let out = stream_exec(
+            &cri,
+            &id,
+            &[
+                "sh",
+                "-c",
+                "echo out; echo err >&2; test -t 1 || echo no-tty",
+            ],
+            false,
+        );
+        assert_eq!(out.stdout, b"out\nno-tty\n", "{handler}: {out:?}");
+        assert_eq!(out.stderr, b"err\n", "{handler}: {out:?}");
+        assert_eq!(out.exit_code(), Some(0), "{handler}: {out:?}");
+    }
+}

@@ -23,6 +23,7 @@ use runoci_tests::{cgroup_dirs, unique_id};
 use serde_json::Value;
 
 mod client;
+pub mod stream;
 use client::info;
 pub use client::Cri;
 
