@@ -10,8 +10,6 @@
 //! The bridge has no address and the pods no default route: pod traffic
 //! stays between the pods' network namespaces.
 
-#![allow(dead_code)]
-
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
