@@ -22,7 +22,8 @@ use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 use crate::{
-    busybox_template, run_command, runoci_bin, test_dir, unique_id, unmount_under, Output,
+    busybox_template, run_command, runoci_bin, test_dir, unique_id, unmount_under, workspace_root,
+    Output,
 };
 
 /// Timeout of one engine command.
@@ -38,6 +39,20 @@ pub const PODMAN_ULIMITS: [&str; 4] = [
     "nproc=1024:1024",
 ];
 
+/// A snippet of `packaging/engines/` (what the package installs as an
+/// example) with its `/usr/bin/runoci` replaced by the runoci under test.
+pub fn snippet(name: &str) -> String {
+    let path = workspace_root().join("packaging/engines").join(name);
+    let text = fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    assert!(
+        text.contains("\"/usr/bin/runoci\""),
+        "{} does not name /usr/bin/runoci",
+        path.display()
+    );
+    let bin = runoci_bin().to_str().expect("UTF-8 path");
+    text.replace("\"/usr/bin/runoci\"", &format!("\"{bin}\""))
+}
+
 /// Runs `cmd` (no input) with [`ENGINE_TIMEOUT`].
 pub fn run(cmd: &mut Command) -> Output {
     run_command(cmd, b"", ENGINE_TIMEOUT)
@@ -45,7 +60,7 @@ pub fn run(cmd: &mut Command) -> Output {
 
 /// Gives out one shared `T` while anyone holds it; made again by `make`
 /// once every holder has dropped it (its `Drop` removes it).
-fn shared<T>(slot: &Mutex<Weak<T>>, make: impl FnOnce() -> T) -> Arc<T> {
+pub fn shared<T>(slot: &Mutex<Weak<T>>, make: impl FnOnce() -> T) -> Arc<T> {
     let mut weak = slot.lock().unwrap_or_else(|e| e.into_inner());
     if let Some(t) = weak.upgrade() {
         return t;
@@ -73,14 +88,18 @@ pub struct PodmanImage {
 }
 
 impl PodmanImage {
-    fn import() -> PodmanImage {
-        let name = format!("localhost/{}", unique_id("runoci-test"));
+    /// The busybox template imported as `localhost/<prefix>-<pid>-<n>`,
+    /// with `PATH` set and the `podman import --change`s `changes`.
+    pub fn import(prefix: &str, changes: &[&str]) -> PodmanImage {
+        let name = format!("localhost/{}", unique_id(prefix));
         let tar = test_dir().join(format!("{}.tar", unique_id("bb-rootfs")));
         busybox_tarball(&tar);
-        let out = run(Command::new("podman")
-            .args(["import", "--change", "ENV=PATH=/bin:/usr/bin:/sbin"])
-            .arg(&tar)
-            .arg(&name));
+        let mut c = Command::new("podman");
+        c.args(["import", "--change", "ENV=PATH=/bin:/usr/bin:/sbin"]);
+        for change in changes {
+            c.args(["--change", change]);
+        }
+        let out = run(c.arg(&tar).arg(&name));
         let _ = fs::remove_file(&tar);
         out.assert_ok();
         PodmanImage { name }
@@ -99,7 +118,7 @@ impl Drop for PodmanImage {
 /// The busybox image of this test process (see the module doc).
 pub fn podman_image() -> Arc<PodmanImage> {
     static SLOT: Mutex<Weak<PodmanImage>> = Mutex::new(Weak::new());
-    shared(&SLOT, PodmanImage::import)
+    shared(&SLOT, || PodmanImage::import("runoci-test", &[]))
 }
 
 /// A docker-archive of the busybox image, deleted on drop.
@@ -111,8 +130,8 @@ pub struct DockerArchive {
 }
 
 impl DockerArchive {
-    fn save() -> DockerArchive {
-        let image = podman_image();
+    /// `image` saved by `podman save --format docker-archive`.
+    pub fn save(image: &PodmanImage) -> DockerArchive {
         let path = test_dir().join(format!("{}.tar", unique_id("bb-image")));
         run(Command::new("podman")
             .args(["save", "--format", "docker-archive", "-o"])
@@ -135,7 +154,7 @@ impl Drop for DockerArchive {
 /// The busybox image as a docker-archive (see the module doc).
 pub fn docker_archive() -> Arc<DockerArchive> {
     static SLOT: Mutex<Weak<DockerArchive>> = Mutex::new(Weak::new());
-    shared(&SLOT, DockerArchive::save)
+    shared(&SLOT, || DockerArchive::save(&podman_image()))
 }
 
 /// `podman` with runoci as its runtime.
@@ -236,6 +255,7 @@ pub struct Containerd {
     /// The namespace every `ctr` call of [`Containerd::ctr`] uses.
     pub namespace: String,
     pub snapshotter: &'static str,
+    runc_root: PathBuf,
     child: Option<Child>,
 }
 
@@ -250,17 +270,43 @@ impl Containerd {
     /// minimal config; its own `version` line is dropped (the base config
     /// has one).
     pub fn start_with(extra_config: &str) -> Containerd {
+        Containerd::launch(false, |_, _| extra_config.to_string())
+    }
+
+    /// A containerd with its CRI plugin (the kubelet's API, on
+    /// [`Containerd::socket`]) enabled; `ctr` then works in CRI's namespace
+    /// `k8s.io`. `extra_config` is given the daemon's directory and its
+    /// snapshotter and returns
+    /// the TOML to append (the CRI plugin's section): its runtimes must
+    /// keep their state (`options.Root`) under [`Containerd::runc_root`],
+    /// which is private to this daemon.
+    pub fn start_cri(extra_config: impl FnOnce(&Path, &str) -> String) -> Containerd {
+        Containerd::launch(true, extra_config)
+    }
+
+    fn launch(cri: bool, extra_config: impl FnOnce(&Path, &str) -> String) -> Containerd {
         let name = unique_id("ctrd");
         let dir = test_dir().join(&name);
         let _ = fs::remove_dir_all(&dir);
         fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("create {}: {e}", dir.display()));
         let socket = dir.join("c.sock");
+        let snapshotter = if on_overlayfs(&dir) {
+            "native"
+        } else {
+            "overlayfs"
+        };
+        let extra_config = extra_config(&dir, snapshotter);
+        let cri_plugin = if cri {
+            ""
+        } else {
+            "\"io.containerd.grpc.v1.cri\", "
+        };
         let d = dir.display();
         let mut config = format!(
             r#"version = 2
 root = "{d}/root"
 state = "{d}/state"
-disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.devmapper", "io.containerd.snapshotter.v1.aufs", "io.containerd.tracing.processor.v1.otlp", "io.containerd.internal.v1.tracing"]
+disabled_plugins = [{cri_plugin}"io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.devmapper", "io.containerd.snapshotter.v1.aufs", "io.containerd.tracing.processor.v1.otlp", "io.containerd.internal.v1.tracing"]
 [grpc]
   address = "{d}/c.sock"
 [ttrpc]
@@ -292,14 +338,16 @@ disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.b
             .stderr(log)
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start containerd: {e}"));
-        let snapshotter = if on_overlayfs(&dir) {
-            "native"
+        let (namespace, runc_root) = if cri {
+            ("k8s.io".to_string(), dir.join("rt"))
         } else {
-            "overlayfs"
+            let root = Path::new("/run/containerd/runc").join(&name);
+            (name, root)
         };
         let mut daemon = Containerd {
             socket,
-            namespace: name,
+            namespace,
+            runc_root,
             snapshotter,
             child: Some(child),
             dir,
@@ -347,7 +395,11 @@ disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.b
 
     /// Imports the busybox docker-archive; returns the image reference.
     pub fn import_busybox(&self) -> String {
-        let archive = docker_archive();
+        self.import(&docker_archive())
+    }
+
+    /// Imports (and unpacks) `archive`; returns the image reference.
+    pub fn import(&self, archive: &DockerArchive) -> String {
         let path = archive.path.to_str().expect("UTF-8 path");
         self.ctr(&["images", "import", "--snapshotter", self.snapshotter, path])
             .assert_ok();
@@ -355,9 +407,10 @@ disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.b
     }
 
     /// Where the runc shim tells its runc binary (runoci) to keep state:
-    /// `/run/containerd/runc/<namespace>`.
+    /// `/run/containerd/runc/<namespace>`, or with CRI (whose namespace is
+    /// shared) a directory of this daemon's own.
     pub fn runc_root(&self) -> PathBuf {
-        Path::new("/run/containerd/runc").join(&self.namespace)
+        self.runc_root.clone()
     }
 
     fn ids(&self, what: &[&str]) -> Vec<String> {

@@ -14,8 +14,8 @@
 //! daemon a private containerd: the shared helpers of
 //! [`runoci_tests::engines`].
 
-use runoci_tests::engines::{run, Containerd, Podman, ENGINE_TIMEOUT, PODMAN_ULIMITS};
-use runoci_tests::{run_command, runoci_bin, test_dir, unique_id, unmount_under, workspace_root};
+use runoci_tests::engines::{run, snippet, Containerd, Podman, ENGINE_TIMEOUT, PODMAN_ULIMITS};
+use runoci_tests::{run_command, runoci_bin, test_dir, unique_id, unmount_under};
 use std::fs;
 use std::path::PathBuf;
 use std::process::Command;
@@ -23,18 +23,6 @@ use std::time::{Duration, Instant};
 
 fn runoci() -> &'static str {
     runoci_bin().to_str().expect("UTF-8 path")
-}
-
-/// A snippet of `packaging/engines/` with the installed path replaced.
-fn snippet(name: &str) -> String {
-    let path = workspace_root().join("packaging/engines").join(name);
-    let text = fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
-    assert!(
-        text.contains("\"/usr/bin/runoci\""),
-        "{} does not name /usr/bin/runoci",
-        path.display()
-    );
-    text.replace("\"/usr/bin/runoci\"", &format!("\"{}\"", runoci()))
 }
 
 /// The string value of `key = "..."` in TOML text (first occurrence).
