@@ -10,8 +10,9 @@ apt-get -o DPkg::Lock::Timeout=600 update -q
 # build-essential, pkg-config, libseccomp-dev: building runoci;
 # qemu-system-x86, linux-image-amd64: the pure cgroup v2 VM test
 # (tests/tests/cgroups_v2_vm.rs boots Debian's kernel under qemu TCG);
-# dpkg-dev (dpkg-shlibdeps), man-db: the Debian package check in .ci/run.
+# dpkg-dev (dpkg-shlibdeps), man-db: the Debian package check in .ci/run;
+# criu: checkpoint/restore (tests/tests/criu_vm.rs copies it into the VM).
 apt-get -o DPkg::Lock::Timeout=600 install -y -q --no-install-recommends \
     busybox-static runc crun podman containerd socat iproute2 procps psmisc \
     util-linux uidmap ca-certificates build-essential pkg-config libseccomp-dev \
-    qemu-system-x86 linux-image-amd64 dpkg-dev man-db bash </dev/null
+    qemu-system-x86 linux-image-amd64 dpkg-dev man-db bash criu </dev/null

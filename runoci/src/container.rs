@@ -237,7 +237,10 @@ pub fn create(spec: &Spec, opts: &ContainerOptions) -> Result<Created> {
     }
 }
 
-fn setup_cgroup(spec: &Spec, opts: &ContainerOptions) -> Result<Option<cgroups::Cgroup>> {
+pub(crate) fn setup_cgroup(
+    spec: &Spec,
+    opts: &ContainerOptions,
+) -> Result<Option<cgroups::Cgroup>> {
     let linux = spec.linux.as_ref();
     let layout = cgroups::Layout::detect().ctx("detect the cgroup layout")?;
     let rel = cgroups::resolve_path(
