@@ -13,10 +13,11 @@ apt-get -o DPkg::Lock::Timeout=600 update -q
 # mmdebstrap, e2fsprogs: the systemd VM's Debian image
 # (tests/tests/systemd_cgroup_vm.rs, built once into a cache);
 # dpkg-dev (dpkg-shlibdeps), man-db: the Debian package check in .ci/run;
+# criu: checkpoint/restore (criu_host.rs; the VM test copies it in);
 # containernetworking-plugins (bridge, host-local, loopback), protobuf-compiler
 # (k8s-cri's generated CRI client): pods through CRI (cri_containerd.rs).
 apt-get -o DPkg::Lock::Timeout=600 install -y -q --no-install-recommends \
     busybox-static runc crun podman containerd socat iproute2 procps psmisc \
     util-linux uidmap ca-certificates build-essential pkg-config libseccomp-dev \
     qemu-system-x86 linux-image-amd64 mmdebstrap e2fsprogs dpkg-dev man-db bash \
-    containernetworking-plugins protobuf-compiler </dev/null
+    containernetworking-plugins protobuf-compiler criu </dev/null

@@ -220,6 +220,23 @@ mkdir -p /tmp/demo/rootfs && runoci spec --bundle /tmp/demo\n  \
 runoci spec --rootless          # user namespace mapping your uid and gid to root"
     )]
     Spec(SpecArgs),
+    /// Checkpoint a running container to disk with CRIU.
+    #[command(after_help = "Examples:\n  \
+runoci checkpoint --image-path /var/lib/ckpt/svc svc          # svc stops\n  \
+runoci checkpoint --leave-running --image-path /tmp/c svc     # svc goes on\n  \
+runoci checkpoint --pre-dump --image-path /tmp/pre svc && \\\n    \
+runoci checkpoint --parent-path ../pre --image-path /tmp/full svc")]
+    Checkpoint(CheckpointArgs),
+    /// Restore a container from a checkpoint with CRIU.
+    #[command(
+        after_help = "Without --detach (or --pid-file, --console-socket) the restored container\n\
+runs under its own monitor, as after `start`; with them its init is the\n\
+caller's child, as after runc's `create`.\n\n\
+Examples:\n  \
+runoci restore --image-path /var/lib/ckpt/svc -c /tmp/demo svc\n  \
+runoci restore -d --pid-file /tmp/svc.pid --image-path /tmp/c --bundle /tmp/demo svc2"
+    )]
+    Restore(RestoreArgs),
     /// Report what this host supports and what it means for config.json.
     #[command(
         visible_alias = "doctor",
@@ -504,4 +521,79 @@ mod tests {
             assert!(err.contains(says) && err.contains("--root"), "{err}");
         }
     }
+}
+
+/// What `checkpoint` and `restore` share (runc's names).
+#[derive(Debug, Args, Clone)]
+pub struct CriuArgs {
+    /// Directory of the checkpoint images [default: ./checkpoint].
+    #[arg(long = "image-path", value_name = "DIR")]
+    pub image_path: Option<PathBuf>,
+    /// Directory for CRIU's log and work files [default: the image path].
+    #[arg(long = "work-path", value_name = "DIR")]
+    pub work_path: Option<PathBuf>,
+    /// Allow open TCP connections.
+    #[arg(long = "tcp-established")]
+    pub tcp_established: bool,
+    /// Allow external unix sockets.
+    #[arg(long = "ext-unix-sk")]
+    pub ext_unix_sk: bool,
+    /// Allow a shell job (a session and terminal from outside).
+    #[arg(long = "shell-job")]
+    pub shell_job: bool,
+    /// Handle file locks.
+    #[arg(long = "file-locks")]
+    pub file_locks: bool,
+    /// cgroups mode: soft (default), full, strict or ignore.
+    #[arg(long = "manage-cgroups-mode", value_name = "MODE", default_value = "")]
+    pub manage_cgroups_mode: String,
+    /// Make this namespace empty instead of restoring it: network.
+    #[arg(long = "empty-ns", value_name = "NS", default_value = "")]
+    pub empty_ns: String,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct CheckpointArgs {
+    #[command(flatten)]
+    pub criu: CriuArgs,
+    /// Leave the container running after the checkpoint.
+    #[arg(long = "leave-running")]
+    pub leave_running: bool,
+    /// Dump memory only, to be followed by a checkpoint with --parent-path.
+    #[arg(long = "pre-dump")]
+    pub pre_dump: bool,
+    /// The previous (pre-)dump's images, relative to --image-path.
+    #[arg(long = "parent-path", value_name = "DIR")]
+    pub parent_path: Option<String>,
+    /// The container id.
+    pub id: String,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct RestoreArgs {
+    #[command(flatten)]
+    pub criu: CriuArgs,
+    /// The bundle directory (default: the current directory).
+    #[arg(
+        short = 'b',
+        long = "bundle",
+        visible_alias = "container_path",
+        short_alias = 'c',
+        value_name = "PATH"
+    )]
+    pub bundle: Option<PathBuf>,
+    /// runc: leave the restored init to the caller (no monitor).
+    #[arg(short = 'd', long)]
+    pub detach: bool,
+    /// Write the restored init's pid here.
+    #[arg(long = "pid-file", value_name = "FILE")]
+    pub pid_file: Option<PathBuf>,
+    /// Send the restored terminal's master to this Unix socket.
+    #[arg(long = "console-socket", value_name = "PATH")]
+    pub console_socket: Option<PathBuf>,
+    /// Accepted for runc compatibility: CRIU restores the root itself.
+    #[arg(long = "no-pivot")]
+    pub no_pivot: bool,
+    /// The container id.
+    pub id: String,
 }

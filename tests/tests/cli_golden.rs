@@ -16,8 +16,24 @@ use std::process::Command;
 
 /// Every command of `runoci --help`, in its order.
 const COMMANDS: &[&str] = &[
-    "run", "start", "create", "kill", "destroy", "exec", "pause", "resume", "update", "events",
-    "ps", "features", "state", "list", "spec", "check",
+    "run",
+    "start",
+    "create",
+    "kill",
+    "destroy",
+    "exec",
+    "pause",
+    "resume",
+    "update",
+    "events",
+    "ps",
+    "features",
+    "state",
+    "list",
+    "spec",
+    "checkpoint",
+    "restore",
+    "check",
 ];
 
 fn golden_dir(kind: &str) -> PathBuf {

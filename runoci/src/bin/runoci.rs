@@ -116,6 +116,8 @@ fn dispatch(cli: &Cli) -> Result<i32> {
             commands::spec::spec(a.bundle.as_deref().unwrap_or(Path::new(".")), a.rootless)
         }
         Command::Check(a) => commands::check::check(&a.format),
+        Command::Checkpoint(a) => commands::checkpoint::checkpoint(&cli.root, a),
+        Command::Restore(a) => commands::restore::restore(cli, a),
     }
 }
 

@@ -80,6 +80,8 @@ pub struct Report {
     pub apparmor: bool,
     pub selinux: bool,
     pub time_namespace: bool,
+    /// `usable: <criu --version>` or `unusable: <why>` (`criu check`).
+    pub criu: String,
     pub notes: Vec<Note>,
 }
 
@@ -188,6 +190,7 @@ pub fn probe() -> Report {
         lsms,
         apparmor,
         selinux,
+        criu: criu_status(),
         notes: Vec::new(),
     };
     r.notes = notes(&r);
@@ -415,10 +418,19 @@ fn yes(b: bool) -> &'static str {
     }
 }
 
+/// Whether checkpoint/restore can work here, for `check` and `features`.
+pub fn criu_status() -> String {
+    match crate::criu::usable() {
+        Ok(v) => format!("usable: {v}"),
+        Err(why) => format!("unusable: {why}"),
+    }
+}
+
 pub fn render_text(r: &Report) -> String {
     let mut s = String::new();
     let mut line = |k: &str, v: String| s.push_str(&format!("{k:<16} {v}\n"));
     line("kernel:", r.kernel.clone());
+    line("criu:", r.criu.clone());
     let ns: Vec<String> = r
         .namespaces
         .iter()

@@ -24,6 +24,7 @@ fn document() -> Value {
     let mount_options: Vec<&str> = names::mount_option_names();
     let namespaces: Vec<&str> = names::namespace_names().collect();
     let capabilities: Vec<&str> = names::capability_names().collect();
+    let criu = super::check::criu_status();
     json!({
         "ociVersionMin": OCI_VERSION_MIN,
         "ociVersionMax": runoci_proto::OCI_VERSION,
@@ -58,7 +59,8 @@ fn document() -> Value {
         // runoci acts on no annotation of the config.
         "potentiallyUnsafeConfigAnnotations": [],
         "annotations": {
-            "org.opencontainers.runc.checkpoint.enabled": "false",
+            "org.opencontainers.runc.checkpoint.enabled": criu.starts_with("usable").to_string(),
+            "io.github.runoci.criu": criu,
             "io.github.runoci.version": env!("CARGO_PKG_VERSION")
         }
     })

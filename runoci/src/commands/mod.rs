@@ -1,5 +1,6 @@
 //! One module per command.
 pub mod check;
+pub mod checkpoint;
 pub mod create;
 pub mod destroy;
 pub mod exec;
@@ -8,6 +9,7 @@ pub mod kill;
 pub mod monitor_client;
 pub mod ps;
 pub mod resources;
+pub mod restore;
 pub mod run;
 pub mod spec;
 pub mod start;
@@ -18,7 +20,7 @@ use crate::error::{Context, Error, Result};
 use crate::options::{ContainerOptions, Dialect};
 use std::path::{Path, PathBuf};
 
-fn absolute(p: &Path) -> Result<PathBuf> {
+pub(super) fn absolute(p: &Path) -> Result<PathBuf> {
     let joined = if p.is_absolute() {
         p.to_path_buf()
     } else {

@@ -37,13 +37,32 @@ pub fn start_new(cli: &Cli, args: &RunArgs, log_file: Option<&Path>) -> Result<i
     }
     let monitor = monitor_path(cli)?;
     let (sd, lock) = super::claim_state_dir(&cli.root, &spec, &mut opts)?;
-    match start_in(&sd, &spec, &opts, &monitor, log_file, lock) {
-        Ok(()) => Ok(0),
+    let make = MakeInit(&|spec, opts| container::create(spec, opts));
+    under_monitor(&sd, &spec, &opts, &monitor, log_file, lock, make).map(|()| 0)
+}
+
+/// How the monitor's init comes to be: created, or restored by CRIU.
+#[derive(Clone, Copy)]
+pub struct MakeInit<'a>(pub &'a dyn Fn(&Spec, &ContainerOptions) -> Result<Created>);
+
+/// Makes the container's init (`make`) in a forked creator that becomes
+/// its monitor; returns once it runs, or with the error, nothing left.
+pub(super) fn under_monitor(
+    sd: &StateDir,
+    spec: &Spec,
+    opts: &ContainerOptions,
+    monitor: &Path,
+    log_file: Option<&Path>,
+    lock: state::Lock,
+    make: MakeInit<'_>,
+) -> Result<()> {
+    match start_in(sd, spec, opts, monitor, log_file, lock, make) {
+        Ok(()) => Ok(()),
         Err(e) => {
             // Under the lock: the creator is gone by now, and a `destroy`
             // that ended it may have cleaned up already.
             if let Ok(Some(_lock)) = sd.lock_if_present() {
-                if abandon_recorded(&sd).is_ok() {
+                if abandon_recorded(sd).is_ok() {
                     let _ = sd.remove();
                 }
             }
@@ -110,6 +129,7 @@ fn start_in(
     monitor: &Path,
     log_file: Option<&Path>,
     lock: state::Lock,
+    make: MakeInit<'_>,
 ) -> Result<()> {
     write_links(sd, spec, opts, log_file)?;
     let (report_r, report_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).ctx("pipe")?;
@@ -131,7 +151,7 @@ fn start_in(
             let _lock = lock;
             drop(report_r);
             let mut w = std::fs::File::from(report_w);
-            let err = match become_monitor(sd, spec, opts, monitor, log_file, &mut w) {
+            let err = match become_monitor(sd, spec, opts, monitor, log_file, &mut w, make) {
                 Ok(never) => match never {},
                 Err(e) => e,
             };
@@ -176,6 +196,7 @@ fn become_monitor(
     monitor: &Path,
     log_file: Option<&Path>,
     report: &mut std::fs::File,
+    make: MakeInit<'_>,
 ) -> Result<std::convert::Infallible> {
     nix::unistd::setsid().ctx("setsid")?;
     // The creator from here on is this process, leader of its own process
@@ -187,7 +208,7 @@ fn become_monitor(
         .ctx("PR_SET_CHILD_SUBREAPER")?;
     redirect_stdio(log_file)?;
 
-    let created = container::create(spec, opts)?;
+    let created = (make.0)(spec, opts)?;
     match record_running(sd, spec, &created) {
         // The monitor itself reports "ok" on this pipe once it serves, so
         // `start` returns only when the container is really monitored.

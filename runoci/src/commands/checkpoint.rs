@@ -1,0 +1,153 @@
+//! `runoci checkpoint`: dump a running container with CRIU. Without
+//! `--leave-running` CRIU ends the container once dumped: its monitor (or
+//! the engine) sees the init exit, and the container is `stopped`.
+//! On failure the container runs on, untouched, and the error quotes
+//! CRIU's log (kept in the work path).
+
+use crate::cli::{CheckpointArgs, CriuArgs};
+use crate::criu::{self, request};
+use crate::error::{Context, Error, Result};
+use runoci_core::cgroups::CgroupVersion;
+use runoci_core::state::{RuntimeRecord, StateDir};
+use runoci_proto::Status;
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+/// The images and work directories: absolute, made if missing (0700).
+pub(super) fn dirs(a: &CriuArgs, create_images: bool) -> Result<(PathBuf, PathBuf)> {
+    let abs = |p: &Path| -> Result<PathBuf> {
+        Ok(if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            std::env::current_dir().ctx("getcwd")?.join(p)
+        })
+    };
+    let images = abs(a.image_path.as_deref().unwrap_or(Path::new("checkpoint")))?;
+    if !create_images && !images.is_dir() {
+        return Err(Error::new(format!(
+            "--image-path {}: no checkpoint there",
+            images.display()
+        )));
+    }
+    let work = match &a.work_path {
+        Some(w) => abs(w)?,
+        None => images.clone(),
+    };
+    Ok((images, work))
+}
+
+/// The request options both commands share, parsed from their flags.
+pub(super) fn options(a: &CriuArgs) -> Result<request::Options> {
+    Ok(request::Options {
+        tcp_established: a.tcp_established,
+        ext_unix_sk: a.ext_unix_sk,
+        shell_job: a.shell_job,
+        file_locks: a.file_locks,
+        cgroups_mode: Some(request::parse_cgroups_mode(&a.manage_cgroups_mode)?),
+        empty_ns: request::parse_empty_ns(&a.empty_ns)?,
+        ..Default::default()
+    })
+}
+
+/// The file a restore reads the init's stdio from: which of fds 0-2 were
+/// pipes (runc's descriptors.json), to hand the caller's back.
+pub const DESCRIPTORS: &str = "descriptors.json";
+
+pub fn checkpoint(root: &Path, a: &CheckpointArgs) -> Result<i32> {
+    let mut o = options(&a.criu)?;
+    o.leave_running = a.leave_running;
+    o.pre_dump = a.pre_dump;
+    o.parent_path = a.parent_path.clone();
+    if o.pre_dump && o.leave_running {
+        // A pre-dump always leaves the container running.
+        o.leave_running = false;
+    }
+    let sd = StateDir::open(root, &a.id)?;
+    // No destroy, kill-all or second checkpoint while CRIU works.
+    let _lock = sd.lock()?;
+    let st = super::state::from_files(&sd)?;
+    if st.status != Status::Running {
+        return Err(Error::new(format!(
+            "container {}: it is {}: only a running container can be checkpointed",
+            a.id,
+            st.status.as_str()
+        )));
+    }
+    let record = sd.read_record()?;
+    let bundle = PathBuf::from(&st.bundle);
+    let spec = crate::spec::load(&bundle).map_err(|e| Error::new(e.to_string()))?;
+    dump(&spec, &bundle, &record, &a.criu, &o)
+        .map_err(|e| e.context(format!("container {}: checkpoint", a.id)))?;
+    Ok(0)
+}
+
+fn dump(
+    spec: &crate::spec::Spec,
+    bundle: &Path,
+    record: &RuntimeRecord,
+    a: &CriuArgs,
+    o: &request::Options,
+) -> Result<()> {
+    let (images_path, work_path) = dirs(a, true)?;
+    let images = criu::open_dir(&images_path, true)?;
+    let work = criu::open_dir(&work_path, true)?;
+    let rootfs = crate::rootfs::rootfs_path(spec, bundle)?;
+    let pid = record.pid;
+    let mut externals = Vec::new();
+    for ns in request::external_namespaces(spec)? {
+        let ino = std::fs::metadata(&ns.path)
+            .with_ctx(|| format!("linux.namespaces: {}", ns.path))?
+            .ino();
+        externals.push(format!("{}[{ino}]:{}", ns.kind, ns.key));
+    }
+    // Seen through the init's root: a masked path that is a file there is
+    // a bind of /dev/null.
+    let mounts = request::dump_mounts(spec, |p| {
+        std::fs::metadata(format!("/proc/{pid}/root{p}")).is_ok_and(|m| !m.is_dir())
+    });
+    if !o.pre_dump {
+        let fds: Vec<String> = (0..3)
+            .map(|i| {
+                std::fs::read_link(format!("/proc/{pid}/fd/{i}"))
+                    .map(|l| l.display().to_string())
+                    .unwrap_or_default()
+            })
+            .collect();
+        let json = serde_json::to_vec(&fds).map_err(|e| Error::new(e.to_string()))?;
+        runoci_core::state::write_atomic(&images_path.join(DESCRIPTORS), &json)
+            .with_ctx(|| format!("write {}", images_path.join(DESCRIPTORS).display()))?;
+    }
+    let req = request::dump(
+        o,
+        request::DumpTarget {
+            pid,
+            rootfs: &rootfs.display().to_string(),
+            freezer: freezer(record),
+            mounts,
+            externals,
+        },
+        images.as_raw_fd(),
+        work.as_raw_fd(),
+    );
+    let log = work_path.join(req.opts.log_file());
+    criu::Swrk::spawn()?
+        .call(&req, |_, _, _| Ok(()))
+        .map_err(|e| Error::new(format!("{e}: {}", criu::reason_from_log(&log))))?;
+    Ok(())
+}
+
+/// The cgroup CRIU freezes the container with: v1's freezer, else the
+/// v2 directory (CRIU 3.14+); without one CRIU stops the tasks by ptrace.
+fn freezer(record: &RuntimeRecord) -> Option<String> {
+    let cg = record.cgroup.as_ref()?;
+    let v1 = cg
+        .hierarchies
+        .iter()
+        .find(|h| h.version == CgroupVersion::V1 && h.controllers.iter().any(|c| c == "freezer"));
+    let v2 = cg
+        .hierarchies
+        .iter()
+        .find(|h| h.version == CgroupVersion::V2);
+    v1.or(v2).map(|h| h.dir.display().to_string())
+}

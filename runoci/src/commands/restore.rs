@@ -1,0 +1,239 @@
+//! `runoci restore`: a container from a checkpoint, by CRIU. Without
+//! `--detach`, `--pid-file` or `--console-socket` the restored init is
+//! held by its own monitor as after `start` (run_oci); with them it is the
+//! caller's child as after runc's `create` (CRIU restores it as a sibling
+//! of itself: our child, left to the engine's subreaper when we exit).
+//! The id must be free; on failure nothing is left and the error quotes
+//! CRIU's log.
+
+use super::checkpoint::{dirs, options, DESCRIPTORS};
+use super::start::MakeInit;
+use crate::cli::{Cli, RestoreArgs};
+use crate::container::Created;
+use crate::criu::{self, request};
+use crate::error::{Context, Error, Result};
+use crate::options::{ContainerOptions, Dialect};
+use crate::spec::Spec;
+use runoci_proto::Status;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+struct Restore {
+    images: PathBuf,
+    work: PathBuf,
+    o: request::Options,
+}
+
+pub fn restore(cli: &Cli, a: &RestoreArgs) -> Result<i32> {
+    runoci_core::ids::validate(&a.id)?;
+    let (images, work) = dirs(&a.criu, false)?;
+    let r = Restore {
+        images,
+        work,
+        o: options(&a.criu)?,
+    };
+    let detached = a.detach || a.pid_file.is_some() || a.console_socket.is_some();
+    let bundle = super::absolute(a.bundle.as_deref().unwrap_or(Path::new(".")))?;
+    let mut opts = ContainerOptions {
+        id: a.id.clone(),
+        container_dir: bundle.clone(),
+        dialect: if detached {
+            Dialect::Runc
+        } else {
+            Dialect::RunOci
+        },
+        bundle,
+        extra_args: Vec::new(),
+        bind_mounts: Vec::new(),
+        cgroup_parent: None,
+        systemd_cgroup: cli.systemd_cgroup,
+        use_current_user: false,
+        run_as_init: true,
+        exec_fifo: None,
+        preserve_fds: 0,
+        console_socket: a.console_socket.clone(),
+        state_dir: None,
+        lock_fd: None,
+        new_session_keyring: false,
+        notify_socket: None,
+    };
+    let spec = super::load_spec(&opts)?;
+    request::external_namespaces(&spec)?;
+    let make = |spec: &Spec, opts: &ContainerOptions| restore_init(spec, opts, &r);
+    if !detached {
+        let monitor = super::start::monitor_path(cli)?;
+        let (sd, lock) = super::claim_state_dir(&cli.root, &spec, &mut opts)?;
+        super::start::under_monitor(&sd, &spec, &opts, &monitor, None, lock, MakeInit(&make))?;
+        return Ok(0);
+    }
+    let (sd, _lock) = super::claim_state_dir(&cli.root, &spec, &mut opts)?;
+    let result = make(&spec, &opts).and_then(|created| {
+        let hooks = spec.hooks.clone().unwrap_or_default();
+        let recorded = created
+            .record(&sd, Status::Running, 0, &hooks.poststop, &[])
+            .and_then(|()| match &a.pid_file {
+                Some(p) => super::create::write_pid_file(p, created.pid),
+                None => Ok(()),
+            });
+        if let Err(e) = recorded {
+            created.abandon();
+            return Err(e);
+        }
+        Ok(())
+    });
+    match result {
+        Ok(()) => Ok(0),
+        Err(e) => {
+            let _ = sd.remove();
+            Err(e.context(format!("container {}: restore", a.id)))
+        }
+    }
+}
+
+/// The container's cgroup made (criu joins it: the tree is restored in
+/// it), its rootfs bound where CRIU wants a root, CRIU asked; the
+/// restored init, our child.
+fn restore_init(spec: &Spec, opts: &ContainerOptions, r: &Restore) -> Result<Created> {
+    if opts.systemd_cgroup {
+        return Err(crate::error::Error::new(
+            "--systemd-cgroup: restore into a systemd scope is not supported; restore with cgroupfs paths",
+        ));
+    }
+    let cgroup = crate::cgroup_setup::setup_cgroup(spec, opts)?;
+    let result = restore_in_cgroup(spec, opts, r, cgroup.as_ref());
+    match result {
+        Ok((pid, pidfd)) => Ok(Created {
+            pid,
+            pidfd,
+            cgroup,
+            resctrl: None,
+            systemd_unit: None,
+            hook_state: opts.hook_state(spec, pid),
+            no_new_keyring: true,
+        }),
+        Err(e) => {
+            if let Some(cg) = &cgroup {
+                // CRIU kills what it restored when it fails; anything
+                // left in the cgroup goes with it.
+                for pid in cg.pids().unwrap_or_default() {
+                    let _ = nix::sys::signal::kill(
+                        nix::unistd::Pid::from_raw(pid),
+                        nix::sys::signal::Signal::SIGKILL,
+                    );
+                }
+                let _ = cg.destroy();
+            }
+            Err(e)
+        }
+    }
+}
+
+fn restore_in_cgroup(
+    spec: &Spec,
+    opts: &ContainerOptions,
+    r: &Restore,
+    cgroup: Option<&runoci_core::cgroups::Cgroup>,
+) -> Result<(i32, OwnedFd)> {
+    let images = criu::open_dir(&r.images, false)?;
+    let work = criu::open_dir(&r.work, true)?;
+    // CRIU wants its root a mount point whose parent is not overmounted:
+    // the rootfs, bound (recursively) under the state directory for the
+    // time of the restore and detached after.
+    let root = opts
+        .state_dir
+        .as_ref()
+        .ok_or_else(|| Error::new("restore without a state directory"))?
+        .join("criu-root");
+    std::fs::create_dir(&root).with_ctx(|| format!("mkdir {}", root.display()))?;
+    let rootfs = crate::rootfs::rootfs_path(spec, &opts.bundle)?;
+    let bound = nix::mount::mount(
+        Some(&rootfs),
+        &root,
+        None::<&str>,
+        nix::mount::MsFlags::MS_BIND | nix::mount::MsFlags::MS_REC,
+        None::<&str>,
+    )
+    .with_ctx(|| format!("bind {} at {}", rootfs.display(), root.display()));
+    let result = bound.and_then(|()| ask_criu(spec, opts, r, &root, &images, &work, cgroup));
+    let _ = nix::mount::umount2(&root, nix::mount::MntFlags::MNT_DETACH);
+    let _ = std::fs::remove_dir(&root);
+    result
+}
+
+fn ask_criu(
+    spec: &Spec,
+    opts: &ContainerOptions,
+    r: &Restore,
+    root: &Path,
+    images: &std::fs::File,
+    work: &std::fs::File,
+    cgroup: Option<&runoci_core::cgroups::Cgroup>,
+) -> Result<(i32, OwnedFd)> {
+    // Namespaces joined by path at checkpoint, handed back by fd; criu
+    // inherits them (not close-on-exec until it has run).
+    let mut held = Vec::new();
+    let mut inherit = Vec::new();
+    for ns in request::external_namespaces(spec)? {
+        let f =
+            std::fs::File::open(&ns.path).with_ctx(|| format!("linux.namespaces: {}", ns.path))?;
+        nix::fcntl::fcntl(
+            f.as_raw_fd(),
+            nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()),
+        )
+        .ctx("clear close-on-exec")?;
+        inherit.push((ns.key.to_string(), f.as_raw_fd()));
+        held.push(f);
+    }
+    // The init's stdio pipes at checkpoint are ours now (criu inherits our
+    // stdio): the engine's pipes go on.
+    if let Ok(text) = std::fs::read_to_string(r.images.join(DESCRIPTORS)) {
+        let fds: Vec<String> = serde_json::from_str(&text).unwrap_or_default();
+        for (i, d) in fds.iter().enumerate().take(3) {
+            if d.contains("pipe:") {
+                inherit.push((d.clone(), i as i32));
+            }
+        }
+    }
+    let mut req = request::restore(
+        &r.o,
+        &root.display().to_string(),
+        request::restore_mounts(spec, &opts.bundle),
+        &inherit,
+        images.as_raw_fd(),
+        work.as_raw_fd(),
+    );
+    let log = r.work.join(req.opts.log_file());
+    let swrk = criu::Swrk::spawn()?;
+    if let Some(cg) = cgroup {
+        if let Err(e) = cg.add_pid(swrk.pid()) {
+            drop(swrk);
+            return Err(e.into());
+        }
+        let text = std::fs::read_to_string(format!("/proc/{}/cgroup", swrk.pid()))
+            .ctx("read criu's cgroups")?;
+        req.opts.mut_or_insert_default().cg_root = request::cgroup_roots(&text);
+    }
+    let mut console_sent = false;
+    let resp = swrk
+        .call(&req, |script, _, fd| {
+            if script == "orphan-pts-master" {
+                if let (Some(master), Some(socket)) = (fd, &opts.console_socket) {
+                    crate::console::send_master(socket, &master)?;
+                    console_sent = true;
+                }
+            }
+            Ok(())
+        })
+        .map_err(|e| Error::new(format!("{e}: {}", criu::reason_from_log(&log))))?;
+    drop(held);
+    let pid = resp.restore.pid();
+    if opts.console_socket.is_some() && !console_sent {
+        crate::log::emit_warning(format_args!(
+            "container {}: --console-socket given but the checkpoint has no terminal",
+            opts.id
+        ));
+    }
+    let pidfd = runoci_core::pidfd::open(pid)
+        .map_err(|e| Error::from(e).context("pidfd_open of the restored init"))?;
+    Ok((pid, pidfd))
+}
