@@ -19,7 +19,8 @@ out=$(cd "$out" && pwd)
 if [ -z "${RUNOCI_DEB_NO_BUILD:-}" ]; then
     cargo build --release -p runoci -p runoci-monitor -p runoci-gen >&2
 fi
-rel=$target/release
+# .cargo/config.toml names the host's triple as the build target.
+rel=$target/$(rustc -vV | sed -n 's/^host: //p')/release
 for b in runoci runoci-monitor runoci-gen; do
     [ -x "$rel/$b" ] || { echo "build-deb: $rel/$b missing" >&2; exit 1; }
 done
@@ -53,21 +54,22 @@ install -D -m 0644 packaging/debian/copyright "$doc/copyright"
 install -d "$doc/examples"
 install -m 0644 packaging/engines/* "$doc/examples/"
 
-# Depends from the ELF files' needs (libc6, libseccomp2), as debhelper would.
+# Depends from the ELF files' needs, as debhelper would: none for the
+# static binaries .cargo/config.toml builds (libc and libseccomp are linked
+# in); a dynamic build (another config) needs libc6 and libseccomp2.
 depends="libc6 (>= 2.34), libseccomp2 (>= 2.5.0)"
 if command -v dpkg-shlibdeps >/dev/null 2>&1; then
     mkdir -p "$work/src/debian"
     printf 'Source: runoci\n\nPackage: runoci\nArchitecture: any\n' >"$work/src/debian/control"
     if found=$(cd "$work/src" && dpkg-shlibdeps -O -e"$stage/usr/bin/runoci" -e"$stage/usr/bin/runoci-monitor" 2>/dev/null); then
-        found=${found#shlibs:Depends=}
-        [ -z "$found" ] || depends=$found
+        depends=${found#shlibs:Depends=}
     fi
 fi
 
 size=$(du -sk --exclude=DEBIAN "$stage" | cut -f1)
 install -d "$stage/DEBIAN"
 sed -e "s/@VERSION@/$version/" -e "s/@ARCH@/$arch/" -e "s/@SIZE@/$size/" \
-    -e "s/@DEPENDS@/$depends/" packaging/debian/control.in >"$stage/DEBIAN/control"
+    -e "s/@DEPENDS@/$depends/" -e '/^Depends: $/d' packaging/debian/control.in >"$stage/DEBIAN/control"
 install -m 0755 packaging/debian/postinst "$stage/DEBIAN/postinst"
 
 deb=$out/runoci_${version}_${arch}.deb

@@ -1,5 +1,5 @@
 //! The monitor's event loop: one thread, one epoll (mio), a handful of fds:
-//! the listening socket, SIGCHLD (signal-hook's self-pipe), the init's
+//! the listening socket, SIGCHLD (a signalfd), the init's
 //! pidfd, optionally an OOM eventfd, and one socket per client.
 
 use crate::clients::{Clients, Mode, Turn, FIRST_CLIENT};
@@ -8,10 +8,10 @@ use crate::sys;
 use mio::net::UnixListener;
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
+use nix::sys::signal::{SigSet, Signal};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
 use runoci_core::state::RuntimeRecord;
 use runoci_proto::{Event, ExitStatus, MonitorArgs, Reply, Request, State, Stats, Status};
-use signal_hook::consts::SIGCHLD;
-use signal_hook_mio::v1_0::Signals;
 use std::io::{self, ErrorKind};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::PathBuf;
@@ -46,7 +46,7 @@ pub struct Config {
 pub struct Monitor {
     poll: Poll,
     listener: UnixListener,
-    signals: Signals,
+    signals: SignalFd,
     pidfd: OwnedFd,
     oom_fd: Option<OwnedFd>,
     clients: Clients,
@@ -58,7 +58,11 @@ pub struct Monitor {
     oom_events: u64,
     /// cgroup v2: the memory.events file and the oom_kill count last seen.
     oom_file: Option<(PathBuf, u64)>,
-    record: RuntimeRecord,
+    /// `Config::record`, kept as its JSON: one allocation instead of a
+    /// few dozen strings (a cgroup path per hierarchy, twice) spread over
+    /// the heap pages for the container's whole life. Read back on a kill
+    /// and at the exit.
+    record: Box<[u8]>,
 }
 
 impl Monitor {
@@ -78,9 +82,20 @@ impl Monitor {
 
         // Orphaned container processes are reparented to the monitor (a
         // subreaper): SIGCHLD tells it to reap them.
-        let mut signals = Signals::new([SIGCHLD])?;
-        poll.registry()
-            .register(&mut signals, SIGNALS, Interest::READABLE)?;
+        // A signalfd rather than a handler: no handler registry to keep
+        // (signal-hook's held 8 kB of heap for life). SIGCHLD stays
+        // blocked; the hooks the monitor runs get an empty mask from
+        // std's spawn.
+        let mut chld = SigSet::empty();
+        chld.add(Signal::SIGCHLD);
+        chld.thread_block().map_err(io::Error::from)?;
+        let signals = SignalFd::with_flags(&chld, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
+            .map_err(io::Error::from)?;
+        poll.registry().register(
+            &mut SourceFd(&signals.as_raw_fd()),
+            SIGNALS,
+            Interest::READABLE,
+        )?;
         // A pidfd becomes readable when its process exits.
         poll.registry().register(
             &mut SourceFd(&cfg.pidfd.as_raw_fd()),
@@ -102,7 +117,7 @@ impl Monitor {
             exit: None,
             oom_events: 0,
             oom_file: None,
-            record: cfg.record,
+            record: serde_json::to_vec(&cfg.record)?.into_boxed_slice(),
         };
         if let Some(fd) = cfg.oom_fd {
             m.watch_oom(fd)?;
@@ -125,6 +140,11 @@ impl Monitor {
             .register(&mut SourceFd(&fd.as_raw_fd()), OOM, Interest::READABLE)?;
         self.oom_fd = Some(fd);
         Ok(())
+    }
+
+    /// The record as read at start (it was serialized from a valid one).
+    fn record(&self) -> RuntimeRecord {
+        serde_json::from_slice(&self.record).unwrap_or_default()
     }
 
     /// Serve until the container has exited and the replies owed are out.
@@ -176,8 +196,9 @@ impl Monitor {
                 match ev.token() {
                     LISTENER => self.clients.accept(&self.listener, &self.allowed_uids),
                     SIGNALS => {
-                        // Only SIGCHLD is hooked; draining the pipe is enough.
-                        self.signals.pending().for_each(drop);
+                        // Only SIGCHLD is in the signalfd; draining it is
+                        // enough (reap() collects every exited child).
+                        while let Ok(Some(_)) = self.signals.read_signal() {}
                         self.reap();
                     }
                     PIDFD => self.reap(),
@@ -293,10 +314,11 @@ impl Monitor {
         }
         // Every process: the cgroup's. Without a cgroup the init alone,
         // through the pidfd the monitor holds.
-        if all && self.record.cgroup.is_some() {
-            return runoci_core::lifecycle::kill_all(&self.record, sig).map_err(|e| e.to_string());
+        let record = self.record();
+        if all && record.cgroup.is_some() {
+            return runoci_core::lifecycle::kill_all(&record, sig).map_err(|e| e.to_string());
         }
-        runoci_core::lifecycle::signal_init(&self.record, &self.pidfd, sig).map_err(|e| {
+        runoci_core::lifecycle::signal_init(&record, &self.pidfd, sig).map_err(|e| {
             match e.raw_os_error() {
                 Some(libc::ESRCH) => "container has exited".to_owned(),
                 _ => format!("kill {sig}: {e}"),
@@ -365,14 +387,17 @@ impl Monitor {
         // blocks the loop; requests that arrive meanwhile wait in the
         // socket's backlog and are answered afterwards. It must reap the
         // children it starts itself; whatever it leaves, the loop reaps.
-        let exit =
-            match runoci_core::lifecycle::container_exited(&self.state_dir, &exit, &self.record) {
-                Ok(recorded) => recorded,
-                Err(e) => {
-                    log(&self.state.id, &format!("cleaning up after the exit: {e}"));
-                    exit
-                }
-            };
+        let exit = match runoci_core::lifecycle::container_exited(
+            &self.state_dir,
+            &exit,
+            &self.record(),
+        ) {
+            Ok(recorded) => recorded,
+            Err(e) => {
+                log(&self.state.id, &format!("cleaning up after the exit: {e}"));
+                exit
+            }
+        };
         self.state.exit = Some(exit);
         self.exit = Some(exit);
         // The monitor's own record of the exit, in the container's log

@@ -5,9 +5,11 @@ cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 if [ -n "${COUNT:-}" ]; then N=${N:-5}; else N=${N:-50}; fi
 TARGET=${CARGO_TARGET_DIR:-$PWD/target}
 cargo build --release --bins >&2
-BENCH="$TARGET/release/runoci-bench"
+# .cargo/config.toml builds for the host's triple by name (static binaries).
+REL="$TARGET/$(rustc -vV | sed -n 's/^host: //p')/release"
+BENCH="$REL/runoci-bench"
 # RUNOCI=/usr/bin/runc proves the bench before runoci works.
-RUNOCI=${RUNOCI:-$TARGET/release/runoci}
+RUNOCI=${RUNOCI:-$REL/runoci}
 
 # crun refuses a hybrid layout whose cgroup2 holds hugetlb; giving hugetlb a
 # v1 hierarchy of its own fixes that. Only when not mounted already.
@@ -21,3 +23,5 @@ fi
 
 RTS=(--rt "runoci=$RUNOCI" --rt runc=/usr/bin/runc)
 if [ -x /usr/bin/crun ]; then RTS+=(--rt crun=/usr/bin/crun); fi
+# BASE=/path/to/another/runoci: that build too, as "runoci-base".
+if [ -n "${BASE:-}" ]; then RTS+=(--rt "runoci-base=$BASE"); fi

@@ -1594,14 +1594,35 @@ fn profile_dir() -> PathBuf {
             }
         }
     }
+    // .cargo/config.toml names the host's triple (`host-tuple`) as the
+    // build target.
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| workspace_root().join("target"));
-    target.join(if cfg!(debug_assertions) {
+    let triple = format!(
+        "{}-unknown-{}-gnu",
+        std::env::consts::ARCH,
+        std::env::consts::OS
+    );
+    target.join(triple).join(if cfg!(debug_assertions) {
         "debug"
     } else {
         "release"
     })
+}
+
+/// The target directory (`CARGO_TARGET_DIR`) of profile directory `dir`:
+/// `<target>/<profile>`, or `<target>/<triple>/<profile>` when the build
+/// named its target (cargo marks the target directory with CACHEDIR.TAG).
+fn target_dir_of(dir: &Path) -> Option<(&Path, Option<&OsStr>)> {
+    let parent = dir.parent()?;
+    if parent.join("CACHEDIR.TAG").exists() {
+        return Some((parent, None));
+    }
+    let top = parent.parent()?;
+    top.join("CACHEDIR.TAG")
+        .exists()
+        .then(|| (top, parent.file_name()))
 }
 
 fn newest_source_mtime() -> SystemTime {
@@ -1675,8 +1696,11 @@ pub fn runoci_bin() -> &'static Path {
                 }
                 None => {}
             }
-            if let Some(target) = dir.parent() {
+            if let Some((target, triple)) = target_dir_of(&dir) {
                 c.env("CARGO_TARGET_DIR", target);
+                if let Some(t) = triple {
+                    c.arg("--target").arg(t);
+                }
             }
             let out = run_command(&mut c, b"", Duration::from_secs(1800));
             if !out.success() {

@@ -16,9 +16,9 @@ use std::os::fd::OwnedFd;
 /// thing before exec — with (as runc). Returns the notification listener,
 /// if any.
 pub fn apply(seccomp: Option<&spec::Seccomp>, process: &Process) -> Result<Option<OwnedFd>> {
-    use crate::seccomp::{build, load};
+    use crate::seccomp::{compiled, load};
     let compiled = match seccomp {
-        Some(s) => Some((s, build(s)?)),
+        Some(s) => Some((s, compiled(s)?)),
         None => None,
     };
     let mut listener = None;
