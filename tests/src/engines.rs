@@ -71,6 +71,10 @@ pub fn shared<T>(slot: &Mutex<Weak<T>>, make: impl FnOnce() -> T) -> Arc<T> {
 }
 
 /// Tars the busybox template (without its `.complete` marker) into `out`.
+/// Other tests hard-link the template's busybox into their bundles while
+/// this reads it; each new link changes the inode's ctime, which GNU tar
+/// reports as "file changed as we read it" (exit 1) though no byte did.
+/// That warning alone is not a failure here.
 pub fn busybox_tarball(out: &Path) {
     let mut c = Command::new("tar");
     c.arg("-C")
@@ -78,7 +82,14 @@ pub fn busybox_tarball(out: &Path) {
         .args(["--exclude=./.complete", "-cf"])
         .arg(out)
         .arg(".");
-    run(&mut c).assert_ok();
+    let o = run(&mut c);
+    let only_ctime = o.status.code() == Some(1)
+        && o.stderr
+            .lines()
+            .all(|l| l.trim().is_empty() || l.ends_with("file changed as we read it"));
+    if !only_ctime {
+        o.assert_ok();
+    }
 }
 
 /// A busybox image in podman's storage, removed on drop.
