@@ -63,7 +63,15 @@ pub fn restore(cli: &Cli, a: &RestoreArgs) -> Result<i32> {
     if !detached {
         let monitor = super::start::monitor_path(cli)?;
         let (sd, lock) = super::claim_state_dir(&cli.root, &spec, &mut opts)?;
-        super::start::under_monitor(&sd, &spec, &opts, &monitor, None, lock, MakeInit(&make))?;
+        let start = super::start::MonitoredStart {
+            sd: &sd,
+            spec: &spec,
+            opts: &opts,
+            monitor: &monitor,
+            log_file: None,
+            make: MakeInit(&make),
+        };
+        super::start::under_monitor(start, lock)?;
         return Ok(0);
     }
     let (sd, _lock) = super::claim_state_dir(&cli.root, &spec, &mut opts)?;

@@ -38,25 +38,38 @@ pub fn start_new(cli: &Cli, args: &RunArgs, log_file: Option<&Path>) -> Result<i
     let monitor = monitor_path(cli)?;
     let (sd, lock) = super::claim_state_dir(&cli.root, &spec, &mut opts)?;
     let make = MakeInit(&|spec, opts| container::create(spec, opts));
-    under_monitor(&sd, &spec, &opts, &monitor, log_file, lock, make).map(|()| 0)
+    let start = MonitoredStart {
+        sd: &sd,
+        spec: &spec,
+        opts: &opts,
+        monitor: &monitor,
+        log_file,
+        make,
+    };
+    under_monitor(start, lock).map(|()| 0)
 }
 
 /// How the monitor's init comes to be: created, or restored by CRIU.
 #[derive(Clone, Copy)]
 pub struct MakeInit<'a>(pub &'a dyn Fn(&Spec, &ContainerOptions) -> Result<Created>);
 
+/// One start under a monitor: the record, the container, the monitor
+/// binary, its log, and how the init comes to be.
+#[derive(Clone, Copy)]
+pub struct MonitoredStart<'a> {
+    pub sd: &'a StateDir,
+    pub spec: &'a Spec,
+    pub opts: &'a ContainerOptions,
+    pub monitor: &'a Path,
+    pub log_file: Option<&'a Path>,
+    pub make: MakeInit<'a>,
+}
+
 /// Makes the container's init (`make`) in a forked creator that becomes
 /// its monitor; returns once it runs, or with the error, nothing left.
-pub(super) fn under_monitor(
-    sd: &StateDir,
-    spec: &Spec,
-    opts: &ContainerOptions,
-    monitor: &Path,
-    log_file: Option<&Path>,
-    lock: state::Lock,
-    make: MakeInit<'_>,
-) -> Result<()> {
-    match start_in(sd, spec, opts, monitor, log_file, lock, make) {
+pub(super) fn under_monitor(start: MonitoredStart<'_>, lock: state::Lock) -> Result<()> {
+    let MonitoredStart { sd, opts, .. } = start;
+    match start_in(start, lock) {
         Ok(()) => Ok(()),
         Err(e) => {
             // Under the lock: the creator is gone by now, and a `destroy`
@@ -122,15 +135,15 @@ fn write_links(
     Ok(())
 }
 
-fn start_in(
-    sd: &StateDir,
-    spec: &Spec,
-    opts: &ContainerOptions,
-    monitor: &Path,
-    log_file: Option<&Path>,
-    lock: state::Lock,
-    make: MakeInit<'_>,
-) -> Result<()> {
+fn start_in(start: MonitoredStart<'_>, lock: state::Lock) -> Result<()> {
+    let MonitoredStart {
+        sd,
+        spec,
+        opts,
+        monitor,
+        log_file,
+        make,
+    } = start;
     write_links(sd, spec, opts, log_file)?;
     let (report_r, report_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).ctx("pipe")?;
     // Ctrl-C (or TERM, HUP, QUIT) while we wait must stop the start, not
