@@ -18,7 +18,7 @@ use runoci_core::cgroups;
 use runoci_core::hooks::HookState;
 use runoci_core::hooks::Stage;
 use runoci_proto::{State, Status};
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::PathBuf;
 
 /// A container whose init exists: exec'd, or waiting on the exec FIFO.
@@ -340,6 +340,7 @@ fn spawn(
     let unified = join.unified.as_ref().map(|(i, fd)| (*i, fd.as_fd()));
     let tasks = join.tasks;
     let child_reports = !tasks.is_empty();
+    let unified_raw = unified.map(|(_, fd)| fd.as_raw_fd());
     let mut joined: Vec<usize> = tasks.iter().map(|(i, _)| *i).collect();
     // The closure owns the child's end of the channel, the rootfs path and
     // the FIFO: the parent drops them (closing its copies) once cloned.
@@ -356,6 +357,10 @@ fn spawn(
                 let _ = nix::unistd::close(fd);
             }
             let _ = nix::unistd::close(parent_fd);
+            // Nor the runtime's handle on the cgroup2 directory.
+            if let Some(fd) = unified_raw {
+                let _ = nix::unistd::close(fd);
+            }
             child_main(ChildArgs {
                 spec,
                 opts,
