@@ -18,7 +18,7 @@ use runoci_core::cgroups;
 use runoci_core::hooks::HookState;
 use runoci_core::hooks::Stage;
 use runoci_proto::{State, Status};
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::PathBuf;
 
 /// A container whose init exists: exec'd, or waiting on the exec FIFO.
@@ -334,29 +334,52 @@ fn spawn(
         .map(|j| (&j.fd, j.path.as_str()));
     let what = format!("with namespaces {:?}", ns.clone_flags);
     let parent_fd = parent_chan.raw_fd();
+    // The child joins its cgroups itself (`cgroups::JoinFds`): born in
+    // the cgroup2 one, writing itself into the v1 ones.
+    let join = cgroup.map(|cg| cg.open_for_join()).unwrap_or_default();
+    let unified = join.unified.as_ref().map(|(i, fd)| (*i, fd.as_fd()));
+    let tasks = join.tasks;
+    let child_reports = !tasks.is_empty();
+    let unified_raw = unified.map(|(_, fd)| fd.as_raw_fd());
+    let mut joined: Vec<usize> = tasks.iter().map(|(i, _)| *i).collect();
     // The closure owns the child's end of the channel, the rootfs path and
     // the FIFO: the parent drops them (closing its copies) once cloned.
-    let pid = namespaces::clone_child(ns.clone_flags, pid_ns, &what, move || {
-        // The child's copies of fds it must not hold: the creator's lock
-        // and the parent's end of the channel (never dropped here: the
-        // child does not return).
-        if let Some(fd) = opts.lock_fd {
-            let _ = nix::unistd::close(fd);
-        }
-        let _ = nix::unistd::close(parent_fd);
-        child_main(ChildArgs {
-            spec,
-            opts,
-            ns,
-            chan: child_chan,
-            rootfs,
-            exec_fifo,
-        })
-    });
+    let cloned = namespaces::clone_child_into(
+        ns.clone_flags,
+        pid_ns,
+        unified.map(|(_, fd)| fd),
+        &what,
+        move || {
+            // The child's copies of fds it must not hold: the creator's lock
+            // and the parent's end of the channel (never dropped here: the
+            // child does not return).
+            if let Some(fd) = opts.lock_fd {
+                let _ = nix::unistd::close(fd);
+            }
+            let _ = nix::unistd::close(parent_fd);
+            // Nor the runtime's handle on the cgroup2 directory.
+            if let Some(fd) = unified_raw {
+                let _ = nix::unistd::close(fd);
+            }
+            child_main(ChildArgs {
+                spec,
+                opts,
+                ns,
+                chan: child_chan,
+                rootfs,
+                exec_fifo,
+                cgroup_tasks: tasks,
+            })
+        },
+    );
     if let Some(own) = restore_time {
         let _ = nix::sched::setns(&own, CloneFlags::from_bits_retain(libc::CLONE_NEWTIME));
     }
-    let pid = pid?;
+    let (pid, in_unified) = cloned?;
+    if let (true, Some((i, _))) = (in_unified, unified) {
+        joined.push(i);
+    }
+    drop(join.unified);
     let pidfd = match runoci_core::pidfd::open(pid) {
         Ok(fd) => fd,
         Err(e) => {
@@ -371,9 +394,6 @@ fn spawn(
     let mut resctrl = None;
     let mut scoped = None;
     let mut setup = || -> Result<()> {
-        if let Some(cg) = cgroup {
-            cg.add_pid(pid)?;
-        }
         if let Some(plan) = scope {
             scoped = Some(crate::systemd::start_scope(plan, spec, opts, pid)?);
         }
@@ -391,6 +411,14 @@ fn spawn(
         // container runs: the program finds its devices there.
         if let Some(linux) = spec.linux.as_ref() {
             crate::netdev::move_into(linux, pid)?;
+        }
+        // Last, so that the child's own writes overlap ours above; before
+        // Start, so that it is in every cgroup before anything runs.
+        if let Some(cg) = cgroup {
+            if child_reports {
+                joined_cgroups(&parent_chan, &mut joined)?;
+            }
+            cg.add_pid_except(pid, &joined)?;
         }
         parent_chan.send(&ToChild::Start { host_pid: pid })
     };
@@ -414,6 +442,28 @@ fn spawn(
         resctrl,
         scoped,
     })
+}
+
+/// The child's report on the v1 cgroups it was to join itself: the
+/// hierarchies it failed to join are taken out of `joined` (the runtime
+/// writes its pid there, as without the fds).
+fn joined_cgroups(chan: &ParentChannel, joined: &mut Vec<usize>) -> Result<()> {
+    match chan.recv()? {
+        Some((ToParent::CgroupsJoined { failed }, _)) => {
+            for (i, why) in failed {
+                crate::debug!("cgroup hierarchy {i}: the init could not join it itself ({why}); the runtime moves it");
+                joined.retain(|j| *j != i);
+            }
+            Ok(())
+        }
+        Some((ToParent::Error(e), _)) => Err(Error::new(e)),
+        Some((other, _)) => Err(Error::new(format!(
+            "the container init sent {other:?} before joining its cgroups"
+        ))),
+        None => Err(Error::new(
+            "the container init exited before joining its cgroups",
+        )),
+    }
 }
 
 fn write_time_offsets(spec: &Spec) -> Result<()> {
@@ -511,6 +561,9 @@ fn drive_child(
                 }
             }
             Some((ToParent::Error(e), _)) => return Err(Error::new(e)),
+            Some((ToParent::CgroupsJoined { .. }, _)) => {
+                return Err(Error::new("the container init reported its cgroups twice"))
+            }
             None if ready => return Ok(()),
             None => {
                 return Err(Error::new(

@@ -191,6 +191,19 @@ pub fn clone_child(
     what: &str,
     child: impl FnOnce() -> std::convert::Infallible,
 ) -> Result<i32> {
+    clone_child_into(flags, pid_ns, None, what, child).map(|(pid, _)| pid)
+}
+
+/// `clone_child`, the child born in the cgroup2 directory `cgroup` where
+/// the kernel lets it (`sys::sched::clone_like_fork`); also returns
+/// whether it was.
+pub fn clone_child_into(
+    flags: CloneFlags,
+    pid_ns: Option<(&OwnedFd, &str)>,
+    cgroup: Option<std::os::fd::BorrowedFd<'_>>,
+    what: &str,
+    child: impl FnOnce() -> std::convert::Infallible,
+) -> Result<(i32, bool)> {
     let restore = match pid_ns {
         Some((fd, desc)) => {
             let own = std::fs::File::open("/proc/self/ns/pid").ctx("open own pid namespace")?;
@@ -202,7 +215,7 @@ pub fn clone_child(
     };
     let flags = flags.bits() as libc::c_ulong | libc::SIGCHLD as libc::c_ulong;
     // The callers are single-threaded (the contract of clone_like_fork).
-    let pid = crate::sys::sched::clone_like_fork(flags, child);
+    let pid = crate::sys::sched::clone_like_fork(flags, cgroup, child);
     if let Some(own) = restore {
         let _ = nix::sched::setns(&own, CloneFlags::CLONE_NEWPID);
     }

@@ -41,6 +41,9 @@ pub enum ToChild {
 /// child → parent. Only the child's end ([`ChildChannel`]) sends these.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ToParent {
+    /// First, when given `tasks` fds: the child wrote itself into its v1
+    /// cgroups, but for these hierarchies (index, why).
+    CgroupsJoined { failed: Vec<(usize, String)> },
     /// Run these hooks now, then send [`ToChild::Proceed`].
     RunHooks(ParentHooks),
     /// The pty master, as the attached fd.

@@ -170,6 +170,47 @@ fn memory_32m() -> Value {
 /// newline, so it holds everything it reads; via exec it is the init.
 const EAT_MEMORY: &str = "exec tail /dev/zero";
 
+/// The init joins its cgroups itself (`0` to each v1 `tasks` file the
+/// runtime opened, born in the cgroup2 one by clone3 CLONE_INTO_CGROUP),
+/// the runtime moving it wherever it could not: either way the program
+/// starts in the container's cgroup in every hierarchy, in a new user
+/// namespace too (where the init's own ids are not mapped yet when it
+/// writes).
+#[test]
+fn the_program_starts_in_the_container_s_cgroup_in_every_hierarchy() {
+    let rt = Runtime::runoci();
+    for userns in [false, true] {
+        let mut bundle = Bundle::new("cgroup-join");
+        let config = bundle.config_mut();
+        // No cgroup namespace: /proc/self/cgroup shows the host's paths.
+        config["linux"]["namespaces"]
+            .as_array_mut()
+            .expect("linux.namespaces")
+            .retain(|n| n["type"] != "cgroup");
+        if userns {
+            runoci_tests::user_namespaced(config);
+        }
+        bundle.set_args(&["cat", "/proc/self/cgroup"]);
+        let id = unique_id("cgroup-join");
+        let out = rt.run(["run", "-c", bundle.path_str(), &id]);
+        out.assert_ok();
+        let own = format!(":/{id}");
+        let lines: Vec<&str> = out.stdout.lines().collect();
+        assert_eq!(
+            lines.len(),
+            hierarchy_roots().len(),
+            "one line per hierarchy mounted here: {}",
+            out.stdout
+        );
+        for line in lines {
+            assert!(
+                line.ends_with(&own),
+                "user namespace {userns}: {line} is not in {id}'s cgroup"
+            );
+        }
+    }
+}
+
 #[test]
 fn memory_limit_oom_kills_a_run_container_with_137() {
     let mut bundle = Bundle::new("oom-run");

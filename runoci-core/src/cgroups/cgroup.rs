@@ -132,10 +132,7 @@ impl Cgroup {
 
     /// Moves process `pid` (all its threads) into the cgroup in every hierarchy.
     pub fn add_pid(&self, pid: i32) -> Result<(), CgroupError> {
-        for hierarchy in &self.hierarchies {
-            write_file(&hierarchy.dir.join("cgroup.procs"), &pid.to_string())?;
-        }
-        Ok(())
+        self.add_pid_except(pid, &[])
     }
 
     /// `exec --cgroup`: moves `pid` into the existing sub-cgroup `sub`

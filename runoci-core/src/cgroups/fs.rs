@@ -49,7 +49,7 @@ pub fn read_value(path: &Path) -> Result<String, CgroupError> {
     Ok(read_file(path)?.trim_end().to_string())
 }
 
-fn open_regular(path: &Path, write: bool) -> Result<File, CgroupError> {
+pub(super) fn open_regular(path: &Path, write: bool) -> Result<File, CgroupError> {
     let op = if write { "write" } else { "read" };
     let mut options = std::fs::OpenOptions::new();
     if write {

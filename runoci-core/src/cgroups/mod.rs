@@ -4,7 +4,8 @@
 //!
 //! - `layout`: which hierarchies are mounted where (from mountinfo);
 //! - `path`: where the container's cgroup goes (`resolve_path`);
-//! - `cgroup`: creating, joining and removing it; `signal`: signalling
+//! - `cgroup`: creating, joining and removing it (`join`: the init
+//!   joining by itself); `signal`: signalling
 //!   and freezing it;
 //! - `apply`: writing `linux.resources` to it, through `v1` / `v2`, with
 //!   `validate`, `convert` (v1 ↔ v2 values), `devices` (v1 rules) and
@@ -21,6 +22,7 @@ pub mod devices_bpf;
 mod error;
 mod fs;
 mod host;
+mod join;
 mod layout;
 mod path;
 mod signal;
@@ -39,6 +41,7 @@ mod testutil;
 pub use cgroup::{parse_oom_kill, Cgroup, CgroupRecord, CgroupVersion, Hierarchy};
 pub use error::CgroupError;
 pub use host::check_host;
+pub use join::{join_self, JoinFds};
 pub use layout::{pure_v2, Layout, CGROUP_ROOT};
 pub use path::{
     parse_exec_sub_cgroups, parse_systemd_path, resolve_path, ExecSubCgroups, SystemdCgroupPath,

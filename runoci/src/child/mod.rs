@@ -56,7 +56,8 @@ macro_rules! steps {
 steps! {
     /// A user namespace to join comes first: the others are then owned by it.
     JoinUserNamespace,
-    /// The parent has written the id maps and placed us in the cgroups.
+    /// The parent has written the id maps and placed us in the cgroups we
+    /// did not join ourselves (first thing after clone, `child_main`).
     WaitForParent [exec],
     /// Root of a new user namespace (mapped per uidMappings) before joining
     /// or creating anything it owns.

@@ -28,6 +28,9 @@ pub struct ChildArgs<'a> {
     pub rootfs: PathBuf,
     /// runc-style create: an O_PATH fd of the exec FIFO.
     pub exec_fifo: Option<OwnedFd>,
+    /// The `tasks` files of the v1 cgroups to join
+    /// (`runoci_core::cgroups::JoinFds`).
+    pub cgroup_tasks: Vec<(usize, OwnedFd)>,
 }
 
 /// What differs between the init and an exec'd process.
@@ -116,7 +119,7 @@ impl<'a> Ctx<'a> {
 }
 
 /// Entry point of the init right after clone(); never returns.
-pub fn child_main(args: ChildArgs) -> ! {
+pub fn child_main(mut args: ChildArgs) -> ! {
     // Not dumpable until execve: other processes in the container cannot
     // open /proc/<pid>/exe (the runoci binary) or our fds (CVE-2019-5736).
     // (Rootless: right after the id maps are written, see WaitForParent.)
@@ -125,6 +128,17 @@ pub fn child_main(args: ChildArgs) -> ! {
     }
     // Die with the runtime while we are being set up.
     let _ = nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL);
+    // Into our cgroups first, while single-threaded, before anything of
+    // the container runs or a cgroup namespace is made (its root is the
+    // cgroup we are in); the runtime moves us where this failed.
+    let tasks = std::mem::take(&mut args.cgroup_tasks);
+    if !tasks.is_empty() {
+        let failed = runoci_core::cgroups::join_self(&tasks);
+        drop(tasks);
+        if args.chan.send(&ToParent::CgroupsJoined { failed }).is_err() {
+            runoci_core::sys::process::exit_now(1)
+        }
+    }
     let err = match run_init(&args) {
         Ok(never) => match never {},
         Err(e) => e,
