@@ -209,20 +209,18 @@ impl Swrk {
     }
 }
 
-/// Opens `dir` (made 0700 if missing, as runc does: a container is
-/// checkpointed again into the same place) for CRIU, which reaches it
-/// through /proc/<our pid>/fd/N.
+/// Opens `dir` (made 0700 with its missing parents, as runc's MkdirAll
+/// does: engines pass a fresh path under a directory of their own; an
+/// existing one is reused, a container is checkpointed again into the
+/// same place) for CRIU, which reaches it through /proc/<our pid>/fd/N.
 pub fn open_dir(dir: &Path, create: bool) -> Result<std::fs::File> {
-    if create {
-        match std::fs::create_dir(dir) {
-            Ok(()) => {
-                use std::os::unix::fs::PermissionsExt;
-                std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
-                    .with_ctx(|| format!("chmod {}", dir.display()))?;
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-            Err(e) => return Err(Error::from(e).context(format!("mkdir {}", dir.display()))),
-        }
+    if create && !dir.is_dir() {
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .with_ctx(|| format!("mkdir {}", dir.display()))?;
     }
     std::fs::File::open(dir).with_ctx(|| format!("open {}", dir.display()))
 }

@@ -153,6 +153,11 @@ fn common(o: &Options, images_fd: i32, work_fd: i32, log: &str) -> rpc::Criu_opt
     c.set_file_locks(o.file_locks);
     c.set_empty_ns(o.empty_ns);
     c.set_orphan_pts_master(true);
+    // CRIU locks the container's network during a dump with iptables by
+    // default: it runs iptables-restore, which a host on nftables alone
+    // lacks (Debian 12 and its criu, linked with libnftables, do not need
+    // it). nf_tables is what `criu check` checks for.
+    c.set_network_lock(rpc::Criu_network_lock_method::NFTABLES);
     c
 }
 
