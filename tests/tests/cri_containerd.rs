@@ -338,10 +338,19 @@ fn a_container_over_its_memory_limit_is_reported_oom_killed() {
     let cri = node.client();
     for handler in HANDLERS {
         let pod = Pod::run(&node, &cri, handler, "oom");
+        // A container that runs a while, then grows past its limit, as
+        // the kubelet's case is. containerd 1.6's shim watches for OOM
+        // only once the runtime's `start` has returned: a program killed
+        // before that is reported "Error", not "OOMKilled" (seen in CI on
+        // runc, with finished_at before started_at).
         let mut config = pod.container_config(
             &node,
             "hog",
-            &["dd", "if=/dev/zero", "of=/dev/null", "bs=128M", "count=1"],
+            &[
+                "sh",
+                "-c",
+                "sleep 1; exec dd if=/dev/zero of=/dev/null bs=128M count=1",
+            ],
         );
         config.linux.as_mut().expect("linux").resources = Some(LinuxContainerResources {
             memory_limit_in_bytes: 32 * MIB,
