@@ -355,7 +355,7 @@ pub struct RunArgs {
     /// runc: pass N extra fds (from 3) to the container.
     #[arg(long = "preserve-fds", default_value_t = 0, value_parser = parse_preserve_fds)]
     pub preserve_fds: u32,
-    /// runc: accepted for compatibility.
+    /// runc: chroot instead of pivot_root. Refused: runoci always pivots.
     #[arg(long = "no-pivot")]
     pub no_pivot: bool,
     /// runc: keep the caller's session keyring instead of a new one for
@@ -591,7 +591,7 @@ pub struct RestoreArgs {
     /// Send the restored terminal's master to this Unix socket.
     #[arg(long = "console-socket", value_name = "PATH")]
     pub console_socket: Option<PathBuf>,
-    /// Accepted for runc compatibility: CRIU restores the root itself.
+    /// runc: chroot instead of pivot_root. Refused: runoci always pivots.
     #[arg(long = "no-pivot")]
     pub no_pivot: bool,
     /// The container id.

@@ -615,3 +615,31 @@ fn preserve_fds_past_the_fd_range_is_refused() {
     out.assert_ok();
     assert_eq!(out.stdout, "ran\n", "{out}");
 }
+
+/// `--no-pivot` is parsed (engines may pass it) but never applied: it is
+/// refused naming the flag, by `create`, `run` and `restore`, and nothing
+/// is left.
+#[test]
+fn no_pivot_is_refused_naming_the_flag_and_leaves_nothing() {
+    let rt = Runtime::runoci();
+    let mut bundle = Bundle::new("no-pivot");
+    bundle.set_args(&["true"]);
+    for cmd in ["create", "run"] {
+        let id = unique_id("nopivot");
+        let out = rt.run([cmd, "--no-pivot", "--bundle", bundle.path_str(), &id]);
+        assert_fails_with(&out, "--no-pivot: not supported");
+        assert!(rt.container_ids().is_empty(), "{:?}", rt.container_ids());
+    }
+    let images = bundle.path().join("images");
+    let out = rt.run([
+        "restore",
+        "--no-pivot",
+        "--image-path",
+        images.to_str().unwrap(),
+        "--bundle",
+        bundle.path_str(),
+        &unique_id("nopivot"),
+    ]);
+    assert_fails_with(&out, "--no-pivot: not supported");
+    assert!(rt.container_ids().is_empty(), "{:?}", rt.container_ids());
+}

@@ -107,8 +107,22 @@ pub fn claim_state_dir(
 }
 
 /// The options shared by `run` and `start`, from their command line.
+/// `--no-pivot` (runc's chroot instead of pivot_root, for roots where
+/// pivot_root fails) is refused rather than dropped: a chroot leaves the
+/// host's mount tree reachable from the container, and runoci always
+/// pivots.
+pub fn refuse_no_pivot(no_pivot: bool) -> Result<()> {
+    if no_pivot {
+        return Err(Error::new(
+            "--no-pivot: not supported (runoci always uses pivot_root; a chroot would leave the host's root reachable)",
+        ));
+    }
+    Ok(())
+}
+
 pub fn container_options(args: &RunArgs) -> Result<ContainerOptions> {
     runoci_core::ids::validate(&args.id)?;
+    refuse_no_pivot(args.no_pivot)?;
     let mut bundle = args.bundle.clone().or_else(|| args.container_path.clone());
     // runc's flags say runc's dialect (`create` is runc's whatever its flags).
     let mut dialect = if args.bundle.is_some()

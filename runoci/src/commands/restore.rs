@@ -26,6 +26,7 @@ struct Restore {
 
 pub fn restore(cli: &Cli, a: &RestoreArgs) -> Result<i32> {
     runoci_core::ids::validate(&a.id)?;
+    super::refuse_no_pivot(a.no_pivot)?;
     let (images, work) = dirs(&a.criu, false)?;
     let r = Restore {
         images,
