@@ -410,9 +410,12 @@ pub struct ExecArgs {
     /// (every hierarchy), or CONTROLLER[,CONTROLLER]:PATH, repeated.
     #[arg(long = "cgroup", value_name = "[CONTROLLER[,CONTROLLER]:]PATH")]
     pub cgroup: Vec<String>,
-    /// Accepted for runc compatibility (LSM labels are applied per config).
+    /// The SELinux label of the exec'd process (replaces
+    /// process.selinuxLabel).
     #[arg(long = "process-label")]
     pub process_label: Option<String>,
+    /// The AppArmor profile of the exec'd process (replaces
+    /// process.apparmorProfile).
     #[arg(long)]
     pub apparmor: Option<String>,
     /// The container id.

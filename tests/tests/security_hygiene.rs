@@ -216,3 +216,38 @@ fn lsm_settings_on_a_host_without_the_lsm_fail_clearly() {
         }
     }
 }
+
+/// `exec --apparmor` and `exec --process-label` (runc's flags) set the
+/// exec'd process's labels: on this host, without either LSM, they are
+/// refused exactly as the same labels in config.json are, and a plain
+/// exec still works.
+#[test]
+fn exec_label_flags_are_applied_to_the_process_not_dropped() {
+    let rt = Runtime::runoci();
+    let mut bundle = Bundle::new("lsm-flags");
+    bundle.set_args(&["sleep", "1000"]);
+    let id = unique_id("lsm-f");
+    rt.run(["create", "--bundle", bundle.path_str(), &id])
+        .assert_ok();
+    rt.run(["start", &id]).assert_ok();
+    for (lsm, flag, message) in [
+        (
+            "apparmor",
+            "--apparmor",
+            "process.apparmorProfile \"runoci-test\": AppArmor is not enabled on this host",
+        ),
+        (
+            "selinux",
+            "--process-label",
+            "process.selinuxLabel \"runoci-test\": SELinux is not enabled on this host",
+        ),
+    ] {
+        assert!(
+            !lsm_enabled(lsm),
+            "this test proves the error path; {lsm} is enabled on this host"
+        );
+        let out = rt.run(["exec", flag, "runoci-test", &id, "true"]);
+        assert_fails_with(&out, message);
+    }
+    rt.run(["exec", &id, "true"]).assert_ok();
+}

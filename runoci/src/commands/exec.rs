@@ -112,6 +112,14 @@ fn build_process(spec: &crate::spec::Spec, a: &ExecArgs) -> Result<Process> {
     if a.no_new_privs {
         p.no_new_privileges = true;
     }
+    // As runc: the labels replace config.json's for this process; the Lsm
+    // step applies them, or refuses them where the LSM is not enabled.
+    if let Some(label) = &a.process_label {
+        p.selinux_label = Some(label.clone());
+    }
+    if let Some(profile) = &a.apparmor {
+        p.apparmor_profile = Some(profile.clone());
+    }
     if !a.cap.is_empty() {
         let c = p.capabilities.get_or_insert_with(Default::default);
         for cap in &a.cap {
