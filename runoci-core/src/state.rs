@@ -51,7 +51,7 @@ pub struct SystemdUnit {
 
 /// What only runoci reads: enough to find and clean up everything of the
 /// container after its monitor is gone.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RuntimeRecord {
     /// The init's pid and its start time (/proc/PID/stat field 22): a pid
@@ -335,9 +335,16 @@ impl StateDir {
     }
 
     /// Read, change and write back runtime.json (the caller holds the lock).
+    /// Read, change and write back the record; a change that leaves it as
+    /// it was writes nothing (each write is an fsync'd rename on the start
+    /// path: the cgroup noted before its mkdir is usually the one made).
     pub fn update_record(&self, change: impl FnOnce(&mut RuntimeRecord)) -> Result<()> {
-        let mut r = self.read_record()?;
+        let before = self.read_record()?;
+        let mut r = before.clone();
         change(&mut r);
+        if r == before {
+            return Ok(());
+        }
         self.write_record(&r)
     }
 
@@ -505,6 +512,21 @@ mod tests {
             "a removed record must not be locked"
         );
         assert!(matches!(sd.try_lock().unwrap(), TryLock::Gone));
+        let _ = std::fs::remove_dir_all(&r);
+    }
+
+    #[test]
+    fn an_update_that_changes_nothing_writes_nothing() {
+        use std::os::unix::fs::MetadataExt;
+        let r = root("noop-update");
+        let (sd, _lock) = StateDir::create_locked(&r, "c1", Path::new("/b"), &first()).unwrap();
+        let inode = || std::fs::metadata(sd.file(RUNTIME_JSON)).unwrap().ino();
+        let before = inode();
+        sd.update_record(|_| {}).unwrap();
+        assert_eq!(inode(), before, "a no-op update replaced the file");
+        sd.update_record(|rec| rec.owner_uid += 1).unwrap();
+        assert_ne!(inode(), before, "a real update must be written");
+        assert_eq!(sd.read_record().unwrap().owner_uid, first().owner_uid + 1);
         let _ = std::fs::remove_dir_all(&r);
     }
 }
