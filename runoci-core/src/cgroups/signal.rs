@@ -19,7 +19,18 @@ impl Cgroup {
     pub fn kill_all(&self, signal: i32) -> Result<(), CgroupError> {
         let was_frozen = self.is_frozen();
         let result = match self.unified_dir().map(|d| d.join("cgroup.kill")) {
-            Some(kill) if signal == libc::SIGKILL && exists(&kill) => write_file(&kill, "1"),
+            Some(kill) if signal == libc::SIGKILL && exists(&kill) => {
+                match write_file(&kill, "1") {
+                    // Removed after the check (systemd collects a scope that
+                    // has just emptied): nothing is left in it to kill.
+                    Err(CgroupError::Io { source, .. })
+                        if matches!(source.raw_os_error(), Some(libc::ENODEV | libc::ENOENT)) =>
+                    {
+                        Ok(())
+                    }
+                    r => r,
+                }
+            }
             _ => {
                 let frozen = self.freeze().is_ok();
                 let result = self.signal_each(signal);
