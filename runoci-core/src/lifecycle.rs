@@ -95,6 +95,10 @@ const SURVIVOR_LIMIT: std::time::Duration = std::time::Duration::from_secs(3);
 /// The one way poststop hooks run for a container with a record: the
 /// monitor, `destroy`, and a creator undoing its own failure all come here.
 pub fn poststop_once(sd: &StateDir, hooks: &[crate::spec::Hook]) {
+    // No hooks, no marker: a file made on every stop for nothing.
+    if hooks.is_empty() {
+        return;
+    }
     let started = sd.file(HOOKS_STARTED).exists() || sd.file(STATE_JSON).exists();
     if !started {
         return;
@@ -104,7 +108,7 @@ pub fn poststop_once(sd: &StateDir, hooks: &[crate::spec::Hook]) {
         .create_new(true)
         .open(sd.file(POSTSTOP_DONE))
         .is_ok();
-    if !first || hooks.is_empty() {
+    if !first {
         return;
     }
     // The recorded state, else the one the creation's hooks were given;
@@ -125,6 +129,9 @@ pub fn poststop_once(sd: &StateDir, hooks: &[crate::spec::Hook]) {
 /// Everything mounted under the state directory, deepest first (the
 /// reference's CleanUpContainer).
 fn unmount_under(dir: &Path) {
+    if !crate::mountinfo::anything_mounted_under(dir) {
+        return;
+    }
     let Ok(mounts) = crate::mountinfo::read_self() else {
         return;
     };

@@ -86,6 +86,70 @@ pub fn read_self() -> std::io::Result<Vec<Mount>> {
     read(Path::new("/proc/self/mountinfo"))
 }
 
+/// The mounts this process saw the first time it asked, kept for the
+/// rest of its life: for the cgroup layout, which one command needs in
+/// several places (and its forked init once more) and which does not
+/// change under a command. Reading mountinfo makes the kernel format every
+/// mount of the namespace, thousands on a busy host.
+pub fn read_self_once() -> std::io::Result<&'static [Mount]> {
+    static MOUNTS: std::sync::OnceLock<Vec<Mount>> = std::sync::OnceLock::new();
+    if let Some(m) = MOUNTS.get() {
+        return Ok(m);
+    }
+    let mounts = read_self()?;
+    Ok(MOUNTS.get_or_init(|| mounts))
+}
+
+/// Whether anything may be mounted at or below `dir` (not following
+/// symlinks): an entry on another mount than `dir`'s, or one that cannot
+/// be told. A walk of a few entries instead of mountinfo, which the kernel
+/// formats mount by mount, thousands on a busy host.
+pub fn anything_mounted_under(dir: &Path) -> bool {
+    use std::os::fd::AsFd;
+    use std::os::unix::fs::OpenOptionsExt;
+    let open = |p: &Path| {
+        std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_PATH | libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .open(p)
+    };
+    let Some(top) = open(dir)
+        .ok()
+        .and_then(|f| crate::sys::fs::mount_id(f.as_fd()))
+    else {
+        return true;
+    };
+    fn walk(
+        dir: &Path,
+        top: u64,
+        depth: usize,
+        open: &dyn Fn(&Path) -> std::io::Result<std::fs::File>,
+    ) -> bool {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return true;
+        };
+        for entry in entries {
+            let Ok(entry) = entry else { return true };
+            let path = entry.path();
+            let Some(id) = open(&path)
+                .ok()
+                .and_then(|f| crate::sys::fs::mount_id(f.as_fd()))
+            else {
+                return true;
+            };
+            if id != top {
+                return true;
+            }
+            let is_dir = entry.file_type().map(|t| t.is_dir()).unwrap_or(true);
+            if is_dir && (depth == 0 || walk(&path, top, depth - 1, open)) {
+                return true;
+            }
+        }
+        false
+    }
+    walk(dir, top, 4, &open)
+}
+
 /// The mounts listed in the mountinfo file at `path`.
 pub fn read(path: &Path) -> std::io::Result<Vec<Mount>> {
     let text = std::fs::read_to_string(path)
@@ -136,6 +200,32 @@ pub fn unescape(field: &str) -> Vec<u8> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_plain_tree_has_nothing_mounted_and_a_bind_mount_in_it_is_seen() {
+        let dir = std::env::temp_dir().join(format!("runoci-mounted-{}", std::process::id()));
+        let sub = dir.join("mountpoints/deep");
+        std::fs::create_dir_all(&sub).unwrap();
+        std::fs::write(dir.join("state.json"), b"{}").unwrap();
+        std::os::unix::fs::symlink("/proc", dir.join("mountpoints/link")).unwrap();
+        let plain = super::anything_mounted_under(&dir);
+        let mounted = nix::mount::mount(
+            Some("/tmp"),
+            &sub,
+            None::<&str>,
+            nix::mount::MsFlags::MS_BIND,
+            None::<&str>,
+        )
+        .map(|()| {
+            let seen = super::anything_mounted_under(&dir);
+            let _ = nix::mount::umount2(&sub, nix::mount::MntFlags::MNT_DETACH);
+            seen
+        });
+        let _ = std::fs::remove_dir_all(&dir);
+        assert!(!plain, "nothing is mounted under {}", dir.display());
+        // Unit tests run as root (CI): the bind mount must be seen.
+        assert_eq!(mounted, Ok(true));
+    }
+
     use super::*;
 
     #[test]

@@ -182,7 +182,10 @@ impl StateDir {
             .with_ctx(|| format!("create state dir {}", tmp.dir.display()))?;
         let made = (|| {
             let lock = tmp.lock()?;
-            tmp.write_record(first)?;
+            // Straight into place: nobody sees this directory before the
+            // rename below, so a temp file and its rename buy nothing.
+            let data = serde_json::to_vec(first).map_err(|e| Error::new(e.to_string()))?;
+            write_new(&tmp.file(RUNTIME_JSON), &data)?;
             tmp.link_bundle(bundle)?;
             match rename_noreplace(&tmp.dir, &dir) {
                 Ok(()) => Ok(lock),
@@ -387,6 +390,20 @@ fn rename_noreplace(from: &Path, to: &Path) -> std::io::Result<()> {
 
 pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
     write_file(path, data, false)
+}
+
+/// A file that must not exist yet, written in one go (not atomic: for a
+/// directory nobody else sees yet).
+fn write_new(path: &Path, data: &[u8]) -> Result<()> {
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(path)
+        .with_ctx(|| format!("create {}", path.display()))?;
+    f.write_all(data)
+        .with_ctx(|| format!("write {}", path.display()))
 }
 
 fn write_file(path: &Path, data: &[u8], durable: bool) -> Result<()> {

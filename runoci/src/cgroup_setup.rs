@@ -7,6 +7,25 @@ use crate::options::ContainerOptions;
 use crate::spec::Spec;
 use runoci_core::cgroups;
 
+/// The cgroup `setup_cgroup` will make, for the record's first version
+/// (written once, before anything exists); None under the systemd driver
+/// (the scope decides) or where it cannot be known yet (setup_cgroup then
+/// notes it, or reports why not).
+pub fn planned_record(spec: &Spec, opts: &ContainerOptions) -> Option<cgroups::CgroupRecord> {
+    if opts.systemd_cgroup {
+        return None;
+    }
+    let layout = cgroups::Layout::detect().ok()?;
+    let rel = cgroups::resolve_path(
+        &opts.id,
+        spec.linux.as_ref().and_then(|l| l.cgroups_path.as_deref()),
+        opts.cgroup_parent.as_deref(),
+        opts.systemd_cgroup,
+    )
+    .ok()?;
+    Some(cgroups::Cgroup::planned(&layout, &rel).ok()?.to_record())
+}
+
 /// The cgroup of `linux.cgroupsPath` (or the id under `-p`), made and
 /// given `linux.resources`; None when a rootless caller has none to use.
 pub fn setup_cgroup(spec: &Spec, opts: &ContainerOptions) -> Result<Option<cgroups::Cgroup>> {
@@ -21,7 +40,8 @@ pub fn setup_cgroup(spec: &Spec, opts: &ContainerOptions) -> Result<Option<cgrou
     let mut res = linux.and_then(|l| l.resources.clone()).unwrap_or_default();
     if let Some(dir) = &opts.state_dir {
         // Noted before the first mkdir: a creator killed half-way through
-        // (destroy --force) leaves directories its record names.
+        // (destroy --force) leaves directories its record names. Usually
+        // the first record has it already (`planned_record`): no write.
         let planned = cgroups::Cgroup::planned(&layout, &rel)?.to_record();
         runoci_core::state::StateDir::open_dir(dir).update_record(|r| r.cgroup = Some(planned))?;
     }

@@ -491,9 +491,13 @@ fn drive_child(
         match chan.recv()? {
             Some((ToParent::RunHooks(stage), _)) => {
                 let state = c.hook_state.json(Status::Creating);
-                if let (ParentHooks::CreateRuntime, Some(dir)) = (&stage, &opts.state_dir) {
+                let poststop = !hooks.poststop.is_empty();
+                if let (ParentHooks::CreateRuntime, Some(dir), true) =
+                    (&stage, &opts.state_dir, poststop)
+                {
                     // From here on poststop must run once, whoever ends
                     // the container; with this state if none is recorded.
+                    // (Without poststop hooks there is nothing to mark.)
                     let doc = serde_json::to_vec(c.hook_state.state())
                         .map_err(|e| Error::new(e.to_string()))?;
                     runoci_core::state::StateDir::open_dir(dir)

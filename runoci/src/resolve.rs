@@ -210,6 +210,25 @@ pub fn mkdir_all_in_root(root: RawFd, path: &Path, kind: Kind) -> Result<OwnedFd
     Ok(cur)
 }
 
+/// A directory `name` (one component) made in `dir`, a filesystem this
+/// process has just mounted in its own mount namespace (the tmpfs under a
+/// container's /sys/fs/cgroup): nothing else can have put a symlink there
+/// yet, so it is made and opened relative to `dir` instead of resolved
+/// again from the rootfs.
+pub fn mkdir_in_fresh(dir: &OwnedFd, name: &str) -> Result<OwnedFd> {
+    let c = CString::new(name).map_err(|_| Error::new("path contains NUL"))?;
+    nix::sys::stat::mkdirat(
+        Some(dir.as_raw_fd()),
+        c.as_c_str(),
+        Mode::from_bits_truncate(0o755),
+    )
+    .map_err(std::io::Error::from)
+    .with_ctx(|| format!("create {name}"))?;
+    let flags = libc::O_PATH | libc::O_DIRECTORY | libc::O_NOFOLLOW;
+    sys::fs::openat(dir.as_raw_fd(), &c, flags | libc::O_CLOEXEC, 0)
+        .with_ctx(|| format!("open {name}"))
+}
+
 /// `/proc/self/fd/N`: the path through which mount(2) reaches an fd.
 pub fn fd_path(fd: &impl AsRawFd) -> PathBuf {
     PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()))

@@ -45,9 +45,15 @@ pub enum Layout {
 }
 
 impl Layout {
-    /// Reads this process's `/proc/self/mountinfo`.
+    /// From this process's `/proc/self/mountinfo`, as first read
+    /// (`mountinfo::read_self_once`).
     pub fn detect() -> io::Result<Layout> {
-        Self::detect_from(Path::new("/proc/self/mountinfo"))
+        Self::from_mounts(mountinfo::read_self_once()?).ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::NotFound,
+                "/proc/self/mountinfo: no cgroup or cgroup2 filesystem is mounted",
+            )
+        })
     }
 
     /// Reads the mountinfo file at `mountinfo` (tests use a fake one).

@@ -6,6 +6,7 @@ use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 
 fn main() {
+    runoci::sys::malloc::keep_heap();
     let mut cli = Cli::parse();
     let _log = runoci::log::init(&runoci::log::LogConfig {
         file: cli.log.clone(),

@@ -81,6 +81,24 @@ fn check_host(spec: &crate::spec::Spec) -> Result<()> {
     Ok(())
 }
 
+/// A creation's first record: the creator (this process), the spec's
+/// poststop and poststart hooks and the cgroup it is about to make, so
+/// that the record need not be written again before the init exists.
+pub fn first_record(
+    spec: &crate::spec::Spec,
+    opts: &ContainerOptions,
+) -> runoci_core::state::RuntimeRecord {
+    let hooks = spec.hooks.clone().unwrap_or_default();
+    runoci_core::state::RuntimeRecord {
+        owner_uid: nix::unistd::getuid().as_raw(),
+        poststop: hooks.poststop,
+        poststart: hooks.poststart,
+        creator: Some(runoci_core::state::ProcessRef::current()),
+        cgroup: crate::cgroup_setup::planned_record(spec, opts),
+        ..Default::default()
+    }
+}
+
 /// Claims the container's state directory for a creation: made, locked
 /// and recorded with the creator (this process) and the spec's poststop
 /// and poststart hooks before its name appears; `opts` learns where it is
@@ -90,14 +108,7 @@ pub fn claim_state_dir(
     spec: &crate::spec::Spec,
     opts: &mut ContainerOptions,
 ) -> Result<(runoci_core::state::StateDir, runoci_core::state::Lock)> {
-    let hooks = spec.hooks.clone().unwrap_or_default();
-    let first = runoci_core::state::RuntimeRecord {
-        owner_uid: nix::unistd::getuid().as_raw(),
-        poststop: hooks.poststop,
-        poststart: hooks.poststart,
-        creator: Some(runoci_core::state::ProcessRef::current()),
-        ..Default::default()
-    };
+    let first = first_record(spec, opts);
     let (sd, lock) =
         runoci_core::state::StateDir::create_locked(root, &opts.id, &opts.bundle, &first)?;
     opts.container_dir = sd.dir.clone();

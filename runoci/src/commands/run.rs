@@ -31,12 +31,7 @@ pub fn run(cli: &Cli, args: &RunArgs) -> Result<i32> {
     // who may not write the root (an unprivileged `run -u` with the
     // default root) runs without a record, as the reference does.
     let hooks = spec.hooks.clone().unwrap_or_default();
-    let first = state::RuntimeRecord {
-        owner_uid: nix::unistd::getuid().as_raw(),
-        poststop: hooks.poststop.clone(),
-        creator: Some(state::ProcessRef::current()),
-        ..Default::default()
-    };
+    let first = super::first_record(&spec, &opts);
     // The lock is ours until the container is recorded (or undone).
     let (sd, lock) = match StateDir::create_locked(&cli.root, &opts.id, &opts.bundle, &first) {
         Ok((sd, lock)) => (Some(sd), Some(lock)),

@@ -13,7 +13,7 @@ use crate::resolve::{self, fd_path, Kind};
 use nix::mount::{mount, MsFlags};
 use runoci_core::cgroups::{self, CGROUP_ROOT};
 use runoci_core::mountinfo::{self, Mount};
-use std::os::fd::RawFd;
+use std::os::fd::{OwnedFd, RawFd};
 use std::path::Path;
 
 struct Hierarchy {
@@ -24,9 +24,12 @@ struct Hierarchy {
     options: String,
 }
 
+/// The host's hierarchies, as the runtime saw them before the clone (this
+/// mount namespace was copied from that one and has not changed where
+/// cgroups are mounted).
 fn host_hierarchies() -> Result<(bool, Vec<Hierarchy>)> {
-    let mounts = mountinfo::read_self().ctx("cgroup mount")?;
-    Ok((cgroups::pure_v2(&mounts), hierarchies(&mounts)))
+    let mounts = mountinfo::read_self_once().ctx("cgroup mount")?;
+    Ok((cgroups::pure_v2(mounts), hierarchies(mounts)))
 }
 
 /// The hierarchies mounted directly under /sys/fs/cgroup, to rebuild one by
@@ -79,16 +82,16 @@ pub fn mount_cgroupfs(root: RawFd, dest: &str, flags: MsFlags, in_cgroupns: bool
     let (pure_v2, hierarchies) = host_hierarchies()?;
     let sub_flags =
         flags & (MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC | MsFlags::MS_RDONLY);
-    let paths = own_paths();
+    // Only a bind of our own directories needs to know them.
+    let paths = if in_cgroupns { Vec::new() } else { own_paths() };
     if pure_v2 {
         let dst = resolve::mkdir_all_in_root(root, Path::new(dest), Kind::Dir)?;
-        drop(dst);
         let h = Hierarchy {
             name: String::new(),
             v2: true,
             options: String::new(),
         };
-        return mount_one(root, dest, &h, in_cgroupns, &paths, sub_flags)
+        return mount_one(root, dest, &dst, &h, in_cgroupns, &paths, sub_flags)
             .with_ctx(|| format!("mount cgroup2 on {dest}"));
     }
     let dst = resolve::mkdir_all_in_root(root, Path::new(dest), Kind::Dir)?;
@@ -100,10 +103,12 @@ pub fn mount_cgroupfs(root: RawFd, dest: &str, flags: MsFlags, in_cgroupns: bool
         Some("mode=755"),
     )
     .with_ctx(|| format!("mount tmpfs on {dest}"))?;
+    // The tmpfs itself (the fd above names the directory under it).
+    let tmpfs = resolve::open_in_root(root, Path::new(dest), libc::O_PATH)?;
     for h in &hierarchies {
         let sub = format!("{}/{}", dest.trim_end_matches('/'), h.name);
-        resolve::mkdir_all_in_root(root, Path::new(&sub), Kind::Dir)?;
-        mount_one(root, &sub, h, in_cgroupns, &paths, sub_flags)
+        let dst = resolve::mkdir_in_fresh(&tmpfs, &h.name).with_ctx(|| sub.clone())?;
+        mount_one(root, &sub, &dst, h, in_cgroupns, &paths, sub_flags)
             .with_ctx(|| format!("mount cgroup hierarchy {} on {sub}", h.name))?;
     }
     if flags.contains(MsFlags::MS_RDONLY) {
@@ -125,17 +130,18 @@ pub fn mount_cgroupfs(root: RawFd, dest: &str, flags: MsFlags, in_cgroupns: bool
     Ok(())
 }
 
+/// Mounts hierarchy `h` on `dst`, the directory `dest` of the rootfs.
 fn mount_one(
     root: RawFd,
     dest: &str,
+    dst: &OwnedFd,
     h: &Hierarchy,
     fresh: bool,
     own: &[(String, String)],
     flags: MsFlags,
 ) -> Result<()> {
     let (v2, options) = (h.v2, h.options.as_str());
-    let dst = resolve::open_in_root(root, Path::new(dest), libc::O_PATH)?;
-    let target = &fd_path(&dst);
+    let target = &fd_path(dst);
     if fresh {
         let (fstype, data) = if v2 {
             ("cgroup2", None)

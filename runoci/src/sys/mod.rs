@@ -10,6 +10,7 @@ pub mod fs;
 pub mod ioprio;
 pub mod keyring;
 pub mod loopdev;
+pub mod malloc;
 pub mod mempolicy;
 pub mod mount;
 pub mod netlink;
