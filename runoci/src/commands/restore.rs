@@ -193,12 +193,13 @@ fn ask_criu(
         inherit.push((ns.key.to_string(), f.as_raw_fd()));
         held.push(f);
     }
-    // The init's stdio pipes at checkpoint are ours now (criu inherits our
-    // stdio): the engine's pipes go on.
+    // The init's stdio pipes and outside files at checkpoint are ours now
+    // (criu inherits our stdio): the engine's pipes go on, the caller's
+    // /dev/null or log stands in for the one at checkpoint.
     if let Ok(text) = std::fs::read_to_string(r.images.join(DESCRIPTORS)) {
         let fds: Vec<String> = serde_json::from_str(&text).unwrap_or_default();
         for (i, d) in fds.iter().enumerate().take(3) {
-            if d.contains("pipe:") {
+            if d.starts_with("pipe:") || d.starts_with("file[") {
                 inherit.push((d.clone(), i as i32));
             }
         }
@@ -223,17 +224,15 @@ fn ask_criu(
         req.opts.mut_or_insert_default().cg_root = request::cgroup_roots(&text);
     }
     let mut console_sent = false;
-    let resp = swrk
-        .call(&req, |script, _, fd| {
-            if script == "orphan-pts-master" {
-                if let (Some(master), Some(socket)) = (fd, &opts.console_socket) {
-                    crate::console::send_master(socket, &master)?;
-                    console_sent = true;
-                }
+    let resp = swrk.call(&req, &log, |script, _, fd| {
+        if script == "orphan-pts-master" {
+            if let (Some(master), Some(socket)) = (fd, &opts.console_socket) {
+                crate::console::send_master(socket, &master)?;
+                console_sent = true;
             }
-            Ok(())
-        })
-        .map_err(|e| Error::new(format!("{e}: {}", criu::reason_from_log(&log))))?;
+        }
+        Ok(())
+    })?;
     drop(held);
     let pid = resp.restore.pid();
     if opts.console_socket.is_some() && !console_sent {
