@@ -8,7 +8,7 @@
 //! with their dependencies, and `criu_vm/init.sh` as /init. A busybox
 //! container counts in a shell loop (its count written to a bind mount when
 //! signalled), and init.sh checkpoints and restores it: under its monitor
-//! and in runc's dialect, with `--leave-running` and a restore under a new
+//! and in runc's dialect, with a `-b A:B` bind mount, with `--leave-running` and a restore under a new
 //! id, a pre-dump and a dump on top of it, a broken image; one
 //! `RESULT name ok|FAIL detail` line each on the serial console.
 
@@ -32,6 +32,7 @@ const SCENARIOS: &[&str] = &[
     "after_restore",
     "broken_image",
     "runc_dialect",
+    "bind_option",
 ];
 
 /// What CRIU needs of Debian's modular kernel: socket diagnostics (it

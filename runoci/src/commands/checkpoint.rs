@@ -55,6 +55,11 @@ pub(super) fn options(a: &CriuArgs) -> Result<request::Options> {
 /// hand the caller's back.
 pub const DESCRIPTORS: &str = "descriptors.json";
 
+/// The file that carries run_oci's `-b A:B` bind mounts (host source,
+/// destination) from the record to a restore: CRIU's external mounts,
+/// keyed by destination.
+pub const BINDS: &str = "runoci-binds.json";
+
 pub fn checkpoint(root: &Path, a: &CheckpointArgs) -> Result<i32> {
     let mut o = options(&a.criu)?;
     o.leave_running = a.leave_running;
@@ -104,15 +109,24 @@ fn dump(
     }
     // Seen through the init's root: a masked path that is a file there is
     // a bind of /dev/null.
-    let mounts = request::dump_mounts(spec, |p| {
+    let mut mounts = request::dump_mounts(spec, |p| {
         std::fs::metadata(format!("/proc/{pid}/root{p}")).is_ok_and(|m| !m.is_dir())
     });
+    mounts.extend(
+        record
+            .binds
+            .iter()
+            .map(|(_, dst)| (dst.clone(), dst.clone())),
+    );
     let stdio = stdio(pid)?;
     if !o.pre_dump {
         let json = serde_json::to_vec(&stdio.keys).map_err(|e| Error::new(e.to_string()))?;
         runoci_core::state::write_atomic(&images_path.join(DESCRIPTORS), &json)
             .with_ctx(|| format!("write {}", images_path.join(DESCRIPTORS).display()))?;
         externals.extend(stdio.external);
+        let json = serde_json::to_vec(&record.binds).map_err(|e| Error::new(e.to_string()))?;
+        runoci_core::state::write_atomic(&images_path.join(BINDS), &json)
+            .with_ctx(|| format!("write {}", images_path.join(BINDS).display()))?;
     }
     let req = request::dump(
         o,

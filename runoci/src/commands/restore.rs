@@ -6,7 +6,7 @@
 //! The id must be free; on failure nothing is left and the error quotes
 //! CRIU's log.
 
-use super::checkpoint::{dirs, options, DESCRIPTORS};
+use super::checkpoint::{dirs, options, BINDS, DESCRIPTORS};
 use super::start::MakeInit;
 use crate::cli::{Cli, RestoreArgs};
 use crate::container::Created;
@@ -58,6 +58,7 @@ pub fn restore(cli: &Cli, a: &RestoreArgs) -> Result<i32> {
         new_session_keyring: false,
         notify_socket: None,
     };
+    opts.bind_mounts = read_binds(&r.images)?;
     let spec = super::load_spec(&opts)?;
     request::external_namespaces(&spec)?;
     let make = |spec: &Spec, opts: &ContainerOptions| restore_init(spec, opts, &r);
@@ -99,6 +100,24 @@ pub fn restore(cli: &Cli, a: &RestoreArgs) -> Result<i32> {
     }
 }
 
+/// The `-b A:B` bind mounts the checkpointed container was started with
+/// (`BINDS` in the images, absent when none): bound again from the same
+/// host sources.
+fn read_binds(images: &Path) -> Result<Vec<(PathBuf, String)>> {
+    let path = images.join(BINDS);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(Error::new(format!("read {}: {e}", path.display()))),
+    };
+    let binds: Vec<(String, String)> =
+        serde_json::from_str(&text).map_err(|e| Error::new(format!("{}: {e}", path.display())))?;
+    Ok(binds
+        .into_iter()
+        .map(|(src, dst)| (PathBuf::from(src), dst))
+        .collect())
+}
+
 /// The container's cgroup made (criu joins it: the tree is restored in
 /// it), its rootfs bound where CRIU wants a root, CRIU asked; the
 /// restored init, our child.
@@ -119,6 +138,7 @@ fn restore_init(spec: &Spec, opts: &ContainerOptions, r: &Restore) -> Result<Cre
             systemd_unit: None,
             hook_state: opts.hook_state(spec, pid),
             no_new_keyring: true,
+            binds: opts.bind_mounts.clone(),
         }),
         Err(e) => {
             if let Some(cg) = &cgroup {
@@ -204,10 +224,16 @@ fn ask_criu(
             }
         }
     }
+    let mut mounts = request::restore_mounts(spec, &opts.bundle);
+    mounts.extend(
+        opts.bind_mounts
+            .iter()
+            .map(|(src, dst)| (dst.clone(), src.display().to_string())),
+    );
     let mut req = request::restore(
         &r.o,
         &root.display().to_string(),
-        request::restore_mounts(spec, &opts.bundle),
+        mounts,
         &inherit,
         images.as_raw_fd(),
         work.as_raw_fd(),

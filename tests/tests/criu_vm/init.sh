@@ -238,5 +238,26 @@ runc_dialect() {
 }
 report runc_dialect runc_dialect
 
+# 8. run_oci's -b A:B bind mount (not in the config): recorded, an
+# external mount of the dump, bound again from the same source at restore.
+mkdir -p /d/extra && echo seen > /d/extra/file
+bind_option() {
+    rt start -c /s/c2 -b /d/extra:/extra c3 </dev/null >/tmp/c3.out 2>&1 || { cat /tmp/c3.out; return 1; }
+    c0=$(count_at_least c3 $D2 3) || { echo "$c0"; return 1; }
+    rt checkpoint --image-path /ck/c3 c3 || { tail -n 20 /ck/c3/dump.log; return 1; }
+    until_ok 30 is_status c3 stopped || { echo "state after checkpoint: $(rt state c3 2>&1)"; return 1; }
+    rt delete c3 || return 1
+    rt restore --image-path /ck/c3 --work-path /ck/c3.rwork -b /s/c2 c3 </dev/null >/tmp/c3r.out 2>&1 \
+        || { cat /tmp/c3r.out; tail -n 20 /ck/c3.rwork/restore.log; return 1; }
+    c=$(count c3 $D2) || return 1
+    [ "$c" -ge "$c0" ] || { echo "count $c after restore, $c0 before"; return 1; }
+    expect "/extra/file in the restored container" seen "$(rt exec c3 cat /extra/file 2>&1)" || return 1
+    rt kill c3 KILL || return 1
+    until_ok 30 is_status c3 stopped || { echo "state after kill: $(rt state c3 2>&1)"; return 1; }
+    rt delete c3 || return 1
+    no_trace c3
+}
+report bind_option bind_option
+
 echo "DONE uptime $(cut -d' ' -f1 /proc/uptime)"
 poweroff -f
