@@ -8,10 +8,14 @@
 use crate::{run_command, test_dir};
 use std::collections::BTreeMap;
 use std::fs;
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
+
+/// The guest scripts' shell helpers (`report`, `until_ok`, `expect`),
+/// for them to source.
+pub const SHELL_HELPERS: &str = include_str!("vm_helpers.sh");
 
 /// The newest `/boot/vmlinuz-*` (from linux-image-amd64).
 pub fn kernel() -> PathBuf {
@@ -111,6 +115,48 @@ pub fn copy_binary(root: &Path, bin: &Path, dir: &str) {
     for lib in libraries(bin) {
         copy_in(root, &lib);
     }
+}
+
+/// The base of an initramfs in `stage`: static busybox in /bin, runoci
+/// and runoci-monitor (with their libraries) in /usr/bin, a busybox
+/// rootfs at /rootfs for the bundles, the shell helpers at /helpers.sh.
+pub fn stage_base(stage: &Path) {
+    fs::create_dir_all(stage.join("bin")).unwrap();
+    fs::copy(crate::HOST_BUSYBOX, stage.join("bin/busybox")).unwrap();
+    let runoci = crate::runoci_bin();
+    let monitor = runoci.with_file_name("runoci-monitor");
+    assert!(monitor.exists(), "no {}", monitor.display());
+    for bin in [runoci, monitor.as_path()] {
+        copy_binary(stage, bin, "usr/bin");
+    }
+    crate::busybox_rootfs(&stage.join("rootfs")).unwrap();
+    fs::write(stage.join("helpers.sh"), SHELL_HELPERS).unwrap();
+}
+
+/// `config` as the bundle /s/NAME (its rootfs is for init to copy there).
+pub fn write_bundle(stage: &Path, name: &str, config: &serde_json::Value) {
+    let dir = stage.join("s").join(name);
+    fs::create_dir_all(&dir).unwrap();
+    fs::write(
+        dir.join("config.json"),
+        serde_json::to_vec_pretty(config).unwrap(),
+    )
+    .unwrap();
+}
+
+/// Packs `stage` with `init` as /init, /dev/console and the character
+/// `devices` (path, major, minor) into `out`.
+pub fn pack_initramfs(stage: &Path, init: &str, devices: &[(&str, u32, u32)], out: &Path) {
+    fs::write(stage.join("init"), init).unwrap();
+    fs::set_permissions(stage.join("init"), fs::Permissions::from_mode(0o755)).unwrap();
+    let mut cpio = Cpio::default();
+    cpio.tree(stage, "");
+    cpio.entry("dev", libc::S_IFDIR | 0o755, (0, 0), &[]);
+    cpio.char_device("dev/console", 5, 1);
+    for (path, major, minor) in devices {
+        cpio.char_device(path, *major, *minor);
+    }
+    fs::write(out, cpio.finish()).unwrap();
 }
 
 /// A cpio "newc" archive writer (what the kernel unpacks as initramfs).

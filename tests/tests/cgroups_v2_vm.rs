@@ -12,12 +12,10 @@
 //! limits; it prints one `RESULT name ok|FAIL detail` line each on the
 //! serial console, then powers off. Here each expected line must say ok.
 
-use runoci_tests::vm::{self, Cpio};
-use runoci_tests::{busybox_rootfs, default_config, runoci_bin};
+use runoci_tests::default_config;
+use runoci_tests::vm;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
-use std::fs;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -133,43 +131,24 @@ fn rootless(config: &mut Value, name: &str) {
 /// Builds the initramfs in `work` and returns its path.
 fn build_initramfs(work: &Path) -> PathBuf {
     let stage = work.join("stage");
-    fs::create_dir_all(stage.join("bin")).unwrap();
-    fs::copy(runoci_tests::HOST_BUSYBOX, stage.join("bin/busybox")).unwrap();
-    let runoci = runoci_bin();
-    let monitor = runoci.with_file_name("runoci-monitor");
-    assert!(monitor.exists(), "no {}", monitor.display());
-    for bin in [runoci, monitor.as_path()] {
-        vm::copy_binary(&stage, bin, "usr/bin");
-    }
-    busybox_rootfs(&stage.join("rootfs")).unwrap();
+    vm::stage_base(&stage);
     for (name, (resources, script)) in bundles() {
-        let dir = stage.join("s").join(name);
-        fs::create_dir_all(&dir).unwrap();
         let mut config = default_config();
         config["process"]["args"] = json!(["sh", "-c", script]);
         config["linux"]["resources"] = resources;
         if name.starts_with("rl-") {
             rootless(&mut config, name);
         }
-        fs::write(
-            dir.join("config.json"),
-            serde_json::to_vec_pretty(&config).unwrap(),
-        )
-        .unwrap();
+        vm::write_bundle(&stage, name, &config);
     }
-    fs::write(stage.join("init"), INIT).unwrap();
-    fs::set_permissions(stage.join("init"), fs::Permissions::from_mode(0o755)).unwrap();
-
-    let mut cpio = Cpio::default();
-    cpio.tree(&stage, "");
-    cpio.entry("dev", libc::S_IFDIR | 0o755, (0, 0), &[]);
-    cpio.char_device("dev/console", 5, 1);
     // Device nodes for the device scenarios (see init.sh).
-    cpio.char_device("rootfs/fuse", 10, 229);
-    cpio.char_device("rootfs/mynull", 1, 3);
-    cpio.char_device("rootfs/kmsg", 1, 11);
+    let devices = [
+        ("rootfs/fuse", 10, 229),
+        ("rootfs/mynull", 1, 3),
+        ("rootfs/kmsg", 1, 11),
+    ];
     let path = work.join("initramfs.cpio");
-    fs::write(&path, cpio.finish()).unwrap();
+    vm::pack_initramfs(&stage, INIT, &devices, &path);
     path
 }
 

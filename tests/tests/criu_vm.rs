@@ -12,11 +12,10 @@
 //! id, a pre-dump and a dump on top of it, a broken image; one
 //! `RESULT name ok|FAIL detail` line each on the serial console.
 
-use runoci_tests::vm::{self, Cpio};
-use runoci_tests::{busybox_rootfs, default_config, runoci_bin};
+use runoci_tests::default_config;
+use runoci_tests::vm;
 use serde_json::json;
 use std::fs;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -73,15 +72,7 @@ const XTABLES: &[&str] = &[
 
 fn build_initramfs(work: &Path, kernel: &Path) -> PathBuf {
     let stage = work.join("stage");
-    fs::create_dir_all(stage.join("bin")).unwrap();
-    fs::copy(runoci_tests::HOST_BUSYBOX, stage.join("bin/busybox")).unwrap();
-    let runoci = runoci_bin();
-    for bin in [
-        runoci.to_path_buf(),
-        runoci.with_file_name("runoci-monitor"),
-    ] {
-        vm::copy_binary(&stage, &bin, "usr/bin");
-    }
+    vm::stage_base(&stage);
     for tool in TOOLS {
         vm::copy_binary(&stage, Path::new(tool), "usr/sbin");
     }
@@ -107,10 +98,7 @@ fn build_initramfs(work: &Path, kernel: &Path) -> PathBuf {
     }
     fs::write(stage.join("m/order"), order).unwrap();
 
-    busybox_rootfs(&stage.join("rootfs")).unwrap();
     for name in ["c1", "c2"] {
-        let dir = stage.join("s").join(name);
-        fs::create_dir_all(&dir).unwrap();
         let mut config = default_config();
         config["process"]["args"] = json!(["sh", "-c", LOOP]);
         config["mounts"].as_array_mut().unwrap().push(json!({
@@ -121,21 +109,10 @@ fn build_initramfs(work: &Path, kernel: &Path) -> PathBuf {
             "path": "/bin/sh",
             "args": ["sh", "-c", format!("echo stopped >> /d/{name}/poststop")]
         }] });
-        fs::write(
-            dir.join("config.json"),
-            serde_json::to_vec_pretty(&config).unwrap(),
-        )
-        .unwrap();
+        vm::write_bundle(&stage, name, &config);
     }
-    fs::write(stage.join("init"), INIT).unwrap();
-    fs::set_permissions(stage.join("init"), fs::Permissions::from_mode(0o755)).unwrap();
-
-    let mut cpio = Cpio::default();
-    cpio.tree(&stage, "");
-    cpio.entry("dev", libc::S_IFDIR | 0o755, (0, 0), &[]);
-    cpio.char_device("dev/console", 5, 1);
     let path = work.join("initramfs.cpio");
-    fs::write(&path, cpio.finish()).unwrap();
+    vm::pack_initramfs(&stage, INIT, &[], &path);
     path
 }
 
