@@ -165,6 +165,8 @@ fn restore_in_cgroup(
 ) -> Result<(i32, OwnedFd)> {
     let images = criu::open_dir(&r.images, false)?;
     let work = criu::open_dir(&r.work, true)?;
+    let rootfs = crate::rootfs::rootfs_path(spec, &opts.bundle)?;
+    create_mountpoints(spec, &external_mounts(spec, opts), &rootfs)?;
     // CRIU wants its root a mount point whose parent is not overmounted:
     // the rootfs, bound (recursively) under the state directory for the
     // time of the restore and detached after.
@@ -174,7 +176,6 @@ fn restore_in_cgroup(
         .ok_or_else(|| Error::new("restore without a state directory"))?
         .join("criu-root");
     std::fs::create_dir(&root).with_ctx(|| format!("mkdir {}", root.display()))?;
-    let rootfs = crate::rootfs::rootfs_path(spec, &opts.bundle)?;
     let bound = nix::mount::mount(
         Some(&rootfs),
         &root,
@@ -187,6 +188,50 @@ fn restore_in_cgroup(
     let _ = nix::mount::umount2(&root, nix::mount::MntFlags::MNT_DETACH);
     let _ = std::fs::remove_dir(&root);
     result
+}
+
+/// CRIU's external mounts at restore: the config's bind mounts and the
+/// `-b A:B` ones, each destination mapped to its host source.
+fn external_mounts(spec: &Spec, opts: &ContainerOptions) -> Vec<(String, String)> {
+    let mut mounts = request::restore_mounts(spec, &opts.bundle);
+    mounts.extend(
+        opts.bind_mounts
+            .iter()
+            .map(|(src, dst)| (dst.clone(), src.display().to_string())),
+    );
+    mounts
+}
+
+/// CRIU mounts the binds again where they were and fails on a mountpoint
+/// the rootfs lacks (a fresh copy of the image's rootfs): each is made
+/// first, resolved inside the rootfs (a symlink there cannot lead out),
+/// a file for a file's bind, as runc does. Those under a tmpfs of the
+/// config are the tmpfs's, restored with its content.
+fn create_mountpoints(spec: &Spec, mounts: &[(String, String)], rootfs: &Path) -> Result<()> {
+    use crate::resolve::{self, Kind};
+    let tmpfs: Vec<&str> = spec
+        .mounts
+        .iter()
+        .filter(|m| m.typ.as_deref() == Some("tmpfs"))
+        .map(|m| m.destination.trim_end_matches('/'))
+        .collect();
+    let root = std::fs::File::open(rootfs).with_ctx(|| format!("open {}", rootfs.display()))?;
+    for (dest, src) in mounts {
+        let under_tmpfs = tmpfs
+            .iter()
+            .any(|t| Path::new(dest).starts_with(t) && Path::new(dest) != Path::new(t));
+        if under_tmpfs {
+            continue;
+        }
+        let kind = if Path::new(src).is_dir() {
+            Kind::Dir
+        } else {
+            Kind::File
+        };
+        resolve::mkdir_all_in_root(root.as_raw_fd(), Path::new(dest), kind)
+            .with_ctx(|| format!("create the mountpoint {dest} in {}", rootfs.display()))?;
+    }
+    Ok(())
 }
 
 fn ask_criu(
@@ -224,16 +269,10 @@ fn ask_criu(
             }
         }
     }
-    let mut mounts = request::restore_mounts(spec, &opts.bundle);
-    mounts.extend(
-        opts.bind_mounts
-            .iter()
-            .map(|(src, dst)| (dst.clone(), src.display().to_string())),
-    );
     let mut req = request::restore(
         &r.o,
         &root.display().to_string(),
-        mounts,
+        external_mounts(spec, opts),
         &inherit,
         images.as_raw_fd(),
         work.as_raw_fd(),

@@ -10,7 +10,7 @@ if [ ! -e /.stage2 ]; then
     /bin/busybox mkdir -p /proc /sys /dev /newroot
     /bin/busybox --install -s /bin
     mount -t tmpfs -o size=700m root /newroot
-    for e in bin sbin usr lib lib64 m s rootfs init; do
+    for e in bin sbin usr lib lib64 m s rootfs init helpers.sh; do
         [ -e /$e ] && cp -a /$e /newroot/
     done
     mkdir -p /newroot/proc /newroot/sys /newroot/dev /newroot/run /newroot/tmp /newroot/d /newroot/ck
@@ -40,23 +40,8 @@ echo "BOOTED uptime $(cut -d' ' -f1 /proc/uptime)"
 R=/run/runoci
 mkdir -p $R
 rt() { runoci --root $R "$@"; }
-# report NAME FUNCTION: FUNCTION prints why it failed.
-report() {
-    if out=$("$2" 2>&1); then
-        echo "RESULT $1 ok"
-    else
-        echo "RESULT $1 FAIL $(printf '%s' "$out" | tr '\n' ' ' | cut -c1-900)"
-    fi
-}
-# until_ok SECONDS COMMAND...: the command succeeds within SECONDS.
-until_ok() {
-    n=$(($1 * 10)); shift
-    while [ $n -gt 0 ]; do "$@" >/dev/null 2>&1 && return 0; n=$((n - 1)); sleep 0.1; done
-    "$@"
-}
-expect() { # expect WHAT WANTED GOT
-    [ "$2" = "$3" ] || { echo "$1: wanted [$2], got [$3]"; return 1; }
-}
+# report, until_ok, expect (tests/src/vm_helpers.sh).
+. /helpers.sh
 status() { rt state $1 2>&1 | sed -n 's/.*"status": *"\([a-z]*\)".*/\1/p'; }
 is_status() { [ "$(status $1)" = "$2" ]; }
 pid_of() { rt state $1 | sed -n 's/.*"pid": *\([0-9]*\).*/\1/p'; }
@@ -239,7 +224,8 @@ runc_dialect() {
 report runc_dialect runc_dialect
 
 # 8. run_oci's -b A:B bind mount (not in the config): recorded, an
-# external mount of the dump, bound again from the same source at restore.
+# external mount of the dump, bound again from the same source at restore,
+# into a fresh rootfs whose mountpoints the restore makes.
 mkdir -p /d/extra && echo seen > /d/extra/file
 bind_option() {
     rt start -c /s/c2 -b /d/extra:/extra c3 </dev/null >/tmp/c3.out 2>&1 || { cat /tmp/c3.out; return 1; }
@@ -247,6 +233,10 @@ bind_option() {
     rt checkpoint --image-path /ck/c3 c3 || { tail -n 20 /ck/c3/dump.log; return 1; }
     until_ok 30 is_status c3 stopped || { echo "state after checkpoint: $(rt state c3 2>&1)"; return 1; }
     rt delete c3 || return 1
+    # Restored from a fresh copy of the rootfs, without the mountpoints
+    # /data and /extra the first start made.
+    rm -rf /s/c2/rootfs && mkdir /s/c2/rootfs && cp -a /rootfs/. /s/c2/rootfs/
+    [ ! -e /s/c2/rootfs/data ] && [ ! -e /s/c2/rootfs/extra ] || { echo "mountpoints in the fresh rootfs"; return 1; }
     rt restore --image-path /ck/c3 --work-path /ck/c3.rwork -b /s/c2 c3 </dev/null >/tmp/c3r.out 2>&1 \
         || { cat /tmp/c3r.out; tail -n 20 /ck/c3.rwork/restore.log; return 1; }
     c=$(count c3 $D2) || return 1
