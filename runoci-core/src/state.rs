@@ -92,6 +92,11 @@ pub struct RuntimeRecord {
     /// keyring too, instead of joining the container's.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub no_new_keyring: bool,
+    /// run_oci's `-b A:B` bind mounts, (host source, destination): not in
+    /// the config, so a checkpoint learns of them (CRIU's external
+    /// mounts) from here.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub binds: Vec<(String, String)>,
 }
 
 /// One process, named so that a reused pid is not taken for it.

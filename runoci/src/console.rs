@@ -66,7 +66,7 @@ fn attach_slave(slave: &OwnedFd, bind_dev_console: bool) -> Result<()> {
     if let Some(console) = console {
         crate::rootfs::mounts::bind_onto(slave, &console).ctx("bind the pty onto /dev/console")?;
     }
-    nix::unistd::setsid().ctx("setsid")?;
+    // The session is ours already (`child::session`, before this step).
     tty::set_controlling(slave.as_fd()).ctx("TIOCSCTTY")?;
     for fd in 0..3 {
         nix::unistd::dup2(slave.as_raw_fd(), fd).ctx("dup2 the pty onto stdio")?;

@@ -34,6 +34,8 @@ pub struct Created {
     pub hook_state: HookState,
     /// `--no-new-keyring`: recorded for `exec`.
     pub no_new_keyring: bool,
+    /// run_oci's `-b A:B` bind mounts: recorded for `checkpoint`.
+    pub binds: Vec<(PathBuf, String)>,
 }
 
 impl Created {
@@ -65,6 +67,11 @@ impl Created {
             // Recorded: no creation in progress any more.
             creator: None,
             no_new_keyring: self.no_new_keyring,
+            binds: self
+                .binds
+                .iter()
+                .map(|(src, dst)| (src.display().to_string(), dst.clone()))
+                .collect(),
         })?;
         sd.write_state(&self.state_document(status))?;
         sd.write_atomic(state::PID_FILE, format!("{}\n", self.pid).as_bytes())
@@ -219,6 +226,7 @@ pub fn create(spec: &Spec, opts: &ContainerOptions) -> Result<Created> {
                 resctrl,
                 hook_state,
                 no_new_keyring: !opts.new_session_keyring,
+                binds: opts.bind_mounts.clone(),
             };
             match drive_child(spec, opts, &created, &chan) {
                 Ok(()) => {

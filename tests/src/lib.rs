@@ -42,6 +42,7 @@ use serde_json::{json, Value};
 
 pub mod engines;
 pub mod rootless;
+pub mod vm;
 
 /// Path of busybox-static on the host (Debian's `busybox-static`).
 pub const HOST_BUSYBOX: &str = "/bin/busybox";

@@ -12,13 +12,11 @@
 //! limits; it prints one `RESULT name ok|FAIL detail` line each on the
 //! serial console, then powers off. Here each expected line must say ok.
 
-use runoci_tests::{busybox_rootfs, default_config, run_command, runoci_bin, test_dir};
+use runoci_tests::default_config;
+use runoci_tests::vm;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
-use std::fs;
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
 const INIT: &str = include_str!("cgroups_v2_vm/init.sh");
@@ -115,121 +113,6 @@ fn bundles() -> BTreeMap<&'static str, (Value, String)> {
     ])
 }
 
-/// The newest `/boot/vmlinuz-*` (from linux-image-amd64).
-fn kernel() -> PathBuf {
-    let mut kernels: Vec<PathBuf> = fs::read_dir("/boot")
-        .map(|rd| {
-            rd.flatten()
-                .map(|e| e.path())
-                .filter(|p| {
-                    p.file_name()
-                        .and_then(|n| n.to_str())
-                        .is_some_and(|n| n.starts_with("vmlinuz-"))
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    kernels.sort();
-    kernels.pop().expect(
-        "no /boot/vmlinuz-*: install Debian's kernel (apt-get install linux-image-amd64; .ci/run does)",
-    )
-}
-
-/// Copies `path` (following symlinks) to the same path under `root`.
-fn copy_in(root: &Path, path: &Path) {
-    let dest = root.join(path.strip_prefix("/").unwrap());
-    fs::create_dir_all(dest.parent().unwrap()).unwrap();
-    fs::copy(path, &dest).unwrap_or_else(|e| panic!("copy {}: {e}", path.display()));
-}
-
-/// The libraries (and the loader) `ldd` lists for `bin`.
-fn libraries(bin: &Path) -> Vec<PathBuf> {
-    let out = run_command(Command::new("ldd").arg(bin), b"", Duration::from_secs(30));
-    out.assert_ok();
-    out.stdout
-        .lines()
-        .filter_map(|l| {
-            let l = l.trim();
-            let path = match l.split_once(" => ") {
-                Some((_, rest)) => rest.split(' ').next()?,
-                None => l.split(' ').next()?,
-            };
-            path.starts_with('/').then(|| PathBuf::from(path))
-        })
-        .collect()
-}
-
-/// A cpio "newc" archive writer (what the kernel unpacks as initramfs).
-struct Cpio {
-    out: Vec<u8>,
-    ino: u32,
-}
-
-impl Cpio {
-    fn entry(&mut self, name: &str, mode: u32, rdev: (u32, u32), data: &[u8]) {
-        self.ino += 1;
-        let fields = [
-            self.ino,
-            mode,
-            0,
-            0,
-            1,
-            0,
-            data.len() as u32,
-            0,
-            0,
-            rdev.0,
-            rdev.1,
-            name.len() as u32 + 1,
-            0,
-        ];
-        self.out.extend_from_slice(b"070701");
-        for f in fields {
-            self.out.extend_from_slice(format!("{f:08x}").as_bytes());
-        }
-        self.out.extend_from_slice(name.as_bytes());
-        self.out.push(0);
-        self.pad();
-        self.out.extend_from_slice(data);
-        self.pad();
-    }
-
-    fn pad(&mut self) {
-        while self.out.len() & 3 != 0 {
-            self.out.push(0);
-        }
-    }
-
-    /// Everything under `dir`, named relative to it, parents first.
-    fn tree(&mut self, dir: &Path, prefix: &str) {
-        let mut entries: Vec<_> = fs::read_dir(dir).unwrap().flatten().collect();
-        entries.sort_by_key(|e| e.file_name());
-        for e in entries {
-            let name = format!("{prefix}{}", e.file_name().to_string_lossy());
-            let meta = fs::symlink_metadata(e.path()).unwrap();
-            let mode = meta.mode();
-            if meta.is_dir() {
-                self.entry(&name, mode, (0, 0), &[]);
-                self.tree(&e.path(), &format!("{name}/"));
-            } else if meta.file_type().is_symlink() {
-                let target = fs::read_link(e.path()).unwrap();
-                self.entry(&name, mode, (0, 0), target.as_os_str().as_encoded_bytes());
-            } else {
-                self.entry(&name, mode, (0, 0), &fs::read(e.path()).unwrap());
-            }
-        }
-    }
-
-    fn char_device(&mut self, name: &str, major: u32, minor: u32) {
-        self.entry(name, libc::S_IFCHR | 0o666, (major, minor), &[]);
-    }
-
-    fn finish(mut self) -> Vec<u8> {
-        self.entry("TRAILER!!!", 0, (0, 0), &[]);
-        self.out
-    }
-}
-
 /// A config for [`ROOTLESS_UID`]: a user namespace mapping it (and only it)
 /// to root, as `runoci spec --rootless` writes (runc's devpts `gid=5`,
 /// which that map lacks, is left for runoci to drop), in a cgroup under
@@ -248,123 +131,39 @@ fn rootless(config: &mut Value, name: &str) {
 /// Builds the initramfs in `work` and returns its path.
 fn build_initramfs(work: &Path) -> PathBuf {
     let stage = work.join("stage");
-    fs::create_dir_all(stage.join("bin")).unwrap();
-    fs::copy(runoci_tests::HOST_BUSYBOX, stage.join("bin/busybox")).unwrap();
-    let runoci = runoci_bin();
-    let monitor = runoci.with_file_name("runoci-monitor");
-    assert!(monitor.exists(), "no {}", monitor.display());
-    fs::create_dir_all(stage.join("usr/bin")).unwrap();
-    for bin in [runoci, monitor.as_path()] {
-        fs::copy(bin, stage.join("usr/bin").join(bin.file_name().unwrap())).unwrap();
-        for lib in libraries(bin) {
-            copy_in(&stage, &lib);
-        }
-    }
-    busybox_rootfs(&stage.join("rootfs")).unwrap();
+    vm::stage_base(&stage);
     for (name, (resources, script)) in bundles() {
-        let dir = stage.join("s").join(name);
-        fs::create_dir_all(&dir).unwrap();
         let mut config = default_config();
         config["process"]["args"] = json!(["sh", "-c", script]);
         config["linux"]["resources"] = resources;
         if name.starts_with("rl-") {
             rootless(&mut config, name);
         }
-        fs::write(
-            dir.join("config.json"),
-            serde_json::to_vec_pretty(&config).unwrap(),
-        )
-        .unwrap();
+        vm::write_bundle(&stage, name, &config);
     }
-    fs::write(stage.join("init"), INIT).unwrap();
-    fs::set_permissions(stage.join("init"), fs::Permissions::from_mode(0o755)).unwrap();
-
-    let mut cpio = Cpio {
-        out: Vec::new(),
-        ino: 0,
-    };
-    cpio.tree(&stage, "");
-    cpio.entry("dev", libc::S_IFDIR | 0o755, (0, 0), &[]);
-    cpio.char_device("dev/console", 5, 1);
     // Device nodes for the device scenarios (see init.sh).
-    cpio.char_device("rootfs/fuse", 10, 229);
-    cpio.char_device("rootfs/mynull", 1, 3);
-    cpio.char_device("rootfs/kmsg", 1, 11);
+    let devices = [
+        ("rootfs/fuse", 10, 229),
+        ("rootfs/mynull", 1, 3),
+        ("rootfs/kmsg", 1, 11),
+    ];
     let path = work.join("initramfs.cpio");
-    fs::write(&path, cpio.finish()).unwrap();
+    vm::pack_initramfs(&stage, INIT, &devices, &path);
     path
 }
 
 #[test]
 fn pure_cgroup_v2_in_a_vm_enforces_limits_devices_oom_and_cleans_up() {
-    let qemu = Path::new("/usr/bin/qemu-system-x86_64");
-    assert!(
-        qemu.exists(),
-        "no {}: apt-get install qemu-system-x86 (.ci/run does)",
-        qemu.display()
-    );
-    let kernel = kernel();
-    let work = test_dir().join(format!("vm-{}", std::process::id()));
-    let _ = fs::remove_dir_all(&work);
-    fs::create_dir_all(&work).unwrap();
-    struct Remove(PathBuf);
-    impl Drop for Remove {
-        fn drop(&mut self) {
-            if std::env::var_os("RUNOCI_TEST_KEEP").is_none() {
-                let _ = fs::remove_dir_all(&self.0);
-            }
-        }
-    }
-    let _remove = Remove(work.clone());
-    let initramfs = build_initramfs(&work);
-    let console = work.join("console.log");
-
-    let mut cmd = Command::new(qemu);
-    cmd.args(["-accel", "tcg", "-m", "1024", "-smp", "2", "-no-reboot"])
-        .args(["-display", "none", "-monitor", "none", "-nodefaults"])
-        .arg("-serial")
-        .arg(format!("file:{}", console.display()))
-        .arg("-kernel")
-        .arg(&kernel)
-        .arg("-initrd")
-        .arg(&initramfs)
-        .args(["-append", "console=ttyS0 panic=-1 quiet loglevel=3"]);
-    let out = run_command(&mut cmd, b"", Duration::from_secs(240));
-    let log = fs::read_to_string(&console).unwrap_or_default();
-    let tail: String = {
-        let lines: Vec<&str> = log.lines().collect();
-        lines[lines.len().saturating_sub(60)..].join("\n")
-    };
-    assert!(
-        !out.timed_out,
-        "qemu did not power off within 240 s\n{out}\n--- console (tail) ---\n{tail}"
-    );
-    eprintln!("qemu ran for {:?}", out.elapsed);
-    for line in log
-        .lines()
-        .filter(|l| l.starts_with("BOOTED") || l.starts_with("DONE"))
-    {
-        eprintln!("{line}");
-    }
-
-    let results: BTreeMap<&str, &str> = log
-        .lines()
-        .filter_map(|l| l.trim_end_matches('\r').strip_prefix("RESULT "))
-        .filter_map(|l| l.split_once(' '))
-        .collect();
-    let mut failures = Vec::new();
-    for name in SCENARIOS {
-        match results.get(name) {
-            Some(detail) if *detail == "ok" || detail.starts_with("ok ") => {
-                eprintln!("{name}: {detail}");
-            }
-            Some(detail) => failures.push(format!("{name}: {detail}")),
-            None => failures.push(format!("{name}: no RESULT line")),
-        }
-    }
-    assert!(
-        failures.is_empty(),
-        "in the cgroup v2 VM:\n  {}\n--- console (tail) ---\n{tail}",
-        failures.join("\n  ")
+    let kernel = vm::kernel();
+    let work = vm::WorkDir::new("vm");
+    let initramfs = build_initramfs(&work.0);
+    vm::boot_and_check(
+        "cgroup v2",
+        &kernel,
+        &initramfs,
+        &work.0.join("console.log"),
+        1024,
+        Duration::from_secs(240),
+        SCENARIOS,
     );
 }

@@ -264,7 +264,11 @@ fn data_disk(work: &Path) -> PathBuf {
         )
         .unwrap();
     }
-    for (name, text) in [("run.sh", RUN_SH), ("cri.py", CRI_PY)] {
+    for (name, text) in [
+        ("run.sh", RUN_SH),
+        ("cri.py", CRI_PY),
+        ("helpers.sh", runoci_tests::vm::SHELL_HELPERS),
+    ] {
         fs::write(stage.join(name), text).unwrap();
         fs::set_permissions(stage.join(name), fs::Permissions::from_mode(0o755)).unwrap();
     }

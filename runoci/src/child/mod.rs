@@ -15,6 +15,7 @@ pub mod personality;
 pub mod pid1;
 pub mod rlimits;
 pub mod scheduler;
+pub mod session;
 pub mod session_keyring;
 pub mod signals;
 pub mod sysctl;
@@ -133,6 +134,12 @@ steps! {
     /// drop and seccomp: a missing binary is reported by
     /// `create`, not after `start`.
     FindProgram [exec],
+    /// A session of our own (`session`), terminal or not; before
+    /// `Console`, which makes the pty its controlling terminal. Late: the
+    /// creator's process group (which `destroy --force` kills during a
+    /// creation) holds us through most of the set-up; after this our
+    /// parent-death signal and the cgroup's kill do.
+    NewSession [exec],
     /// `process.terminal`, `process.consoleSize` (`crate::console`).
     /// Needs the container's /dev/ptmx (after pivot_root) and, for the
     /// /dev/console bind, CAP_SYS_ADMIN (before the drop).
@@ -247,6 +254,7 @@ mod tests {
             ] {
                 before(list, needs_privilege, UserCapsSeccomp);
             }
+            before(list, NewSession, Console);
             before(list, UserCapsSeccomp, CloseFds);
             before(list, CloseFds, Exec);
             assert_eq!(list.last(), Some(&Exec));

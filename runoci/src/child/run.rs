@@ -3,7 +3,7 @@
 use super::Step::{self, *};
 use super::{
     alt_syscall, cwd, identity, io_priority, lsm, memory_policy, oom_score_adj, personality, pid1,
-    rlimits, scheduler, session_keyring, signals, sysctl, umask, user_caps,
+    rlimits, scheduler, session, session_keyring, signals, sysctl, umask, user_caps,
 };
 use crate::error::{Context, Error, Result};
 use crate::namespaces::Plan;
@@ -336,6 +336,7 @@ fn apply(step: Step, c: &mut Ctx) -> Result<Option<Infallible>> {
                 )));
             }
         }
+        NewSession => session::apply()?,
         Console => {
             if process.terminal && c.console_socket {
                 // Only the init's pty becomes /dev/console.

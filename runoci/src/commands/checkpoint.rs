@@ -51,8 +51,14 @@ pub(super) fn options(a: &CriuArgs) -> Result<request::Options> {
 }
 
 /// The file a restore reads the init's stdio from: which of fds 0-2 were
-/// pipes (runc's descriptors.json), to hand the caller's back.
+/// pipes or files outside the container (runc's descriptors.json), to
+/// hand the caller's back.
 pub const DESCRIPTORS: &str = "descriptors.json";
+
+/// The file that carries run_oci's `-b A:B` bind mounts (host source,
+/// destination) from the record to a restore: CRIU's external mounts,
+/// keyed by destination.
+pub const BINDS: &str = "runoci-binds.json";
 
 pub fn checkpoint(root: &Path, a: &CheckpointArgs) -> Result<i32> {
     let mut o = options(&a.criu)?;
@@ -103,20 +109,24 @@ fn dump(
     }
     // Seen through the init's root: a masked path that is a file there is
     // a bind of /dev/null.
-    let mounts = request::dump_mounts(spec, |p| {
+    let mut mounts = request::dump_mounts(spec, |p| {
         std::fs::metadata(format!("/proc/{pid}/root{p}")).is_ok_and(|m| !m.is_dir())
     });
+    mounts.extend(
+        record
+            .binds
+            .iter()
+            .map(|(_, dst)| (dst.clone(), dst.clone())),
+    );
+    let stdio = stdio(pid)?;
     if !o.pre_dump {
-        let fds: Vec<String> = (0..3)
-            .map(|i| {
-                std::fs::read_link(format!("/proc/{pid}/fd/{i}"))
-                    .map(|l| l.display().to_string())
-                    .unwrap_or_default()
-            })
-            .collect();
-        let json = serde_json::to_vec(&fds).map_err(|e| Error::new(e.to_string()))?;
+        let json = serde_json::to_vec(&stdio.keys).map_err(|e| Error::new(e.to_string()))?;
         runoci_core::state::write_atomic(&images_path.join(DESCRIPTORS), &json)
             .with_ctx(|| format!("write {}", images_path.join(DESCRIPTORS).display()))?;
+        externals.extend(stdio.external);
+        let json = serde_json::to_vec(&record.binds).map_err(|e| Error::new(e.to_string()))?;
+        runoci_core::state::write_atomic(&images_path.join(BINDS), &json)
+            .with_ctx(|| format!("write {}", images_path.join(BINDS).display()))?;
     }
     let req = request::dump(
         o,
@@ -131,10 +141,55 @@ fn dump(
         work.as_raw_fd(),
     );
     let log = work_path.join(req.opts.log_file());
-    criu::Swrk::spawn()?
-        .call(&req, |_, _, _| Ok(()))
-        .map_err(|e| Error::new(format!("{e}: {}", criu::reason_from_log(&log))))?;
+    criu::Swrk::spawn()?.call(&req, &log, |_, _, _| Ok(()))?;
     Ok(())
+}
+
+/// The init's fds 0-2 as a restore hands them back (runc's
+/// descriptors.json): a pipe by its `pipe:[ino]`, a file opened outside
+/// the container's mounts (the caller's /dev/null, a log file) by CRIU's
+/// external-file key `file[mnt_id:ino]` (hex), also returned in
+/// `external` for the dump: CRIU cannot dump a file on a mount it does not
+/// see, and restores an external one from the fd the restore inherits.
+/// Anything else (a tty, a file in the container) as its path.
+struct Stdio {
+    keys: Vec<String>,
+    external: Vec<String>,
+}
+
+fn stdio(pid: i32) -> Result<Stdio> {
+    let mounts = runoci_core::mountinfo::read(Path::new(&format!("/proc/{pid}/mountinfo")))
+        .with_ctx(|| format!("read /proc/{pid}/mountinfo"))?;
+    let mut out = Stdio {
+        keys: Vec::new(),
+        external: Vec::new(),
+    };
+    for i in 0..3 {
+        let fd = format!("/proc/{pid}/fd/{i}");
+        let Ok(link) = std::fs::read_link(&fd) else {
+            out.keys.push(String::new());
+            continue;
+        };
+        let link = link.display().to_string();
+        let mnt_id = std::fs::read_to_string(format!("/proc/{pid}/fdinfo/{i}"))
+            .ok()
+            .and_then(|t| {
+                t.lines()
+                    .find_map(|l| l.strip_prefix("mnt_id:"))
+                    .and_then(|v| v.trim().parse::<u32>().ok())
+            });
+        let outside =
+            link.starts_with('/') && mnt_id.is_some_and(|id| !mounts.iter().any(|m| m.id == id));
+        match (outside, std::fs::metadata(&fd)) {
+            (true, Ok(meta)) => {
+                let key = format!("file[{:x}:{:x}]", mnt_id.unwrap_or(0), meta.ino());
+                out.external.push(key.clone());
+                out.keys.push(key);
+            }
+            _ => out.keys.push(link),
+        }
+    }
+    Ok(out)
 }
 
 /// The cgroup CRIU freezes the container with: v1's freezer, else the

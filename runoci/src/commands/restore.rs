@@ -6,7 +6,7 @@
 //! The id must be free; on failure nothing is left and the error quotes
 //! CRIU's log.
 
-use super::checkpoint::{dirs, options, DESCRIPTORS};
+use super::checkpoint::{dirs, options, BINDS, DESCRIPTORS};
 use super::start::MakeInit;
 use crate::cli::{Cli, RestoreArgs};
 use crate::container::Created;
@@ -58,6 +58,7 @@ pub fn restore(cli: &Cli, a: &RestoreArgs) -> Result<i32> {
         new_session_keyring: false,
         notify_socket: None,
     };
+    opts.bind_mounts = read_binds(&r.images)?;
     let spec = super::load_spec(&opts)?;
     request::external_namespaces(&spec)?;
     let make = |spec: &Spec, opts: &ContainerOptions| restore_init(spec, opts, &r);
@@ -99,6 +100,24 @@ pub fn restore(cli: &Cli, a: &RestoreArgs) -> Result<i32> {
     }
 }
 
+/// The `-b A:B` bind mounts the checkpointed container was started with
+/// (`BINDS` in the images, absent when none): bound again from the same
+/// host sources.
+fn read_binds(images: &Path) -> Result<Vec<(PathBuf, String)>> {
+    let path = images.join(BINDS);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(Error::new(format!("read {}: {e}", path.display()))),
+    };
+    let binds: Vec<(String, String)> =
+        serde_json::from_str(&text).map_err(|e| Error::new(format!("{}: {e}", path.display())))?;
+    Ok(binds
+        .into_iter()
+        .map(|(src, dst)| (PathBuf::from(src), dst))
+        .collect())
+}
+
 /// The container's cgroup made (criu joins it: the tree is restored in
 /// it), its rootfs bound where CRIU wants a root, CRIU asked; the
 /// restored init, our child.
@@ -119,6 +138,7 @@ fn restore_init(spec: &Spec, opts: &ContainerOptions, r: &Restore) -> Result<Cre
             systemd_unit: None,
             hook_state: opts.hook_state(spec, pid),
             no_new_keyring: true,
+            binds: opts.bind_mounts.clone(),
         }),
         Err(e) => {
             if let Some(cg) = &cgroup {
@@ -145,6 +165,8 @@ fn restore_in_cgroup(
 ) -> Result<(i32, OwnedFd)> {
     let images = criu::open_dir(&r.images, false)?;
     let work = criu::open_dir(&r.work, true)?;
+    let rootfs = crate::rootfs::rootfs_path(spec, &opts.bundle)?;
+    create_mountpoints(spec, &external_mounts(spec, opts), &rootfs)?;
     // CRIU wants its root a mount point whose parent is not overmounted:
     // the rootfs, bound (recursively) under the state directory for the
     // time of the restore and detached after.
@@ -154,7 +176,6 @@ fn restore_in_cgroup(
         .ok_or_else(|| Error::new("restore without a state directory"))?
         .join("criu-root");
     std::fs::create_dir(&root).with_ctx(|| format!("mkdir {}", root.display()))?;
-    let rootfs = crate::rootfs::rootfs_path(spec, &opts.bundle)?;
     let bound = nix::mount::mount(
         Some(&rootfs),
         &root,
@@ -167,6 +188,50 @@ fn restore_in_cgroup(
     let _ = nix::mount::umount2(&root, nix::mount::MntFlags::MNT_DETACH);
     let _ = std::fs::remove_dir(&root);
     result
+}
+
+/// CRIU's external mounts at restore: the config's bind mounts and the
+/// `-b A:B` ones, each destination mapped to its host source.
+fn external_mounts(spec: &Spec, opts: &ContainerOptions) -> Vec<(String, String)> {
+    let mut mounts = request::restore_mounts(spec, &opts.bundle);
+    mounts.extend(
+        opts.bind_mounts
+            .iter()
+            .map(|(src, dst)| (dst.clone(), src.display().to_string())),
+    );
+    mounts
+}
+
+/// CRIU mounts the binds again where they were and fails on a mountpoint
+/// the rootfs lacks (a fresh copy of the image's rootfs): each is made
+/// first, resolved inside the rootfs (a symlink there cannot lead out),
+/// a file for a file's bind, as runc does. Those under a tmpfs of the
+/// config are the tmpfs's, restored with its content.
+fn create_mountpoints(spec: &Spec, mounts: &[(String, String)], rootfs: &Path) -> Result<()> {
+    use crate::resolve::{self, Kind};
+    let tmpfs: Vec<&str> = spec
+        .mounts
+        .iter()
+        .filter(|m| m.typ.as_deref() == Some("tmpfs"))
+        .map(|m| m.destination.trim_end_matches('/'))
+        .collect();
+    let root = std::fs::File::open(rootfs).with_ctx(|| format!("open {}", rootfs.display()))?;
+    for (dest, src) in mounts {
+        let under_tmpfs = tmpfs
+            .iter()
+            .any(|t| Path::new(dest).starts_with(t) && Path::new(dest) != Path::new(t));
+        if under_tmpfs {
+            continue;
+        }
+        let kind = if Path::new(src).is_dir() {
+            Kind::Dir
+        } else {
+            Kind::File
+        };
+        resolve::mkdir_all_in_root(root.as_raw_fd(), Path::new(dest), kind)
+            .with_ctx(|| format!("create the mountpoint {dest} in {}", rootfs.display()))?;
+    }
+    Ok(())
 }
 
 fn ask_criu(
@@ -193,12 +258,13 @@ fn ask_criu(
         inherit.push((ns.key.to_string(), f.as_raw_fd()));
         held.push(f);
     }
-    // The init's stdio pipes at checkpoint are ours now (criu inherits our
-    // stdio): the engine's pipes go on.
+    // The init's stdio pipes and outside files at checkpoint are ours now
+    // (criu inherits our stdio): the engine's pipes go on, the caller's
+    // /dev/null or log stands in for the one at checkpoint.
     if let Ok(text) = std::fs::read_to_string(r.images.join(DESCRIPTORS)) {
         let fds: Vec<String> = serde_json::from_str(&text).unwrap_or_default();
         for (i, d) in fds.iter().enumerate().take(3) {
-            if d.contains("pipe:") {
+            if d.starts_with("pipe:") || d.starts_with("file[") {
                 inherit.push((d.clone(), i as i32));
             }
         }
@@ -206,7 +272,7 @@ fn ask_criu(
     let mut req = request::restore(
         &r.o,
         &root.display().to_string(),
-        request::restore_mounts(spec, &opts.bundle),
+        external_mounts(spec, opts),
         &inherit,
         images.as_raw_fd(),
         work.as_raw_fd(),
@@ -223,17 +289,15 @@ fn ask_criu(
         req.opts.mut_or_insert_default().cg_root = request::cgroup_roots(&text);
     }
     let mut console_sent = false;
-    let resp = swrk
-        .call(&req, |script, _, fd| {
-            if script == "orphan-pts-master" {
-                if let (Some(master), Some(socket)) = (fd, &opts.console_socket) {
-                    crate::console::send_master(socket, &master)?;
-                    console_sent = true;
-                }
+    let resp = swrk.call(&req, &log, |script, _, fd| {
+        if script == "orphan-pts-master" {
+            if let (Some(master), Some(socket)) = (fd, &opts.console_socket) {
+                crate::console::send_master(socket, &master)?;
+                console_sent = true;
             }
-            Ok(())
-        })
-        .map_err(|e| Error::new(format!("{e}: {}", criu::reason_from_log(&log))))?;
+        }
+        Ok(())
+    })?;
     drop(held);
     let pid = resp.restore.pid();
     if opts.console_socket.is_some() && !console_sent {

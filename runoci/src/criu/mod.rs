@@ -61,10 +61,14 @@ pub fn usable() -> std::result::Result<String, String> {
     ))
 }
 
-/// The last `n` lines of a CRIU log that say `Error` (joined by " | "),
-/// or `None` when none does.
+/// The last `n` lines of a CRIU log that say `Error`, each from `Error`
+/// on (without its timestamp and pid), joined by " | ", or `None` when
+/// none does.
 pub fn last_errors(log: &str, n: usize) -> Option<String> {
-    let errors: Vec<&str> = log.lines().filter(|l| l.contains("Error")).collect();
+    let errors: Vec<&str> = log
+        .lines()
+        .filter_map(|l| l.find("Error").map(|i| &l[i..]))
+        .collect();
     if errors.is_empty() {
         return None;
     }
@@ -125,13 +129,15 @@ impl Swrk {
 
     /// Sends `req` and answers CRIU's notifications with `on_notify`
     /// (its script name, the message, an fd it passed) until the reply
-    /// to `req`. A failed reply is an error with CRIU's message, if any.
+    /// to `req`. A failed reply is an error on one line with CRIU's
+    /// reason: the last errors of its `log`, else its message.
     pub fn call(
         mut self,
         req: &rpc::Criu_req,
+        log: &Path,
         mut on_notify: impl FnMut(&str, &rpc::Criu_notify, Option<OwnedFd>) -> Result<()>,
     ) -> Result<rpc::Criu_resp> {
-        let result = self.exchange(req, &mut on_notify);
+        let result = self.exchange(req, log, &mut on_notify);
         // EOF on its socket ends criu's service loop; it exits.
         drop(self.sock);
         let _ = self.child.wait();
@@ -141,6 +147,7 @@ impl Swrk {
     fn exchange(
         &mut self,
         req: &rpc::Criu_req,
+        log: &Path,
         on_notify: &mut impl FnMut(&str, &rpc::Criu_notify, Option<OwnedFd>) -> Result<()>,
     ) -> Result<rpc::Criu_resp> {
         self.send(req)?;
@@ -150,11 +157,12 @@ impl Swrk {
                 .ctx("read criu's reply")?;
             if n == 0 {
                 return Err(Error::new(format!(
-                    "criu exited without replying ({})",
+                    "criu exited without replying ({}): {}",
                     self.child
                         .wait()
                         .map(|s| s.to_string())
-                        .unwrap_or_else(|e| e.to_string())
+                        .unwrap_or_else(|e| e.to_string()),
+                    reason_from_log(log)
                 )));
             }
             let resp = rpc::Criu_resp::parse_from_bytes(&buf[..n])
@@ -170,20 +178,22 @@ impl Swrk {
                 continue;
             }
             if !resp.success() {
-                let msg = resp.cr_errmsg();
+                let reason = match std::fs::read_to_string(log)
+                    .ok()
+                    .and_then(|t| last_errors(&t, 3))
+                {
+                    Some(e) => format!("{e} (log: {})", log.display()),
+                    // CRIU's message ends in a newline.
+                    None => format!("{} (log: {})", resp.cr_errmsg().trim(), log.display()),
+                };
                 return Err(Error::new(format!(
-                    "criu {:?} failed{}{}",
+                    "criu {:?} failed{}: {reason}",
                     req.type_(),
                     if resp.cr_errno() != 0 {
                         format!(" ({})", nix::errno::Errno::from_raw(resp.cr_errno()))
                     } else {
                         String::new()
                     },
-                    if msg.is_empty() {
-                        String::new()
-                    } else {
-                        format!(": {msg}")
-                    }
                 )));
             }
             if resp.type_() != req.type_() {
@@ -231,7 +241,7 @@ mod tests {
 
     #[test]
     fn the_last_error_lines_of_a_log_are_quoted() {
-        let log = "(00.0) Version: 3.17.1\nError (criu/vdso.c:613): vdso: Failed\n(00.1) x\nError (criu/crtools.c:260): Could not initialize\n";
+        let log = "(00.0) Version: 3.17.1\nError (criu/vdso.c:613): vdso: Failed\n(00.1) x\n(00.48)      1: Error (criu/crtools.c:260): Could not initialize\n";
         assert_eq!(
             last_errors(log, 3).as_deref(),
             Some("Error (criu/vdso.c:613): vdso: Failed | Error (criu/crtools.c:260): Could not initialize")

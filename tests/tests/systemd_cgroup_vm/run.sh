@@ -9,23 +9,8 @@ ROOT=/run/runoci-vmtest
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 echo "BOOTED $(cut -d' ' -f1 /proc/uptime)"
 
-# report NAME FUNCTION: FUNCTION prints why it failed on stdout.
-report() {
-    if out=$("$2" 2>&1); then
-        echo "RESULT $1 ok"
-    else
-        echo "RESULT $1 FAIL $(printf '%s' "$out" | tr '\n' ' ' | cut -c1-600)"
-    fi
-}
-# until_ok SECONDS COMMAND...: the command succeeds within SECONDS.
-until_ok() {
-    n=$(($1 * 10)); shift
-    while [ $n -gt 0 ]; do "$@" >/dev/null 2>&1 && return 0; n=$((n - 1)); sleep 0.1; done
-    "$@"
-}
-expect() { # expect WHAT WANTED GOT
-    [ "$2" = "$3" ] || { echo "$1: wanted [$2], got [$3]"; return 1; }
-}
+# report, until_ok, expect (tests/src/vm_helpers.sh).
+. $T/helpers.sh
 prop() { systemctl show -p "$2" --value "$1"; }
 gone() { [ "$(prop "$1" LoadState)" = not-found ] && [ ! -d "/sys/fs/cgroup$2" ]; }
 
