@@ -424,7 +424,7 @@ fn spawn(
         // Start, so that it is in every cgroup before anything runs.
         if let Some(cg) = cgroup {
             if child_reports {
-                joined_cgroups(&parent_chan, &mut joined)?;
+                parent_chan.cgroups_joined(&mut joined)?;
             }
             cg.add_pid_except(pid, &joined)?;
         }
@@ -450,28 +450,6 @@ fn spawn(
         resctrl,
         scoped,
     })
-}
-
-/// The child's report on the v1 cgroups it was to join itself: the
-/// hierarchies it failed to join are taken out of `joined` (the runtime
-/// writes its pid there, as without the fds).
-fn joined_cgroups(chan: &ParentChannel, joined: &mut Vec<usize>) -> Result<()> {
-    match chan.recv()? {
-        Some((ToParent::CgroupsJoined { failed }, _)) => {
-            for (i, why) in failed {
-                crate::debug!("cgroup hierarchy {i}: the init could not join it itself ({why}); the runtime moves it");
-                joined.retain(|j| *j != i);
-            }
-            Ok(())
-        }
-        Some((ToParent::Error(e), _)) => Err(Error::new(e)),
-        Some((other, _)) => Err(Error::new(format!(
-            "the container init sent {other:?} before joining its cgroups"
-        ))),
-        None => Err(Error::new(
-            "the container init exited before joining its cgroups",
-        )),
-    }
 }
 
 fn write_time_offsets(spec: &Spec) -> Result<()> {

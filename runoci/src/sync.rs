@@ -143,6 +143,29 @@ impl<S: Serialize, R: DeserializeOwned> Channel<S, R> {
     }
 }
 
+impl ParentChannel {
+    /// The child's report on the v1 cgroups it was to join itself
+    /// (`ChildChannel::join_cgroups`): the hierarchies it failed to join
+    /// are taken out of `joined` (the runtime writes its pid there, as
+    /// without the fds).
+    pub fn cgroups_joined(&self, joined: &mut Vec<usize>) -> Result<()> {
+        match self.recv()? {
+            Some((ToParent::CgroupsJoined { failed }, _)) => {
+                for (i, why) in failed {
+                    crate::debug!("cgroup hierarchy {i}: the process could not join it itself ({why}); the runtime moves it");
+                    joined.retain(|j| *j != i);
+                }
+                Ok(())
+            }
+            Some((ToParent::Error(e), _)) => Err(Error::new(e)),
+            Some((other, _)) => Err(Error::new(format!(
+                "the child sent {other:?} before joining its cgroups"
+            ))),
+            None => Err(Error::new("the child exited before joining its cgroups")),
+        }
+    }
+}
+
 /// What the child gets before it goes on: its host pid and the idmapped
 /// mounts the parent made, by `mounts[]` index.
 #[derive(Debug)]
@@ -168,6 +191,18 @@ impl ChildChannel {
                 _ => return Err(Error::new("creation channel: expected Start")),
             }
         }
+    }
+
+    /// Into the v1 cgroups of `tasks` (`runoci_core::cgroups::join_self`:
+    /// single-threaded, so the whole process moves), reporting the
+    /// hierarchies that failed; false when the runtime is gone.
+    pub fn join_cgroups(&self, tasks: Vec<(usize, OwnedFd)>) -> bool {
+        if tasks.is_empty() {
+            return true;
+        }
+        let failed = runoci_core::cgroups::join_self(&tasks);
+        drop(tasks);
+        self.send(&ToParent::CgroupsJoined { failed }).is_ok()
     }
 
     /// Wait for `Proceed`; an `Error` from the other side becomes ours.

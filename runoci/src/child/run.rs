@@ -132,12 +132,8 @@ pub fn child_main(mut args: ChildArgs) -> ! {
     // the container runs or a cgroup namespace is made (its root is the
     // cgroup we are in); the runtime moves us where this failed.
     let tasks = std::mem::take(&mut args.cgroup_tasks);
-    if !tasks.is_empty() {
-        let failed = runoci_core::cgroups::join_self(&tasks);
-        drop(tasks);
-        if args.chan.send(&ToParent::CgroupsJoined { failed }).is_err() {
-            runoci_core::sys::process::exit_now(1)
-        }
+    if !args.chan.join_cgroups(tasks) {
+        runoci_core::sys::process::exit_now(1)
     }
     let err = match run_init(&args) {
         Ok(never) => match never {},
