@@ -86,18 +86,35 @@ pub fn read_self() -> std::io::Result<Vec<Mount>> {
     read(Path::new("/proc/self/mountinfo"))
 }
 
-/// The mounts this process saw the first time it asked, kept for the
-/// rest of its life: for the cgroup layout, which one command needs in
-/// several places (and its forked init once more) and which does not
-/// change under a command. Reading mountinfo makes the kernel format every
-/// mount of the namespace, thousands on a busy host.
-pub fn read_self_once() -> std::io::Result<&'static [Mount]> {
+/// The cgroup filesystems, and whatever is mounted on /sys/fs/cgroup,
+/// as this process saw them the first time it asked, kept for the rest of its life: for the cgroup layout, which
+/// one command needs in several places (and its forked init once more)
+/// and which does not change under a command. Reading mountinfo makes the
+/// kernel format every mount of the namespace, thousands on a busy host;
+/// only those lines are parsed.
+pub fn cgroup_mounts_once() -> std::io::Result<&'static [Mount]> {
     static MOUNTS: std::sync::OnceLock<Vec<Mount>> = std::sync::OnceLock::new();
     if let Some(m) = MOUNTS.get() {
         return Ok(m);
     }
-    let mounts = read_self()?;
+    let path = Path::new("/proc/self/mountinfo");
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| std::io::Error::new(e.kind(), format!("read {}: {e}", path.display())))?;
+    let mounts = text
+        .lines()
+        .filter(|l| cgroup_line(l))
+        .filter_map(parse_line)
+        .collect();
     Ok(MOUNTS.get_or_init(|| mounts))
+}
+
+/// A mountinfo line of a cgroup or cgroup2 filesystem, or of the mount on
+/// /sys/fs/cgroup (pure v2 is told by what is mounted there).
+fn cgroup_line(line: &str) -> bool {
+    line.split(' ').nth(4) == Some("/sys/fs/cgroup")
+        || line
+            .split_once(" - ")
+            .is_some_and(|(_, t)| t.starts_with("cgroup ") || t.starts_with("cgroup2 "))
 }
 
 /// Whether anything may be mounted at or below `dir` (not following
@@ -200,6 +217,27 @@ pub fn unescape(field: &str) -> Vec<u8> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_cgroup_lines_are_the_cgroup_filesystems_and_the_mount_on_sys_fs_cgroup() {
+        let keep = [
+            "31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755",
+            "32 31 0:29 / /sys/fs/cgroup/cpu rw,relatime - cgroup cgroup rw,cpu",
+            "41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw",
+            "50 1 0:40 / /cgroup/memory rw shared:3 - cgroup none rw,memory",
+        ];
+        let drop = [
+            "46 45 254:0 / / rw,relatime - ext4 /dev/vda rw",
+            "60 46 0:50 / /sys/fs/cgroupx rw - tmpfs tmpfs rw",
+            "61 46 0:51 / /mnt/cgroup rw - tmpfs cgroup rw",
+        ];
+        for l in keep {
+            assert!(super::cgroup_line(l), "{l}");
+        }
+        for l in drop {
+            assert!(!super::cgroup_line(l), "{l}");
+        }
+    }
+
     #[test]
     fn a_plain_tree_has_nothing_mounted_and_a_bind_mount_in_it_is_seen() {
         let dir = std::env::temp_dir().join(format!("runoci-mounted-{}", std::process::id()));

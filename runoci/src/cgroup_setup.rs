@@ -43,7 +43,10 @@ pub fn setup_cgroup(spec: &Spec, opts: &ContainerOptions) -> Result<Option<cgrou
         // (destroy --force) leaves directories its record names. Usually
         // the first record has it already (`planned_record`): no write.
         let planned = cgroups::Cgroup::planned(&layout, &rel)?.to_record();
-        runoci_core::state::StateDir::open_dir(dir).update_record(|r| r.cgroup = Some(planned))?;
+        if opts.recorded_cgroup.as_ref() != Some(&planned) {
+            runoci_core::state::StateDir::open_dir(dir)
+                .update_record(|r| r.cgroup = Some(planned))?;
+        }
     }
     let cg = match cgroups::Cgroup::create(&layout, &rel, None) {
         Ok(cg) => cg,

@@ -49,6 +49,9 @@ pub struct ContainerOptions {
     /// The engine's `NOTIFY_SOCKET` (absolute, a socket): bound into the
     /// container for its sd_notify messages (`crate::notify_socket`).
     pub notify_socket: Option<PathBuf>,
+    /// The cgroup the record's first version names already
+    /// (`commands::first_record`): not written to the record again.
+    pub recorded_cgroup: Option<runoci_core::cgroups::CgroupRecord>,
 }
 
 impl ContainerOptions {

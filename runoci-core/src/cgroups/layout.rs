@@ -46,9 +46,9 @@ pub enum Layout {
 
 impl Layout {
     /// From this process's `/proc/self/mountinfo`, as first read
-    /// (`mountinfo::read_self_once`).
+    /// (`mountinfo::cgroup_mounts_once`).
     pub fn detect() -> io::Result<Layout> {
-        Self::from_mounts(mountinfo::read_self_once()?).ok_or_else(|| {
+        Self::from_mounts(mountinfo::cgroup_mounts_once()?).ok_or_else(|| {
             io::Error::new(
                 io::ErrorKind::NotFound,
                 "/proc/self/mountinfo: no cgroup or cgroup2 filesystem is mounted",

@@ -113,6 +113,7 @@ pub fn claim_state_dir(
         runoci_core::state::StateDir::create_locked(root, &opts.id, &opts.bundle, &first)?;
     opts.container_dir = sd.dir.clone();
     opts.state_dir = Some(sd.dir.clone());
+    opts.recorded_cgroup = first.cgroup;
     opts.lock_fd = Some(lock.raw_fd());
     Ok((sd, lock))
 }
@@ -196,5 +197,6 @@ pub fn container_options(args: &RunArgs) -> Result<ContainerOptions> {
         lock_fd: None,
         new_session_keyring: !args.no_new_keyring,
         notify_socket: crate::notify_socket::from_env()?,
+        recorded_cgroup: None,
     })
 }

@@ -57,6 +57,7 @@ pub fn restore(cli: &Cli, a: &RestoreArgs) -> Result<i32> {
         lock_fd: None,
         new_session_keyring: false,
         notify_socket: None,
+        recorded_cgroup: None,
     };
     opts.bind_mounts = read_binds(&r.images)?;
     let spec = super::load_spec(&opts)?;

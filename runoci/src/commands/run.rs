@@ -47,6 +47,7 @@ pub fn run(cli: &Cli, args: &RunArgs) -> Result<i32> {
         }
     };
     opts.state_dir = sd.as_ref().map(|sd| sd.dir.clone());
+    opts.recorded_cgroup = sd.as_ref().and(first.cgroup.clone());
     opts.lock_fd = lock.as_ref().map(|l| l.raw_fd());
     let forwarder = match Forwarder::block() {
         Ok(f) => f,

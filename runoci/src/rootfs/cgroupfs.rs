@@ -28,7 +28,7 @@ struct Hierarchy {
 /// mount namespace was copied from that one and has not changed where
 /// cgroups are mounted).
 fn host_hierarchies() -> Result<(bool, Vec<Hierarchy>)> {
-    let mounts = mountinfo::read_self_once().ctx("cgroup mount")?;
+    let mounts = mountinfo::cgroup_mounts_once().ctx("cgroup mount")?;
     Ok((cgroups::pure_v2(mounts), hierarchies(mounts)))
 }
 
