@@ -5,7 +5,8 @@
 //! --log_dir), exit-status, monitor.sock, and ours: state.json (the OCI
 //! state plus exit detail), runtime.json (what cleanup needs: cgroups, the
 //! pids and start times that prove a pid is still ours), hooks.started,
-//! poststop.done, exec.fifo (runc create). Writes are atomic (temp,
+//! poststop.done, exec.fifo (runc create), seccomp.bpf (the compiled filter
+//! `exec` loads, `runoci::seccomp_cache`). Writes are atomic (temp,
 //! rename); operations on one id are serialized with flock on the
 //! directory.
 //!

@@ -21,6 +21,7 @@ pub mod procfs;
 pub mod resolve;
 pub mod rootfs;
 pub mod seccomp;
+pub mod seccomp_cache;
 pub mod sync;
 pub mod sys;
 pub mod systemd;

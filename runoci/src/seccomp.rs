@@ -21,6 +21,8 @@ thread_local! {
     /// same config again: libseccomp's rule building is most of the
     /// runtime's own work for a Docker-like profile (~10M instructions).
     static COMPILED: RefCell<Option<(Seccomp, ScmpFilterContext)>> = const { RefCell::new(None) };
+    /// The program `prepare_exec` found or made, with its config.
+    static KEPT: RefCell<Option<(Seccomp, crate::seccomp_cache::CachedFilter)>> = const { RefCell::new(None) };
 }
 
 /// Compile the config's filter right after it is loaded (`run`, `create`,
@@ -35,13 +37,38 @@ pub fn check(spec: &Spec) -> Result<()> {
     Ok(())
 }
 
-/// The filter of `s`: the one [`check`] compiled when it was for this same
-/// config (the child of `run`, `create`, `start`), else compiled now
-/// (`exec`, or a config changed since).
-pub fn compiled(s: &Seccomp) -> Result<ScmpFilterContext> {
+/// A filter ready to load: libseccomp's, or a program kept for `exec`.
+pub enum Filter {
+    Compiled(ScmpFilterContext),
+    Kept(crate::seccomp_cache::CachedFilter),
+}
+
+/// For `exec`, before its clone: the program kept in the container's
+/// state directory `dir` for this config, or compiled now and kept there
+/// (`seccomp_cache`); the child loads it ([`compiled`]).
+pub fn prepare_exec(dir: &std::path::Path, s: &Seccomp) {
+    use crate::seccomp_cache::{keep, keeps, read};
+    if !keeps(s) {
+        return;
+    }
+    let kept = read(dir, s).or_else(|| keep(dir, s, &build(s).ok()?));
+    if let Some(f) = kept {
+        KEPT.with(|k| *k.borrow_mut() = Some((s.clone(), f)));
+    }
+}
+
+/// The filter of `s`: the program [`prepare_exec`] found for this same
+/// config (an `exec`), the one [`check`] compiled (the child of `run`,
+/// `create`, `start`), else compiled now (a config changed since).
+pub fn compiled(s: &Seccomp) -> Result<Filter> {
+    if let Some((config, f)) = KEPT.with(|k| k.borrow_mut().take()) {
+        if config == *s {
+            return Ok(Filter::Kept(f));
+        }
+    }
     match COMPILED.with(|c| c.borrow_mut().take()) {
-        Some((config, ctx)) if config == *s => Ok(ctx),
-        _ => build(s),
+        Some((config, ctx)) if config == *s => Ok(Filter::Compiled(ctx)),
+        _ => build(s).map(Filter::Compiled),
     }
 }
 
@@ -204,7 +231,16 @@ fn compiles(edit: impl FnOnce(&mut Seccomp)) -> bool {
 
 /// Load the filter; returns the notification listener when a rule uses
 /// SCMP_ACT_NOTIFY.
-pub fn load(s: &Seccomp, ctx: &ScmpFilterContext) -> Result<Option<OwnedFd>> {
+pub fn load(s: &Seccomp, filter: &Filter) -> Result<Option<OwnedFd>> {
+    let ctx = match filter {
+        Filter::Compiled(ctx) => ctx,
+        // Kept programs have no listener (seccomp_cache keeps none).
+        Filter::Kept(p) => {
+            crate::sys::seccomp::load_program(&p.bpf, p.flags)
+                .map_err(|e| Error::new(format!("load the seccomp filter: {e}")))?;
+            return Ok(None);
+        }
+    };
     ctx.load().map_err(lib_err("load the seccomp filter"))?;
     if !s.wants_notify() {
         return Ok(None);

@@ -442,3 +442,77 @@ fn a_bad_filter_is_refused_before_anything_is_created() {
         }
     }
 }
+
+/// `exec` under podman's profile: the first exec compiles the filter and
+/// keeps its program in the state directory (`seccomp.bpf`), later ones
+/// load that program instead of compiling again, and both deny what the
+/// profile denies and allow the rest. A profile changed in the bundle
+/// since is compiled afresh, not taken from the kept program.
+#[test]
+fn exec_loads_the_kept_filter_and_a_changed_profile_is_compiled_again() {
+    let mut caps: Vec<&str> = DEFAULT_CAPS.to_vec();
+    caps.push("CAP_SYS_ADMIN");
+    let rt = Runtime::runoci();
+    let mut bundle = Bundle::new("sc-exec-kept");
+    set_caps(&mut bundle, &caps);
+    bundle.config_mut()["linux"]["seccomp"] = podman_profile_for(&caps);
+    bundle.set_args(&["sleep", "1000"]);
+    let id = unique_id("sc-exec-kept");
+    let status = rt
+        .cmd(["create", "--bundle", bundle.path_str(), &id])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .expect("spawn create");
+    assert!(status.success(), "create {id}: {status}");
+    rt.run(["start", &id]).assert_ok();
+    let kept = rt.root().join(&id).join("seccomp.bpf");
+    let swapon = |rt: &Runtime| {
+        rt.run([
+            "exec",
+            &id,
+            "sh",
+            "-c",
+            "echo x > /tmp/f; swapon /tmp/f; echo swapon=$?",
+        ])
+    };
+
+    let first = swapon(&rt);
+    first.assert_ok();
+    assert!(first.stdout.contains("swapon=1"), "first exec: {first}");
+    let made = std::fs::metadata(&kept)
+        .unwrap_or_else(|e| panic!("{} after the first exec: {e}", kept.display()))
+        .modified()
+        .unwrap();
+    let second = swapon(&rt);
+    second.assert_ok();
+    assert!(
+        second.stdout.contains("swapon=1") && second.stderr.contains("Operation not permitted"),
+        "the kept program must deny as the compiled one: {second}"
+    );
+    assert_eq!(
+        std::fs::metadata(&kept).unwrap().modified().unwrap(),
+        made,
+        "the second exec must load the kept program, not compile and write it again"
+    );
+    let ok = rt.run(["exec", &id, "cat", "/tmp/f"]);
+    ok.assert_ok();
+    assert_eq!(ok.stdout, "x\n");
+
+    // The bundle's profile now also denies mkdir (ERRNO 1, first rule).
+    let mut profile = podman_profile_for(&caps);
+    profile["syscalls"].as_array_mut().unwrap().insert(
+        0,
+        json!({"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}),
+    );
+    bundle.config_mut()["linux"]["seccomp"] = profile;
+    bundle.write_config();
+    let changed = rt.run(["exec", &id, "sh", "-c", "mkdir /tmp/d; echo mkdir=$?"]);
+    changed.assert_ok();
+    assert!(
+        changed.stdout.contains("mkdir=1"),
+        "the changed profile must apply: {changed}"
+    );
+    rt.run(["kill", &id, "KILL"]).assert_ok();
+}

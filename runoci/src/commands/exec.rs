@@ -30,6 +30,9 @@ pub fn exec(cli: &Cli, a: &ExecArgs) -> Result<i32> {
     }
     let record = sd.read_record()?;
     let spec = crate::spec::load(std::path::Path::new(&st.bundle))?;
+    if let Some(s) = spec.linux.as_ref().and_then(|l| l.seccomp.as_ref()) {
+        crate::seccomp::prepare_exec(&sd.dir, s);
+    }
     let process = build_process(&spec, a)?;
     let req = ExecRequest {
         id: a.id.clone(),

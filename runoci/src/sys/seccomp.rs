@@ -51,3 +51,37 @@ pub fn take_listener(ctx: &ScmpFilterContext) -> Result<OwnedFd, libseccomp::err
     // the filter was loaded; nothing else closes it.
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
+
+/// Installs the BPF program `bpf` (struct sock_filter, 8 bytes each) as a
+/// seccomp filter with `flags` (SECCOMP_FILTER_FLAG_*), as libseccomp's
+/// load does for a compiled one. Needs no_new_privs or CAP_SYS_ADMIN.
+pub fn load_program(bpf: &[u8], flags: u32) -> std::io::Result<()> {
+    if bpf.is_empty() || !bpf.len().is_multiple_of(8) || bpf.len() / 8 > u16::MAX as usize {
+        return Err(std::io::Error::from_raw_os_error(libc::EINVAL));
+    }
+    // Aligned copies of the instructions (the bytes may not be).
+    let program: Vec<libc::sock_filter> = bpf
+        .chunks_exact(8)
+        .map(|c| libc::sock_filter {
+            code: u16::from_ne_bytes([c[0], c[1]]),
+            jt: c[2],
+            jf: c[3],
+            k: u32::from_ne_bytes([c[4], c[5], c[6], c[7]]),
+        })
+        .collect();
+    let prog = libc::sock_fprog {
+        len: program.len() as u16,
+        filter: program.as_ptr() as *mut libc::sock_filter,
+    };
+    // SAFETY: `prog` points at `program`, alive for the call; the kernel
+    // copies the instructions and keeps no pointer into them.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_seccomp,
+            SECCOMP_SET_MODE_FILTER,
+            flags as libc::c_ulong,
+            &prog as *const libc::sock_fprog,
+        )
+    };
+    super::check(r).map(drop)
+}
