@@ -3,7 +3,8 @@
 //! `-accel tcg`) with Debian's kernel and initramfs from /boot
 //! (`linux-image-amd64`), a root filesystem made by mmdebstrap from
 //! Debian's packages (minbase plus systemd, dbus, podman, containerd,
-//! python3-grpcio), systemd as init and pure cgroup v2
+//! python3-grpcio, criu) with the kernel modules CRIU needs copied in from
+//! this host, systemd as init and pure cgroup v2
 //! (`systemd.unified_cgroup_hierarchy=1`).
 //!
 //! The image is built once into a cache keyed by its package list and
@@ -16,7 +17,7 @@
 //! and powers off. The VM boots once per test process (the first test to
 //! ask boots it); each test checks its scenarios' lines.
 
-use runoci_tests::{busybox_rootfs, default_config, run_command, runoci_bin, test_dir};
+use runoci_tests::{busybox_rootfs, default_config, run_command, runoci_bin, test_dir, vm};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::fs;
@@ -38,6 +39,10 @@ const PACKAGES: &[&str] = &[
     "containerd",
     "python3-grpcio",
     "kmod",
+    // Checkpoint and restore: CRIU and what it runs by name.
+    "criu",
+    "iproute2",
+    "iptables",
 ];
 
 /// The unit that runs the scenarios once the system is up.
@@ -117,10 +122,12 @@ fn run_ok(cmd: &mut Command, limit: Duration) {
     out.assert_ok();
 }
 
-/// The Debian image (raw ext4), built on first use.
-fn base_image() -> PathBuf {
+/// The Debian image (raw ext4) for kernel `version`, built on first use.
+fn base_image(version: &str) -> PathBuf {
     let mut key_parts: Vec<&str> = PACKAGES.to_vec();
+    key_parts.extend(vm::CRIU_MODULES);
     key_parts.extend([
+        version,
         SERVICE,
         CONTAINERD_TOML,
         STORAGE_CONF,
@@ -159,6 +166,7 @@ fn base_image() -> PathBuf {
         Duration::from_secs(900),
     );
     customize(&rootfs);
+    install_modules(&rootfs, version);
     let tmp = build.join("root.img");
     fs::File::create(&tmp)
         .unwrap()
@@ -204,6 +212,33 @@ fn customize(rootfs: &Path) {
     // This build's binaries come on the data disk.
     link("/mnt/t/runoci", "usr/local/bin/runoci");
     link("/mnt/t/runoci-monitor", "usr/local/bin/runoci-monitor");
+}
+
+/// The modules CRIU needs, of the kernel the VM boots (the image has no
+/// kernel package: Debian's modules are 400 MiB), copied from this host's
+/// /lib/modules/VERSION with their dependencies and indexed by `depmod`;
+/// systemd-modules-load loads them at boot (modules-load.d).
+fn install_modules(rootfs: &Path, version: &str) {
+    for module in vm::modules(version, vm::CRIU_MODULES) {
+        vm::copy_in(rootfs, &module);
+    }
+    let dir = format!("/lib/modules/{version}");
+    for index in [
+        "modules.order",
+        "modules.builtin",
+        "modules.builtin.modinfo",
+    ] {
+        vm::copy_in(rootfs, &Path::new(&dir).join(index));
+    }
+    run_ok(
+        Command::new("depmod").arg("-b").arg(rootfs).arg(version),
+        Duration::from_secs(120),
+    );
+    let mut list = vm::CRIU_MODULES.join("\n");
+    list.push('\n');
+    let conf = rootfs.join("etc/modules-load.d");
+    fs::create_dir_all(&conf).unwrap();
+    fs::write(conf.join("criu.conf"), list).unwrap();
 }
 
 /// A bundle config for the guest (rootfs on the data disk), without a
@@ -267,7 +302,7 @@ fn data_disk(work: &Path) -> PathBuf {
     for (name, text) in [
         ("run.sh", RUN_SH),
         ("cri.py", CRI_PY),
-        ("helpers.sh", runoci_tests::vm::SHELL_HELPERS),
+        ("helpers.sh", vm::SHELL_HELPERS),
     ] {
         fs::write(stage.join(name), text).unwrap();
         fs::set_permissions(stage.join(name), fs::Permissions::from_mode(0o755)).unwrap();
@@ -335,8 +370,8 @@ fn boot() -> Vm {
     let work = test_dir().join(format!("systemd-vm-{}", std::process::id()));
     let _ = fs::remove_dir_all(&work);
     fs::create_dir_all(&work).unwrap();
-    let image = base_image();
     let (kernel, initrd) = kernel();
+    let image = base_image(&vm::kernel_version(&kernel));
     let data = data_disk(&work);
     let console = work.join("console.log");
     let mut cmd = Command::new("/usr/bin/qemu-system-x86_64");
@@ -469,5 +504,16 @@ fn containerd_cri_pod_with_systemd_cgroup_runs_on_runoci() {
         "cri_exec",
         "cri_update",
         "cri_cleanup",
+    ]);
+}
+
+#[test]
+fn podman_checkpoint_and_restore_with_criu_on_runoci() {
+    assert_ok(&[
+        "podman_checkpoint",
+        "podman_restore",
+        "podman_export_import",
+        "podman_restore_broken",
+        "podman_ck_cleanup",
     ]);
 }
