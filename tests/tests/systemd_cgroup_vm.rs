@@ -7,15 +7,17 @@
 //! this host, systemd as init and pure cgroup v2
 //! (`systemd.unified_cgroup_hierarchy=1`).
 //!
-//! The image is built once into a cache keyed by its package list and
-//! files (`$RUNOCI_VM_CACHE`, default /var/cache/runoci-tests) and booted
+//! The image is built once into a cache keyed by its package list, files
+//! and kernel (`$RUNOCI_VM_CACHE`, default /var/cache/runoci-tests) and booted
 //! with `-snapshot`, so the cache stays as built. A second disk (ext4 from
-//! `mkfs.ext4 -d`) brings this build's runoci and runoci-monitor, two
+//! `mkfs.ext4 -d`) brings this build's runoci and runoci-monitor, three
 //! bundles, `systemd_cgroup_vm/run.sh` and the CRI client `cri.py`; a
 //! service in the image mounts it and runs run.sh, which prints one
 //! `RESULT name ok|FAIL detail` line per scenario on the serial console
 //! and powers off. The VM boots once per test process (the first test to
-//! ask boots it); each test checks its scenarios' lines.
+//! ask boots it); each test checks its scenarios' lines. Among them,
+//! checkpoint and restore with CRIU: runoci's own, and podman's
+//! `container checkpoint` / `restore` (also `--export` / `--import`).
 
 use runoci_tests::{busybox_rootfs, default_config, run_command, runoci_bin, test_dir, vm};
 use serde_json::{json, Value};
@@ -258,6 +260,22 @@ fn guest_config(args: &[&str], cgroups_path: Option<&str>, resources: Value) -> 
     config
 }
 
+/// A bundle to checkpoint: with a cgroup namespace, whose /sys/fs/cgroup
+/// is a cgroup2 mount of its own (a bind of the host's hierarchy would be
+/// a slave of a mount outside the container, which CRIU refuses to dump).
+fn checkpoint_config() -> Value {
+    let mut config = guest_config(
+        &["sleep", "100000"],
+        Some("runoci.slice:runoci:ck"),
+        json!({ "memory": { "limit": 64 * MIB } }),
+    );
+    config["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({ "type": "cgroup" }));
+    config
+}
+
 /// The data disk: binaries, bundles, scripts.
 fn data_disk(work: &Path) -> PathBuf {
     let stage = work.join("stage");
@@ -289,6 +307,7 @@ fn data_disk(work: &Path) -> PathBuf {
             "plain",
             guest_config(&["cat", "/proc/self/cgroup"], None, json!({})),
         ),
+        ("ckpt", checkpoint_config()),
     ];
     for (name, config) in bundles {
         let dir = stage.join("b").join(name);
@@ -505,6 +524,11 @@ fn containerd_cri_pod_with_systemd_cgroup_runs_on_runoci() {
         "cri_update",
         "cri_cleanup",
     ]);
+}
+
+#[test]
+fn restore_under_its_monitor_starts_the_scope_with_the_limits() {
+    assert_ok(&["restore_scope"]);
 }
 
 #[test]

@@ -75,6 +75,30 @@ run_gc() {
     until_ok 10 gone runoci-rf.scope /system.slice/runoci-rf.scope || { echo "runoci-rf.scope left: $(prop runoci-rf.scope ActiveState)"; return 1; }
 }
 
+# runoci's own checkpoint and restore with --systemd-cgroup, the init
+# under its monitor (run_oci's dialect) before and after: the restore
+# starts its scope again, with the bundle's limit as unit property and in
+# the cgroup; delete stops it.
+restore_scope() {
+    u=runoci-ck.scope cg=/runoci.slice/runoci-ck.scope
+    $R --root $ROOT --systemd-cgroup start -c $T/b/ckpt ck </dev/null >/tmp/rs.out 2>&1 || { cat /tmp/rs.out; return 1; }
+    expect "scope before the checkpoint" active "$(systemctl is-active $u)" || return 1
+    $R --root $ROOT checkpoint --image-path /tmp/rs.img --work-path /tmp/rs.work ck || { tail -n 15 /tmp/rs.work/dump.log; return 1; }
+    until_ok 10 gone $u $cg || { echo "$u left after the checkpoint: $(prop $u ActiveState)"; return 1; }
+    $R --root $ROOT delete ck || return 1
+    $R --root $ROOT --systemd-cgroup restore --image-path /tmp/rs.img --work-path /tmp/rs.rwork --bundle $T/b/ckpt ck </dev/null >/tmp/rs.out 2>&1 \
+        || { cat /tmp/rs.out; tail -n 15 /tmp/rs.rwork/restore.log; return 1; }
+    pid=$($R --root $ROOT state ck | sed -n 's/.*"pid": *\([0-9]*\).*/\1/p')
+    expect "the restored init" sleep "$(cat /proc/$pid/comm)" || return 1
+    expect "its cgroup" "0::$cg" "$(cat /proc/$pid/cgroup)" || return 1
+    expect state active "$(systemctl is-active $u)" || return 1
+    expect MemoryMax 67108864 "$(prop $u MemoryMax)" || return 1
+    expect memory.max 67108864 "$(cat /sys/fs/cgroup$cg/memory.max)" || return 1
+    $R --root $ROOT delete --force ck || return 1
+    until_ok 10 gone $u $cg || { echo "$u left after delete: $(prop $u ActiveState)"; return 1; }
+    [ ! -e $ROOT/ck ] || { echo "record $ROOT/ck left"; return 1; }
+}
+
 P="podman --runtime $R --cgroup-manager systemd --events-backend file"
 podman_run() {
     out=$($P run --rm --network host --cgroupns host --rootfs $T/rootfs sh -c 'cat /proc/self/cgroup; exit 3' </dev/null 2>&1)
@@ -217,6 +241,7 @@ report pids_enforced pids_enforced
 report update update
 report delete delete
 report run_gc run_gc
+report restore_scope restore_scope
 report podman_run podman_run
 report podman_detached podman_detached
 report cri_image cri_image
