@@ -21,7 +21,10 @@ pub const SHELL_HELPERS: &str = include_str!("vm_helpers.sh");
 /// `systemd_cgroup_vm.rs`): socket diagnostics (it dumps sockets through
 /// them), nf_tables (the network lock) and conntrack's netlink (it dumps
 /// a network namespace's conntrack table; the subsystem missing,
-/// nfnetlink answers EINVAL and the dump fails).
+/// nfnetlink answers EINVAL and the dump fails), veth (CRIU probes
+/// IFLA_LINK_NETNSID with a veth pair: without it every dump log has an
+/// error line "Unable to create a veth pair", quoted when a dump fails
+/// for another reason).
 pub const CRIU_MODULES: &[&str] = &[
     "crc32c_generic",
     "nf_tables",
@@ -33,6 +36,7 @@ pub const CRIU_MODULES: &[&str] = &[
     "udp_diag",
     "netlink_diag",
     "af_packet_diag",
+    "veth",
 ];
 
 /// The newest `/boot/vmlinuz-*` (from linux-image-amd64).
