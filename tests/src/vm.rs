@@ -13,9 +13,31 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-/// The guest scripts' shell helpers (`report`, `until_ok`, `expect`),
-/// for them to source.
+/// The guest scripts' shell helpers (`report`, `until_ok`, `expect`,
+/// `loop_pids`), for them to source.
 pub const SHELL_HELPERS: &str = include_str!("vm_helpers.sh");
+
+/// What CRIU needs of Debian's modular kernel (`criu_vm.rs`,
+/// `systemd_cgroup_vm.rs`): socket diagnostics (it dumps sockets through
+/// them), nf_tables (the network lock) and conntrack's netlink (it dumps
+/// a network namespace's conntrack table; the subsystem missing,
+/// nfnetlink answers EINVAL and the dump fails), veth (CRIU probes
+/// IFLA_LINK_NETNSID with a veth pair: without it every dump log has an
+/// error line "Unable to create a veth pair", quoted when a dump fails
+/// for another reason).
+pub const CRIU_MODULES: &[&str] = &[
+    "crc32c_generic",
+    "nf_tables",
+    "nf_conntrack",
+    "nf_conntrack_netlink",
+    "unix_diag",
+    "inet_diag",
+    "tcp_diag",
+    "udp_diag",
+    "netlink_diag",
+    "af_packet_diag",
+    "veth",
+];
 
 /// The newest `/boot/vmlinuz-*` (from linux-image-amd64).
 pub fn kernel() -> PathBuf {

@@ -20,3 +20,6 @@ until_ok() {
 expect() { # expect WHAT WANTED GOT
     [ "$2" = "$3" ] || { echo "$1: wanted [$2], got [$3]"; return 1; }
 }
+# The pids running the CRIU scenarios' counting loop (its command line
+# names /data/starts; the bracket keeps grep's own from matching).
+loop_pids() { grep -l 'data/start[s]' /proc/[0-9]*/cmdline 2>/dev/null | sort; }

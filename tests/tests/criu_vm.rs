@@ -34,23 +34,6 @@ const SCENARIOS: &[&str] = &[
     "bind_option",
 ];
 
-/// What CRIU needs of Debian's modular kernel: socket diagnostics (it
-/// dumps sockets through them), nf_tables (the network lock) and
-/// conntrack's netlink (it dumps a network namespace's conntrack table;
-/// the subsystem missing, nfnetlink answers EINVAL and the dump fails).
-const MODULES: &[&str] = &[
-    "crc32c_generic",
-    "nf_tables",
-    "nf_conntrack",
-    "nf_conntrack_netlink",
-    "unix_diag",
-    "inet_diag",
-    "tcp_diag",
-    "udp_diag",
-    "netlink_diag",
-    "af_packet_diag",
-];
-
 /// The counting loop: `$i` lives in the shell's memory only, written to
 /// /data/count when the shell gets SIGUSR1 (so no file is open whenever
 /// CRIU dumps it); /data/starts gets a line each time the loop starts.
@@ -87,7 +70,7 @@ fn build_initramfs(work: &Path, kernel: &Path) -> PathBuf {
         .unwrap();
     }
 
-    let modules = vm::modules(&vm::kernel_version(kernel), MODULES);
+    let modules = vm::modules(&vm::kernel_version(kernel), vm::CRIU_MODULES);
     fs::create_dir_all(stage.join("m")).unwrap();
     let mut order = String::new();
     for m in &modules {

@@ -3,20 +3,23 @@
 //! `-accel tcg`) with Debian's kernel and initramfs from /boot
 //! (`linux-image-amd64`), a root filesystem made by mmdebstrap from
 //! Debian's packages (minbase plus systemd, dbus, podman, containerd,
-//! python3-grpcio), systemd as init and pure cgroup v2
+//! python3-grpcio, criu) with the kernel modules CRIU needs copied in from
+//! this host, systemd as init and pure cgroup v2
 //! (`systemd.unified_cgroup_hierarchy=1`).
 //!
-//! The image is built once into a cache keyed by its package list and
-//! files (`$RUNOCI_VM_CACHE`, default /var/cache/runoci-tests) and booted
+//! The image is built once into a cache keyed by its package list, files
+//! and kernel (`$RUNOCI_VM_CACHE`, default /var/cache/runoci-tests) and booted
 //! with `-snapshot`, so the cache stays as built. A second disk (ext4 from
-//! `mkfs.ext4 -d`) brings this build's runoci and runoci-monitor, two
+//! `mkfs.ext4 -d`) brings this build's runoci and runoci-monitor, three
 //! bundles, `systemd_cgroup_vm/run.sh` and the CRI client `cri.py`; a
 //! service in the image mounts it and runs run.sh, which prints one
 //! `RESULT name ok|FAIL detail` line per scenario on the serial console
 //! and powers off. The VM boots once per test process (the first test to
-//! ask boots it); each test checks its scenarios' lines.
+//! ask boots it); each test checks its scenarios' lines. Among them,
+//! checkpoint and restore with CRIU: runoci's own, and podman's
+//! `container checkpoint` / `restore` (also `--export` / `--import`).
 
-use runoci_tests::{busybox_rootfs, default_config, run_command, runoci_bin, test_dir};
+use runoci_tests::{busybox_rootfs, default_config, run_command, runoci_bin, test_dir, vm};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::fs;
@@ -38,6 +41,10 @@ const PACKAGES: &[&str] = &[
     "containerd",
     "python3-grpcio",
     "kmod",
+    // Checkpoint and restore: CRIU and what it runs by name.
+    "criu",
+    "iproute2",
+    "iptables",
 ];
 
 /// The unit that runs the scenarios once the system is up.
@@ -117,10 +124,12 @@ fn run_ok(cmd: &mut Command, limit: Duration) {
     out.assert_ok();
 }
 
-/// The Debian image (raw ext4), built on first use.
-fn base_image() -> PathBuf {
+/// The Debian image (raw ext4) for kernel `version`, built on first use.
+fn base_image(version: &str) -> PathBuf {
     let mut key_parts: Vec<&str> = PACKAGES.to_vec();
+    key_parts.extend(vm::CRIU_MODULES);
     key_parts.extend([
+        version,
         SERVICE,
         CONTAINERD_TOML,
         STORAGE_CONF,
@@ -159,6 +168,7 @@ fn base_image() -> PathBuf {
         Duration::from_secs(900),
     );
     customize(&rootfs);
+    install_modules(&rootfs, version);
     let tmp = build.join("root.img");
     fs::File::create(&tmp)
         .unwrap()
@@ -206,6 +216,33 @@ fn customize(rootfs: &Path) {
     link("/mnt/t/runoci-monitor", "usr/local/bin/runoci-monitor");
 }
 
+/// The modules CRIU needs, of the kernel the VM boots (the image has no
+/// kernel package: Debian's modules are 400 MiB), copied from this host's
+/// /lib/modules/VERSION with their dependencies and indexed by `depmod`;
+/// systemd-modules-load loads them at boot (modules-load.d).
+fn install_modules(rootfs: &Path, version: &str) {
+    for module in vm::modules(version, vm::CRIU_MODULES) {
+        vm::copy_in(rootfs, &module);
+    }
+    let dir = format!("/lib/modules/{version}");
+    for index in [
+        "modules.order",
+        "modules.builtin",
+        "modules.builtin.modinfo",
+    ] {
+        vm::copy_in(rootfs, &Path::new(&dir).join(index));
+    }
+    run_ok(
+        Command::new("depmod").arg("-b").arg(rootfs).arg(version),
+        Duration::from_secs(120),
+    );
+    let mut list = vm::CRIU_MODULES.join("\n");
+    list.push('\n');
+    let conf = rootfs.join("etc/modules-load.d");
+    fs::create_dir_all(&conf).unwrap();
+    fs::write(conf.join("criu.conf"), list).unwrap();
+}
+
 /// A bundle config for the guest (rootfs on the data disk), without a
 /// cgroup namespace: /proc/self/cgroup then shows the scope.
 fn guest_config(args: &[&str], cgroups_path: Option<&str>, resources: Value) -> Value {
@@ -220,6 +257,22 @@ fn guest_config(args: &[&str], cgroups_path: Option<&str>, resources: Value) -> 
     if let Some(p) = cgroups_path {
         config["linux"]["cgroupsPath"] = json!(p);
     }
+    config
+}
+
+/// A bundle to checkpoint: with a cgroup namespace, whose /sys/fs/cgroup
+/// is a cgroup2 mount of its own (a bind of the host's hierarchy would be
+/// a slave of a mount outside the container, which CRIU refuses to dump).
+fn checkpoint_config() -> Value {
+    let mut config = guest_config(
+        &["sleep", "100000"],
+        Some("runoci.slice:runoci:ck"),
+        json!({ "memory": { "limit": 64 * MIB } }),
+    );
+    config["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({ "type": "cgroup" }));
     config
 }
 
@@ -254,6 +307,7 @@ fn data_disk(work: &Path) -> PathBuf {
             "plain",
             guest_config(&["cat", "/proc/self/cgroup"], None, json!({})),
         ),
+        ("ckpt", checkpoint_config()),
     ];
     for (name, config) in bundles {
         let dir = stage.join("b").join(name);
@@ -267,7 +321,7 @@ fn data_disk(work: &Path) -> PathBuf {
     for (name, text) in [
         ("run.sh", RUN_SH),
         ("cri.py", CRI_PY),
-        ("helpers.sh", runoci_tests::vm::SHELL_HELPERS),
+        ("helpers.sh", vm::SHELL_HELPERS),
     ] {
         fs::write(stage.join(name), text).unwrap();
         fs::set_permissions(stage.join(name), fs::Permissions::from_mode(0o755)).unwrap();
@@ -335,8 +389,8 @@ fn boot() -> Vm {
     let work = test_dir().join(format!("systemd-vm-{}", std::process::id()));
     let _ = fs::remove_dir_all(&work);
     fs::create_dir_all(&work).unwrap();
-    let image = base_image();
     let (kernel, initrd) = kernel();
+    let image = base_image(&vm::kernel_version(&kernel));
     let data = data_disk(&work);
     let console = work.join("console.log");
     let mut cmd = Command::new("/usr/bin/qemu-system-x86_64");
@@ -469,5 +523,21 @@ fn containerd_cri_pod_with_systemd_cgroup_runs_on_runoci() {
         "cri_exec",
         "cri_update",
         "cri_cleanup",
+    ]);
+}
+
+#[test]
+fn restore_under_its_monitor_starts_the_scope_with_the_limits() {
+    assert_ok(&["restore_scope"]);
+}
+
+#[test]
+fn podman_checkpoint_and_restore_with_criu_on_runoci() {
+    assert_ok(&[
+        "podman_checkpoint",
+        "podman_restore",
+        "podman_export_import",
+        "podman_restore_broken",
+        "podman_ck_cleanup",
     ]);
 }

@@ -494,7 +494,13 @@ fn read_procs(dir: &Path) -> Result<Vec<i32>, CgroupError> {
     let file = dir.join("cgroup.procs");
     let text = match read_file(&file) {
         Ok(text) => text,
-        Err(CgroupError::Io { source, .. }) if source.kind() == ErrorKind::NotFound => {
+        // Gone, or removed between the open and the read (cgroupfs then
+        // answers ENODEV): systemd removes an emptied scope's cgroup as
+        // soon as its last process exits, racing the monitor's cleanup.
+        Err(CgroupError::Io { source, .. })
+            if source.kind() == ErrorKind::NotFound
+                || source.raw_os_error() == Some(libc::ENODEV) =>
+        {
             return Ok(Vec::new())
         }
         Err(e) => return Err(e),

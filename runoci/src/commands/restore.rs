@@ -119,24 +119,49 @@ fn read_binds(images: &Path) -> Result<Vec<(PathBuf, String)>> {
         .collect())
 }
 
-/// The container's cgroup made (criu joins it: the tree is restored in
-/// it), its rootfs bound where CRIU wants a root, CRIU asked; the
-/// restored init, our child.
-fn restore_init(spec: &Spec, opts: &ContainerOptions, r: &Restore) -> Result<Created> {
-    if opts.systemd_cgroup {
-        return Err(crate::error::Error::new(
-            "--systemd-cgroup: restore into a systemd scope is not supported; restore with cgroupfs paths",
-        ));
+/// Where the restored tree goes: criu joins the container's cgroup before
+/// it restores anything (what it forks is born there). cgroupfs: the
+/// cgroup made first. `--systemd-cgroup`: the scope, started with criu's
+/// pid in it (runc's `Apply(criu's pid)` too); its cgroup is known once
+/// systemd started it. The restored init keeps the scope when criu exits.
+struct Placement<'a> {
+    scope: Option<&'a crate::systemd::ScopePlan>,
+    cgroup: Option<runoci_core::cgroups::Cgroup>,
+}
+
+impl Placement<'_> {
+    fn join(&mut self, spec: &Spec, opts: &ContainerOptions, criu: i32) -> Result<()> {
+        match (self.scope, &self.cgroup) {
+            (Some(plan), _) => {
+                self.cgroup = Some(crate::systemd::start_scope(plan, spec, opts, criu)?)
+            }
+            (None, Some(cg)) => cg.add_pid(criu)?,
+            (None, None) => {}
+        }
+        Ok(())
     }
-    let cgroup = crate::cgroup_setup::setup_cgroup(spec, opts)?;
-    let result = restore_in_cgroup(spec, opts, r, cgroup.as_ref());
+}
+
+/// The container's cgroup (or scope) made, its rootfs bound where CRIU
+/// wants a root, CRIU asked; the restored init, our child.
+fn restore_init(spec: &Spec, opts: &ContainerOptions, r: &Restore) -> Result<Created> {
+    let scope = crate::systemd::ScopePlan::for_container(spec, opts)?;
+    let mut place = Placement {
+        scope: scope.as_ref(),
+        cgroup: match scope {
+            Some(_) => None,
+            None => crate::cgroup_setup::setup_cgroup(spec, opts)?,
+        },
+    };
+    let result = restore_in_cgroup(spec, opts, r, &mut place);
+    let cgroup = place.cgroup;
     match result {
         Ok((pid, pidfd)) => Ok(Created {
             pid,
             pidfd,
             cgroup,
             resctrl: None,
-            systemd_unit: None,
+            systemd_unit: scope.map(|s| s.unit),
             hook_state: opts.hook_state(spec, pid),
             no_new_keyring: true,
             binds: opts.bind_mounts.clone(),
@@ -153,6 +178,9 @@ fn restore_init(spec: &Spec, opts: &ContainerOptions, r: &Restore) -> Result<Cre
                 }
                 let _ = cg.destroy();
             }
+            if let Some(plan) = &scope {
+                let _ = crate::systemd::stop(&plan.unit);
+            }
             Err(e)
         }
     }
@@ -162,7 +190,7 @@ fn restore_in_cgroup(
     spec: &Spec,
     opts: &ContainerOptions,
     r: &Restore,
-    cgroup: Option<&runoci_core::cgroups::Cgroup>,
+    place: &mut Placement,
 ) -> Result<(i32, OwnedFd)> {
     let images = criu::open_dir(&r.images, false)?;
     let work = criu::open_dir(&r.work, true)?;
@@ -185,7 +213,7 @@ fn restore_in_cgroup(
         None::<&str>,
     )
     .with_ctx(|| format!("bind {} at {}", rootfs.display(), root.display()));
-    let result = bound.and_then(|()| ask_criu(spec, opts, r, &root, &images, &work, cgroup));
+    let result = bound.and_then(|()| ask_criu(spec, opts, r, &root, &images, &work, place));
     let _ = nix::mount::umount2(&root, nix::mount::MntFlags::MNT_DETACH);
     let _ = std::fs::remove_dir(&root);
     result
@@ -242,7 +270,7 @@ fn ask_criu(
     root: &Path,
     images: &std::fs::File,
     work: &std::fs::File,
-    cgroup: Option<&runoci_core::cgroups::Cgroup>,
+    place: &mut Placement,
 ) -> Result<(i32, OwnedFd)> {
     // Namespaces joined by path at checkpoint, handed back by fd; criu
     // inherits them (not close-on-exec until it has run).
@@ -280,11 +308,11 @@ fn ask_criu(
     );
     let log = r.work.join(req.opts.log_file());
     let swrk = criu::Swrk::spawn()?;
-    if let Some(cg) = cgroup {
-        if let Err(e) = cg.add_pid(swrk.pid()) {
-            drop(swrk);
-            return Err(e.into());
-        }
+    if let Err(e) = place.join(spec, opts, swrk.pid()) {
+        drop(swrk);
+        return Err(e);
+    }
+    if place.cgroup.is_some() {
         let text = std::fs::read_to_string(format!("/proc/{}/cgroup", swrk.pid()))
             .ctx("read criu's cgroups")?;
         req.opts.mut_or_insert_default().cg_root = request::cgroup_roots(&text);

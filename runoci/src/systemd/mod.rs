@@ -121,7 +121,8 @@ impl ScopePlan {
     }
 }
 
-/// Starts `plan`'s scope with the init `pid` in it and writes
+/// Starts `plan`'s scope with `pid` in it (the init; at restore, criu,
+/// whose restored tree stays in the scope when it exits) and writes
 /// `linux.resources` to the scope's cgroup; the unit and then the cgroup
 /// are noted in the record first (a creator killed half-way leaves what
 /// the record names for `destroy`). The caller stops the unit on error.

@@ -40,7 +40,7 @@ echo "BOOTED uptime $(cut -d' ' -f1 /proc/uptime)"
 R=/run/runoci
 mkdir -p $R
 rt() { runoci --root $R "$@"; }
-# report, until_ok, expect (tests/src/vm_helpers.sh).
+# report, until_ok, expect, loop_pids (tests/src/vm_helpers.sh).
 . /helpers.sh
 status() { rt state $1 2>&1 | sed -n 's/.*"status": *"\([a-z]*\)".*/\1/p'; }
 is_status() { [ "$(status $1)" = "$2" ]; }
@@ -70,9 +70,6 @@ pid_ns_one() {
     expect "pid of $1's init ($p) in its namespace" 1 "$ns"
 }
 cg_gone() { [ ! -e $CG/$1 ] || [ -z "$(cat $CG/$1/cgroup.procs 2>/dev/null)" ]; }
-# The pids running the counting loop (its command line names
-# /data/starts; the bracket keeps grep's own from matching).
-loop_pids() { grep -l 'data/start[s]' /proc/[0-9]*/cmdline 2>/dev/null | sort; }
 no_trace() { # no_trace ID: nothing of container ID is left
     [ ! -e $R/$1 ] || { echo "$R/$1 left"; return 1; }
     [ ! -e $CG/$1 ] || { echo "cgroup $CG/$1 left"; return 1; }

@@ -9,7 +9,7 @@ ROOT=/run/runoci-vmtest
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 echo "BOOTED $(cut -d' ' -f1 /proc/uptime)"
 
-# report, until_ok, expect (tests/src/vm_helpers.sh).
+# report, until_ok, expect, loop_pids (tests/src/vm_helpers.sh).
 . $T/helpers.sh
 prop() { systemctl show -p "$2" --value "$1"; }
 gone() { [ "$(prop "$1" LoadState)" = not-found ] && [ ! -d "/sys/fs/cgroup$2" ]; }
@@ -75,6 +75,30 @@ run_gc() {
     until_ok 10 gone runoci-rf.scope /system.slice/runoci-rf.scope || { echo "runoci-rf.scope left: $(prop runoci-rf.scope ActiveState)"; return 1; }
 }
 
+# runoci's own checkpoint and restore with --systemd-cgroup, the init
+# under its monitor (run_oci's dialect) before and after: the restore
+# starts its scope again, with the bundle's limit as unit property and in
+# the cgroup; delete stops it.
+restore_scope() {
+    u=runoci-ck.scope cg=/runoci.slice/runoci-ck.scope
+    $R --root $ROOT --systemd-cgroup start -c $T/b/ckpt ck </dev/null >/tmp/rs.out 2>&1 || { cat /tmp/rs.out; return 1; }
+    expect "scope before the checkpoint" active "$(systemctl is-active $u)" || return 1
+    $R --root $ROOT checkpoint --image-path /tmp/rs.img --work-path /tmp/rs.work ck || { tail -n 15 /tmp/rs.work/dump.log; return 1; }
+    until_ok 10 gone $u $cg || { echo "$u left after the checkpoint: $(prop $u ActiveState)"; return 1; }
+    $R --root $ROOT delete ck || return 1
+    $R --root $ROOT --systemd-cgroup restore --image-path /tmp/rs.img --work-path /tmp/rs.rwork --bundle $T/b/ckpt ck </dev/null >/tmp/rs.out 2>&1 \
+        || { cat /tmp/rs.out; tail -n 15 /tmp/rs.rwork/restore.log; return 1; }
+    pid=$($R --root $ROOT state ck | sed -n 's/.*"pid": *\([0-9]*\).*/\1/p')
+    expect "the restored init" sleep "$(cat /proc/$pid/comm)" || return 1
+    expect "its cgroup" "0::$cg" "$(cat /proc/$pid/cgroup)" || return 1
+    expect state active "$(systemctl is-active $u)" || return 1
+    expect MemoryMax 67108864 "$(prop $u MemoryMax)" || return 1
+    expect memory.max 67108864 "$(cat /sys/fs/cgroup$cg/memory.max)" || return 1
+    $R --root $ROOT delete --force ck || return 1
+    until_ok 10 gone $u $cg || { echo "$u left after delete: $(prop $u ActiveState)"; return 1; }
+    [ ! -e $ROOT/ck ] || { echo "record $ROOT/ck left"; return 1; }
+}
+
 P="podman --runtime $R --cgroup-manager systemd --events-backend file"
 podman_run() {
     out=$($P run --rm --network host --cgroupns host --rootfs $T/rootfs sh -c 'cat /proc/self/cgroup; exit 3' </dev/null 2>&1)
@@ -103,16 +127,130 @@ cri_image() {
     ctr -n k8s.io images import --snapshotter native /tmp/pause.tar >/dev/null
 }
 
+# Checkpoint and restore through podman (systemd cgroup manager, CRIU in
+# the image), on the image cri_image imported. The container counts in a
+# shell loop: $i lives in the shell's memory only, written to /data/count
+# when the shell gets USR1 (no file of the bind mount is open whenever
+# CRIU dumps it); /data/starts gets a line each time the loop starts.
+# (report runs each scenario in a subshell: what the next one needs is
+# handed on in files.)
+CK=/tmp/ckdata
+LOOP='echo $$ >> /data/starts; i=0; trap "echo \$i > /data/count.new; mv /data/count.new /data/count" USR1; while :; do i=$((i+1)); sleep 0.1; done'
+ck_status() { $P inspect --format '{{.State.Status}}' ck 2>&1; }
+ck_logs() { # CRIU's log of the last dump or restore, from podman's bundle
+    d=$($P inspect --format '{{.StaticDir}}' ck 2>/dev/null) && tail -n 15 $d/$1 2>/dev/null
+}
+ck_count() {
+    rm -f $CK/count
+    $P kill --signal USR1 ck >/dev/null || return 1
+    until_ok 30 test -e $CK/count || { echo "no count from ck"; return 1; }
+    cat $CK/count
+}
+ck_count_at_least() { # ck_count_at_least N: the count reaches N
+    n=0
+    while [ $n -lt 300 ]; do
+        c=$(ck_count) || return 1
+        [ "$c" -ge $1 ] && { echo $c; return 0; }
+        n=$((n + 1))
+    done
+    echo "count of ck stays at $c < $1"; return 1
+}
+# After a restore: running, in its scope, counting on from at least the
+# count before the checkpoint (in /tmp/ck.c0), the loop not started again.
+ck_resumed() {
+    expect status running "$(ck_status)" || return 1
+    c=$(ck_count) || return 1
+    c0=$(cat /tmp/ck.c0)
+    [ "$c" -ge "$c0" ] || { echo "count $c after restore, $c0 before the checkpoint"; return 1; }
+    expect "starts of the loop" 1 "$(wc -l < $CK/starts)" || return 1
+    echo "restored: count $c0 at the checkpoint, $c after the restore" > /dev/ttyS0
+    ck_count_at_least $((c + 2)) >/dev/null || return 1
+    id=$($P inspect --format '{{.Id}}' ck)
+    pid=$($P inspect --format '{{.State.Pid}}' ck)
+    expect "scope" active "$(systemctl is-active libpod-$id.scope)" || return 1
+    expect "the restored init's cgroup" "0::/machine.slice/libpod-$id.scope" "$(cat /proc/$pid/cgroup)"
+}
+# ck_checkpoint [OPTION]: checkpointed, exited, nothing of the loop runs,
+# its scope gone.
+ck_checkpoint() {
+    ck_count > /tmp/ck.c0 || { cat /tmp/ck.c0; return 1; }
+    u=libpod-$($P inspect --format '{{.Id}}' ck).scope
+    $P container checkpoint "$@" ck >/tmp/ckp.out 2>&1 || { cat /tmp/ckp.out; ck_logs dump.log; return 1; }
+    expect "status after the checkpoint" exited "$(ck_status)" || return 1
+    [ -z "$(loop_pids)" ] || { echo "the loop runs on: $(loop_pids)"; return 1; }
+    until_ok 10 gone $u /machine.slice/$u || { echo "$u left after the checkpoint: $(prop $u ActiveState)"; return 1; }
+}
+# What runoci has recorded, and the libpod scopes (the conmon ones aside).
+records() { find /run -maxdepth 4 -name runtime.json 2>/dev/null | sort; }
+scopes() { systemctl list-units --all --plain --no-legend 'libpod-*.scope' | grep -v conmon | cut -d' ' -f1 | sort; }
+
+podman_checkpoint() {
+    mkdir -p $CK
+    $P run -d --name ck --network host -v $CK:/data localhost/runoci-pause:1 sh -c "$LOOP" </dev/null >/tmp/ck.out 2>&1 || { cat /tmp/ck.out; return 1; }
+    until_ok 30 test -e $CK/starts || { echo "never started: $($P logs ck 2>&1)"; return 1; }
+    ck_count_at_least 5 >/dev/null || return 1
+    ck_checkpoint
+}
+
+podman_restore() {
+    $P container restore ck >/tmp/ckr.out 2>&1 || { cat /tmp/ckr.out; ck_logs restore.log; return 1; }
+    ck_resumed
+}
+
+podman_export_import() {
+    ck_checkpoint --export=/tmp/ck.tar --compress=none || return 1
+    $P rm ck >/dev/null || return 1
+    $P container restore --import=/tmp/ck.tar >/tmp/cki.out 2>&1 || { cat /tmp/cki.out; ck_logs restore.log; return 1; }
+    ck_resumed
+}
+
+# A restore that fails in CRIU (the export with its memory pages taken
+# out, imported as another container): runoci's error says why, nothing
+# of it is left: no scope, no record, no process. (The export is an
+# uncompressed tar: the image has no zstd, podman's default.)
+podman_restore_broken() {
+    rm -rf /tmp/bad && mkdir /tmp/bad && tar -C /tmp/bad -xf /tmp/ck.tar || return 1
+    ls /tmp/bad/checkpoint | grep -q '^pages-' || { echo "no pages in the export: $(ls /tmp/bad/checkpoint)"; return 1; }
+    rm -f /tmp/bad/checkpoint/pages-*.img
+    tar -C /tmp/bad -cf /tmp/bad.tar . || return 1
+    before="$(records) $(scopes) $(loop_pids)"
+    if $P container restore --import=/tmp/bad.tar --name ckbad >/tmp/ckbad.out 2>&1; then
+        echo "restore of a broken image succeeded"; return 1
+    fi
+    grep -q "criu.*failed" /tmp/ckbad.out || { echo "error without CRIU's reason: $(cat /tmp/ckbad.out)"; return 1; }
+    expect "records, scopes and loops" "$before" "$(records) $(scopes) $(loop_pids)" || return 1
+    $P rm -f ckbad >/dev/null 2>&1
+    echo "podman_restore_broken: podman said: $(tail -n 1 /tmp/ckbad.out)" > /dev/ttyS0
+}
+
+podman_ck_cleanup() {
+    id=$($P inspect --format '{{.Id}}' ck) || return 1
+    u=libpod-$id.scope
+    # runoci's record (wherever podman's --root puts it): there now, gone after.
+    record() { find /run -maxdepth 4 -name runtime.json -path "*$id*" 2>/dev/null; }
+    [ -n "$(record)" ] || { echo "no runoci record of $id under /run"; return 1; }
+    $P rm -f -t 0 ck >/dev/null || return 1
+    until_ok 10 gone $u /machine.slice/$u || { echo "$u left: $(prop $u ActiveState)"; return 1; }
+    [ -z "$(record)" ] || { echo "record left: $(record)"; return 1; }
+    [ -z "$(loop_pids)" ] || { echo "the loop runs on: $(loop_pids)"; return 1; }
+}
+
 report scope_started scope_started
 report limits limits
 report pids_enforced pids_enforced
 report update update
 report delete delete
 report run_gc run_gc
+report restore_scope restore_scope
 report podman_run podman_run
 report podman_detached podman_detached
 report cri_image cri_image
 python3 $T/cri.py | tee /tmp/cri.out
 grep -q "^RESULT cri_pod ok" /tmp/cri.out || journalctl -u containerd --no-pager -o cat | grep -i -E "error|fail" | tail -15
+report podman_checkpoint podman_checkpoint
+report podman_restore podman_restore
+report podman_export_import podman_export_import
+report podman_restore_broken podman_restore_broken
+report podman_ck_cleanup podman_ck_cleanup
 echo "DONE $(cut -d' ' -f1 /proc/uptime)"
 systemctl poweroff --no-block -ff
