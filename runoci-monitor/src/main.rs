@@ -45,6 +45,9 @@ fn load_state(dir: &Path, id: &str) -> State {
     }
 }
 
+// Not inlined into `main`: start-up's locals would grow the frame that stays
+// on the stack under the event loop for the monitor's whole life.
+#[inline(never)]
 fn setup(args: MonitorArgs) -> Result<Monitor, String> {
     let id = args
         .state_dir

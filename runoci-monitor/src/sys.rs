@@ -230,6 +230,33 @@ pub fn drop_clean_pages(addr: usize, len: usize) {
     unsafe { libc::madvise(addr as *mut libc::c_void, len, libc::MADV_DONTNEED) };
 }
 
+/// Drop the main thread's stack pages from `stack_lo` (the bottom of its
+/// mapping) up to a page below this function's frame: what start-up's
+/// deepest calls dirtied and the idle loop never reaches again.
+#[inline(never)]
+pub fn drop_stack_below_caller(stack_lo: usize) {
+    // SAFETY: sysconf has no memory effects.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) }.max(4096) as usize;
+    let marker = 0u8;
+    let here = std::hint::black_box(&marker) as *const u8 as usize;
+    // Kept: this frame's page and room below it for the calls made from
+    // here (madvise's return address; libc's wrapper is a bare syscall).
+    let end = here.saturating_sub(256) & !(page - 1);
+    if end > stack_lo {
+        // SAFETY: nothing below the stack pointer is live: this thread is
+        // the only one on this stack, no signal handler runs on it (SIGCHLD
+        // comes through a signalfd), and its next use of those pages gets
+        // zeroed ones from the kernel, as a stack that grows anew does.
+        unsafe {
+            libc::madvise(
+                stack_lo as *mut libc::c_void,
+                end - stack_lo,
+                libc::MADV_DONTNEED,
+            )
+        };
+    }
+}
+
 /// Give the heap's free pages back to the kernel (glibc keeps them
 /// otherwise: a monitor's start-up garbage would stay resident for life).
 pub fn release_free_heap() {
