@@ -11,6 +11,27 @@ fn check(ret: libc::c_long) -> io::Result<libc::c_long> {
     }
 }
 
+/// What std's runtime does before a Rust `main` and the monitor relies on
+/// (its `main` is the C one, see main.rs): fds 0-2 open, on /dev/null if
+/// they were not, so that no socket or pidfd the monitor gets becomes its
+/// stderr; SIGPIPE ignored, so that a client that hangs up makes a write
+/// fail with EPIPE instead of killing the monitor (std's spawn still gives
+/// the hooks the default disposition).
+pub fn process_setup() {
+    for fd in 0..3 {
+        // SAFETY: F_GETFD only reads the fd's flags; any integer is safe to ask.
+        if unsafe { libc::fcntl(fd, libc::F_GETFD) } == -1
+            && io::Error::last_os_error().raw_os_error() == Some(libc::EBADF)
+        {
+            // SAFETY: a constant C string; the new fd is the lowest free
+            // one, `fd`, kept open for the process's life.
+            unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDWR) };
+        }
+    }
+    // SAFETY: SIG_IGN installs no handler code.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
+}
+
 /// Take ownership of an fd inherited across execve, after checking that it
 /// is open, and mark it close-on-exec so that the hooks `container_exited`
 /// runs do not inherit the monitor's socket or pidfd.
