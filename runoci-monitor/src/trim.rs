@@ -37,6 +37,9 @@ pub fn drop_clean_file_pages() {
 
 /// Fills `out` with the clean file mappings (see the module's comment) and
 /// returns how many, and where the main thread's stack mapping starts.
+/// Not inlined: its locals would deepen the frame from which the stack
+/// below is dropped, keeping a page more of it.
+#[inline(never)]
 fn clean_file_mappings(out: &mut [(usize, usize); MAX_RANGES]) -> (usize, Option<usize>) {
     use std::io::BufRead;
     let mut n = 0;
