@@ -149,6 +149,12 @@ impl Monitor {
 
     /// Serve until the container has exited and the replies owed are out.
     pub fn run(mut self) -> io::Result<()> {
+        // Start-up's garbage is freed by now, and (tcache off, see `runoci
+        // start`) merged into free space low in the heap. The two buffers
+        // kept for life, allocated (the record: copied) now, land in it
+        // rather than above it, so the trim below gives back every page
+        // above them: heap 20 -> 12 kB.
+        self.record = Box::from(&*self.record);
         let mut events = Events::with_capacity(64);
         // The init (or an orphan) may have exited before SIGCHLD was
         // hooked; catch up.
