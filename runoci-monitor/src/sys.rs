@@ -252,7 +252,7 @@ pub fn drop_clean_pages(addr: usize, len: usize) {
 }
 
 /// Drop the main thread's stack pages from `stack_lo` (the bottom of its
-/// mapping) up to a page below this function's frame: what start-up's
+/// mapping) up to the page under this function's frame: what start-up's
 /// deepest calls dirtied and the idle loop never reaches again.
 #[inline(never)]
 pub fn drop_stack_below_caller(stack_lo: usize) {

@@ -15,8 +15,8 @@
 //! that start-up's deepest calls (parsing, formatting) dirtied below the
 //! loop's frames.
 
-/// Mappings of the binary and the vdso: a handful. More are ignored (left
-/// resident), never an error.
+/// Clean file mappings: the binary's text and read-only data, two for a
+/// static binary. More are left resident, never an error.
 const MAX_RANGES: usize = 16;
 
 pub fn drop_clean_file_pages() {
