@@ -10,6 +10,14 @@
 //! It then serves the monitor socket until the init exits, reaps it and any
 //! orphan, calls `runoci_core::lifecycle::container_exited`, tells its clients,
 //! and exits 0. Exit 2: bad command line; 1: could not start serving.
+//!
+//! `main` is the C one (`no_main`): std's runtime set-up before a Rust
+//! `main` (main thread info, a stack-overflow handler, which reads
+//! /proc/self/maps) left ~4 kB of heap pages dirty for the container's
+//! whole life. What of it the monitor relies on is `sys::process_setup`.
+
+// Unit tests get the test harness's `main`.
+#![cfg_attr(not(test), no_main)]
 
 mod clients;
 mod monitor;
@@ -20,7 +28,6 @@ use monitor::{Config, Monitor};
 use runoci_proto::{MonitorArgs, MonitorReady, State, Status};
 use std::os::fd::AsFd;
 use std::path::Path;
-use std::process::ExitCode;
 
 /// The state document the runtime wrote; a minimal one if it is missing or
 /// unreadable, since the container must be supervised either way.
@@ -45,6 +52,9 @@ fn load_state(dir: &Path, id: &str) -> State {
     }
 }
 
+// Not inlined into `main`: start-up's locals would grow the frame that stays
+// on the stack under the event loop for the monitor's whole life.
+#[inline(never)]
 fn setup(args: MonitorArgs) -> Result<Monitor, String> {
     let id = args
         .state_dir
@@ -97,16 +107,24 @@ fn setup(args: MonitorArgs) -> Result<Monitor, String> {
     Monitor::new(cfg, state).map_err(|e| fail("event loop", e))
 }
 
-fn main() -> ExitCode {
+#[cfg_attr(not(test), no_mangle)]
+extern "C" fn main(_argc: libc::c_int, _argv: *const *const libc::c_char) -> libc::c_int {
+    sys::process_setup();
+    monitor_main().into()
+}
+
+/// The exit status: 0 served until the container exited, 1 could not start
+/// serving (or the loop failed), 2 bad command line.
+fn monitor_main() -> u8 {
     let args = match MonitorArgs::parse(std::env::args().skip(1)) {
         Ok(a) => a,
         Err(e) if e.is_empty() => {
             println!("{}", MonitorArgs::USAGE);
-            return ExitCode::SUCCESS;
+            return 0;
         }
         Err(e) => {
             eprintln!("runoci-monitor: {e}\n{}", MonitorArgs::USAGE);
-            return ExitCode::from(2);
+            return 2;
         }
     };
     let ready_fd = args.ready_fd;
@@ -114,7 +132,7 @@ fn main() -> ExitCode {
         Ok(m) => m,
         Err(e) => {
             eprintln!("runoci-monitor: {e}");
-            return ExitCode::from(1);
+            return 1;
         }
     };
     if let Some(fd) = ready_fd {
@@ -128,15 +146,15 @@ fn main() -> ExitCode {
             }
             Err(e) => {
                 eprintln!("runoci-monitor: {e}");
-                return ExitCode::from(1);
+                return 1;
             }
         }
     }
     match monitor.run() {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(()) => 0,
         Err(e) => {
             eprintln!("runoci-monitor: event loop: {e}");
-            ExitCode::from(1)
+            1
         }
     }
 }

@@ -11,6 +11,27 @@ fn check(ret: libc::c_long) -> io::Result<libc::c_long> {
     }
 }
 
+/// What std's runtime does before a Rust `main` and the monitor relies on
+/// (its `main` is the C one, see main.rs): fds 0-2 open, on /dev/null if
+/// they were not, so that no socket or pidfd the monitor gets becomes its
+/// stderr; SIGPIPE ignored, so that a client that hangs up makes a write
+/// fail with EPIPE instead of killing the monitor (std's spawn still gives
+/// the hooks the default disposition).
+pub fn process_setup() {
+    for fd in 0..3 {
+        // SAFETY: F_GETFD only reads the fd's flags; any integer is safe to ask.
+        if unsafe { libc::fcntl(fd, libc::F_GETFD) } == -1
+            && io::Error::last_os_error().raw_os_error() == Some(libc::EBADF)
+        {
+            // SAFETY: a constant C string; the new fd is the lowest free
+            // one, `fd`, kept open for the process's life.
+            unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDWR) };
+        }
+    }
+    // SAFETY: SIG_IGN installs no handler code.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
+}
+
 /// Take ownership of an fd inherited across execve, after checking that it
 /// is open, and mark it close-on-exec so that the hooks `container_exited`
 /// runs do not inherit the monitor's socket or pidfd.
@@ -228,6 +249,33 @@ pub fn drop_clean_pages(addr: usize, len: usize) {
     // SAFETY: on such a mapping DONTNEED changes no content, only what is
     // resident; nothing holds a reference the kernel could invalidate.
     unsafe { libc::madvise(addr as *mut libc::c_void, len, libc::MADV_DONTNEED) };
+}
+
+/// Drop the main thread's stack pages from `stack_lo` (the bottom of its
+/// mapping) up to the page under this function's frame: what start-up's
+/// deepest calls dirtied and the idle loop never reaches again.
+#[inline(never)]
+pub fn drop_stack_below_caller(stack_lo: usize) {
+    // SAFETY: sysconf has no memory effects.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) }.max(4096) as usize;
+    let marker = 0u8;
+    let here = std::hint::black_box(&marker) as *const u8 as usize;
+    // Kept: this frame's page and room below it for the calls made from
+    // here (madvise's return address; libc's wrapper is a bare syscall).
+    let end = here.saturating_sub(256) & !(page - 1);
+    if end > stack_lo {
+        // SAFETY: nothing below the stack pointer is live: this thread is
+        // the only one on this stack, no signal handler runs on it (SIGCHLD
+        // comes through a signalfd), and its next use of those pages gets
+        // zeroed ones from the kernel, as a stack that grows anew does.
+        unsafe {
+            libc::madvise(
+                stack_lo as *mut libc::c_void,
+                end - stack_lo,
+                libc::MADV_DONTNEED,
+            )
+        };
+    }
 }
 
 /// Give the heap's free pages back to the kernel (glibc keeps them

@@ -333,14 +333,36 @@ fn exec_monitor(
     }
     let mut args = vec![monitor.display().to_string()];
     args.extend(margs.to_args());
-    crate::process::exec(
-        monitor,
-        &args,
-        &std::env::vars()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect::<Vec<_>>(),
-    )
-    .context("exec runoci-monitor")
+    crate::process::exec(monitor, &args, &monitor_env(std::env::vars()))
+        .context("exec runoci-monitor")
+}
+
+/// The glibc tunable the monitor runs with: no per-thread cache of freed
+/// chunks (tcache). The cache keeps start-up's freed chunks out of malloc's
+/// bins, where `malloc_trim` cannot give back the pages between the chunks
+/// still in use: without it the monitor's heap holds one page less (20 ->
+/// 16 kB) for the container's whole life. It takes effect at exec only,
+/// hence here; the hooks the monitor runs get their own environment.
+const MONITOR_TUNABLE: &str = "glibc.malloc.tcache_count=0";
+
+/// `runoci`'s environment for the monitor, with `MONITOR_TUNABLE` added to
+/// any GLIBC_TUNABLES the caller set.
+fn monitor_env(vars: impl Iterator<Item = (String, String)>) -> Vec<String> {
+    let mut tunables = None;
+    let mut env: Vec<String> = vars
+        .filter_map(|(k, v)| {
+            if k == "GLIBC_TUNABLES" {
+                tunables = Some(v);
+                return None;
+            }
+            Some(format!("{k}={v}"))
+        })
+        .collect();
+    env.push(match tunables {
+        Some(t) if !t.is_empty() => format!("GLIBC_TUNABLES={t}:{MONITOR_TUNABLE}"),
+        _ => format!("GLIBC_TUNABLES={MONITOR_TUNABLE}"),
+    });
+    env
 }
 
 /// The stop signals (`forward::STOP_SIGNALS`) held blocked, with a
@@ -396,5 +418,35 @@ fn interrupted_while_waiting(
     match runoci_core::forward::wait_fd_or_signal(report.as_fd(), Some(&stop.fd), None) {
         runoci_core::forward::Woke::Signal(sig) => Some(sig),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::monitor_env;
+
+    fn vars(v: &[(&str, &str)]) -> impl Iterator<Item = (String, String)> {
+        v.iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect::<Vec<_>>()
+            .into_iter()
+    }
+
+    #[test]
+    fn monitor_env_adds_the_tunable_and_keeps_the_callers() {
+        assert_eq!(
+            monitor_env(vars(&[("PATH", "/bin")])),
+            ["PATH=/bin", "GLIBC_TUNABLES=glibc.malloc.tcache_count=0"]
+        );
+        assert_eq!(
+            monitor_env(vars(&[
+                ("GLIBC_TUNABLES", "glibc.malloc.check=3"),
+                ("A", "b")
+            ])),
+            [
+                "A=b",
+                "GLIBC_TUNABLES=glibc.malloc.check=3:glibc.malloc.tcache_count=0"
+            ]
+        );
     }
 }
