@@ -1617,13 +1617,18 @@ fn profile_dir() -> PathBuf {
 /// named its target (cargo marks the target directory with CACHEDIR.TAG).
 fn target_dir_of(dir: &Path) -> Option<(&Path, Option<&OsStr>)> {
     let parent = dir.parent()?;
-    if parent.join("CACHEDIR.TAG").exists() {
-        return Some((parent, None));
+    // `target/<triple>/release`: cargo tags `target/<triple>` too, so the
+    // outer tag is looked for first (else the build would go to
+    // `target/<triple>/<triple>/release`, leaving this binary stale).
+    if let Some(top) = parent.parent() {
+        if top.join("CACHEDIR.TAG").exists() {
+            return Some((top, parent.file_name()));
+        }
     }
-    let top = parent.parent()?;
-    top.join("CACHEDIR.TAG")
+    parent
+        .join("CACHEDIR.TAG")
         .exists()
-        .then(|| (top, parent.file_name()))
+        .then_some((parent, None))
 }
 
 fn newest_source_mtime() -> SystemTime {
