@@ -458,15 +458,7 @@ fn exec_loads_the_kept_filter_and_a_changed_profile_is_compiled_again() {
     bundle.config_mut()["linux"]["seccomp"] = podman_profile_for(&caps);
     bundle.set_args(&["sleep", "1000"]);
     let id = unique_id("sc-exec-kept");
-    let status = rt
-        .cmd(["create", "--bundle", bundle.path_str(), &id])
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .status()
-        .expect("spawn create");
-    assert!(status.success(), "create {id}: {status}");
-    rt.run(["start", &id]).assert_ok();
+    common::create_and_start(&rt, &bundle, &id);
     let kept = rt.root().join(&id).join("seccomp.bpf");
     let swapon = |rt: &Runtime| {
         rt.run([

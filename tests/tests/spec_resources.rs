@@ -6,6 +6,8 @@
 //! v1; no resctrl). Run with `RUNOCI_BIN=/usr/bin/runc` to compare with
 //! runc 1.1.5: the module docs of each test say where it differs.
 
+mod common;
+
 use runoci_tests::{unique_id, Bundle, HostSnapshot, Output, Runtime};
 use serde_json::{json, Value};
 use std::fs;
@@ -241,15 +243,7 @@ fn intel_rdt_without_resctrl_is_refused_at_load() {
 /// /dev/null, so no pipe outlives the `create`).
 fn started(rt: &Runtime, bundle: &mut Bundle, id: &str) {
     bundle.set_args(&["sleep", "1000"]);
-    let status = rt
-        .cmd(["create", "--bundle", bundle.path_str(), id])
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .status()
-        .expect("spawn create");
-    assert!(status.success(), "create {id}: {status}");
-    rt.run(["start", id]).assert_ok();
+    common::create_and_start(rt, bundle, id);
 }
 
 /// runc's `run --keep`: the container stays, stopped, until `delete`.

@@ -141,3 +141,17 @@ pub fn container_init_with(marker: &str) -> Vec<nix::unistd::Pid> {
         })
         .collect()
 }
+
+/// runc's create then start of `bundle` as `id`, its stdio on /dev/null
+/// (so no pipe of ours outlives the `create`).
+pub fn create_and_start(rt: &Runtime, bundle: &Bundle, id: &str) {
+    let status = rt
+        .cmd(["create", "--bundle", bundle.path_str(), id])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .expect("spawn create");
+    assert!(status.success(), "create {id}: {status}");
+    rt.run(["start", id]).assert_ok();
+}
