@@ -92,6 +92,17 @@ pub struct Swrk {
     child: std::process::Child,
 }
 
+/// Whoever drops a `Swrk` (a reply read, or an error before any request
+/// was sent) ends criu and reaps it: EOF on its socket ends its service
+/// loop, and it is our child (unreaped, a zombie for our life and, on a
+/// PID 1 that does not reap, after it).
+impl Drop for Swrk {
+    fn drop(&mut self) {
+        let _ = nix::sys::socket::shutdown(self.sock.as_raw_fd(), nix::sys::socket::Shutdown::Both);
+        let _ = self.child.wait();
+    }
+}
+
 impl Swrk {
     /// Starts `criu swrk`, with our stdio (a restored process's stdio
     /// pipes are inherited from there: `inherit_fd` names fds 0-2).
@@ -137,11 +148,8 @@ impl Swrk {
         log: &Path,
         mut on_notify: impl FnMut(&str, &rpc::Criu_notify, Option<OwnedFd>) -> Result<()>,
     ) -> Result<rpc::Criu_resp> {
-        let result = self.exchange(req, log, &mut on_notify);
-        // EOF on its socket ends criu's service loop; it exits.
-        drop(self.sock);
-        let _ = self.child.wait();
-        result
+        // Reaped when `self` is dropped, after its socket is shut (Drop).
+        self.exchange(req, log, &mut on_notify)
     }
 
     fn exchange(
