@@ -15,7 +15,8 @@ use std::path::PathBuf;
 
 pub struct ExecRequest {
     pub id: String,
-    pub init_pid: i32,
+    /// The container's init, whose namespaces the process joins.
+    pub init: runoci_core::state::ProcessRef,
     pub spec: Spec,
     pub process: Process,
     pub cgroup: Option<runoci_core::cgroups::Cgroup>,
@@ -55,7 +56,7 @@ fn open_joins(req: &ExecRequest) -> Result<Joins> {
         .unwrap_or_default();
     let own = |name: &str| std::fs::read_link(format!("/proc/self/ns/{name}")).ok();
     let open = |name: &str| -> Result<Option<OwnedFd>> {
-        let p = format!("/proc/{}/ns/{name}", req.init_pid);
+        let p = format!("/proc/{}/ns/{name}", req.init.pid);
         // Same namespace as ours (host): nothing to join.
         if std::fs::read_link(&p).ok() == own(name) {
             return Ok(None);
@@ -78,6 +79,14 @@ fn open_joins(req: &ExecRequest) -> Result<Joins> {
             let flag = crate::spec::namespace_flag(typ).unwrap_or(CloneFlags::empty());
             j.others.push((flag, fd, name.to_string()));
         }
+    }
+    // Checked after the opens, not before: a pid that was reused since
+    // the record was read would have given another process's namespaces.
+    if !runoci_core::procfs::same_process(req.init.pid, req.init.start_time) {
+        return Err(Error::new(format!(
+            "container {} is not running (its init, pid {}, is gone)",
+            req.id, req.init.pid
+        )));
     }
     Ok(j)
 }

@@ -10,7 +10,7 @@ use runoci_core::state::StateDir;
 pub fn exec(cli: &Cli, a: &ExecArgs) -> Result<i32> {
     let sub_cgroups = runoci_core::cgroups::parse_exec_sub_cgroups(&a.cgroup)?;
     let sd = StateDir::open(&cli.root, &a.id)?;
-    let st = super::state::from_files(&sd)?;
+    let (st, record) = super::state::from_files_with_record(&sd)?;
     match st.status {
         runoci_proto::Status::Running | runoci_proto::Status::Created => {}
         runoci_proto::Status::Paused if a.ignore_paused => {}
@@ -28,7 +28,6 @@ pub fn exec(cli: &Cli, a: &ExecArgs) -> Result<i32> {
             )))
         }
     }
-    let record = sd.read_record()?;
     let spec = crate::spec::load(std::path::Path::new(&st.bundle))?;
     if let Some(s) = spec.linux.as_ref().and_then(|l| l.seccomp.as_ref()) {
         crate::seccomp::prepare_exec(&sd.dir, s);
@@ -36,7 +35,10 @@ pub fn exec(cli: &Cli, a: &ExecArgs) -> Result<i32> {
     let process = build_process(&spec, a)?;
     let req = ExecRequest {
         id: a.id.clone(),
-        init_pid: record.pid,
+        init: runoci_core::state::ProcessRef {
+            pid: record.pid,
+            start_time: record.pid_start_time,
+        },
         process,
         cgroup: record
             .cgroup
@@ -49,9 +51,6 @@ pub fn exec(cli: &Cli, a: &ExecArgs) -> Result<i32> {
         session_keyring: (!record.no_new_keyring)
             .then(|| crate::child::session_keyring::name(&a.id)),
     };
-    if !runoci_core::procfs::same_process(record.pid, record.pid_start_time) {
-        return Err(Error::new(format!("container {} is not running", a.id)));
-    }
     let forwarder = if a.detach {
         None
     } else {

@@ -16,6 +16,11 @@ pub fn current(root: &Path, id: &str) -> Result<State> {
 }
 
 pub fn from_files(sd: &StateDir) -> Result<State> {
+    from_files_with_record(sd).map(|(st, _)| st)
+}
+
+/// [`from_files`], with the record it judged the init's liveness by.
+pub fn from_files_with_record(sd: &StateDir) -> Result<(State, state::RuntimeRecord)> {
     if !sd.file(state::STATE_JSON).exists() {
         return Err(Error::new(format!(
             "container {}: no state recorded in {}: it is being created, or its creation was \
@@ -44,7 +49,7 @@ pub fn from_files(sd: &StateDir) -> Result<State> {
             }
         }
     }
-    Ok(st)
+    Ok((st, record))
 }
 
 pub fn print_state(root: &Path, id: &str) -> Result<i32> {
