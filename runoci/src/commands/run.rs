@@ -31,9 +31,8 @@ pub fn run(cli: &Cli, args: &RunArgs) -> Result<i32> {
     // who may not write the root (an unprivileged `run -u` with the
     // default root) runs without a record, as the reference does.
     let hooks = spec.hooks.clone().unwrap_or_default();
-    let first = super::first_record(&spec, &opts);
     // The lock is ours until the container is recorded (or undone).
-    let (sd, lock) = match StateDir::create_locked(&cli.root, &opts.id, &opts.bundle, &first) {
+    let (sd, lock) = match super::claim_state_dir(&cli.root, &spec, &mut opts) {
         Ok((sd, lock)) => (Some(sd), Some(lock)),
         Err(e) if !StateDir::exists(&cli.root, &opts.id) && !writable_dir(&cli.root) => {
             crate::debug!("container {}: running without a record: {e}", opts.id);
@@ -46,9 +45,6 @@ pub fn run(cli: &Cli, args: &RunArgs) -> Result<i32> {
             let _ = sd.remove();
         }
     };
-    opts.state_dir = sd.as_ref().map(|sd| sd.dir.clone());
-    opts.recorded_cgroup = sd.as_ref().and(first.cgroup.clone());
-    opts.lock_fd = lock.as_ref().map(|l| l.raw_fd());
     let forwarder = match Forwarder::block() {
         Ok(f) => f,
         Err(e) => {
