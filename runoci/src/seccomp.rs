@@ -16,13 +16,13 @@ use std::cell::RefCell;
 use std::os::fd::OwnedFd;
 
 thread_local! {
-    /// The filter `check` compiled, with the config it came from. The
-    /// child, a clone of this process, loads it instead of compiling the
-    /// same config again: libseccomp's rule building is most of the
-    /// runtime's own work for a Docker-like profile (~10M instructions).
-    static COMPILED: RefCell<Option<(Seccomp, ScmpFilterContext)>> = const { RefCell::new(None) };
-    /// The program `prepare_exec` found or made, with its config.
-    static KEPT: RefCell<Option<(Seccomp, crate::seccomp_cache::CachedFilter)>> = const { RefCell::new(None) };
+    /// The filter prepared for the child, with the config it came from:
+    /// compiled by `check` (`run`, `create`, `start`), or the program kept
+    /// for `exec` (`prepare_exec`). The child, a clone of this process,
+    /// loads it instead of compiling the same config again: libseccomp's
+    /// rule building is most of the runtime's own work for a Docker-like
+    /// profile (~10M instructions).
+    static PREPARED: RefCell<Option<(Seccomp, Filter)>> = const { RefCell::new(None) };
 }
 
 /// Compile the config's filter right after it is loaded (`run`, `create`,
@@ -32,7 +32,7 @@ thread_local! {
 pub fn check(spec: &Spec) -> Result<()> {
     if let Some(s) = spec.linux.as_ref().and_then(|l| l.seccomp.as_ref()) {
         let ctx = build(s)?;
-        COMPILED.with(|c| *c.borrow_mut() = Some((s.clone(), ctx)));
+        PREPARED.with(|c| *c.borrow_mut() = Some((s.clone(), Filter::Compiled(ctx))));
     }
     Ok(())
 }
@@ -53,7 +53,7 @@ pub fn prepare_exec(dir: &std::path::Path, s: &Seccomp) {
     }
     let kept = read(dir, s).or_else(|| keep(dir, s, &build(s).ok()?));
     if let Some(f) = kept {
-        KEPT.with(|k| *k.borrow_mut() = Some((s.clone(), f)));
+        PREPARED.with(|p| *p.borrow_mut() = Some((s.clone(), Filter::Kept(f))));
     }
 }
 
@@ -61,13 +61,8 @@ pub fn prepare_exec(dir: &std::path::Path, s: &Seccomp) {
 /// config (an `exec`), the one [`check`] compiled (the child of `run`,
 /// `create`, `start`), else compiled now (a config changed since).
 pub fn compiled(s: &Seccomp) -> Result<Filter> {
-    if let Some((config, f)) = KEPT.with(|k| k.borrow_mut().take()) {
-        if config == *s {
-            return Ok(Filter::Kept(f));
-        }
-    }
-    match COMPILED.with(|c| c.borrow_mut().take()) {
-        Some((config, ctx)) if config == *s => Ok(Filter::Compiled(ctx)),
+    match PREPARED.with(|p| p.borrow_mut().take()) {
+        Some((config, f)) if config == *s => Ok(f),
         _ => build(s).map(Filter::Compiled),
     }
 }

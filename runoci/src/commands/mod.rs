@@ -118,7 +118,6 @@ pub fn claim_state_dir(
     Ok((sd, lock))
 }
 
-/// The options shared by `run` and `start`, from their command line.
 /// `--no-pivot` (runc's chroot instead of pivot_root, for roots where
 /// pivot_root fails) is refused rather than dropped: a chroot leaves the
 /// host's mount tree reachable from the container, and runoci always
@@ -132,6 +131,7 @@ pub fn refuse_no_pivot(no_pivot: bool) -> Result<()> {
     Ok(())
 }
 
+/// The options shared by `run` and `start`, from their command line.
 pub fn container_options(args: &RunArgs) -> Result<ContainerOptions> {
     runoci_core::ids::validate(&args.id)?;
     refuse_no_pivot(args.no_pivot)?;
