@@ -18,7 +18,7 @@ use runoci_core::cgroups;
 use runoci_core::hooks::HookState;
 use runoci_core::hooks::Stage;
 use runoci_proto::{State, Status};
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::path::PathBuf;
 
 /// A container whose init exists: exec'd, or waiting on the exec FIFO.
@@ -342,22 +342,10 @@ fn spawn(
         .map(|j| (&j.fd, j.path.as_str()));
     let what = format!("with namespaces {:?}", ns.clone_flags);
     let parent_fd = parent_chan.raw_fd();
-    // The child joins its cgroups itself (`cgroups::JoinFds`): born in
-    // the cgroup2 one, writing itself into the v1 ones.
-    let join = cgroup.map(|cg| cg.open_for_join()).unwrap_or_default();
-    let unified = join.unified.as_ref().map(|(i, fd)| (*i, fd.as_fd()));
-    let tasks = join.tasks;
-    let child_reports = !tasks.is_empty();
-    let unified_raw = unified.map(|(_, fd)| fd.as_raw_fd());
-    let mut joined: Vec<usize> = tasks.iter().map(|(i, _)| *i).collect();
     // The closure owns the child's end of the channel, the rootfs path and
     // the FIFO: the parent drops them (closing its copies) once cloned.
-    let cloned = namespaces::clone_child_into(
-        ns.clone_flags,
-        pid_ns,
-        unified.map(|(_, fd)| fd),
-        &what,
-        move || {
+    let cloned =
+        namespaces::clone_joining_cgroup(ns.clone_flags, pid_ns, cgroup, &what, move |tasks| {
             // The child's copies of fds it must not hold: the creator's lock
             // and the parent's end of the channel (never dropped here: the
             // child does not return).
@@ -365,10 +353,6 @@ fn spawn(
                 let _ = nix::unistd::close(fd);
             }
             let _ = nix::unistd::close(parent_fd);
-            // Nor the runtime's handle on the cgroup2 directory.
-            if let Some(fd) = unified_raw {
-                let _ = nix::unistd::close(fd);
-            }
             child_main(ChildArgs {
                 spec,
                 opts,
@@ -378,16 +362,11 @@ fn spawn(
                 exec_fifo,
                 cgroup_tasks: tasks,
             })
-        },
-    );
+        });
     if let Some(own) = restore_time {
         let _ = nix::sched::setns(&own, CloneFlags::from_bits_retain(libc::CLONE_NEWTIME));
     }
-    let (pid, in_unified) = cloned?;
-    if let (true, Some((i, _))) = (in_unified, unified) {
-        joined.push(i);
-    }
-    drop(join.unified);
+    let (pid, joined) = cloned?;
     let pidfd = match runoci_core::pidfd::open(pid) {
         Ok(fd) => fd,
         Err(e) => {
@@ -401,7 +380,7 @@ fn spawn(
     };
     let mut resctrl = None;
     let mut scoped = None;
-    let mut setup = || -> Result<()> {
+    let setup = || -> Result<()> {
         if let Some(plan) = scope {
             scoped = Some(crate::systemd::start_scope(plan, spec, opts, pid)?);
         }
@@ -423,10 +402,7 @@ fn spawn(
         // Last, so that the child's own writes overlap ours above; before
         // Start, so that it is in every cgroup before anything runs.
         if let Some(cg) = cgroup {
-            if child_reports {
-                parent_chan.cgroups_joined(&mut joined)?;
-            }
-            cg.add_pid_except(pid, &joined)?;
+            joined.finish(&parent_chan, cg, pid)?;
         }
         parent_chan.send(&ToChild::Start { host_pid: pid })
     };

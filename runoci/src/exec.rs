@@ -10,7 +10,7 @@ use crate::namespaces;
 use crate::spec::{Process, Spec};
 use crate::sync::{self, ChildChannel, ParentChannel, ToChild, ToParent};
 use nix::sched::CloneFlags;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::path::PathBuf;
 
 pub struct ExecRequest {
@@ -120,38 +120,25 @@ pub fn spawn(req: &ExecRequest) -> Result<Spawned> {
     // pid to every `cgroup.procs` (a global lock that waits for an RCU
     // grace period on a busy host). Not into sub-cgroups (`--cgroup`), nor
     // with execCPUAffinity, whose two masks go around the runtime's move.
-    let self_join = match &req.cgroup {
-        Some(cg) if !in_sub && req.process.exec_cpu_affinity.is_none() => cg.open_for_join(),
-        _ => Default::default(),
-    };
-    let unified = self_join.unified.as_ref().map(|(i, fd)| (*i, fd.as_fd()));
-    let unified_raw = unified.map(|(_, fd)| fd.as_raw_fd());
-    let tasks = self_join.tasks;
-    let child_reports = !tasks.is_empty();
-    let mut joined: Vec<usize> = tasks.iter().map(|(i, _)| *i).collect();
-    let cloned = namespaces::clone_child_into(
+    let self_join = req
+        .cgroup
+        .as_ref()
+        .filter(|_| !in_sub && req.process.exec_cpu_affinity.is_none());
+    let (pid, joined) = namespaces::clone_joining_cgroup(
         CloneFlags::empty(),
         pid_ns,
-        unified.map(|(_, fd)| fd),
+        self_join,
         "the exec process",
-        move || {
-            // The child's copies of the parent's end and of the cgroup2
-            // directory (never dropped here: the child does not return).
+        move |tasks| {
+            // The child's copy of the parent's end (never dropped here:
+            // the child does not return).
             let _ = nix::unistd::close(parent_fd);
-            if let Some(fd) = unified_raw {
-                let _ = nix::unistd::close(fd);
-            }
             if !child.join_cgroups(tasks) {
                 runoci_core::sys::process::exit_now(127)
             }
             child_main(req, &joins.others, child)
         },
-    );
-    let (pid, in_unified) = cloned?;
-    if let (true, Some((i, _))) = (in_unified, unified) {
-        joined.push(i);
-    }
-    drop(self_join.unified);
+    )?;
     let pidfd = runoci_core::pidfd::open(pid).ctx("pidfd_open of the exec process")?;
     let result = (|| -> Result<()> {
         // The child waits for Start: both affinities are set around its
@@ -159,12 +146,7 @@ pub fn spawn(req: &ExecRequest) -> Result<Spawned> {
         set_exec_cpu_affinity(pid, &req.process, "initial")?;
         match &req.cgroup {
             Some(cg) if in_sub => cg.add_pid_to_sub(pid, &req.sub_cgroups)?,
-            Some(cg) => {
-                if child_reports {
-                    parent.cgroups_joined(&mut joined)?;
-                }
-                cg.add_pid_except(pid, &joined)?
-            }
+            Some(cg) => joined.finish(&parent, cg, pid)?,
             None => {}
         }
         set_exec_cpu_affinity(pid, &req.process, "final")?;

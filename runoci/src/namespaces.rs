@@ -222,6 +222,73 @@ pub fn clone_child_into(
     pid.with_ctx(|| format!("clone {what}"))
 }
 
+/// What a child cloned by [`clone_joining_cgroup`] joined by itself.
+pub struct CgroupJoin {
+    /// Indices (of `Cgroup::hierarchies`) the child is in or will write
+    /// itself into.
+    hierarchies: Vec<usize>,
+    /// Whether the child reports on its v1 writes (it was given `tasks`).
+    child_reports: bool,
+}
+
+impl CgroupJoin {
+    /// After the clone, before the child goes on: its report on the v1
+    /// cgroups it joined, then the runtime's pid write into every
+    /// hierarchy of `cg` it is not in.
+    pub fn finish(
+        mut self,
+        chan: &crate::sync::ParentChannel,
+        cg: &runoci_core::cgroups::Cgroup,
+        pid: i32,
+    ) -> Result<()> {
+        if self.child_reports {
+            chan.cgroups_joined(&mut self.hierarchies)?;
+        }
+        cg.add_pid_except(pid, &self.hierarchies)?;
+        Ok(())
+    }
+}
+
+/// [`clone_child_into`] a child that joins `cgroup` by itself
+/// (`runoci_core::cgroups::join`): born in its cgroup2 directory where the
+/// kernel lets it, and handed the v1 `tasks` files it writes itself into
+/// (`ChildChannel::join_cgroups`) instead of the runtime writing its pid to
+/// every `cgroup.procs`. Without `cgroup`, a plain clone.
+pub fn clone_joining_cgroup(
+    flags: CloneFlags,
+    pid_ns: Option<(&OwnedFd, &str)>,
+    cgroup: Option<&runoci_core::cgroups::Cgroup>,
+    what: &str,
+    child: impl FnOnce(Vec<(usize, OwnedFd)>) -> std::convert::Infallible,
+) -> Result<(i32, CgroupJoin)> {
+    use std::os::fd::{AsFd, AsRawFd};
+    let join = cgroup.map(|cg| cg.open_for_join()).unwrap_or_default();
+    let unified = join.unified.as_ref().map(|(i, fd)| (*i, fd.as_fd()));
+    let unified_raw = unified.map(|(_, fd)| fd.as_raw_fd());
+    let tasks = join.tasks;
+    let child_reports = !tasks.is_empty();
+    let mut hierarchies: Vec<usize> = tasks.iter().map(|(i, _)| *i).collect();
+    let (pid, in_unified) =
+        clone_child_into(flags, pid_ns, unified.map(|(_, fd)| fd), what, move || {
+            // The child does not hold the runtime's handle on the cgroup2
+            // directory (never dropped here: the child does not return).
+            if let Some(fd) = unified_raw {
+                let _ = nix::unistd::close(fd);
+            }
+            child(tasks)
+        })?;
+    if let (true, Some((i, _))) = (in_unified, unified) {
+        hierarchies.push(i);
+    }
+    Ok((
+        pid,
+        CgroupJoin {
+            hierarchies,
+            child_reports,
+        },
+    ))
+}
+
 /// A user namespace with the id maps `uid_maps` and `gid_maps`, for an
 /// idmapped mount whose own mappings differ from the container's: a helper
 /// process is cloned into a new user namespace, its maps written, the
