@@ -169,13 +169,9 @@ fn restore_init(spec: &Spec, opts: &ContainerOptions, r: &Restore) -> Result<Cre
         Err(e) => {
             if let Some(cg) = &cgroup {
                 // CRIU kills what it restored when it fails; anything
-                // left in the cgroup goes with it.
-                for pid in cg.pids().unwrap_or_default() {
-                    let _ = nix::sys::signal::kill(
-                        nix::unistd::Pid::from_raw(pid),
-                        nix::sys::signal::Signal::SIGKILL,
-                    );
-                }
+                // left in the cgroup goes with it, and is waited for: a
+                // cgroup is not removed while a process is still in it.
+                let _ = cg.kill_all_and_wait(std::time::Duration::from_secs(3));
                 let _ = cg.destroy();
             }
             if let Some(plan) = &scope {
