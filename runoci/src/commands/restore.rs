@@ -101,22 +101,38 @@ pub fn restore(cli: &Cli, a: &RestoreArgs) -> Result<i32> {
     }
 }
 
-/// The `-b A:B` bind mounts the checkpointed container was started with
-/// (`BINDS` in the images, absent when none): bound again from the same
-/// host sources.
-fn read_binds(images: &Path) -> Result<Vec<(PathBuf, String)>> {
-    let path = images.join(BINDS);
+/// A JSON file the checkpoint wrote into the images, `None` when absent
+/// (a checkpoint without it): the images come from outside, so a file
+/// that does not parse is an error, not an empty list.
+fn read_images_json<T: serde::de::DeserializeOwned>(images: &Path, name: &str) -> Result<Option<T>> {
+    let path = images.join(name);
     let text = match std::fs::read_to_string(&path) {
         Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(Error::new(format!("read {}: {e}", path.display()))),
     };
-    let binds: Vec<(String, String)> =
-        serde_json::from_str(&text).map_err(|e| Error::new(format!("{}: {e}", path.display())))?;
-    Ok(binds
+    serde_json::from_str(&text)
+        .map(Some)
+        .map_err(|e| Error::new(format!("{}: {e}", path.display())))
+}
+
+/// The `-b A:B` bind mounts the checkpointed container was started with
+/// (`BINDS` in the images, absent when none): bound again from the same
+/// host sources, checked as `-b` checks them (an absolute source, no
+/// `..` in the destination).
+fn read_binds(images: &Path) -> Result<Vec<(PathBuf, String)>> {
+    let binds: Vec<(String, String)> = read_images_json(images, BINDS)?.unwrap_or_default();
+    binds
         .into_iter()
-        .map(|(src, dst)| (PathBuf::from(src), dst))
-        .collect())
+        .map(|(src, dst)| {
+            let what = format!("{}: -b {src}:{dst}", images.join(BINDS).display());
+            if !src.starts_with('/') {
+                return Err(Error::new(format!("{what}: the source is not absolute")));
+            }
+            crate::spec::no_dot_dot(&what, &dst)?;
+            Ok((PathBuf::from(src), dst))
+        })
+        .collect()
 }
 
 /// Where the restored tree goes: criu joins the container's cgroup before
@@ -286,12 +302,10 @@ fn ask_criu(
     // The init's stdio pipes and outside files at checkpoint are ours now
     // (criu inherits our stdio): the engine's pipes go on, the caller's
     // /dev/null or log stands in for the one at checkpoint.
-    if let Ok(text) = std::fs::read_to_string(r.images.join(DESCRIPTORS)) {
-        let fds: Vec<String> = serde_json::from_str(&text).unwrap_or_default();
-        for (i, d) in fds.iter().enumerate().take(3) {
-            if d.starts_with("pipe:") || d.starts_with("file[") {
-                inherit.push((d.clone(), i as i32));
-            }
+    let fds: Vec<String> = read_images_json(&r.images, DESCRIPTORS)?.unwrap_or_default();
+    for (i, d) in fds.iter().enumerate().take(3) {
+        if d.starts_with("pipe:") || d.starts_with("file[") {
+            inherit.push((d.clone(), i as i32));
         }
     }
     let mut req = request::restore(
