@@ -7,7 +7,7 @@
 use crate::cli::{CheckpointArgs, CriuArgs};
 use crate::criu::{self, request};
 use crate::error::{Context, Error, Result};
-use runoci_core::cgroups::CgroupVersion;
+use runoci_core::cgroups::Cgroup;
 use runoci_core::state::{RuntimeRecord, StateDir};
 use runoci_proto::Status;
 use std::os::fd::AsRawFd;
@@ -195,14 +195,10 @@ fn stdio(pid: i32) -> Result<Stdio> {
 /// The cgroup CRIU freezes the container with: v1's freezer, else the
 /// v2 directory (CRIU 3.14+); without one CRIU stops the tasks by ptrace.
 fn freezer(record: &RuntimeRecord) -> Option<String> {
-    let cg = record.cgroup.as_ref()?;
-    let v1 = cg
-        .hierarchies
-        .iter()
-        .find(|h| h.version == CgroupVersion::V1 && h.controllers.iter().any(|c| c == "freezer"));
-    let v2 = cg
-        .hierarchies
-        .iter()
-        .find(|h| h.version == CgroupVersion::V2);
-    v1.or(v2).map(|h| h.dir.display().to_string())
+    let cg = Cgroup::from_record(record.cgroup.as_ref()?);
+    let dir = cg
+        .controller_dir("freezer")
+        .map(|(_, dir)| dir)
+        .or(cg.unified_dir())?;
+    Some(dir.display().to_string())
 }
