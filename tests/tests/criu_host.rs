@@ -20,6 +20,18 @@ fn a_checkpoint_crius_refuses_leaves_the_container_running_and_recorded() {
     let monitor = monitor_pid(&rt, &id);
     let record = std::fs::read_to_string(state_dir(&rt, &id).join("runtime.json")).unwrap();
     let images = bundle.path().join("ckpt");
+    // A parent that is not there is refused by its flag, before CRIU.
+    rt.run([
+        "checkpoint",
+        "--parent-path",
+        "../no-pre-dump",
+        "--image-path",
+        images.to_str().unwrap(),
+        &id,
+    ])
+    .assert_failed()
+    .assert_stderr_contains("--parent-path ../no-pre-dump");
+    assert!(!images.join("dump.log").exists(), "CRIU was not asked");
     let out = rt.run(["checkpoint", "--image-path", images.to_str().unwrap(), &id]);
     out.assert_failed();
     // CRIU's own reason, quoted from its log in the image path.

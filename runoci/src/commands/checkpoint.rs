@@ -97,6 +97,18 @@ fn dump(
 ) -> Result<()> {
     let (images_path, work_path) = dirs(a, true)?;
     let images = criu::open_dir(&images_path, true)?;
+    if let Some(p) = &o.parent_path {
+        // Relative to the images (made above: `..` resolves through
+        // them). A missing one is said here, by its flag, rather than
+        // left to CRIU's log.
+        let parent = images_path.join(p);
+        if !parent.is_dir() {
+            return Err(Error::new(format!(
+                "--parent-path {p}: no (pre-)dump at {}",
+                parent.display()
+            )));
+        }
+    }
     let work = criu::open_dir(&work_path, true)?;
     let rootfs = crate::rootfs::rootfs_path(spec, bundle)?;
     let pid = record.pid;
