@@ -61,14 +61,14 @@ pub const DESCRIPTORS: &str = "descriptors.json";
 pub const BINDS: &str = "runoci-binds.json";
 
 pub fn checkpoint(root: &Path, a: &CheckpointArgs) -> Result<i32> {
-    let mut o = options(&a.criu)?;
-    o.leave_running = a.leave_running;
-    o.pre_dump = a.pre_dump;
-    o.parent_path = a.parent_path.clone();
-    if o.pre_dump && o.leave_running {
-        // A pre-dump always leaves the container running.
-        o.leave_running = false;
-    }
+    // A pre-dump leaves the container running whatever --leave-running
+    // says: CRIU does not read it for a PRE_DUMP.
+    let o = request::Options {
+        leave_running: a.leave_running,
+        pre_dump: a.pre_dump,
+        parent_path: a.parent_path.clone(),
+        ..options(&a.criu)?
+    };
     let sd = StateDir::open(root, &a.id)?;
     // No destroy, kill-all or second checkpoint while CRIU works.
     let _lock = sd.lock()?;
