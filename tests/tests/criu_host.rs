@@ -84,6 +84,40 @@ fn a_failed_restore_leaves_nothing() {
 }
 
 #[test]
+fn what_the_images_say_is_checked_and_a_refusal_leaves_nothing() {
+    let mut bundle = Bundle::new("criu-img");
+    let rt = Runtime::runoci();
+    let id = unique_id("criu-img");
+    set_args(&mut bundle, &forever_args(&id));
+    bundle.write_config();
+    let snap = HostSnapshot::take();
+    for (file, text, says) in [
+        ("runoci-binds.json", r#"[["rel/src", "/data"]]"#, "not absolute"),
+        ("runoci-binds.json", r#"[["/srv", "/../etc"]]"#, "\"..\""),
+        ("descriptors.json", "not json", "descriptors.json"),
+    ] {
+        let images = bundle.path().join("bad-images");
+        let _ = std::fs::remove_dir_all(&images);
+        std::fs::create_dir(&images).unwrap();
+        std::fs::write(images.join(file), text).unwrap();
+        rt.run([
+            "restore",
+            "--detach",
+            "--image-path",
+            images.to_str().unwrap(),
+            "--bundle",
+            bundle.path_str(),
+            &id,
+        ])
+        .assert_failed()
+        .assert_stderr_contains(file)
+        .assert_stderr_contains(says);
+        assert!(!state_dir(&rt, &id).exists(), "no record ({file}: {text})");
+    }
+    snap.assert_nothing_leaked(&[&id]);
+}
+
+#[test]
 fn bad_options_are_refused_naming_them() {
     let rt = Runtime::runoci();
     let id = unique_id("criu-opt");
