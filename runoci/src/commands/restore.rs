@@ -44,22 +44,12 @@ pub fn restore(cli: &Cli, a: &RestoreArgs) -> Result<i32> {
             Dialect::RunOci
         },
         bundle,
-        extra_args: Vec::new(),
-        bind_mounts: Vec::new(),
-        cgroup_parent: None,
+        bind_mounts: read_binds(&r.images)?,
         systemd_cgroup: cli.systemd_cgroup,
-        use_current_user: false,
         run_as_init: true,
-        exec_fifo: None,
-        preserve_fds: 0,
         console_socket: a.console_socket.clone(),
-        state_dir: None,
-        lock_fd: None,
-        new_session_keyring: false,
-        notify_socket: None,
-        recorded_cgroup: None,
+        ..Default::default()
     };
-    opts.bind_mounts = read_binds(&r.images)?;
     let spec = super::load_spec(&opts)?;
     request::external_namespaces(&spec)?;
     let make = |spec: &Spec, opts: &ContainerOptions| restore_init(spec, opts, &r);
