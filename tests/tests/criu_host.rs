@@ -92,7 +92,11 @@ fn what_the_images_say_is_checked_and_a_refusal_leaves_nothing() {
     bundle.write_config();
     let snap = HostSnapshot::take();
     for (file, text, says) in [
-        ("runoci-binds.json", r#"[["rel/src", "/data"]]"#, "not absolute"),
+        (
+            "runoci-binds.json",
+            r#"[["rel/src", "/data"]]"#,
+            "not absolute",
+        ),
         ("runoci-binds.json", r#"[["/srv", "/../etc"]]"#, "\"..\""),
         ("descriptors.json", "not json", "descriptors.json"),
     ] {

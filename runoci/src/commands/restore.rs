@@ -94,7 +94,10 @@ pub fn restore(cli: &Cli, a: &RestoreArgs) -> Result<i32> {
 /// A JSON file the checkpoint wrote into the images, `None` when absent
 /// (a checkpoint without it): the images come from outside, so a file
 /// that does not parse is an error, not an empty list.
-fn read_images_json<T: serde::de::DeserializeOwned>(images: &Path, name: &str) -> Result<Option<T>> {
+fn read_images_json<T: serde::de::DeserializeOwned>(
+    images: &Path,
+    name: &str,
+) -> Result<Option<T>> {
     let path = images.join(name);
     let text = match std::fs::read_to_string(&path) {
         Ok(t) => t,
