@@ -323,9 +323,19 @@ fn ask_criu(
     let mut console_sent = false;
     let resp = swrk.call(&req, &log, |script, _, fd| {
         if script == "orphan-pts-master" {
-            if let (Some(master), Some(socket)) = (fd, &opts.console_socket) {
-                crate::console::send_master(socket, &master)?;
-                console_sent = true;
+            match (fd, &opts.console_socket) {
+                (Some(master), Some(socket)) => {
+                    crate::console::send_master(socket, &master)?;
+                    console_sent = true;
+                }
+                // Dropped, the restored terminal would have no master (as
+                // `create` of a terminal without one, refused; runc fails too).
+                (Some(_), None) => {
+                    return Err(Error::new(
+                        "the checkpoint has a terminal: give --console-socket for its master",
+                    ))
+                }
+                (None, _) => {}
             }
         }
         Ok(())
