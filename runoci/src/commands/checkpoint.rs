@@ -120,9 +120,16 @@ fn dump(
         externals.push(format!("{}[{ino}]:{}", ns.kind, ns.key));
     }
     // Seen through the init's root: a masked path that is a file there is
-    // a bind of /dev/null.
+    // a bind of /dev/null. Resolved inside that root: a stat of
+    // /proc/PID/root/PATH would follow the container's absolute symlinks
+    // on the host.
+    let init_root = std::fs::File::open(format!("/proc/{pid}/root"))
+        .with_ctx(|| format!("open /proc/{pid}/root"))?;
     let mut mounts = request::dump_mounts(spec, |p| {
-        std::fs::metadata(format!("/proc/{pid}/root{p}")).is_ok_and(|m| !m.is_dir())
+        crate::resolve::open_in_root(init_root.as_raw_fd(), Path::new(p), libc::O_PATH)
+            .ok()
+            .and_then(|fd| crate::resolve::fstat(fd.as_raw_fd()).ok())
+            .is_some_and(|st| st.st_mode & libc::S_IFMT != libc::S_IFDIR)
     });
     mounts.extend(
         record
