@@ -20,6 +20,18 @@ fn a_checkpoint_crius_refuses_leaves_the_container_running_and_recorded() {
     let monitor = monitor_pid(&rt, &id);
     let record = std::fs::read_to_string(state_dir(&rt, &id).join("runtime.json")).unwrap();
     let images = bundle.path().join("ckpt");
+    // A parent that is not there is refused by its flag, before CRIU.
+    rt.run([
+        "checkpoint",
+        "--parent-path",
+        "../no-pre-dump",
+        "--image-path",
+        images.to_str().unwrap(),
+        &id,
+    ])
+    .assert_failed()
+    .assert_stderr_contains("--parent-path ../no-pre-dump");
+    assert!(!images.join("dump.log").exists(), "CRIU was not asked");
     let out = rt.run(["checkpoint", "--image-path", images.to_str().unwrap(), &id]);
     out.assert_failed();
     // CRIU's own reason, quoted from its log in the image path.
@@ -67,6 +79,44 @@ fn a_failed_restore_leaves_nothing() {
             !state_dir(&rt, &id).exists(),
             "no record after a failed restore (detach {detach})"
         );
+    }
+    snap.assert_nothing_leaked(&[&id]);
+}
+
+#[test]
+fn what_the_images_say_is_checked_and_a_refusal_leaves_nothing() {
+    let mut bundle = Bundle::new("criu-img");
+    let rt = Runtime::runoci();
+    let id = unique_id("criu-img");
+    set_args(&mut bundle, &forever_args(&id));
+    bundle.write_config();
+    let snap = HostSnapshot::take();
+    for (file, text, says) in [
+        (
+            "runoci-binds.json",
+            r#"[["rel/src", "/data"]]"#,
+            "not absolute",
+        ),
+        ("runoci-binds.json", r#"[["/srv", "/../etc"]]"#, "\"..\""),
+        ("descriptors.json", "not json", "descriptors.json"),
+    ] {
+        let images = bundle.path().join("bad-images");
+        let _ = std::fs::remove_dir_all(&images);
+        std::fs::create_dir(&images).unwrap();
+        std::fs::write(images.join(file), text).unwrap();
+        rt.run([
+            "restore",
+            "--detach",
+            "--image-path",
+            images.to_str().unwrap(),
+            "--bundle",
+            bundle.path_str(),
+            &id,
+        ])
+        .assert_failed()
+        .assert_stderr_contains(file)
+        .assert_stderr_contains(says);
+        assert!(!state_dir(&rt, &id).exists(), "no record ({file}: {text})");
     }
     snap.assert_nothing_leaked(&[&id]);
 }

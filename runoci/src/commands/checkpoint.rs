@@ -7,7 +7,7 @@
 use crate::cli::{CheckpointArgs, CriuArgs};
 use crate::criu::{self, request};
 use crate::error::{Context, Error, Result};
-use runoci_core::cgroups::CgroupVersion;
+use runoci_core::cgroups::Cgroup;
 use runoci_core::state::{RuntimeRecord, StateDir};
 use runoci_proto::Status;
 use std::os::fd::AsRawFd;
@@ -61,14 +61,14 @@ pub const DESCRIPTORS: &str = "descriptors.json";
 pub const BINDS: &str = "runoci-binds.json";
 
 pub fn checkpoint(root: &Path, a: &CheckpointArgs) -> Result<i32> {
-    let mut o = options(&a.criu)?;
-    o.leave_running = a.leave_running;
-    o.pre_dump = a.pre_dump;
-    o.parent_path = a.parent_path.clone();
-    if o.pre_dump && o.leave_running {
-        // A pre-dump always leaves the container running.
-        o.leave_running = false;
-    }
+    // A pre-dump leaves the container running whatever --leave-running
+    // says: CRIU does not read it for a PRE_DUMP.
+    let o = request::Options {
+        leave_running: a.leave_running,
+        pre_dump: a.pre_dump,
+        parent_path: a.parent_path.clone(),
+        ..options(&a.criu)?
+    };
     let sd = StateDir::open(root, &a.id)?;
     // No destroy, kill-all or second checkpoint while CRIU works.
     let _lock = sd.lock()?;
@@ -97,6 +97,18 @@ fn dump(
 ) -> Result<()> {
     let (images_path, work_path) = dirs(a, true)?;
     let images = criu::open_dir(&images_path, true)?;
+    if let Some(p) = &o.parent_path {
+        // Relative to the images (made above: `..` resolves through
+        // them). A missing one is said here, by its flag, rather than
+        // left to CRIU's log.
+        let parent = images_path.join(p);
+        if !parent.is_dir() {
+            return Err(Error::new(format!(
+                "--parent-path {p}: no (pre-)dump at {}",
+                parent.display()
+            )));
+        }
+    }
     let work = criu::open_dir(&work_path, true)?;
     let rootfs = crate::rootfs::rootfs_path(spec, bundle)?;
     let pid = record.pid;
@@ -108,9 +120,16 @@ fn dump(
         externals.push(format!("{}[{ino}]:{}", ns.kind, ns.key));
     }
     // Seen through the init's root: a masked path that is a file there is
-    // a bind of /dev/null.
+    // a bind of /dev/null. Resolved inside that root: a stat of
+    // /proc/PID/root/PATH would follow the container's absolute symlinks
+    // on the host.
+    let init_root = std::fs::File::open(format!("/proc/{pid}/root"))
+        .with_ctx(|| format!("open /proc/{pid}/root"))?;
     let mut mounts = request::dump_mounts(spec, |p| {
-        std::fs::metadata(format!("/proc/{pid}/root{p}")).is_ok_and(|m| !m.is_dir())
+        crate::resolve::open_in_root(init_root.as_raw_fd(), Path::new(p), libc::O_PATH)
+            .ok()
+            .and_then(|fd| crate::resolve::fstat(fd.as_raw_fd()).ok())
+            .is_some_and(|st| st.st_mode & libc::S_IFMT != libc::S_IFDIR)
     });
     mounts.extend(
         record
@@ -195,14 +214,10 @@ fn stdio(pid: i32) -> Result<Stdio> {
 /// The cgroup CRIU freezes the container with: v1's freezer, else the
 /// v2 directory (CRIU 3.14+); without one CRIU stops the tasks by ptrace.
 fn freezer(record: &RuntimeRecord) -> Option<String> {
-    let cg = record.cgroup.as_ref()?;
-    let v1 = cg
-        .hierarchies
-        .iter()
-        .find(|h| h.version == CgroupVersion::V1 && h.controllers.iter().any(|c| c == "freezer"));
-    let v2 = cg
-        .hierarchies
-        .iter()
-        .find(|h| h.version == CgroupVersion::V2);
-    v1.or(v2).map(|h| h.dir.display().to_string())
+    let cg = Cgroup::from_record(record.cgroup.as_ref()?);
+    let dir = cg
+        .controller_dir("freezer")
+        .map(|(_, dir)| dir)
+        .or(cg.unified_dir())?;
+    Some(dir.display().to_string())
 }

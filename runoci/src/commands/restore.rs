@@ -44,22 +44,12 @@ pub fn restore(cli: &Cli, a: &RestoreArgs) -> Result<i32> {
             Dialect::RunOci
         },
         bundle,
-        extra_args: Vec::new(),
-        bind_mounts: Vec::new(),
-        cgroup_parent: None,
+        bind_mounts: read_binds(&r.images)?,
         systemd_cgroup: cli.systemd_cgroup,
-        use_current_user: false,
         run_as_init: true,
-        exec_fifo: None,
-        preserve_fds: 0,
         console_socket: a.console_socket.clone(),
-        state_dir: None,
-        lock_fd: None,
-        new_session_keyring: false,
-        notify_socket: None,
-        recorded_cgroup: None,
+        ..Default::default()
     };
-    opts.bind_mounts = read_binds(&r.images)?;
     let spec = super::load_spec(&opts)?;
     request::external_namespaces(&spec)?;
     let make = |spec: &Spec, opts: &ContainerOptions| restore_init(spec, opts, &r);
@@ -101,22 +91,41 @@ pub fn restore(cli: &Cli, a: &RestoreArgs) -> Result<i32> {
     }
 }
 
-/// The `-b A:B` bind mounts the checkpointed container was started with
-/// (`BINDS` in the images, absent when none): bound again from the same
-/// host sources.
-fn read_binds(images: &Path) -> Result<Vec<(PathBuf, String)>> {
-    let path = images.join(BINDS);
+/// A JSON file the checkpoint wrote into the images, `None` when absent
+/// (a checkpoint without it): the images come from outside, so a file
+/// that does not parse is an error, not an empty list.
+fn read_images_json<T: serde::de::DeserializeOwned>(
+    images: &Path,
+    name: &str,
+) -> Result<Option<T>> {
+    let path = images.join(name);
     let text = match std::fs::read_to_string(&path) {
         Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(Error::new(format!("read {}: {e}", path.display()))),
     };
-    let binds: Vec<(String, String)> =
-        serde_json::from_str(&text).map_err(|e| Error::new(format!("{}: {e}", path.display())))?;
-    Ok(binds
+    serde_json::from_str(&text)
+        .map(Some)
+        .map_err(|e| Error::new(format!("{}: {e}", path.display())))
+}
+
+/// The `-b A:B` bind mounts the checkpointed container was started with
+/// (`BINDS` in the images, absent when none): bound again from the same
+/// host sources, checked as `-b` checks them (an absolute source, no
+/// `..` in the destination).
+fn read_binds(images: &Path) -> Result<Vec<(PathBuf, String)>> {
+    let binds: Vec<(String, String)> = read_images_json(images, BINDS)?.unwrap_or_default();
+    binds
         .into_iter()
-        .map(|(src, dst)| (PathBuf::from(src), dst))
-        .collect())
+        .map(|(src, dst)| {
+            let what = format!("{}: -b {src}:{dst}", images.join(BINDS).display());
+            if !src.starts_with('/') {
+                return Err(Error::new(format!("{what}: the source is not absolute")));
+            }
+            crate::spec::no_dot_dot(&what, &dst)?;
+            Ok((PathBuf::from(src), dst))
+        })
+        .collect()
 }
 
 /// Where the restored tree goes: criu joins the container's cgroup before
@@ -169,13 +178,9 @@ fn restore_init(spec: &Spec, opts: &ContainerOptions, r: &Restore) -> Result<Cre
         Err(e) => {
             if let Some(cg) = &cgroup {
                 // CRIU kills what it restored when it fails; anything
-                // left in the cgroup goes with it.
-                for pid in cg.pids().unwrap_or_default() {
-                    let _ = nix::sys::signal::kill(
-                        nix::unistd::Pid::from_raw(pid),
-                        nix::sys::signal::Signal::SIGKILL,
-                    );
-                }
+                // left in the cgroup goes with it, and is waited for: a
+                // cgroup is not removed while a process is still in it.
+                let _ = cg.kill_all_and_wait(std::time::Duration::from_secs(3));
                 let _ = cg.destroy();
             }
             if let Some(plan) = &scope {
@@ -290,12 +295,10 @@ fn ask_criu(
     // The init's stdio pipes and outside files at checkpoint are ours now
     // (criu inherits our stdio): the engine's pipes go on, the caller's
     // /dev/null or log stands in for the one at checkpoint.
-    if let Ok(text) = std::fs::read_to_string(r.images.join(DESCRIPTORS)) {
-        let fds: Vec<String> = serde_json::from_str(&text).unwrap_or_default();
-        for (i, d) in fds.iter().enumerate().take(3) {
-            if d.starts_with("pipe:") || d.starts_with("file[") {
-                inherit.push((d.clone(), i as i32));
-            }
+    let fds: Vec<String> = read_images_json(&r.images, DESCRIPTORS)?.unwrap_or_default();
+    for (i, d) in fds.iter().enumerate().take(3) {
+        if d.starts_with("pipe:") || d.starts_with("file[") {
+            inherit.push((d.clone(), i as i32));
         }
     }
     let mut req = request::restore(
@@ -320,9 +323,19 @@ fn ask_criu(
     let mut console_sent = false;
     let resp = swrk.call(&req, &log, |script, _, fd| {
         if script == "orphan-pts-master" {
-            if let (Some(master), Some(socket)) = (fd, &opts.console_socket) {
-                crate::console::send_master(socket, &master)?;
-                console_sent = true;
+            match (fd, &opts.console_socket) {
+                (Some(master), Some(socket)) => {
+                    crate::console::send_master(socket, &master)?;
+                    console_sent = true;
+                }
+                // Dropped, the restored terminal would have no master (as
+                // `create` of a terminal without one, refused; runc fails too).
+                (Some(_), None) => {
+                    return Err(Error::new(
+                        "the checkpoint has a terminal: give --console-socket for its master",
+                    ))
+                }
+                (None, _) => {}
             }
         }
         Ok(())

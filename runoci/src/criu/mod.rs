@@ -75,13 +75,17 @@ pub fn last_errors(log: &str, n: usize) -> Option<String> {
     Some(errors[errors.len().saturating_sub(n)..].join(" | "))
 }
 
-/// CRIU's reason from its log file `log`, for an error message.
-pub fn reason_from_log(log: &Path) -> String {
+/// CRIU's reason from its log file `log`, for an error message: the
+/// log's last errors, else `otherwise` (CRIU's own message, when it sent
+/// one), else where to look.
+pub fn reason_from_log(log: &Path, otherwise: &str) -> String {
     match std::fs::read_to_string(log) {
         Ok(text) => match last_errors(&text, 3) {
             Some(e) => format!("{e} (log: {})", log.display()),
+            None if !otherwise.is_empty() => format!("{otherwise} (log: {})", log.display()),
             None => format!("see {}", log.display()),
         },
+        Err(_) if !otherwise.is_empty() => format!("{otherwise} (log: {})", log.display()),
         Err(e) => format!("no log at {}: {e}", log.display()),
     }
 }
@@ -170,7 +174,7 @@ impl Swrk {
                         .wait()
                         .map(|s| s.to_string())
                         .unwrap_or_else(|e| e.to_string()),
-                    reason_from_log(log)
+                    reason_from_log(log, "")
                 )));
             }
             let resp = rpc::Criu_resp::parse_from_bytes(&buf[..n])
@@ -186,14 +190,8 @@ impl Swrk {
                 continue;
             }
             if !resp.success() {
-                let reason = match std::fs::read_to_string(log)
-                    .ok()
-                    .and_then(|t| last_errors(&t, 3))
-                {
-                    Some(e) => format!("{e} (log: {})", log.display()),
-                    // CRIU's message ends in a newline.
-                    None => format!("{} (log: {})", resp.cr_errmsg().trim(), log.display()),
-                };
+                // CRIU's message ends in a newline.
+                let reason = reason_from_log(log, resp.cr_errmsg().trim());
                 return Err(Error::new(format!(
                     "criu {:?} failed{}: {reason}",
                     req.type_(),
