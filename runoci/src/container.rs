@@ -439,6 +439,23 @@ fn write_time_offsets(spec: &Spec) -> Result<()> {
     crate::procfs::write("/proc/self/timens_offsets", text.as_bytes()).ctx("linux.timeOffsets")
 }
 
+/// The prestart then createRuntime hooks, in the runtime's namespaces once
+/// the container's exist (the child's request at creation, CRIU's
+/// `setup-namespaces` at restore). With poststop hooks, the record first
+/// notes that they started: from here on poststop must run once, whoever
+/// ends the container, with this state if none is recorded.
+pub fn create_runtime_hooks(spec: &Spec, opts: &ContainerOptions, hs: &HookState) -> Result<()> {
+    let hooks = spec.hooks.clone().unwrap_or_default();
+    if let (Some(dir), false) = (&opts.state_dir, hooks.poststop.is_empty()) {
+        let doc = serde_json::to_vec(hs.state()).map_err(|e| Error::new(e.to_string()))?;
+        runoci_core::state::StateDir::open_dir(dir)
+            .write_atomic(runoci_core::state::HOOKS_STARTED, &doc)?;
+    }
+    let state = hs.json(Status::Creating);
+    runoci_core::hooks::run_stage(Stage::Prestart, &hooks.prestart, &state)?;
+    runoci_core::hooks::run_stage(Stage::CreateRuntime, &hooks.create_runtime, &state)
+}
+
 /// Serve the child's requests until it is ready (and, without an exec
 /// FIFO, until its exec closed the channel).
 fn drive_child(
@@ -452,33 +469,13 @@ fn drive_child(
     loop {
         match chan.recv()? {
             Some((ToParent::RunHooks(stage), _)) => {
-                let state = c.hook_state.json(Status::Creating);
-                let poststop = !hooks.poststop.is_empty();
-                if let (ParentHooks::CreateRuntime, Some(dir), true) =
-                    (&stage, &opts.state_dir, poststop)
-                {
-                    // From here on poststop must run once, whoever ends
-                    // the container; with this state if none is recorded.
-                    // (Without poststop hooks there is nothing to mark.)
-                    let doc = serde_json::to_vec(c.hook_state.state())
-                        .map_err(|e| Error::new(e.to_string()))?;
-                    runoci_core::state::StateDir::open_dir(dir)
-                        .write_atomic(runoci_core::state::HOOKS_STARTED, &doc)?;
-                }
                 let r = match stage {
-                    ParentHooks::CreateRuntime => {
-                        runoci_core::hooks::run_stage(Stage::Prestart, &hooks.prestart, &state)
-                            .and_then(|_| {
-                                runoci_core::hooks::run_stage(
-                                    Stage::CreateRuntime,
-                                    &hooks.create_runtime,
-                                    &state,
-                                )
-                            })
-                    }
-                    ParentHooks::PreChroot => {
-                        runoci_core::hooks::run_stage(Stage::Prechroot, &hooks.prechroot, &state)
-                    }
+                    ParentHooks::CreateRuntime => create_runtime_hooks(spec, opts, &c.hook_state),
+                    ParentHooks::PreChroot => runoci_core::hooks::run_stage(
+                        Stage::Prechroot,
+                        &hooks.prechroot,
+                        &c.hook_state.json(Status::Creating),
+                    ),
                 };
                 match r {
                     Ok(()) => chan.send(&ToChild::Proceed)?,

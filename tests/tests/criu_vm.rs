@@ -88,10 +88,22 @@ fn build_initramfs(work: &Path, kernel: &Path) -> PathBuf {
             "destination": "/data", "type": "bind", "source": format!("/d/{name}"),
             "options": ["rbind", "rw"]
         }));
-        config["hooks"] = json!({ "poststop": [{
-            "path": "/bin/sh",
-            "args": ["sh", "-c", format!("echo stopped >> /d/{name}/poststop")]
-        }] });
+        // prestart and createRuntime run at creation and again at each
+        // restore (CRIU's setup-namespaces), with the init's pid.
+        let pid_to = |file: &str| {
+            json!([{
+                "path": "/bin/sh",
+                "args": ["sh", "-c", format!("grep -o '\"pid\": *[0-9]*' | grep -o '[0-9]*$' >> /d/{name}/{file}")]
+            }])
+        };
+        config["hooks"] = json!({
+            "prestart": pid_to("prestart"),
+            "createRuntime": pid_to("createRuntime"),
+            "poststop": [{
+                "path": "/bin/sh",
+                "args": ["sh", "-c", format!("echo stopped >> /d/{name}/poststop")]
+            }]
+        });
         vm::write_bundle(&stage, name, &config);
     }
     let path = work.join("initramfs.cpio");

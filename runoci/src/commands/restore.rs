@@ -85,6 +85,9 @@ pub fn restore(cli: &Cli, a: &RestoreArgs) -> Result<i32> {
     match result {
         Ok(()) => Ok(0),
         Err(e) => {
+            // Once, if the restore got as far as the prestart hooks.
+            let hooks = spec.hooks.clone().unwrap_or_default();
+            runoci_core::lifecycle::poststop_once(&sd, &hooks.poststop);
             let _ = sd.remove();
             Err(e.context(format!("container {}: restore", a.id)))
         }
@@ -321,7 +324,13 @@ fn ask_criu(
         req.opts.mut_or_insert_default().cg_root = request::cgroup_roots(&text);
     }
     let mut console_sent = false;
-    let resp = swrk.call(&req, &log, |script, _, fd| {
+    let resp = swrk.call(&req, &log, |script, notify, fd| {
+        if script == "setup-namespaces" {
+            // The restored init's namespaces exist, nothing of it runs
+            // yet: where creation runs them (runc does the same).
+            let hs = opts.hook_state(spec, notify.pid());
+            return crate::container::create_runtime_hooks(spec, opts, &hs);
+        }
         if script == "orphan-pts-master" {
             match (fd, &opts.console_socket) {
                 (Some(master), Some(socket)) => {

@@ -212,6 +212,12 @@ runc_dialect() {
     c=$(count c2 $D2) || return 1
     [ "$c" -ge "$c0" ] || { echo "count $c after restore, $c0 before"; return 1; }
     pid_ns_one c2 || return 1
+    # prestart and createRuntime ran at the create and at the restore,
+    # the second time with the restored init's pid.
+    expect "prestart runs" 2 "$(wc -l < $D2/prestart)" || return 1
+    expect "createRuntime runs" 2 "$(wc -l < $D2/createRuntime)" || return 1
+    expect "prestart's pid after restore" "$(rt state c2 | grep -o '"pid": *[0-9]*' | grep -o '[0-9]*$')" \
+        "$(tail -n 1 $D2/prestart)" || return 1
     rt kill c2 KILL || return 1
     until_ok 30 is_status c2 stopped || { echo "state after kill: $(rt state c2 2>&1)"; return 1; }
     rt delete c2 || return 1
