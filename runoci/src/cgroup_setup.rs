@@ -37,7 +37,7 @@ pub fn setup_cgroup(spec: &Spec, opts: &ContainerOptions) -> Result<Option<cgrou
         opts.cgroup_parent.as_deref(),
         opts.systemd_cgroup,
     )?;
-    let mut res = linux.and_then(|l| l.resources.clone()).unwrap_or_default();
+    let res = resources_to_apply(spec);
     if let Some(dir) = &opts.state_dir {
         // Noted before the first mkdir: a creator killed half-way through
         // (destroy --force) leaves directories its record names. Usually
@@ -76,14 +76,22 @@ pub fn setup_cgroup(spec: &Spec, opts: &ContainerOptions) -> Result<Option<cgrou
         }
         Err(e) => return Err(e.into()),
     };
-    if !res.devices.is_empty() {
-        res.devices.extend(cgroups::devices::runc_default_rules());
-    }
     if let Err(e) = cg.apply(&res, linux.and_then(|l| l.cpu.as_ref())) {
         let _ = cg.destroy();
         return Err(e.into());
     }
     Ok(Some(cg))
+}
+
+/// `linux.resources` as written to the container's cgroup: with device
+/// rules, runc's default ones (/dev/null, ptys, ...) follow them.
+pub fn resources_to_apply(spec: &Spec) -> crate::spec::Resources {
+    let linux = spec.linux.as_ref();
+    let mut res = linux.and_then(|l| l.resources.clone()).unwrap_or_default();
+    if !res.devices.is_empty() {
+        res.devices.extend(cgroups::devices::runc_default_rules());
+    }
+    res
 }
 
 /// "uid N", or "uid 0 of a user namespace" for a rootless engine's root.

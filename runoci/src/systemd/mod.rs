@@ -34,11 +34,16 @@ const MANAGER: &str = "org.freedesktop.systemd1.Manager";
 const JOB_LIMIT: Duration = Duration::from_secs(30);
 
 /// The scope to start for a container.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ScopePlan {
     pub unit: SystemdUnit,
     pub slice: String,
     pub description: String,
+    /// `linux.resources` as written to the scope's cgroup, and as unit
+    /// properties: made with the plan, so that a value systemd cannot be
+    /// given is refused before the init or the scope exists.
+    pub resources: crate::spec::Resources,
+    pub props: Props,
 }
 
 impl ScopePlan {
@@ -51,7 +56,12 @@ impl ScopePlan {
             return Ok(None);
         }
         let path = spec.linux.as_ref().and_then(|l| l.cgroups_path.as_deref());
-        ScopePlan::new(&opts.id, path, opts.cgroup_parent.as_deref()).map(Some)
+        let resources = crate::cgroup_setup::resources_to_apply(spec);
+        Ok(Some(ScopePlan {
+            props: resource_props_here(&resources)?,
+            resources,
+            ..ScopePlan::new(&opts.id, path, opts.cgroup_parent.as_deref())?
+        }))
     }
 
     /// From `cgroupsPath` (`slice:prefix:name`), else `--cgroup_parent`
@@ -79,13 +89,15 @@ impl ScopePlan {
             },
             slice: parsed.slice.unwrap_or_else(|| default_slice.to_string()),
             description: format!("runoci container {id}"),
+            resources: Default::default(),
+            props: Props::new(),
         })
     }
 
     /// Starts the scope with `pid` in it and waits for the start job.
     /// Returns the scope's cgroup (systemd's `ControlGroup`, from the root
     /// of the hierarchy).
-    pub fn start(&self, pid: i32, resources: Props) -> Result<String> {
+    pub fn start(&self, pid: i32) -> Result<String> {
         let bus = Bus::connect(self.unit.user)?;
         // A failed scope of an earlier container with this name would make
         // the start fail with "already exists".
@@ -103,7 +115,7 @@ impl ScopePlan {
             ("IOAccounting", Prop::Bool(true)),
             ("TasksAccounting", Prop::Bool(true)),
         ];
-        props.extend(resources);
+        props.extend(self.props.iter().cloned());
         let values = values(&props);
         let aux: Vec<(&str, Vec<(&str, Value)>)> = Vec::new();
         bus.run_job(
@@ -132,18 +144,12 @@ pub fn start_scope(
     opts: &crate::options::ContainerOptions,
     pid: i32,
 ) -> Result<Cgroup> {
-    let linux = spec.linux.as_ref();
-    let mut res = linux.and_then(|l| l.resources.clone()).unwrap_or_default();
-    if !res.devices.is_empty() {
-        res.devices.extend(cgroups::devices::runc_default_rules());
-    }
-    let props = resource_props_here(&res)?;
     let note = |f: &dyn Fn(&mut runoci_core::state::RuntimeRecord)| match &opts.state_dir {
         Some(dir) => runoci_core::state::StateDir::open_dir(dir).update_record(|r| f(r)),
         None => Ok(()),
     };
     note(&|r| r.systemd_unit = Some(plan.unit.clone()))?;
-    let control_group = plan.start(pid, props)?;
+    let control_group = plan.start(pid)?;
     let layout = cgroups::Layout::detect()
         .map_err(|e| Error::new(format!("detect the cgroup layout: {e}")))?;
     let rel = std::path::Path::new(control_group.trim_start_matches('/'));
@@ -154,13 +160,18 @@ pub fn start_scope(
         ))
     })?;
     note(&|r| r.cgroup = Some(cg.to_record()))?;
-    cg.apply(&res, linux.and_then(|l| l.cpu.as_ref()))?;
+    let cpu = spec.linux.as_ref().and_then(|l| l.cpu.as_ref());
+    cg.apply(&plan.resources, cpu)?;
     Ok(cg)
 }
 
-/// `resource_props` with this host's /proc/devices (device classes).
+/// `resource_props` with this host's /proc/devices (device classes), read
+/// only when there are device rules to name.
 pub fn resource_props_here(res: &crate::spec::Resources) -> Result<Props> {
-    let proc_devices = std::fs::read_to_string("/proc/devices").unwrap_or_default();
+    let proc_devices = match res.devices.is_empty() {
+        true => String::new(),
+        false => std::fs::read_to_string("/proc/devices").unwrap_or_default(),
+    };
     props::resource_props(res, &proc_devices).map_err(Error::new)
 }
 
@@ -326,6 +337,31 @@ mod tests {
                 .to_string();
             assert!(e.starts_with("linux.cgroupsPath"), "{bad}: {e}");
         }
+    }
+
+    #[test]
+    fn a_resource_systemd_cannot_take_is_refused_with_the_plan() {
+        let spec = |cpus: &str| {
+            let json = serde_json::json!({
+                "ociVersion": "1.0.2", "root": {"path": "rootfs"},
+                "process": {"args": ["sh"], "cwd": "/"},
+                "linux": {"resources": {"cpu": {"cpus": cpus}}}
+            });
+            crate::spec::parse(&json.to_string(), "test").expect("valid config")
+        };
+        let opts = crate::options::ContainerOptions {
+            id: "c1".into(),
+            systemd_cgroup: true,
+            ..Default::default()
+        };
+        let plan = ScopePlan::for_container(&spec("0-1"), &opts)
+            .unwrap()
+            .expect("a scope under --systemd-cgroup");
+        assert_eq!(plan.props, [("AllowedCPUs", Prop::Bytes(vec![0b11]))]);
+        let e = ScopePlan::for_container(&spec("x"), &opts)
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("linux.resources.cpu.cpus"), "{e}");
     }
 
     #[test]
