@@ -68,18 +68,30 @@ impl ScopePlan {
     /// as the slice and `runoci-<id>.scope`, as runc does without a path.
     pub fn new(id: &str, cgroups_path: Option<&str>, parent: Option<&str>) -> Result<ScopePlan> {
         let user = !nix::unistd::geteuid().is_root();
-        let path = match (cgroups_path.filter(|p| !p.is_empty()), parent) {
-            (Some(p), _) => p.to_string(),
-            (None, Some(parent)) if !parent.is_empty() => format!("{parent}:runoci:{id}"),
-            _ => format!(":runoci:{id}"),
+        // Errors name where the path came from.
+        let (field, path) = match (cgroups_path.filter(|p| !p.is_empty()), parent) {
+            (Some(p), _) => ("linux.cgroupsPath", p.to_string()),
+            (None, Some(parent)) if !parent.is_empty() => {
+                ("--cgroup_parent", format!("{parent}:runoci:{id}"))
+            }
+            _ => ("container id", format!(":runoci:{id}")),
         };
         let parsed = runoci_core::cgroups::parse_systemd_path(&path)
-            .map_err(|e| Error::new(format!("linux.cgroupsPath: {e}")))?;
+            .map_err(|e| Error::new(format!("{field}: {e}")))?;
         if !parsed.unit.ends_with(".scope") {
             return Err(Error::new(format!(
-                "linux.cgroupsPath: {path:?} names a slice ({}) for the container: with --systemd-cgroup runoci puts a container in a scope; give slice:prefix:name with a name that does not end in .slice",
+                "{field}: {path:?} names a slice ({}) for the container: with --systemd-cgroup runoci puts a container in a scope; give slice:prefix:name with a name that does not end in .slice",
                 parsed.unit
             )));
+        }
+        // Checked here, not by systemd's refusal of StartTransientUnit,
+        // which comes once the init exists.
+        for name in std::iter::once(&parsed.unit).chain(&parsed.slice) {
+            if !is_unit_name(name) {
+                return Err(Error::new(format!(
+                    "{field}: {path:?}: {name:?} is not a systemd unit name (at most 255 of letters, digits, ':', '-', '_', '.', '\\')"
+                )));
+            }
         }
         let default_slice = if user { "user.slice" } else { "system.slice" };
         Ok(ScopePlan {
@@ -131,6 +143,15 @@ impl ScopePlan {
             .get_property::<String>("ControlGroup")
             .map_err(|e| bus.err(&format!("read {}'s ControlGroup", self.unit.name), e))
     }
+}
+
+/// systemd's `unit_name_is_valid` for a plain (non-template) unit: the
+/// characters it takes, and the length its `UNIT_NAME_MAX` allows.
+fn is_unit_name(name: &str) -> bool {
+    name.len() <= 255
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b":-_.\\".contains(&b))
 }
 
 /// Starts `plan`'s scope with `pid` in it (the init; at restore, criu,
@@ -362,6 +383,25 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.starts_with("linux.resources.cpu.cpus"), "{e}");
+    }
+
+    #[test]
+    fn a_name_systemd_would_refuse_is_refused_naming_its_source() {
+        let e = |path, parent| ScopePlan::new("c1", path, parent).unwrap_err().to_string();
+        let bad = e(Some("machine.slice:p:a b"), None);
+        assert!(bad.starts_with("linux.cgroupsPath"), "{bad}");
+        assert!(bad.contains("\"p-a b.scope\""), "{bad}");
+        let bad = e(Some("m@x.slice:p:n"), None);
+        assert!(bad.starts_with("linux.cgroupsPath"), "{bad}");
+        let long = format!("m.slice:p:{}", "n".repeat(250));
+        assert!(e(Some(&long), None).starts_with("linux.cgroupsPath"));
+        for parent in ["x:y.slice", "a+b.slice"] {
+            let bad = e(None, Some(parent));
+            assert!(bad.starts_with("--cgroup_parent"), "{parent}: {bad}");
+        }
+        let bad = ScopePlan::new("a+b", None, None).unwrap_err().to_string();
+        assert!(bad.starts_with("container id"), "{bad}");
+        assert!(is_unit_name("runoci-a_b.c:1\\x2d.scope"));
     }
 
     #[test]
