@@ -55,6 +55,15 @@ impl ScopePlan {
         if !opts.systemd_cgroup {
             return Ok(None);
         }
+        // runc gives these to systemd as unit properties, their values
+        // parsed as GVariant text; runoci does not: refused rather than
+        // left out of the scope unsaid.
+        let prefix = "org.systemd.property.";
+        if let Some(key) = spec.annotations.keys().find(|k| k.starts_with(prefix)) {
+            return Err(Error::new(format!(
+                "annotations.{key}: runoci does not pass annotations to systemd as unit properties; drop the annotation or leave out --systemd-cgroup"
+            )));
+        }
         let path = spec.linux.as_ref().and_then(|l| l.cgroups_path.as_deref());
         let resources = crate::cgroup_setup::resources_to_apply(spec);
         Ok(Some(ScopePlan {
@@ -360,26 +369,51 @@ mod tests {
         }
     }
 
+    fn spec(cpus: &str, annotations: serde_json::Value) -> crate::spec::Spec {
+        let json = serde_json::json!({
+            "ociVersion": "1.0.2", "root": {"path": "rootfs"},
+            "process": {"args": ["sh"], "cwd": "/"},
+            "linux": {"resources": {"cpu": {"cpus": cpus}}},
+            "annotations": annotations,
+        });
+        crate::spec::parse(&json.to_string(), "test").expect("valid config")
+    }
+
+    #[test]
+    fn systemd_property_annotations_are_refused_with_the_plan() {
+        let mut opts = crate::options::ContainerOptions {
+            id: "c1".into(),
+            systemd_cgroup: true,
+            ..Default::default()
+        };
+        let annotated = spec(
+            "0",
+            serde_json::json!({"org.systemd.property.TimeoutStopUSec": "uint64 5", "a.b": "c"}),
+        );
+        let e = ScopePlan::for_container(&annotated, &opts)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("annotations.org.systemd.property.TimeoutStopUSec:"),
+            "{e}"
+        );
+        // Without the systemd driver there is no unit for them.
+        opts.systemd_cgroup = false;
+        assert_eq!(ScopePlan::for_container(&annotated, &opts).unwrap(), None);
+    }
+
     #[test]
     fn a_resource_systemd_cannot_take_is_refused_with_the_plan() {
-        let spec = |cpus: &str| {
-            let json = serde_json::json!({
-                "ociVersion": "1.0.2", "root": {"path": "rootfs"},
-                "process": {"args": ["sh"], "cwd": "/"},
-                "linux": {"resources": {"cpu": {"cpus": cpus}}}
-            });
-            crate::spec::parse(&json.to_string(), "test").expect("valid config")
-        };
         let opts = crate::options::ContainerOptions {
             id: "c1".into(),
             systemd_cgroup: true,
             ..Default::default()
         };
-        let plan = ScopePlan::for_container(&spec("0-1"), &opts)
+        let plan = ScopePlan::for_container(&spec("0-1", serde_json::json!({})), &opts)
             .unwrap()
             .expect("a scope under --systemd-cgroup");
         assert_eq!(plan.props, [("AllowedCPUs", Prop::Bytes(vec![0b11]))]);
-        let e = ScopePlan::for_container(&spec("x"), &opts)
+        let e = ScopePlan::for_container(&spec("x", serde_json::json!({})), &opts)
             .unwrap_err()
             .to_string();
         assert!(e.starts_with("linux.resources.cpu.cpus"), "{e}");
