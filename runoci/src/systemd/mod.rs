@@ -18,7 +18,7 @@
 
 pub mod props;
 
-use crate::error::{Error, Result};
+use crate::error::{Context, Error, Result};
 use props::{Prop, Props};
 use runoci_core::cgroups::{self, Cgroup};
 use runoci_core::state::SystemdUnit;
@@ -180,8 +180,7 @@ pub fn start_scope(
     };
     note(&|r| r.systemd_unit = Some(plan.unit.clone()))?;
     let control_group = plan.start(pid)?;
-    let layout = cgroups::Layout::detect()
-        .map_err(|e| Error::new(format!("detect the cgroup layout: {e}")))?;
+    let layout = cgroups::Layout::detect().ctx("detect the cgroup layout")?;
     let rel = std::path::Path::new(control_group.trim_start_matches('/'));
     let cg = cgroups::Cgroup::existing(&layout, rel)?.ok_or_else(|| {
         Error::new(format!(
