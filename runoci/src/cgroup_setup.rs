@@ -16,14 +16,22 @@ pub fn planned_record(spec: &Spec, opts: &ContainerOptions) -> Option<cgroups::C
         return None;
     }
     let layout = cgroups::Layout::detect().ok()?;
-    let rel = cgroups::resolve_path(
+    let rel = cgroup_path(spec, opts).ok()?;
+    Some(cgroups::Cgroup::planned(&layout, &rel).ok()?.to_record())
+}
+
+/// The container's cgroup, relative to each hierarchy's root: from
+/// `linux.cgroupsPath`, else the id under `--cgroup_parent`.
+fn cgroup_path(
+    spec: &Spec,
+    opts: &ContainerOptions,
+) -> std::result::Result<std::path::PathBuf, cgroups::CgroupError> {
+    cgroups::resolve_path(
         &opts.id,
         spec.linux.as_ref().and_then(|l| l.cgroups_path.as_deref()),
         opts.cgroup_parent.as_deref(),
         opts.systemd_cgroup,
     )
-    .ok()?;
-    Some(cgroups::Cgroup::planned(&layout, &rel).ok()?.to_record())
 }
 
 /// The cgroup of `linux.cgroupsPath` (or the id under `-p`), made and
@@ -31,13 +39,8 @@ pub fn planned_record(spec: &Spec, opts: &ContainerOptions) -> Option<cgroups::C
 pub fn setup_cgroup(spec: &Spec, opts: &ContainerOptions) -> Result<Option<cgroups::Cgroup>> {
     let linux = spec.linux.as_ref();
     let layout = cgroups::Layout::detect().ctx("detect the cgroup layout")?;
-    let rel = cgroups::resolve_path(
-        &opts.id,
-        linux.and_then(|l| l.cgroups_path.as_deref()),
-        opts.cgroup_parent.as_deref(),
-        opts.systemd_cgroup,
-    )?;
-    let mut res = linux.and_then(|l| l.resources.clone()).unwrap_or_default();
+    let rel = cgroup_path(spec, opts)?;
+    let res = resources_to_apply(spec);
     if let Some(dir) = &opts.state_dir {
         // Noted before the first mkdir: a creator killed half-way through
         // (destroy --force) leaves directories its record names. Usually
@@ -76,14 +79,22 @@ pub fn setup_cgroup(spec: &Spec, opts: &ContainerOptions) -> Result<Option<cgrou
         }
         Err(e) => return Err(e.into()),
     };
-    if !res.devices.is_empty() {
-        res.devices.extend(cgroups::devices::runc_default_rules());
-    }
     if let Err(e) = cg.apply(&res, linux.and_then(|l| l.cpu.as_ref())) {
         let _ = cg.destroy();
         return Err(e.into());
     }
     Ok(Some(cg))
+}
+
+/// `linux.resources` as written to the container's cgroup: with device
+/// rules, runc's default ones (/dev/null, ptys, ...) follow them.
+pub fn resources_to_apply(spec: &Spec) -> crate::spec::Resources {
+    let linux = spec.linux.as_ref();
+    let mut res = linux.and_then(|l| l.resources.clone()).unwrap_or_default();
+    if !res.devices.is_empty() {
+        res.devices.extend(cgroups::devices::runc_default_rules());
+    }
+    res
 }
 
 /// "uid N", or "uid 0 of a user namespace" for a rootless engine's root.

@@ -18,7 +18,7 @@
 
 pub mod props;
 
-use crate::error::{Error, Result};
+use crate::error::{Context, Error, Result};
 use props::{Prop, Props};
 use runoci_core::cgroups::{self, Cgroup};
 use runoci_core::state::SystemdUnit;
@@ -34,11 +34,16 @@ const MANAGER: &str = "org.freedesktop.systemd1.Manager";
 const JOB_LIMIT: Duration = Duration::from_secs(30);
 
 /// The scope to start for a container.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ScopePlan {
     pub unit: SystemdUnit,
     pub slice: String,
     pub description: String,
+    /// `linux.resources` as written to the scope's cgroup, and as unit
+    /// properties: made with the plan, so that a value systemd cannot be
+    /// given is refused before the init or the scope exists.
+    pub resources: crate::spec::Resources,
+    pub props: Props,
 }
 
 impl ScopePlan {
@@ -50,26 +55,52 @@ impl ScopePlan {
         if !opts.systemd_cgroup {
             return Ok(None);
         }
+        // runc gives these to systemd as unit properties, their values
+        // parsed as GVariant text; runoci does not: refused rather than
+        // left out of the scope unsaid.
+        let prefix = "org.systemd.property.";
+        if let Some(key) = spec.annotations.keys().find(|k| k.starts_with(prefix)) {
+            return Err(Error::new(format!(
+                "annotations.{key}: runoci does not pass annotations to systemd as unit properties; drop the annotation or leave out --systemd-cgroup"
+            )));
+        }
         let path = spec.linux.as_ref().and_then(|l| l.cgroups_path.as_deref());
-        ScopePlan::new(&opts.id, path, opts.cgroup_parent.as_deref()).map(Some)
+        let resources = crate::cgroup_setup::resources_to_apply(spec);
+        Ok(Some(ScopePlan {
+            props: resource_props_here(&resources)?,
+            resources,
+            ..ScopePlan::new(&opts.id, path, opts.cgroup_parent.as_deref())?
+        }))
     }
 
     /// From `cgroupsPath` (`slice:prefix:name`), else `--cgroup_parent`
     /// as the slice and `runoci-<id>.scope`, as runc does without a path.
     pub fn new(id: &str, cgroups_path: Option<&str>, parent: Option<&str>) -> Result<ScopePlan> {
         let user = !nix::unistd::geteuid().is_root();
-        let path = match (cgroups_path.filter(|p| !p.is_empty()), parent) {
-            (Some(p), _) => p.to_string(),
-            (None, Some(parent)) if !parent.is_empty() => format!("{parent}:runoci:{id}"),
-            _ => format!(":runoci:{id}"),
+        // Errors name where the path came from.
+        let (field, path) = match (cgroups_path.filter(|p| !p.is_empty()), parent) {
+            (Some(p), _) => ("linux.cgroupsPath", p.to_string()),
+            (None, Some(parent)) if !parent.is_empty() => {
+                ("--cgroup_parent", format!("{parent}:runoci:{id}"))
+            }
+            _ => ("container id", format!(":runoci:{id}")),
         };
         let parsed = runoci_core::cgroups::parse_systemd_path(&path)
-            .map_err(|e| Error::new(format!("linux.cgroupsPath: {e}")))?;
+            .map_err(|e| Error::new(format!("{field}: {e}")))?;
         if !parsed.unit.ends_with(".scope") {
             return Err(Error::new(format!(
-                "linux.cgroupsPath: {path:?} names a slice ({}) for the container: with --systemd-cgroup runoci puts a container in a scope; give slice:prefix:name with a name that does not end in .slice",
+                "{field}: {path:?} names a slice ({}) for the container: with --systemd-cgroup runoci puts a container in a scope; give slice:prefix:name with a name that does not end in .slice",
                 parsed.unit
             )));
+        }
+        // Checked here, not by systemd's refusal of StartTransientUnit,
+        // which comes once the init exists.
+        for name in std::iter::once(&parsed.unit).chain(&parsed.slice) {
+            if !is_unit_name(name) {
+                return Err(Error::new(format!(
+                    "{field}: {path:?}: {name:?} is not a systemd unit name (at most 255 of letters, digits, ':', '-', '_', '.', '\\')"
+                )));
+            }
         }
         let default_slice = if user { "user.slice" } else { "system.slice" };
         Ok(ScopePlan {
@@ -79,13 +110,15 @@ impl ScopePlan {
             },
             slice: parsed.slice.unwrap_or_else(|| default_slice.to_string()),
             description: format!("runoci container {id}"),
+            resources: Default::default(),
+            props: Props::new(),
         })
     }
 
     /// Starts the scope with `pid` in it and waits for the start job.
     /// Returns the scope's cgroup (systemd's `ControlGroup`, from the root
     /// of the hierarchy).
-    pub fn start(&self, pid: i32, resources: Props) -> Result<String> {
+    pub fn start(&self, pid: i32) -> Result<String> {
         let bus = Bus::connect(self.unit.user)?;
         // A failed scope of an earlier container with this name would make
         // the start fail with "already exists".
@@ -103,7 +136,7 @@ impl ScopePlan {
             ("IOAccounting", Prop::Bool(true)),
             ("TasksAccounting", Prop::Bool(true)),
         ];
-        props.extend(resources);
+        props.extend(self.props.iter().cloned());
         let values = values(&props);
         let aux: Vec<(&str, Vec<(&str, Value)>)> = Vec::new();
         bus.run_job(
@@ -121,6 +154,15 @@ impl ScopePlan {
     }
 }
 
+/// systemd's `unit_name_is_valid` for a plain (non-template) unit: the
+/// characters it takes, and the length its `UNIT_NAME_MAX` allows.
+fn is_unit_name(name: &str) -> bool {
+    name.len() <= 255
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b":-_.\\".contains(&b))
+}
+
 /// Starts `plan`'s scope with `pid` in it (the init; at restore, criu,
 /// whose restored tree stays in the scope when it exits) and writes
 /// `linux.resources` to the scope's cgroup; the unit and then the cgroup
@@ -132,20 +174,13 @@ pub fn start_scope(
     opts: &crate::options::ContainerOptions,
     pid: i32,
 ) -> Result<Cgroup> {
-    let linux = spec.linux.as_ref();
-    let mut res = linux.and_then(|l| l.resources.clone()).unwrap_or_default();
-    if !res.devices.is_empty() {
-        res.devices.extend(cgroups::devices::runc_default_rules());
-    }
-    let props = resource_props_here(&res)?;
     let note = |f: &dyn Fn(&mut runoci_core::state::RuntimeRecord)| match &opts.state_dir {
         Some(dir) => runoci_core::state::StateDir::open_dir(dir).update_record(|r| f(r)),
         None => Ok(()),
     };
     note(&|r| r.systemd_unit = Some(plan.unit.clone()))?;
-    let control_group = plan.start(pid, props)?;
-    let layout = cgroups::Layout::detect()
-        .map_err(|e| Error::new(format!("detect the cgroup layout: {e}")))?;
+    let control_group = plan.start(pid)?;
+    let layout = cgroups::Layout::detect().ctx("detect the cgroup layout")?;
     let rel = std::path::Path::new(control_group.trim_start_matches('/'));
     let cg = cgroups::Cgroup::existing(&layout, rel)?.ok_or_else(|| {
         Error::new(format!(
@@ -154,13 +189,18 @@ pub fn start_scope(
         ))
     })?;
     note(&|r| r.cgroup = Some(cg.to_record()))?;
-    cg.apply(&res, linux.and_then(|l| l.cpu.as_ref()))?;
+    let cpu = spec.linux.as_ref().and_then(|l| l.cpu.as_ref());
+    cg.apply(&plan.resources, cpu)?;
     Ok(cg)
 }
 
-/// `resource_props` with this host's /proc/devices (device classes).
+/// `resource_props` with this host's /proc/devices (device classes), read
+/// only when there are device rules to name.
 pub fn resource_props_here(res: &crate::spec::Resources) -> Result<Props> {
-    let proc_devices = std::fs::read_to_string("/proc/devices").unwrap_or_default();
+    let proc_devices = match res.devices.is_empty() {
+        true => String::new(),
+        false => std::fs::read_to_string("/proc/devices").unwrap_or_default(),
+    };
     props::resource_props(res, &proc_devices).map_err(Error::new)
 }
 
@@ -326,6 +366,75 @@ mod tests {
                 .to_string();
             assert!(e.starts_with("linux.cgroupsPath"), "{bad}: {e}");
         }
+    }
+
+    fn spec(cpus: &str, annotations: serde_json::Value) -> crate::spec::Spec {
+        let json = serde_json::json!({
+            "ociVersion": "1.0.2", "root": {"path": "rootfs"},
+            "process": {"args": ["sh"], "cwd": "/"},
+            "linux": {"resources": {"cpu": {"cpus": cpus}}},
+            "annotations": annotations,
+        });
+        crate::spec::parse(&json.to_string(), "test").expect("valid config")
+    }
+
+    #[test]
+    fn systemd_property_annotations_are_refused_with_the_plan() {
+        let mut opts = crate::options::ContainerOptions {
+            id: "c1".into(),
+            systemd_cgroup: true,
+            ..Default::default()
+        };
+        let annotated = spec(
+            "0",
+            serde_json::json!({"org.systemd.property.TimeoutStopUSec": "uint64 5", "a.b": "c"}),
+        );
+        let e = ScopePlan::for_container(&annotated, &opts)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("annotations.org.systemd.property.TimeoutStopUSec:"),
+            "{e}"
+        );
+        // Without the systemd driver there is no unit for them.
+        opts.systemd_cgroup = false;
+        assert_eq!(ScopePlan::for_container(&annotated, &opts).unwrap(), None);
+    }
+
+    #[test]
+    fn a_resource_systemd_cannot_take_is_refused_with_the_plan() {
+        let opts = crate::options::ContainerOptions {
+            id: "c1".into(),
+            systemd_cgroup: true,
+            ..Default::default()
+        };
+        let plan = ScopePlan::for_container(&spec("0-1", serde_json::json!({})), &opts)
+            .unwrap()
+            .expect("a scope under --systemd-cgroup");
+        assert_eq!(plan.props, [("AllowedCPUs", Prop::Bytes(vec![0b11]))]);
+        let e = ScopePlan::for_container(&spec("x", serde_json::json!({})), &opts)
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("linux.resources.cpu.cpus"), "{e}");
+    }
+
+    #[test]
+    fn a_name_systemd_would_refuse_is_refused_naming_its_source() {
+        let e = |path, parent| ScopePlan::new("c1", path, parent).unwrap_err().to_string();
+        let bad = e(Some("machine.slice:p:a b"), None);
+        assert!(bad.starts_with("linux.cgroupsPath"), "{bad}");
+        assert!(bad.contains("\"p-a b.scope\""), "{bad}");
+        let bad = e(Some("m@x.slice:p:n"), None);
+        assert!(bad.starts_with("linux.cgroupsPath"), "{bad}");
+        let long = format!("m.slice:p:{}", "n".repeat(250));
+        assert!(e(Some(&long), None).starts_with("linux.cgroupsPath"));
+        for parent in ["x:y.slice", "a+b.slice"] {
+            let bad = e(None, Some(parent));
+            assert!(bad.starts_with("--cgroup_parent"), "{parent}: {bad}");
+        }
+        let bad = ScopePlan::new("a+b", None, None).unwrap_err().to_string();
+        assert!(bad.starts_with("container id"), "{bad}");
+        assert!(is_unit_name("runoci-a_b.c:1\\x2d.scope"));
     }
 
     #[test]
