@@ -41,15 +41,14 @@ pub fn setup_cgroup(spec: &Spec, opts: &ContainerOptions) -> Result<Option<cgrou
     let layout = cgroups::Layout::detect().ctx("detect the cgroup layout")?;
     let rel = cgroup_path(spec, opts)?;
     let res = resources_to_apply(spec);
-    if let Some(dir) = &opts.state_dir {
-        // Noted before the first mkdir: a creator killed half-way through
-        // (destroy --force) leaves directories its record names. Usually
-        // the first record has it already (`planned_record`): no write.
+    // Noted before the first mkdir: a creator killed half-way through
+    // (destroy --force) leaves directories its record names. Usually the
+    // first record has it already (`planned_record`, from the same spec
+    // and options a moment ago): nothing to plan or write again. The
+    // record gets the cgroup as made once it exists (container::create).
+    if let (Some(dir), None) = (&opts.state_dir, &opts.recorded_cgroup) {
         let planned = cgroups::Cgroup::planned(&layout, &rel)?.to_record();
-        if opts.recorded_cgroup.as_ref() != Some(&planned) {
-            runoci_core::state::StateDir::open_dir(dir)
-                .update_record(|r| r.cgroup = Some(planned))?;
-        }
+        runoci_core::state::StateDir::open_dir(dir).update_record(|r| r.cgroup = Some(planned))?;
     }
     let cg = match cgroups::Cgroup::create(&layout, &rel, None) {
         Ok(cg) => cg,
